@@ -1,0 +1,80 @@
+// CertBundle: one certificate as served — leaf, intermediates and private key, with the facts the
+// SNI index and the lifecycle need (names, validity, serial, source). Immutable once built; built
+// off the workers and shared by every handshake through shared_ptr<const CertBundle>.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "certstore/error.hpp"
+#include "certstore/ossl.hpp"
+#include "certstore/secret_bytes.hpp"
+
+namespace portcullis::certstore {
+
+// Where a certificate came from; also its rank in SNI selection (lower wins, see CertSnapshot).
+enum class CertSource {
+  managed,       // issued by the ACME CA for an endpoint
+  transitional,  // uploaded / configured by the customer until the managed one exists
+  fallback,      // the platform wildcard (*.<zone>)
+  default_cert,  // the last resort (self-signed at first start unless configured)
+};
+std::string_view to_string(CertSource source) noexcept;
+
+using Clock = std::chrono::system_clock;
+
+class CertBundle {
+ public:
+  // Parses a PEM chain (leaf first, then intermediates) and a PEM private key. Errors name the
+  // origin (file path or "upload") and the offending block: "cert.pem: block 2: not a certificate:
+  // ...", "key does not match the certificate", "no certificate in input". Never quotes key bytes.
+  // Does not reject expired certificates (see validate()); callers decide.
+  static Result<std::shared_ptr<const CertBundle>> from_pem(std::string_view chain_pem,
+                                                            const SecretBytes& key_pem,
+                                                            CertSource source,
+                                                            std::string_view origin);
+
+  // Extra checks for an upload / configured file: not expired at `now`, chain order (each cert is
+  // signed by the next), and every name in `must_cover` covered by the certificate.
+  Status validate(Clock::time_point now, const std::vector<std::string>& must_cover) const;
+
+  X509* leaf() const noexcept { return leaf_.get(); }
+  const std::vector<X509Ptr>& intermediates() const noexcept { return intermediates_; }
+  EVP_PKEY* key() const noexcept { return key_.get(); }
+
+  // DNS names from subjectAltName (CN only when there is no SAN), lower-cased, no trailing dot.
+  // Wildcards kept as "*.example.com".
+  const std::vector<std::string>& names() const noexcept { return names_; }
+  bool covers(std::string_view host) const;  // RFC 6125 matching: "*" matches exactly one label
+
+  Clock::time_point not_before() const noexcept { return not_before_; }
+  Clock::time_point not_after() const noexcept { return not_after_; }
+  bool expired(Clock::time_point now) const noexcept { return now >= not_after_; }
+  const std::string& serial_hex() const noexcept { return serial_hex_; }     // upper-case hex
+  const std::string& issuer_cn() const noexcept { return issuer_cn_; }
+  const std::string& chain_pem() const noexcept { return chain_pem_; }        // normalised PEM
+  CertSource source() const noexcept { return source_; }
+
+ private:
+  CertBundle() = default;
+  X509Ptr leaf_;
+  std::vector<X509Ptr> intermediates_;
+  PkeyPtr key_;
+  std::vector<std::string> names_;
+  Clock::time_point not_before_{};
+  Clock::time_point not_after_{};
+  std::string serial_hex_;
+  std::string issuer_cn_;
+  std::string chain_pem_;
+  CertSource source_ = CertSource::default_cert;
+};
+
+using CertBundlePtr = std::shared_ptr<const CertBundle>;
+
+// Normalises a host name for lookups: lower-case ASCII, trailing dot removed.
+std::string normalize_host(std::string_view host);
+
+}  // namespace portcullis::certstore

@@ -1,0 +1,34 @@
+// PEM parsing with errors that say which block and why, and key generation helpers.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "certstore/error.hpp"
+#include "certstore/ossl.hpp"
+#include "certstore/secret_bytes.hpp"
+
+namespace portcullis::certstore::pem {
+
+// Every CERTIFICATE block in order. Errors: "no certificate in input", "block 2 (line 31):
+// not a certificate: <openssl reason>", "block 1: unexpected PRIVATE KEY block in a certificate
+// chain".
+Result<std::vector<X509Ptr>> parse_chain(std::string_view text);
+
+// Exactly one private key (PKCS#8, "EC PRIVATE KEY" or "RSA PRIVATE KEY"). Encrypted keys are
+// rejected with a clear message. Errors never include key material.
+Result<PkeyPtr> parse_private_key(const SecretBytes& text);
+
+std::string to_pem(X509* cert);
+SecretBytes to_pem(EVP_PKEY* key);  // PKCS#8, unencrypted
+
+// A fresh key: ECDSA P-256 (managed certificates, ACME account) or RSA.
+Result<PkeyPtr> generate_p256();
+Result<PkeyPtr> generate_rsa(int bits);
+
+// A self-signed certificate for `names` (the first is the CN), valid for `days`. Used for the
+// default certificate at first start and by tests.
+Result<X509Ptr> self_signed(EVP_PKEY* key, const std::vector<std::string>& names, int days);
+
+}  // namespace portcullis::certstore::pem

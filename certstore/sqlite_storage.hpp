@@ -1,0 +1,45 @@
+// SqliteStorage: the default Storage — one file in the data dir (portcullis.db), WAL,
+// synchronous=FULL, file mode 0600, versioned schema migrations (PRAGMA user_version).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "certstore/storage.hpp"
+
+struct sqlite3;
+
+namespace portcullis::certstore {
+
+class SqliteStorage final : public Storage {
+ public:
+  // Opens (creating if needed) and migrates. Blocking. Refuses a database whose schema is newer
+  // than this binary knows ("schema version 7 is newer than this build (3)").
+  static Result<std::unique_ptr<SqliteStorage>> open(const std::filesystem::path& file);
+  ~SqliteStorage() override;
+
+  static constexpr int schema_version = 1;
+
+  Status put_certificate(const StoredCertificate& cert) override;
+  Result<std::vector<StoredCertificate>> load_certificates() override;
+  Status delete_certificate(const std::string& name_key) override;
+  Status put_value(const std::string& key, const SecretBytes& value) override;
+  Result<std::optional<SecretBytes>> get_value(const std::string& key) override;
+  Status put_order(const StoredOrder& order) override;
+  Result<std::vector<StoredOrder>> load_orders() override;
+  Status delete_order(const std::string& endpoint_id) override;
+  Status put_renewal_state(const RenewalState& state) override;
+  Result<std::vector<RenewalState>> load_renewal_states() override;
+  Result<bool> try_acquire_lease(const std::string& name, const std::string& holder,
+                                 std::chrono::seconds ttl) override;
+  Status release_lease(const std::string& name, const std::string& holder) override;
+
+ private:
+  explicit SqliteStorage(sqlite3* db, std::filesystem::path file);
+  std::mutex mutex_;  // one connection, serialised; callers are the storage pool's threads
+  sqlite3* db_;
+  std::filesystem::path file_;
+};
+
+}  // namespace portcullis::certstore

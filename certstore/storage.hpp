@@ -1,0 +1,82 @@
+// Storage: everything Portcullis must not lose — certificates and their keys, the ACME account,
+// orders in flight, renewal state, issuance leases. Blocking interface: call it from the storage
+// pool (or at start-up), never from a worker. SqliteStorage is the default implementation.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "certstore/cert_bundle.hpp"
+#include "certstore/error.hpp"
+#include "certstore/secret_bytes.hpp"
+
+namespace portcullis::certstore {
+
+// A certificate with its key, as stored. `name_key` identifies it: for managed certificates the
+// endpoint id, for transitional ones "transitional:<endpoint id>" (one of each per endpoint).
+struct StoredCertificate {
+  std::string name_key;
+  std::string endpoint_id;
+  CertSource source = CertSource::managed;
+  std::vector<std::string> names;
+  std::string chain_pem;
+  SecretBytes key_pem;
+  std::string serial_hex;
+  std::int64_t not_after_unix = 0;
+  std::int64_t created_unix = 0;
+};
+
+// An ACME order persisted before it is acted on, so a restart resumes it (RFC 8555 §7.4).
+struct StoredOrder {
+  std::string endpoint_id;      // at most one order in flight per endpoint
+  std::string order_url;        // the CA's Location for the order
+  std::vector<std::string> names;
+  std::string status;           // the CA's last known status: pending, ready, processing, valid
+  SecretBytes cert_key_pem;     // the fresh key the CSR is (or will be) made from
+  std::string replaces;         // ARI certificate id the order replaces, may be empty
+  std::int64_t created_unix = 0;
+  std::int64_t updated_unix = 0;
+};
+
+// Per-endpoint renewal bookkeeping, so the scheduler survives restarts.
+struct RenewalState {
+  std::string endpoint_id;
+  std::int64_t next_attempt_unix = 0;  // 0 = as soon as possible
+  int consecutive_failures = 0;
+  std::string last_error;              // the last failure, as shown to operators
+  std::int64_t last_success_unix = 0;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // Certificates. put_ replaces the row with the same name_key.
+  virtual Status put_certificate(const StoredCertificate& cert) = 0;
+  virtual Result<std::vector<StoredCertificate>> load_certificates() = 0;
+  virtual Status delete_certificate(const std::string& name_key) = 0;
+
+  // Small named values: the ACME account key ("acme.account_key"), account URL, ticket keys.
+  virtual Status put_value(const std::string& key, const SecretBytes& value) = 0;
+  virtual Result<std::optional<SecretBytes>> get_value(const std::string& key) = 0;
+
+  // Orders in flight.
+  virtual Status put_order(const StoredOrder& order) = 0;
+  virtual Result<std::vector<StoredOrder>> load_orders() = 0;
+  virtual Status delete_order(const std::string& endpoint_id) = 0;
+
+  // Renewal state.
+  virtual Status put_renewal_state(const RenewalState& state) = 0;
+  virtual Result<std::vector<RenewalState>> load_renewal_states() = 0;
+
+  // One issuance per name at a time. Returns true when `holder` now holds the lease (newly or
+  // already); false when another live holder does. A lease expires after `ttl`.
+  virtual Result<bool> try_acquire_lease(const std::string& name, const std::string& holder,
+                                         std::chrono::seconds ttl) = 0;
+  virtual Status release_lease(const std::string& name, const std::string& holder) = 0;
+};
+
+}  // namespace portcullis::certstore
