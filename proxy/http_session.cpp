@@ -1,0 +1,578 @@
+#include "proxy/http_session.hpp"
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include "certstore/logging.hpp"
+
+namespace portcullis::proxy {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using beast::error_code;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using RequestParser = http::request_parser<http::buffer_body>;
+using ResponseParser = http::response_parser<http::buffer_body>;
+
+// Size of the slice a body is relayed through; lives only while a body is in flight.
+constexpr std::size_t relay_chunk = 16 * 1024;
+
+// Decrements a shared counter when the scope ends, whatever the path out.
+class CounterGuard {
+ public:
+  explicit CounterGuard(std::atomic<std::size_t>& c) : c_(c) { c_.fetch_add(1, std::memory_order_relaxed); }
+  ~CounterGuard() { c_.fetch_sub(1, std::memory_order_relaxed); }
+  CounterGuard(const CounterGuard&) = delete;
+  CounterGuard& operator=(const CounterGuard&) = delete;
+
+ private:
+  std::atomic<std::size_t>& c_;
+};
+
+bool iequals(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
+
+// Does the comma-separated header value contain `token` (case-insensitive)?
+bool has_token(std::string_view value, std::string_view token) {
+  while (!value.empty()) {
+    auto comma = value.find(',');
+    auto item = value.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (iequals(item, token)) return true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// RFC 9110 §7.6.1: hop-by-hop fields, plus every field the Connection header names.
+template <class Fields>
+void strip_hop_by_hop(Fields& fields, bool keep_upgrade) {
+  std::vector<std::string> named;
+  for (auto it = fields.find(http::field::connection); it != fields.end() && it->name() == http::field::connection; ++it) {
+    std::string_view value = it->value();
+    while (!value.empty()) {
+      auto comma = value.find(',');
+      auto item = value.substr(0, comma);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      if (!item.empty() && !(keep_upgrade && iequals(item, "upgrade"))) named.emplace_back(item);
+      if (comma == std::string_view::npos) break;
+      value.remove_prefix(comma + 1);
+    }
+  }
+  for (const auto& name : named) fields.erase(name);
+  fields.erase(http::field::connection);
+  fields.erase(http::field::keep_alive);
+  fields.erase("Proxy-Connection");
+  fields.erase(http::field::proxy_authenticate);
+  fields.erase(http::field::proxy_authorization);
+  fields.erase(http::field::te);
+  fields.erase(http::field::trailer);
+  fields.erase(http::field::transfer_encoding);
+  if (!keep_upgrade) fields.erase(http::field::upgrade);
+}
+
+// Request smuggling defences beyond Beast's own parser checks (RFC 9112 §6.3): reject a message
+// that carries both framings, several Content-Length fields, or a Transfer-Encoding that does not
+// end in chunked.
+std::optional<std::string_view> framing_problem(const http::fields& fields) {
+  std::size_t content_lengths = 0, transfer_encodings = 0;
+  std::string_view te;
+  for (const auto& f : fields) {
+    if (f.name() == http::field::content_length) ++content_lengths;
+    if (f.name() == http::field::transfer_encoding) {
+      ++transfer_encodings;
+      te = f.value();
+    }
+  }
+  if (content_lengths > 1) return "several Content-Length fields";
+  if (transfer_encodings > 0 && content_lengths > 0) return "both Content-Length and Transfer-Encoding";
+  if (transfer_encodings > 1) return "several Transfer-Encoding fields";
+  if (transfer_encodings == 1) {
+    auto last = te.substr(te.rfind(',') == std::string_view::npos ? 0 : te.rfind(',') + 1);
+    while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
+    if (!iequals(last, "chunked")) return "Transfer-Encoding does not end in chunked";
+  }
+  return std::nullopt;
+}
+
+template <class Stream>
+beast::tcp_stream& tcp_of(Stream& s) {
+  return beast::get_lowest_layer(s);
+}
+
+// A short response of our own (errors, redirects, challenge answers).
+template <class Stream>
+asio::awaitable<error_code> send_simple(Stream& stream, http::status status, unsigned version,
+                                        std::string body, bool keep_alive, Millis timeout,
+                                        std::string_view location = {},
+                                        std::string_view content_type = "text/plain; charset=utf-8") {
+  http::response<http::string_body> res{status, version};
+  res.set(http::field::server, "portcullis");
+  res.set(http::field::content_type, content_type);
+  if (!location.empty()) res.set(http::field::location, location);
+  res.body() = std::move(body);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  tcp_of(stream).expires_after(timeout);
+  auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+  co_return ec;
+}
+
+// Relays a message body from `in` (parser already past the header) to `out` (serializer whose
+// header is already written). Returns the first error; `read_failed` tells which side broke.
+template <bool isRequest, class In, class Out>
+asio::awaitable<error_code> relay_body(In& in, beast::flat_buffer& in_buffer,
+                                       http::parser<isRequest, http::buffer_body>& parser, Out& out,
+                                       http::serializer<isRequest, http::buffer_body>& sr,
+                                       Millis read_timeout, Millis write_timeout, bool& read_failed) {
+  std::array<char, relay_chunk> chunk;
+  read_failed = false;
+  do {
+    auto& body = parser.get().body();
+    if (!parser.is_done()) {
+      body.data = chunk.data();
+      body.size = chunk.size();
+      tcp_of(in).expires_after(read_timeout);
+      auto [ec, n] = co_await http::async_read(in, in_buffer, parser, use_tuple);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        read_failed = true;
+        co_return ec;
+      }
+      body.size = chunk.size() - body.size;
+      body.data = chunk.data();
+      body.more = !parser.is_done();
+    } else {
+      body.data = nullptr;
+      body.size = 0;
+      body.more = false;
+    }
+    tcp_of(out).expires_after(write_timeout);
+    auto [ec, n] = co_await http::async_write(out, sr, use_tuple);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return ec;
+  } while (!parser.is_done() || !sr.is_done());
+  co_return error_code{};
+}
+
+// Copies raw bytes one way until EOF or error (an upgraded connection's tunnel).
+template <class In, class Out>
+asio::awaitable<void> pump(In& in, Out& out, Millis idle) {
+  std::array<char, relay_chunk> chunk;
+  for (;;) {
+    tcp_of(in).expires_after(idle);
+    auto [ec, n] = co_await in.async_read_some(asio::buffer(chunk), use_tuple);
+    if (ec || n == 0) co_return;
+    tcp_of(out).expires_after(idle);
+    auto [wec, wn] = co_await asio::async_write(out, asio::buffer(chunk.data(), n), use_tuple);
+    if (wec) co_return;
+  }
+}
+
+asio::awaitable<std::unique_ptr<UpstreamConnection>> connect_upstream(Worker& worker,
+                                                                       const HostPort& target,
+                                                                       Millis timeout) {
+  auto conn = std::make_unique<UpstreamConnection>(worker.io().get_executor());
+  error_code ec;
+  auto address = asio::ip::make_address(target.host, ec);
+  conn->stream.expires_after(timeout);
+  if (!ec) {
+    auto [cec] = co_await conn->stream.async_connect(tcp::endpoint(address, target.port), use_tuple);
+    if (cec) co_return nullptr;
+  } else {
+    tcp::resolver resolver(worker.io());
+    auto [rec, results] = co_await resolver.async_resolve(target.host, std::to_string(target.port), use_tuple);
+    if (rec) co_return nullptr;
+    auto [cec, ep] = co_await conn->stream.async_connect(results, use_tuple);
+    if (cec) co_return nullptr;
+  }
+  conn->stream.socket().set_option(tcp::no_delay(true), ec);
+  co_return conn;
+}
+
+struct RequestContext {
+  const ListenerRuntime& listener;
+  Worker& worker;
+  const LimitsConfig& limits;
+  asio::ip::address peer;
+  bool tls = false;
+};
+
+// Rewrites the client's request header for the upstream (RFC 9110 §7.6, RFC 7239).
+void prepare_forward_request(http::request<http::buffer_body>& req, const RequestContext& ctx,
+                             bool upgrade, bool chunked_in) {
+  std::string host(req[http::field::host]);
+  strip_hop_by_hop(req, upgrade);
+  req.erase(http::field::expect);  // the proxy answered 100-continue itself
+  const std::string peer = ctx.peer.to_string();
+  const char* proto = ctx.tls ? "https" : "http";
+  // The edge is the first proxy: whatever a client claims in these fields is not trusted.
+  req.set("X-Forwarded-For", peer);
+  req.set("X-Forwarded-Proto", proto);
+  req.set("X-Forwarded-Host", host);
+  std::string forwarded_for = ctx.peer.is_v6() ? "\"[" + peer + "]\"" : peer;
+  req.set(http::field::forwarded, "for=" + forwarded_for + ";host=\"" + host + "\";proto=" + proto);
+  if (upgrade) req.set(http::field::connection, "upgrade");
+  if (chunked_in) req.chunked(true);
+  req.version(11);
+}
+
+enum class Outcome { keep_alive, close };
+
+// One request: routed, forwarded, response relayed. The header is already read into `parser`.
+template <class Stream>
+asio::awaitable<Outcome> proxy_request(Stream& client, beast::flat_buffer& client_buffer,
+                                       RequestParser& parser, const Endpoint& endpoint,
+                                       const RequestContext& ctx) {
+  auto& req = parser.get();
+  const auto& limits = ctx.limits;
+  const unsigned version = req.version();
+  const bool client_keep_alive = req.keep_alive();
+  const bool is_head = req.method() == http::verb::head;
+  const bool upgrade = req.find(http::field::upgrade) != req.end() &&
+                       has_token(req[http::field::connection], "upgrade");
+  const bool chunked_in = req.chunked();
+
+  if (endpoint.upstreams.empty()) {
+    co_await send_simple(client, http::status::bad_gateway, version, "no upstream configured\n", false, limits.idle_timeout);
+    co_return Outcome::close;
+  }
+
+  if (has_token(req[http::field::expect], "100-continue") && !parser.is_done()) {
+    http::response<http::empty_body> cont{http::status::continue_, version};
+    tcp_of(client).expires_after(limits.idle_timeout);
+    auto [ec, n] = co_await http::async_write(client, cont, use_tuple);
+    if (ec) co_return Outcome::close;
+  }
+
+  prepare_forward_request(req, ctx, upgrade, chunked_in);
+
+  // Pick an upstream: round robin, a pooled connection when one is idle, else a new one; on a
+  // connect failure the next upstream is tried, each once.
+  auto& pool = ctx.worker.pool();
+  const std::size_t count = endpoint.upstreams.size();
+  const std::size_t first = pool.next_index(endpoint.id, count);
+  std::unique_ptr<UpstreamConnection> upstream;
+  std::string upstream_key;
+  bool reused = false;
+  for (std::size_t i = 0; i < count && !upstream; ++i) {
+    const auto& target = endpoint.upstreams[(first + i) % count];
+    upstream_key = target.to_string();
+    upstream = pool.take(upstream_key);
+    reused = upstream != nullptr;
+    if (!upstream) upstream = co_await connect_upstream(ctx.worker, target, limits.upstream_connect_timeout);
+  }
+  if (!upstream) {
+    log::proxy()->warn("upstream unavailable endpoint={} tried={}", endpoint.id, count);
+    co_await send_simple(client, http::status::bad_gateway, version, "upstream unavailable\n", false, limits.idle_timeout);
+    co_return Outcome::close;
+  }
+
+  // Header to the upstream. A pooled connection the upstream closed meanwhile fails here, before
+  // any body byte was consumed, so one retry on a fresh connection is safe.
+  std::optional<http::serializer<true, http::buffer_body>> req_sr;
+  req_sr.emplace(req);
+  upstream->stream.expires_after(limits.upstream_timeout);
+  auto [hec, hn] = co_await http::async_write_header(upstream->stream, *req_sr, use_tuple);
+  if (hec && reused) {
+    const HostPort* target = &endpoint.upstreams.front();
+    for (const auto& u : endpoint.upstreams) {
+      if (u.to_string() == upstream_key) target = &u;
+    }
+    upstream = co_await connect_upstream(ctx.worker, *target, limits.upstream_connect_timeout);
+    if (upstream) {
+      req_sr.emplace(req);
+      upstream->stream.expires_after(limits.upstream_timeout);
+      std::tie(hec, hn) = co_await http::async_write_header(upstream->stream, *req_sr, use_tuple);
+    } else {
+      hec = asio::error::connection_refused;
+    }
+  }
+  if (hec) {
+    co_await send_simple(client, http::status::bad_gateway, version, "upstream unavailable\n", false, limits.idle_timeout);
+    co_return Outcome::close;
+  }
+
+  // Request body, streamed.
+  if (!req_sr->is_done() || !parser.is_done()) {
+    bool read_failed = false;
+    auto ec = co_await relay_body(client, client_buffer, parser, upstream->stream, *req_sr,
+                                  limits.idle_timeout, limits.upstream_timeout, read_failed);
+    if (ec) {
+      if (read_failed) {
+        // The client's body was malformed or stalled: the upstream saw a partial request.
+        if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension ||
+            ec == http::error::body_limit) {
+          co_await send_simple(client, http::status::bad_request, version, "malformed request body\n", false, limits.idle_timeout);
+        }
+        co_return Outcome::close;
+      }
+      co_await send_simple(client, http::status::bad_gateway, version, "upstream failed while receiving the request\n", false, limits.idle_timeout);
+      co_return Outcome::close;
+    }
+  }
+
+  // Response header; 1xx interim responses (except 101) are passed on and the next one read.
+  std::optional<ResponseParser> res_parser;
+  for (;;) {
+    res_parser.emplace();
+    res_parser->body_limit(boost::none);
+    res_parser->header_limit(64 * 1024);
+    if (is_head) res_parser->skip(true);
+    upstream->stream.expires_after(limits.upstream_timeout);
+    auto [ec, n] = co_await http::async_read_header(upstream->stream, upstream->buffer, *res_parser, use_tuple);
+    if (ec) {
+      if (ec == beast::error::timeout) {
+        log::proxy()->warn("upstream timeout endpoint={} upstream={}", endpoint.id, upstream_key);
+        co_await send_simple(client, http::status::gateway_timeout, version, "upstream timed out\n", false, limits.idle_timeout);
+      } else {
+        co_await send_simple(client, http::status::bad_gateway, version, "upstream sent no valid response\n", false, limits.idle_timeout);
+      }
+      co_return Outcome::close;
+    }
+    auto status = res_parser->get().result_int();
+    if (status >= 100 && status < 200 && status != 101) {
+      http::response<http::empty_body> interim{res_parser->get().result(), version};
+      for (const auto& f : res_parser->get()) interim.insert(f.name_string(), f.value());
+      tcp_of(client).expires_after(limits.idle_timeout);
+      auto [wec, wn] = co_await http::async_write(client, interim, use_tuple);
+      if (wec) co_return Outcome::close;
+      continue;
+    }
+    break;
+  }
+
+  auto& res = res_parser->get();
+  const bool upstream_keep_alive = res.keep_alive();
+  const bool switching = upgrade && res.result() == http::status::switching_protocols;
+  const bool chunked_out = res.chunked();
+  const bool has_length = res.has_content_length();
+  strip_hop_by_hop(res, switching);
+  bool keep_alive = client_keep_alive && !ctx.worker.shared().draining.load(std::memory_order_relaxed);
+  if (switching) {
+    res.set(http::field::connection, "upgrade");
+  } else {
+    // Re-frame the body for this client: chunked for HTTP/1.1 when the length is unknown,
+    // close-delimited for HTTP/1.0.
+    bool body_expected = !is_head && !has_length && res.result_int() != 204 && res.result_int() != 304;
+    if (body_expected && (chunked_out || !res_parser->is_done())) {
+      if (version >= 11) {
+        res.chunked(true);
+      } else {
+        keep_alive = false;
+      }
+    }
+    res.keep_alive(keep_alive);
+  }
+  res.version(version);
+
+  http::serializer<false, http::buffer_body> res_sr{res};
+  tcp_of(client).expires_after(limits.idle_timeout);
+  auto [wec, wn] = co_await http::async_write_header(client, res_sr, use_tuple);
+  if (wec) co_return Outcome::close;
+
+  if (switching) {
+    // Flush what either side already sent past the headers, then tunnel bytes both ways.
+    if (client_buffer.size() > 0) {
+      auto [e, n] = co_await asio::async_write(upstream->stream, client_buffer.data(), use_tuple);
+      if (e) co_return Outcome::close;
+      client_buffer.consume(n);
+    }
+    if (upstream->buffer.size() > 0) {
+      auto [e, n] = co_await asio::async_write(client, upstream->buffer.data(), use_tuple);
+      if (e) co_return Outcome::close;
+      upstream->buffer.consume(n);
+    }
+    using namespace asio::experimental::awaitable_operators;
+    co_await (pump(client, upstream->stream, limits.idle_timeout) ||
+              pump(upstream->stream, client, limits.idle_timeout));
+    co_return Outcome::close;
+  }
+
+  if (!res_parser->is_done() || !res_sr.is_done()) {
+    bool read_failed = false;
+    auto ec = co_await relay_body(upstream->stream, upstream->buffer, *res_parser, client, res_sr,
+                                  limits.upstream_timeout, limits.idle_timeout, read_failed);
+    if (ec) co_return Outcome::close;  // headers are out: all we can do is cut the connection
+  }
+
+  if (upstream_keep_alive && res_parser->is_done()) pool.give_back(upstream_key, std::move(upstream));
+  co_return keep_alive ? Outcome::keep_alive : Outcome::close;
+}
+
+// The request loop shared by TLS and (for challenges/redirects) plain connections.
+template <class Stream>
+asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, std::string_view sni_name) {
+  beast::flat_buffer buffer;
+  auto& shared = base.worker.shared();
+  bool first = true;
+  for (;;) {
+    auto routes = shared.routes.current();
+    RequestContext ctx{base.listener, base.worker, routes->limits(), base.peer, base.tls};
+    const auto& limits = ctx.limits;
+
+    RequestParser parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+    parser.body_limit(boost::none);
+    // Waiting for the next request on a kept-alive connection is idle time; once bytes of a
+    // header arrive it must complete within header_timeout.
+    tcp_of(stream).expires_after(first ? limits.header_timeout : limits.idle_timeout);
+    first = false;
+    if (buffer.size() == 0) {
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+      if (ec) co_return;
+      buffer.commit(n);
+      tcp_of(stream).expires_after(limits.header_timeout);
+    }
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    if (ec) {
+      if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
+          ec == asio::error::operation_aborted || ec == asio::ssl::error::stream_truncated) {
+        co_return;
+      }
+      // Malformed or oversized header: 400 and close, never forwarded.
+      std::string why = ec == http::error::header_limit ? "request header too large\n" : "malformed request\n";
+      log::proxy()->debug("bad request peer={} error={}", ctx.peer.to_string(), ec.message());
+      co_await send_simple(stream, http::status::bad_request, 11, std::move(why), false, limits.idle_timeout);
+      co_return;
+    }
+    CounterGuard active(shared.active_requests);
+    shared.requests_total.fetch_add(1, std::memory_order_relaxed);
+    auto& req = parser.get();
+    const unsigned version = req.version();
+
+    if (auto problem = framing_problem(req)) {
+      log::proxy()->info("rejected request peer={} reason=\"{}\"", ctx.peer.to_string(), *problem);
+      co_await send_simple(stream, http::status::bad_request, version, std::string(*problem) + "\n", false, limits.idle_timeout);
+      co_return;
+    }
+    auto hosts = req.count(http::field::host);
+    std::string host = hosts == 1 ? normalize_authority(req[http::field::host]) : std::string();
+    if (host.empty() && (version >= 11 || hosts > 0)) {
+      co_await send_simple(stream, http::status::bad_request, version, "missing or invalid Host\n", false, limits.idle_timeout);
+      co_return;
+    }
+
+    Outcome outcome = Outcome::close;
+    if (!ctx.tls) {
+      // Plain HTTP: ACME HTTP-01 answers (RFC 8555 §8.3), everything else to https.
+      constexpr std::string_view prefix = "/.well-known/acme-challenge/";
+      std::string_view target = req.target();
+      bool keep = req.keep_alive() && parser.is_done();
+      if (target.starts_with(prefix)) {
+        auto board = shared.challenges.current();
+        std::string_view token = target.substr(prefix.size());
+        if (auto q = token.find('?'); q != std::string_view::npos) token = token.substr(0, q);
+        if (const std::string* answer = board->http01_answer(token)) {
+          log::proxy()->info("acme http-01 served token={} host={}", token, host);
+          auto ec2 = co_await send_simple(stream, http::status::ok, version, *answer, keep, limits.idle_timeout, {},
+                                          "application/octet-stream");
+          outcome = ec2 ? Outcome::close : (keep ? Outcome::keep_alive : Outcome::close);
+        } else {
+          auto ec2 = co_await send_simple(stream, http::status::not_found, version, "no such challenge\n", keep, limits.idle_timeout);
+          outcome = ec2 ? Outcome::close : (keep ? Outcome::keep_alive : Outcome::close);
+        }
+      } else {
+        std::string location = "https://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host);
+        if (base.listener.redirect_port != 443) location += ":" + std::to_string(base.listener.redirect_port);
+        location += target.empty() || target.front() != '/' ? std::string("/") : std::string(target);
+        auto ec2 = co_await send_simple(stream, http::status::permanent_redirect, version, "", keep, limits.idle_timeout, location);
+        outcome = ec2 ? Outcome::close : (keep ? Outcome::keep_alive : Outcome::close);
+      }
+    } else {
+      const Endpoint* endpoint = routes->find(host, base.listener.config.scope);
+      const Endpoint* sni_endpoint = sni_name.empty() ? nullptr : routes->find(sni_name, base.listener.config.scope);
+      if (endpoint == nullptr) {
+        co_await send_simple(stream, http::status::not_found, version, "unknown host\n", false, limits.idle_timeout);
+        co_return;
+      }
+      if (!sni_name.empty() && sni_endpoint != endpoint) {
+        // RFC 9110 §15.5.20: this connection's certificate was chosen for another endpoint.
+        co_await send_simple(stream, http::status::misdirected_request, version, "misdirected request\n", false, limits.idle_timeout);
+        co_return;
+      }
+      if (!endpoint->allowlist.allows(ctx.peer)) {
+        co_await send_simple(stream, http::status::forbidden, version, "forbidden\n", false, limits.idle_timeout);
+        co_return;
+      }
+      outcome = co_await proxy_request(stream, buffer, parser, *endpoint, ctx);
+    }
+    if (outcome == Outcome::close || shared.draining.load(std::memory_order_relaxed)) co_return;
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_tls_connection(tcp::socket socket, const ListenerRuntime& listener, Worker& worker) {
+  auto& shared = worker.shared();
+  CounterGuard open(shared.connections);
+  error_code ec;
+  auto peer = socket.remote_endpoint(ec).address();
+  if (ec) co_return;
+  if (peer.is_v6() && peer.to_v6().is_v4_mapped()) peer = asio::ip::make_address_v4(asio::ip::v4_mapped, peer.to_v6());
+  auto routes = shared.routes.current();
+  const auto limits = routes->limits();
+  // Allowlists at accept time: a peer no endpoint on this listener admits gets no handshake.
+  if (!routes->any_admits(listener.config.scope, peer)) co_return;
+  routes.reset();
+
+  socket.set_option(tcp::no_delay(true), ec);
+  TlsStream stream(beast::tcp_stream(std::move(socket)), *listener.ssl);
+  ConnectionTls conn_tls{peer, nullptr, nullptr};
+  SSL_set_app_data(stream.native_handle(), &conn_tls);
+
+  tcp_of(stream).expires_after(limits.handshake_timeout);
+  auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+  if (hec) {
+    log::proxy()->debug("handshake failed peer={} error={}", peer.to_string(), hec.message());
+    co_return;
+  }
+  shared.handshakes_total.fetch_add(1, std::memory_order_relaxed);
+  // The snapshot only had to live through the handshake: the SSL holds its own references.
+  conn_tls.snapshot.reset();
+  conn_tls.served = nullptr;
+
+  const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+  std::string sni_name = sni ? certstore::normalize_host(sni) : std::string();
+  RequestContext ctx{listener, worker, limits, peer, true};
+  co_await request_loop(stream, ctx, sni_name);
+
+  // Best-effort close_notify, bounded.
+  tcp_of(stream).expires_after(std::chrono::milliseconds(500));
+  co_await stream.async_shutdown(use_tuple);
+}
+
+asio::awaitable<void> serve_plain_connection(tcp::socket socket, const ListenerRuntime& listener, Worker& worker) {
+  auto& shared = worker.shared();
+  CounterGuard open(shared.connections);
+  error_code ec;
+  auto peer = socket.remote_endpoint(ec).address();
+  if (ec) co_return;
+  if (peer.is_v6() && peer.to_v6().is_v4_mapped()) peer = asio::ip::make_address_v4(asio::ip::v4_mapped, peer.to_v6());
+  socket.set_option(tcp::no_delay(true), ec);
+  beast::tcp_stream stream(std::move(socket));
+  auto limits = shared.routes.current()->limits();
+  RequestContext ctx{listener, worker, limits, peer, false};
+  co_await request_loop(stream, ctx, {});
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace portcullis::proxy

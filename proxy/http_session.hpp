@@ -1,0 +1,19 @@
+// The per-connection coroutines: a TLS connection carrying HTTP/1.1 requests that are routed by
+// Host and relayed to an upstream with bodies streamed both ways, and a plain HTTP connection that
+// answers ACME HTTP-01 challenges and redirects everything else to https.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "proxy/worker.hpp"
+
+namespace portcullis::proxy {
+
+boost::asio::awaitable<void> serve_tls_connection(boost::asio::ip::tcp::socket socket,
+                                                  const ListenerRuntime& listener, Worker& worker);
+
+boost::asio::awaitable<void> serve_plain_connection(boost::asio::ip::tcp::socket socket,
+                                                    const ListenerRuntime& listener, Worker& worker);
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,64 @@
+#include "proxy/route_table.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace portcullis::proxy {
+
+RouteTable::RouteTable(const std::vector<EndpointConfig>& endpoints, LimitsConfig limits)
+    : limits_(limits) {
+  endpoints_.reserve(endpoints.size());
+  for (const auto& cfg : endpoints) {
+    auto ep = std::make_shared<Endpoint>();
+    ep->id = cfg.id;
+    ep->hostnames = cfg.hostnames;
+    ep->scope = cfg.scope;
+    ep->upstreams = cfg.upstreams;
+    ep->allowlist = Allowlist(cfg.ip_allowlist);
+    ep->managed_https = cfg.managed_https;
+    for (const auto& name : ep->hostnames) {
+      if (name.starts_with("*.")) {
+        wildcard_.emplace(name.substr(2), ep.get());
+      } else {
+        exact_.emplace(name, ep.get());
+      }
+    }
+    endpoints_.push_back(std::move(ep));
+  }
+}
+
+const Endpoint* RouteTable::find(std::string_view host) const noexcept {
+  if (auto it = exact_.find(host); it != exact_.end()) return it->second;
+  auto dot = host.find('.');
+  if (dot == std::string_view::npos) return nullptr;
+  if (auto it = wildcard_.find(host.substr(dot + 1)); it != wildcard_.end()) return it->second;
+  return nullptr;
+}
+
+bool RouteTable::any_admits(Scope scope, const boost::asio::ip::address& peer) const noexcept {
+  return std::any_of(endpoints_.begin(), endpoints_.end(), [&](const auto& ep) {
+    return ep->scope == scope && ep->allowlist.allows(peer);
+  });
+}
+
+std::string normalize_authority(std::string_view host) {
+  std::string_view name = host;
+  if (!name.empty() && name.front() == '[') {
+    auto close = name.find(']');
+    if (close == std::string_view::npos) return {};
+    name = name.substr(1, close - 1);
+  } else if (auto colon = name.rfind(':'); colon != std::string_view::npos) {
+    if (name.find(':') != colon) return {};  // bare IPv6 without brackets is not a valid Host
+    name = name.substr(0, colon);
+  }
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  std::string out(name);
+  for (char& c : out) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u <= ' ' || u == '/' || u == '@' || u >= 0x7f) return {};
+    c = static_cast<char>(std::tolower(u));
+  }
+  return out;
+}
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,245 @@
+#include "proxy/server.hpp"
+
+#include <csignal>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "certstore/atomic_file.hpp"
+#include "certstore/logging.hpp"
+#include "certstore/pem.hpp"
+#include "certstore/sqlite_storage.hpp"
+#include "proxy/demo_upstream.hpp"
+
+namespace portcullis::proxy {
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using certstore::CertBundle;
+using certstore::CertSource;
+
+// How often the drain loop looks at the in-flight request count.
+constexpr std::chrono::milliseconds drain_poll_interval{20};
+// The self-signed default certificate, generated once per data dir.
+constexpr int default_cert_days = 3650;
+
+Result<certstore::CertBundlePtr> load_bundle_files(const fs::path& cert_file, const fs::path& key_file,
+                                                   CertSource source) {
+  auto chain = certstore::read_file(cert_file);
+  if (!chain) return tl::unexpected(chain.error());
+  auto key = certstore::read_secret_file(key_file);
+  if (!key) return tl::unexpected(key.error());
+  return CertBundle::from_pem(*chain, *key, source, cert_file.string());
+}
+
+// The default certificate: configured, or self-signed and kept in the data dir (0600 key).
+Result<certstore::CertBundlePtr> default_bundle(const Config& config) {
+  if (!config.tls.default_cert.empty()) {
+    return load_bundle_files(config.resolve(config.tls.default_cert), config.resolve(config.tls.default_key),
+                             CertSource::default_cert);
+  }
+  fs::path dir = config.resolve(config.server.data_dir);
+  fs::path cert_file = dir / "default.crt", key_file = dir / "default.key";
+  std::error_code ec;
+  if (!fs::exists(cert_file, ec) || !fs::exists(key_file, ec)) {
+    auto key = certstore::pem::generate_p256();
+    if (!key) return tl::unexpected(key.error());
+    auto cert = certstore::pem::self_signed(key->get(), {"portcullis.invalid"}, default_cert_days);
+    if (!cert) return tl::unexpected(cert.error());
+    if (auto st = certstore::write_secret_file(key_file, certstore::pem::to_pem(key->get())); !st) {
+      return tl::unexpected(st.error());
+    }
+    if (auto st = certstore::write_file_atomic(cert_file, certstore::pem::to_pem(cert->get()), 0644); !st) {
+      return tl::unexpected(st.error());
+    }
+    log::proxy()->info("generated default certificate file={}", cert_file.string());
+  }
+  return load_bundle_files(cert_file, key_file, CertSource::default_cert);
+}
+
+}  // namespace
+
+Server::Server(Config config) : config_(std::move(config)) {}
+
+Server::~Server() {
+  for (auto& w : workers_) w->stop();
+  for (auto& w : workers_) w->join();
+}
+
+Result<certstore::CertSnapshotPtr> Server::load_certificates(const Config& config, certstore::Storage* storage) {
+  certstore::CertSnapshot::Builder builder;
+  auto def = default_bundle(config);
+  if (!def) return tl::unexpected(def.error().with_context("tls.default_cert"));
+  builder.default_cert(*def);
+  if (!config.tls.fallback_cert.empty()) {
+    auto fb = load_bundle_files(config.resolve(config.tls.fallback_cert), config.resolve(config.tls.fallback_key),
+                                CertSource::fallback);
+    if (!fb) return tl::unexpected(fb.error().with_context("tls.fallback_cert"));
+    builder.fallback(*fb);
+  }
+  for (const auto& c : config.certificates) {
+    auto bundle = load_bundle_files(config.resolve(c.cert_file), config.resolve(c.key_file), CertSource::transitional);
+    if (!bundle) return tl::unexpected(bundle.error().with_context("certificate"));
+    if ((*bundle)->expired(certstore::Clock::now())) {
+      log::proxy()->warn("certificate expired file={} not_after_passed=true", c.cert_file.string());
+    }
+    builder.add(*bundle);
+  }
+  if (storage != nullptr) {
+    auto stored = storage->load_certificates();
+    if (!stored) return tl::unexpected(stored.error());
+    for (const auto& s : *stored) {
+      auto bundle = CertBundle::from_pem(s.chain_pem, s.key_pem, s.source, "store:" + s.name_key);
+      if (!bundle) {
+        log::proxy()->error("stored certificate unusable name_key={} error=\"{}\"", s.name_key, bundle.error().message());
+        continue;
+      }
+      builder.add(*bundle);
+    }
+  }
+  return builder.build();
+}
+
+Status Server::start() {
+  if (auto st = log::set_level(config_.server.log_level); !st) return st;
+  fs::path data_dir = config_.resolve(config_.server.data_dir);
+  std::error_code ec;
+  fs::create_directories(data_dir, ec);
+  if (ec) return fail(Errc::io, data_dir.string() + ": " + ec.message());
+  fs::permissions(data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+
+  auto storage = certstore::SqliteStorage::open(data_dir / "portcullis.db");
+  if (!storage) return tl::unexpected(storage.error());
+  storage_ = std::move(*storage);
+
+  auto certs = load_certificates(config_, storage_.get());
+  if (!certs) return tl::unexpected(certs.error());
+  shared_.certs.publish(*certs);
+  shared_.routes.publish(std::make_shared<const RouteTable>(config_.endpoints, config_.limits));
+
+  // The port the plain listener redirects to: the first https listener of the same scope.
+  listeners_.reserve(config_.listeners.size());
+  for (const auto& lc : config_.listeners) {
+    ListenerRuntime rt;
+    rt.config = lc;
+    rt.tls_hooks = ListenerTls{&shared_.certs, &shared_.routes, lc.scope};
+    for (const auto& other : config_.listeners) {
+      if (other.protocol == Protocol::https && other.scope == lc.scope) {
+        rt.redirect_port = other.address.port;
+        break;
+      }
+    }
+    listeners_.push_back(std::move(rt));
+  }
+  for (auto& rt : listeners_) {
+    if (rt.config.protocol != Protocol::https) continue;
+    auto ctx = make_server_ctx(config_.tls, &rt.tls_hooks);
+    if (!ctx) return tl::unexpected(ctx.error().with_context("listener " + rt.config.name));
+    rt.ssl = std::make_shared<asio::ssl::context>(ctx->release());
+  }
+
+  unsigned workers = config_.server.workers ? config_.server.workers : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < workers; ++i) {
+    auto worker = std::make_unique<Worker>(i, shared_, listeners_);
+    if (auto st = worker->listen(); !st) return st;
+    workers_.push_back(std::move(worker));
+  }
+  if (config_.demo.enabled) {
+    if (auto st = start_demo_upstream(control_, config_.demo.listen); !st) return st;
+  }
+  for (auto& w : workers_) w->start();
+
+  for (const auto& lc : config_.listeners) {
+    log::proxy()->info("listening name={} address={} protocol={} scope={}", lc.name, lc.address.to_string(),
+                       lc.protocol == Protocol::https ? "https" : "http",
+                       lc.scope == Scope::external ? "external" : "internal");
+  }
+  log::proxy()->info("started workers={} endpoints={} certificates={} config={}", workers,
+                     config_.endpoints.size(), (*certs)->size(), config_.source.string());
+  return {};
+}
+
+void Server::reload() {
+  if (config_.source == "<embedded>") {
+    log::proxy()->info("config reloaded source=<embedded> (nothing to re-read)");
+    return;
+  }
+  auto next = load_config(config_.source);
+  if (!next) {
+    log::proxy()->error("reload rejected, previous config stays: {}", next.error().message());
+    return;
+  }
+  auto certs = load_certificates(*next, storage_.get());
+  if (!certs) {
+    log::proxy()->error("reload rejected, previous config stays: {}", certs.error().message());
+    return;
+  }
+  bool listeners_changed = next->listeners.size() != config_.listeners.size();
+  for (std::size_t i = 0; !listeners_changed && i < next->listeners.size(); ++i) {
+    const auto &a = next->listeners[i], &b = config_.listeners[i];
+    listeners_changed = a.name != b.name || a.address.to_string() != b.address.to_string() ||
+                        a.protocol != b.protocol || a.scope != b.scope;
+  }
+  if (listeners_changed) log::proxy()->warn("listener changes take effect after a restart");
+  if (next->server.log_level != config_.server.log_level) (void)log::set_level(next->server.log_level);
+  // Certificates first: a handshake for a new endpoint must never see its routes without them.
+  shared_.certs.publish(*certs);
+  shared_.routes.publish(std::make_shared<const RouteTable>(next->endpoints, next->limits));
+  auto listeners = std::move(config_.listeners);
+  config_ = std::move(*next);
+  config_.listeners = std::move(listeners);
+  log::proxy()->info("config reloaded endpoints={} certificates={}", config_.endpoints.size(), (*certs)->size());
+}
+
+void Server::begin_drain(int signal_number) {
+  if (shared_.draining.exchange(true)) return;
+  log::proxy()->info("draining signal={} active_requests={}", signal_number, shared_.active_requests.load());
+  for (auto& w : workers_) w->stop_accepting();
+  auto deadline = std::chrono::steady_clock::now() + shared_.routes.current()->limits().drain_timeout;
+  asio::co_spawn(control_, [this, deadline]() -> asio::awaitable<void> {
+    asio::steady_timer timer(control_);
+    while (shared_.active_requests.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      timer.expires_after(drain_poll_interval);
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    auto left = shared_.active_requests.load();
+    if (left > 0) log::proxy()->warn("drain deadline passed active_requests={}", left);
+    for (auto& w : workers_) w->stop();
+    for (auto& w : workers_) w->join();
+    log::proxy()->info("stopped");
+    control_.stop();
+  }, asio::detached);
+}
+
+void Server::wait_for_signals() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      reload();
+    } else {
+      begin_drain(sig);
+    }
+    wait_for_signals();
+  });
+}
+
+int Server::run() {
+  std::signal(SIGPIPE, SIG_IGN);
+  signals_.add(SIGHUP);
+  signals_.add(SIGTERM);
+  signals_.add(SIGINT);
+  if (auto st = start(); !st) {
+    log::proxy()->error("start failed: {}", st.error().message());
+    return 1;
+  }
+  wait_for_signals();
+  control_.run();
+  return exit_code_;
+}
+
+}  // namespace portcullis::proxy

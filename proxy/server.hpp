@@ -1,0 +1,50 @@
+// Server: the process. Owns the configuration, the shared snapshots, the workers and the control
+// thread (signals, reloads, certificate loading). `portcullis run` is Server::run().
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "certstore/cert_snapshot.hpp"
+#include "certstore/storage.hpp"
+#include "proxy/config.hpp"
+#include "proxy/worker.hpp"
+
+namespace portcullis::proxy {
+
+class Server {
+ public:
+  explicit Server(Config config);
+  ~Server();
+
+  // Binds every listener, loads certificates, starts the workers, then runs the control loop on
+  // the calling thread until SIGTERM/SIGINT (drain) completes. Returns the process exit code.
+  int run();
+
+  // Builds the certificate snapshot a config asks for (files, stored certificates, default).
+  // Blocking (reads files). Errors name the file and the problem.
+  static Result<certstore::CertSnapshotPtr> load_certificates(const Config& config,
+                                                              certstore::Storage* storage);
+
+ private:
+  Status start();
+  void reload();
+  void begin_drain(int signal_number);
+  void wait_for_signals();
+
+  Config config_;
+  SharedState shared_;
+  std::vector<ListenerRuntime> listeners_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<certstore::Storage> storage_;
+  boost::asio::io_context control_{1};
+  boost::asio::signal_set signals_{control_};
+  int exit_code_ = 0;
+};
+
+}  // namespace portcullis::proxy

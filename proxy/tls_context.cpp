@@ -1,0 +1,111 @@
+#include "proxy/tls_context.hpp"
+
+#include <array>
+#include <cstring>
+
+#include <openssl/err.h>
+
+#include "certstore/logging.hpp"
+
+namespace portcullis::proxy {
+namespace {
+
+// Mozilla server-side TLS, "intermediate" profile (TLS 1.2 suites; TLS 1.3 uses OpenSSL's
+// defaults, which are the profile's).
+constexpr const char* intermediate_tls12_ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
+constexpr const char* intermediate_groups = "X25519:P-256:P-384";
+
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void*) {
+  static constexpr unsigned char http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, outlen, http11, sizeof http11, in, inlen) ==
+      OPENSSL_NPN_NEGOTIATED) {
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  // A client offering only h2 (or anything else) still gets HTTP/1.1 without ALPN rather than a
+  // failed handshake; RFC 7301 §3.2 allows the server to ignore the extension.
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+// Called by OpenSSL once the ClientHello is parsed (SNI known), before a certificate is needed:
+// the documented place to choose the certificate for this connection.
+int choose_certificate(SSL* ssl, void* arg) {
+  const auto* listener = static_cast<const ListenerTls*>(arg);
+  auto* conn = static_cast<ConnectionTls*>(SSL_get_app_data(ssl));
+  if (conn == nullptr) return 0;
+
+  const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  std::string_view name = sni ? std::string_view(sni) : std::string_view();
+  std::string lowered;
+  if (!name.empty()) {
+    lowered = certstore::normalize_host(name);
+    name = lowered;
+  }
+
+  auto routes = listener->routes->current();
+  const Endpoint* endpoint = name.empty() ? nullptr : routes->find(name);
+  if (endpoint != nullptr) {
+    // Allowlists are per endpoint: now that SNI names it, a peer outside it gets no handshake.
+    if (!endpoint->allowlist.allows(conn->peer)) {
+      log::proxy()->debug("tls refused peer={} sni={} endpoint={} reason=allowlist",
+                          conn->peer.to_string(), name, endpoint->id);
+      return 0;
+    }
+  }
+
+  conn->snapshot = listener->certs->current();
+  const certstore::CertBundle* bundle = nullptr;
+  if (endpoint != nullptr && endpoint->scope != listener->scope) {
+    // An endpoint of the other scope is invisible on this listener: the platform's fallback (or
+    // the default) answers, never the endpoint's own certificate.
+    const auto& snap = *conn->snapshot;
+    bundle = snap.fallback() ? snap.fallback().get() : snap.default_cert().get();
+  } else {
+    bundle = conn->snapshot->select(name);
+  }
+  if (bundle == nullptr) return 0;
+  conn->served = bundle;
+
+  STACK_OF(X509)* chain = sk_X509_new_reserve(nullptr, static_cast<int>(bundle->intermediates().size()));
+  if (chain == nullptr) return 0;
+  for (const auto& cert : bundle->intermediates()) sk_X509_push(chain, cert.get());
+  // override=1: replace whatever the SSL inherited; the SSL up-refs leaf, key and chain members.
+  int ok = SSL_use_cert_and_key(ssl, bundle->leaf(), bundle->key(), chain, 1);
+  sk_X509_free(chain);
+  return ok == 1 ? 1 : 0;
+}
+
+}  // namespace
+
+Result<certstore::SslCtxPtr> make_server_ctx(const TlsConfig& tls, const ListenerTls* listener) {
+  certstore::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) return fail(Errc::crypto, "SSL_CTX_new: " + certstore::openssl_errors());
+
+  int min_version = tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+  if (SSL_CTX_set_min_proto_version(ctx.get(), min_version) != 1 ||
+      SSL_CTX_set_cipher_list(ctx.get(), intermediate_tls12_ciphers) != 1 ||
+      SSL_CTX_set1_groups_list(ctx.get(), intermediate_groups) != 1) {
+    return fail(Errc::crypto, "tls settings: " + certstore::openssl_errors());
+  }
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                                     SSL_OP_IGNORE_UNEXPECTED_EOF);
+  // Idle connections give their read/write buffers back; writes may come from a moved buffer.
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                  SSL_MODE_ENABLE_PARTIAL_WRITE);
+  // Stateless resumption through tickets; the SSL_CTX is shared by every worker so the ticket keys
+  // are too. No server-side session cache to share across threads.
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(ctx.get(), 1);
+  SSL_CTX_set_alpn_select_cb(ctx.get(), select_alpn, nullptr);
+  SSL_CTX_set_cert_cb(ctx.get(), choose_certificate, const_cast<ListenerTls*>(listener));
+  ERR_clear_error();
+  return ctx;
+}
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,33 @@
+// One SSL_CTX per TLS listener: Mozilla "intermediate" settings, ALPN http/1.1, session tickets
+// shared by every worker (one SSL_CTX, used by all threads), and the certificate callback that
+// picks each connection's certificate from the live CertSnapshot. No per-certificate SSL_CTX.
+#pragma once
+
+#include <boost/asio/ip/address.hpp>
+
+#include "certstore/cert_registry.hpp"
+#include "certstore/error.hpp"
+#include "certstore/ossl.hpp"
+#include "proxy/config.hpp"
+#include "proxy/route_table.hpp"
+
+namespace portcullis::proxy {
+
+// What the certificate callback needs about the listener; outlives every SSL on it.
+struct ListenerTls {
+  const certstore::CertRegistry* certs = nullptr;
+  const Routes* routes = nullptr;
+  Scope scope = Scope::external;
+};
+
+// Per connection, attached to the SSL (SSL_set_app_data) by the session before the handshake.
+struct ConnectionTls {
+  boost::asio::ip::address peer;
+  const certstore::CertBundle* served = nullptr;  // set by the callback; valid while the
+  certstore::CertSnapshotPtr snapshot;            // snapshot (kept here) lives
+};
+
+// Builds the listener's SSL_CTX. `listener` must outlive it. Errors name the OpenSSL reason.
+Result<certstore::SslCtxPtr> make_server_ctx(const TlsConfig& tls, const ListenerTls* listener);
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,144 @@
+#include "proxy/worker.hpp"
+
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "certstore/logging.hpp"
+#include "proxy/http_session.hpp"
+
+namespace portcullis::proxy {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// A pooled connection the upstream has closed (or sent unsolicited bytes on) is not reusable.
+bool still_usable(UpstreamConnection& conn) {
+  auto& socket = conn.stream.socket();
+  if (!socket.is_open() || conn.buffer.size() != 0) return false;
+  char probe;
+  ssize_t n = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace
+
+std::unique_ptr<UpstreamConnection> UpstreamPool::take(const std::string& key) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return nullptr;
+  auto& stack = it->second;
+  while (!stack.empty()) {
+    auto conn = std::move(stack.back());
+    stack.pop_back();
+    if (still_usable(*conn)) return conn;
+  }
+  return nullptr;
+}
+
+void UpstreamPool::give_back(const std::string& key, std::unique_ptr<UpstreamConnection> conn) {
+  auto& stack = idle_[key];
+  if (stack.size() >= max_idle_per_upstream) return;
+  conn->stream.expires_never();
+  stack.push_back(std::move(conn));
+}
+
+Worker::Worker(unsigned index, SharedState& shared, const std::vector<ListenerRuntime>& listeners)
+    : index_(index), shared_(shared), listeners_(listeners) {}
+
+Worker::~Worker() {
+  stop();
+  join();
+}
+
+Status Worker::listen() {
+  for (const auto& listener : listeners_) {
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(listener.config.address.host, ec);
+    if (ec) {
+      return fail(Errc::config, "listener " + listener.config.name + ": address " +
+                                    listener.config.address.to_string() + ": " + ec.message());
+    }
+    tcp::endpoint endpoint(address, listener.config.address.port);
+    auto acceptor = std::make_unique<tcp::acceptor>(io_);
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) {
+      // Every worker binds its own acceptor; the kernel spreads connections across them.
+      int one = 1;
+      if (::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        ec.assign(errno, boost::system::system_category());
+      }
+    }
+    if (!ec && address.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
+    if (!ec) acceptor->bind(endpoint, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return fail(Errc::network, "listener " + listener.config.name + ": " +
+                                     listener.config.address.to_string() + ": " + ec.message());
+    }
+    acceptors_.push_back(std::move(acceptor));
+  }
+  return {};
+}
+
+asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const ListenerRuntime& listener) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      // EMFILE and friends: log and go on; the next accept may succeed once connections close.
+      log::proxy()->warn("accept failed listener={} error=\"{}\"", listener.config.name, ec.message());
+      continue;
+    }
+    if (shared_.draining.load(std::memory_order_relaxed)) continue;
+    auto limit = shared_.routes.current()->limits().max_connections;
+    if (shared_.connections.load(std::memory_order_relaxed) >= limit) {
+      log::proxy()->warn("connection refused listener={} reason=max_connections limit={}",
+                         listener.config.name, limit);
+      continue;  // the socket closes as it goes out of scope
+    }
+    if (listener.config.protocol == Protocol::https) {
+      asio::co_spawn(io_, serve_tls_connection(std::move(socket), listener, *this), asio::detached);
+    } else {
+      asio::co_spawn(io_, serve_plain_connection(std::move(socket), listener, *this), asio::detached);
+    }
+  }
+}
+
+void Worker::start() {
+  for (std::size_t i = 0; i < acceptors_.size(); ++i) {
+    asio::co_spawn(io_, accept_loop(*acceptors_[i], listeners_[i]), asio::detached);
+  }
+  thread_ = std::thread([this] {
+    try {
+      io_.run();
+    } catch (const std::exception& e) {
+      log::proxy()->critical("worker {} stopped by an exception: {}", index_, e.what());
+      std::abort();
+    }
+  });
+}
+
+void Worker::stop_accepting() {
+  asio::post(io_, [this] {
+    for (auto& acceptor : acceptors_) {
+      boost::system::error_code ec;
+      acceptor->close(ec);
+    }
+  });
+}
+
+void Worker::stop() { io_.stop(); }
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,100 @@
+// Worker: one thread, one io_context, its own SO_REUSEPORT acceptor per listener and its own
+// upstream connection pool. A connection lives and dies on the worker that accepted it; workers
+// share nothing mutable but atomics and published snapshots.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include "certstore/challenge_board.hpp"
+#include "proxy/config.hpp"
+#include "proxy/route_table.hpp"
+#include "proxy/tls_context.hpp"
+
+namespace portcullis::proxy {
+
+// Everything the workers share: read-only snapshots and a few counters.
+struct SharedState {
+  certstore::CertRegistry certs;
+  Routes routes;
+  certstore::ChallengeBoard challenges;
+  std::atomic<std::size_t> connections{0};      // open client connections, all workers
+  std::atomic<std::size_t> active_requests{0};  // requests between header read and response end
+  std::atomic<bool> draining{false};            // SIGTERM: finish in-flight requests, then close
+  std::atomic<std::uint64_t> requests_total{0};
+  std::atomic<std::uint64_t> handshakes_total{0};
+};
+
+// A listener as the workers see it. The TLS context (for https) is shared by every worker.
+struct ListenerRuntime {
+  ListenerConfig config;
+  ListenerTls tls_hooks;                                   // for the certificate callback
+  std::shared_ptr<boost::asio::ssl::context> ssl;          // nullptr for plain HTTP
+  std::uint16_t redirect_port = 443;                       // https port the :80 listener points to
+};
+
+// A kept-alive connection to one upstream.
+struct UpstreamConnection {
+  explicit UpstreamConnection(boost::asio::any_io_executor ex) : stream(std::move(ex)) {}
+  boost::beast::tcp_stream stream;
+  boost::beast::flat_buffer buffer;
+};
+
+// Per-worker pool of idle upstream connections, keyed by "host:port". Single-threaded.
+class UpstreamPool {
+ public:
+  std::unique_ptr<UpstreamConnection> take(const std::string& key);
+  void give_back(const std::string& key, std::unique_ptr<UpstreamConnection> conn);
+  std::size_t next_index(const std::string& endpoint_id, std::size_t count) {
+    return count == 0 ? 0 : rr_[endpoint_id]++ % count;
+  }
+  void clear() { idle_.clear(); }
+
+ private:
+  static constexpr std::size_t max_idle_per_upstream = 64;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
+  std::unordered_map<std::string, std::size_t> rr_;
+};
+
+class Worker {
+ public:
+  Worker(unsigned index, SharedState& shared, const std::vector<ListenerRuntime>& listeners);
+  ~Worker();
+
+  // Opens this worker's acceptors (SO_REUSEPORT). Blocking; call before start().
+  Status listen();
+  void start();           // runs the io_context on a new thread
+  void stop_accepting();  // thread-safe: closes the acceptors, open connections go on
+  void stop();            // thread-safe: stops the io_context; join() afterwards
+  void join();
+
+  boost::asio::io_context& io() noexcept { return io_; }
+  SharedState& shared() noexcept { return shared_; }
+  UpstreamPool& pool() noexcept { return pool_; }
+  unsigned index() const noexcept { return index_; }
+
+ private:
+  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor,
+                                           const ListenerRuntime& listener);
+  unsigned index_;
+  SharedState& shared_;
+  const std::vector<ListenerRuntime>& listeners_;
+  boost::asio::io_context io_{1};
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+  UpstreamPool pool_;
+  std::thread thread_;
+};
+
+}  // namespace portcullis::proxy
