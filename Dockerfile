@@ -1,0 +1,26 @@
+# Portcullis container image: build stage on Debian 12, small runtime stage.
+# Build:  docker build -t portcullis .
+# Run:    docker run --rm -p 443:8443 -p 80:8080 -v $PWD/portcullis.toml:/etc/portcullis/portcullis.toml \
+#           -v portcullis-data:/var/lib/portcullis portcullis
+FROM debian:12 AS build
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      cmake ninja-build g++ pkg-config make \
+      libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libfmt-dev \
+      libspdlog-dev libtoml11-dev libcli11-dev libsqlite3-dev catch2 libexpected-dev libldns-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+    && ninja -C build portcullis
+
+FROM debian:12-slim
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libssl3 libfmt9 libspdlog1.10 libsqlite3-0 libldns3 libboost-json1.81.0 libboost-url1.81.0 ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home /var/lib/portcullis --create-home portcullis
+COPY --from=build /src/build/proxy/portcullis /usr/local/bin/portcullis
+USER portcullis
+WORKDIR /var/lib/portcullis
+EXPOSE 8443 8080 9900
+ENTRYPOINT ["/usr/local/bin/portcullis"]
+CMD ["run", "--config", "/etc/portcullis/portcullis.toml"]

@@ -1,0 +1,65 @@
+# Portcullis: the two commands are `make run` and `make test` (see README.md).
+# Both install the Debian packages they need (as root, skipping what is installed), then build.
+
+BUILD_DIR     ?= build
+SAN_BUILD_DIR ?= build-sanitize
+BUILD_TYPE    ?= RelWithDebInfo
+JOBS          ?= $(shell nproc)
+CTEST_JOBS    ?= $(shell nproc)
+CMAKE_FLAGS   ?=
+
+# Debian 12 packages: toolchain and libraries, then what the tests and `make run` talk to.
+BUILD_PACKAGES = cmake ninja-build g++ ccache pkg-config make \
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libfmt-dev \
+  libspdlog-dev libtoml11-dev libcli11-dev libsqlite3-dev catch2 libexpected-dev libldns-dev
+RUNTIME_PACKAGES = openssl ca-certificates curl pebble
+
+.PHONY: all deps build run test test-slow sanitize bench bench-smoke clean help
+
+all: build
+
+help:
+	@echo "make run        install packages, build, start Portcullis on its embedded defaults"
+	@echo "make test       install packages, build, run the test suite (ctest, not [slow])"
+	@echo "make test-slow  the slow soak tests"
+	@echo "make sanitize   ASan+UBSan build, unit tests under it"
+	@echo "make bench      benchmark against nginx, HAProxy and Caddy (bench/README.md)"
+
+deps:
+	@missing=""; for p in $(BUILD_PACKAGES) $(RUNTIME_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/build.ninja
+	ninja -C $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	@bash examples/local/run.sh $(BUILD_DIR)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(CTEST_JOBS)
+
+test-slow: build
+	$(BUILD_DIR)/tests/integration_tests "[slow]"
+
+sanitize: deps
+	cmake -S . -B $(SAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPORTCULLIS_SANITIZE=ON
+	ninja -C $(SAN_BUILD_DIR) -j $(JOBS) unit_tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(SAN_BUILD_DIR)/tests/unit_tests "[unit]~[slow]"
+
+bench: build
+	BUILD_DIR=$(abspath $(BUILD_DIR)) bash bench/run.sh
+
+bench-smoke: build
+	BUILD_DIR=$(abspath $(BUILD_DIR)) bash bench/run.sh --smoke
+
+clean:
+	rm -rf $(BUILD_DIR) $(SAN_BUILD_DIR)
