@@ -1,0 +1,76 @@
+// Issuer: one certificate order for one endpoint, from start to stored certificate. It persists
+// the order before acting on it and resumes a stored order after a restart, publishes challenge
+// answers on the ChallengeBoard (and removes them afterwards), holds a lease per name so that one
+// order per name is in flight, and stores the issued certificate with its fresh key.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "acme/acme_client.hpp"
+#include "certstore/challenge_board.hpp"
+#include "certstore/error.hpp"
+#include "certstore/storage.hpp"
+
+namespace portcullis::acme {
+
+enum class ChallengeType { http01, dns01 };
+std::string_view to_string(ChallengeType type) noexcept;  // "http-01", "dns-01"
+
+struct IssueRequest {
+  std::string endpoint_id;
+  std::vector<std::string> names;  // every hostname of the endpoint; lower-cased, deduplicated here
+  ChallengeType challenge = ChallengeType::http01;  // wildcard names always use dns-01
+  std::string replaces;            // ARI id of the certificate this one renews (RFC 9773 §5), or ""
+  // DNS-01: the owner name that carries the TXT value for an authorization's identifier (the
+  // base name, without "*."). The platform passes one that returns "acme.<id>.<zone>", where the
+  // customer's _acme-challenge CNAME points. Empty: "_acme-challenge.<name>".
+  std::function<std::string(std::string_view name)> dns01_owner;
+};
+
+struct IssuerOptions {
+  std::string lease_holder = "portcullis";  // this node's identity in the lease table
+  std::chrono::seconds lease_ttl{std::chrono::minutes(10)};
+};
+
+class Issuer {
+ public:
+  // All three must outlive the Issuer. Runs on the AcmeClient's executor (control thread).
+  Issuer(AcmeClient& client, certstore::Storage& storage, certstore::ChallengeBoard& board,
+         IssuerOptions options = {});
+
+  // Obtains a certificate for request.names. On success the certificate (chain PEM, key PEM in
+  // SecretBytes, serial, not_after) is already stored with Storage::put_certificate under
+  // name_key = endpoint id, the order row is deleted and the board is clean; the caller publishes
+  // a new snapshot. On failure the board is clean too, and the order row stays when the order may
+  // still complete (network failure, timeout), so the next call resumes it.
+  // Errors: Errc::conflict (another order holds one of the names), Errc::acme (the CA's problem,
+  // with the failed validation's own problem when there is one), Errc::network / Errc::timeout,
+  // Errc::storage, Errc::crypto.
+  boost::asio::awaitable<Result<certstore::StoredCertificate>> issue(IssueRequest request);
+
+ private:
+  AcmeClient& client_;
+  certstore::Storage& storage_;
+  certstore::ChallengeBoard& board_;
+  IssuerOptions options_;
+  std::set<std::string> in_flight_names_;  // leases held by this process (the store's lease is per holder)
+};
+
+// Facts of a PEM chain's leaf as stored: upper-case hex serial and notAfter (Unix seconds).
+struct LeafFacts {
+  std::string serial_hex;
+  std::int64_t not_before_unix = 0;
+  std::int64_t not_after_unix = 0;
+  std::vector<std::string> names;
+};
+Result<LeafFacts> leaf_facts(std::string_view chain_pem);
+
+}  // namespace portcullis::acme
