@@ -1,0 +1,762 @@
+#!/usr/bin/env bash
+# Benchmark harness: Portcullis, nginx, HAProxy and Caddy measured side by side, same certificates,
+# same upstream, same pinning, every proxy in every round. See bench/README.md.
+#
+#   bash bench/run.sh            full run (ROUNDS=5; prints the expected duration first)
+#   bash bench/run.sh --smoke    ~10-second end-to-end check of the harness with tiny bounds
+#
+# Environment: BUILD_DIR (folder holding `portcullis`), ROUNDS, DURATION, HS_DURATION, HS_CONNS,
+# MEM_CONNS, PROXIES, PROXY_CPU, LOAD_CPU, BASE_PORT, RESULTS_DIR, EXTRAS, MANY_CERTS, KEEP_TMP.
+# Every load loop is bounded in time and count and targets 127.0.0.1 only; the harness stops only
+# the processes it started, by PID.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+
+SMOKE=0
+for arg in "$@"; do
+  case "$arg" in
+    --smoke) SMOKE=1 ;;
+    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench: unknown argument: $arg (expected --smoke or --help)" >&2; exit 2 ;;
+  esac
+done
+
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+if [ "$SMOKE" = 1 ]; then
+  ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-1}; HS_DURATION=${HS_DURATION:-1}
+  HS_CONNS=${HS_CONNS:-50}; HS_MAX_BURSTS=${HS_MAX_BURSTS:-2}; MEM_CONNS=${MEM_CONNS:-200}
+  EXTRAS=${EXTRAS:-0}; MANY_CERTS=${MANY_CERTS:-1000}
+else
+  ROUNDS=${ROUNDS:-5}; DURATION=${DURATION:-8}; HS_DURATION=${HS_DURATION:-$DURATION}
+  HS_CONNS=${HS_CONNS:-200}; HS_MAX_BURSTS=${HS_MAX_BURSTS:-1000}; MEM_CONNS=${MEM_CONNS:-5000}
+  EXTRAS=${EXTRAS:-1}; MANY_CERTS=${MANY_CERTS:-100000}
+fi
+PROXIES=${PROXIES:-"portcullis nginx haproxy caddy"}
+PROXY_CPU=${PROXY_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+BASE_PORT=${BASE_PORT:-18400}
+WRK_CONNS=${WRK_CONNS:-50}
+STARTUP_DEADLINE=${STARTUP_DEADLINE:-15}   # seconds for a proxy to answer its first request
+STOP_DEADLINE=${STOP_DEADLINE:-5}          # seconds after SIGTERM before SIGKILL
+MEM_DEADLINE=${MEM_DEADLINE:-60}           # seconds to open the idle connections
+MEM_SETTLE=${MEM_SETTLE:-1}                # seconds between the last connection and the RSS read
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RESULTS_DIR=${RESULTS_DIR:-$HERE/results/$STAMP$([ "$SMOKE" = 1 ] && echo -smoke)}
+
+PORT_UPSTREAM=$BASE_PORT
+PORT_NGINX=$((BASE_PORT + 1))
+PORT_HAPROXY=$((BASE_PORT + 2))
+PORT_CADDY=$((BASE_PORT + 3))
+PORT_PORTCULLIS=$((BASE_PORT + 4))
+PORT_PORTCULLIS_ADMIN=$((BASE_PORT + 5))
+
+SNI_ECDSA=bench.example.test
+SNI_RSA=rsa.example.test
+BODY_BYTES=100
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Packages: installed from Debian only when missing, without letting their services start.
+# ---------------------------------------------------------------------------------------------
+install_packages() {
+  local missing=() tool pkg
+  for pair in nginx:nginx haproxy:haproxy caddy:caddy wrk:wrk h2load:nghttp2-client \
+              openssl:openssl python3:python3 curl:curl taskset:util-linux unshare:util-linux; do
+    tool=${pair%%:*}; pkg=${pair#*:}
+    command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    die "missing packages: ${missing[*]} (run as root, or: sudo apt-get install -y ${missing[*]})"
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  # Debian's postinst would start nginx/haproxy/caddy as services on :80/:443; policy-rc.d exit
+  # 101 forbids it. Ours is removed afterwards; an existing one is left untouched.
+  local policy=/usr/sbin/policy-rc.d ours=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"; ours=1
+  fi
+  local rc=0
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null || rc=$?
+  [ "$ours" = 1 ] && rm -f "$policy"
+  [ "$rc" = 0 ] || die "apt-get install failed (exit $rc)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Processes: everything we start is recorded by PID and stopped by PID on exit.
+# ---------------------------------------------------------------------------------------------
+OWNED=()
+TMP=""
+
+stop_pids() {  # stop_pids PID...: SIGTERM, wait up to STOP_DEADLINE, then SIGKILL
+  local pid alive deadline=$((SECONDS + STOP_DEADLINE))
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  while :; do
+    alive=0
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      for pid in "$@"; do kill -KILL "$pid" 2>/dev/null || true; done
+      break
+    fi
+    sleep 0.1
+  done
+  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+}
+
+forget_pids() {  # removes PIDs from OWNED once stopped
+  local keep=() p q drop
+  for p in "${OWNED[@]}"; do
+    drop=0; for q in "$@"; do [ "$p" = "$q" ] && drop=1; done
+    [ "$drop" = 0 ] && keep+=("$p")
+  done
+  OWNED=("${keep[@]}")
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ ${#OWNED[@]} -gt 0 ]; then stop_pids "${OWNED[@]}"; fi
+  if [ -n "$TMP" ] && [ -d "$TMP" ]; then
+    if [ "${KEEP_TMP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+children_of() { ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' ' || true; }
+
+# /proc/<pid>/stat fields 14 and 15 (utime, stime), after the "(comm)" which may hold spaces.
+cpu_ticks() {
+  local total=0 pid t
+  for pid in "$@"; do
+    t=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}') || t=0
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+port_busy() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+
+# ---------------------------------------------------------------------------------------------
+# Certificates: ECDSA P-256 and RSA-2048, self-signed, same files for every proxy.
+# ---------------------------------------------------------------------------------------------
+make_cert() {  # make_cert NAME KEYSPEC CN
+  local name=$1 keyspec=$2 cn=$3
+  openssl req -x509 -newkey "$keyspec" ${4:+-pkeyopt "$4"} -nodes -days 30 \
+    -keyout "$TMP/certs/$name.key" -out "$TMP/certs/$name.crt" -subj "/CN=$cn" \
+    -addext "subjectAltName=DNS:$cn,DNS:*.$cn" >/dev/null 2>&1
+  cat "$TMP/certs/$name.crt" "$TMP/certs/$name.key" >"$TMP/certs/$name.pem"  # HAProxy's format
+}
+
+generate_certs() {
+  mkdir -p "$TMP/certs"
+  make_cert ecdsa ec "$SNI_ECDSA" ec_paramgen_curve:P-256
+  make_cert rsa rsa:2048 "$SNI_RSA"
+  # Two more ECDSA certificates for the same name: the hot-swap measure alternates between them.
+  make_cert swap-a ec "$SNI_ECDSA" ec_paramgen_curve:P-256
+  make_cert swap-b ec "$SNI_ECDSA" ec_paramgen_curve:P-256
+  printf '127.0.0.1 %s %s\n' "$SNI_ECDSA" "$SNI_RSA" >"$TMP/hosts"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Configurations
+# ---------------------------------------------------------------------------------------------
+body_text() { head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x'; }
+
+write_upstream_conf() {
+  local d=$TMP/upstream; mkdir -p "$d"
+  cat >"$d/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $d/tmp-body; proxy_temp_path $d/tmp-proxy; fastcgi_temp_path $d/tmp-fcgi;
+  uwsgi_temp_path $d/tmp-uwsgi; scgi_temp_path $d/tmp-scgi;
+  keepalive_requests 10000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$PORT_UPSTREAM reuseport;
+    location / { default_type text/plain; return 200 "$(body_text)"; }
+  }
+}
+EOF
+}
+
+write_nginx_conf() {
+  local d=$TMP/nginx; mkdir -p "$d"
+  local loc="location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
+  cat >"$d/nginx.conf" <<EOF
+worker_processes 1;
+worker_rlimit_nofile 30000;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  client_body_temp_path $d/tmp-body; proxy_temp_path $d/tmp-proxy; fastcgi_temp_path $d/tmp-fcgi;
+  uwsgi_temp_path $d/tmp-uwsgi; scgi_temp_path $d/tmp-scgi;
+  keepalive_requests 10000000;
+  keepalive_timeout 300s;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  upstream up { server 127.0.0.1:$PORT_UPSTREAM; keepalive 64; }
+  server {
+    listen 127.0.0.1:$PORT_NGINX ssl default_server;
+    server_name $SNI_ECDSA;
+    ssl_certificate $TMP/certs/ecdsa.crt; ssl_certificate_key $TMP/certs/ecdsa.key;
+    $loc
+  }
+  server {
+    listen 127.0.0.1:$PORT_NGINX ssl;
+    server_name $SNI_RSA;
+    ssl_certificate $TMP/certs/rsa.crt; ssl_certificate_key $TMP/certs/rsa.key;
+    $loc
+  }
+}
+EOF
+}
+
+write_haproxy_conf() {
+  local d=$TMP/haproxy; mkdir -p "$d"
+  cat >"$d/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 9000   # two descriptors per proxied connection; fits an open-file limit of 20000
+  ssl-default-bind-options ssl-min-ver TLSv1.2
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 300s
+  timeout server 60s
+  timeout http-keep-alive 300s
+frontend bench
+  bind 127.0.0.1:$PORT_HAPROXY ssl crt $TMP/certs/ecdsa.pem crt $TMP/certs/rsa.pem alpn http/1.1
+  default_backend upstream
+backend upstream
+  http-reuse always
+  server up 127.0.0.1:$PORT_UPSTREAM
+EOF
+}
+
+write_caddy_conf() {
+  local d=$TMP/caddy; mkdir -p "$d/data" "$d/config"
+  cat >"$d/caddy.json" <<EOF
+{
+  "admin": {"disabled": true},
+  "logging": {"logs": {"default": {"level": "ERROR"}}},
+  "storage": {"module": "file_system", "root": "$d/data"},
+  "apps": {
+    "http": {"servers": {"bench": {
+      "listen": ["127.0.0.1:$PORT_CADDY"],
+      "protocols": ["h1", "h2"],
+      "idle_timeout": "300s",
+      "automatic_https": {"disable": true},
+      "tls_connection_policies": [{}],
+      "routes": [{"handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": "127.0.0.1:$PORT_UPSTREAM"}]}]}]
+    }}},
+    "tls": {"certificates": {"load_files": [
+      {"certificate": "$TMP/certs/ecdsa.crt", "key": "$TMP/certs/ecdsa.key"},
+      {"certificate": "$TMP/certs/rsa.crt", "key": "$TMP/certs/rsa.key"}
+    ]}}
+  }
+}
+EOF
+}
+
+# The schema is proxy/config.hpp (reference: docs/configuration.md). Extra TOML can be appended by
+# the Portcullis-only measures (many certificates, swapped certificate paths).
+write_portcullis_conf() {  # write_portcullis_conf FILE ECDSA_CERT ECDSA_KEY [EXTRA_TOML_FILE]
+  local file=$1 cert=$2 key=$3 extra=${4:-}
+  local d=$TMP/portcullis; mkdir -p "$d/data"
+  cat >"$file.tmp" <<EOF
+[server]
+data_dir = "$d/data"
+workers = 1
+log_level = "warn"
+
+[[listener]]
+name = "https"
+address = "127.0.0.1:$PORT_PORTCULLIS"
+protocol = "https"
+
+[tls]
+default_cert = "$cert"
+default_key = "$key"
+
+[[certificate]]
+cert_file = "$cert"
+key_file = "$key"
+
+[[certificate]]
+cert_file = "$TMP/certs/rsa.crt"
+key_file = "$TMP/certs/rsa.key"
+
+[[endpoint]]
+id = "bench"
+hostnames = ["$SNI_ECDSA", "$SNI_RSA"]
+upstreams = ["127.0.0.1:$PORT_UPSTREAM"]
+managed_https = false
+
+[admin]
+listen = "127.0.0.1:$PORT_PORTCULLIS_ADMIN"
+EOF
+  [ -n "$extra" ] && cat "$extra" >>"$file.tmp"
+  mv -f "$file.tmp" "$file"  # atomic: a SIGHUP never sees half a file
+}
+
+# ---------------------------------------------------------------------------------------------
+# Starting and stopping one proxy. Sets PROXY_PIDS (all its processes, for CPU time),
+# MEM_PID (the process whose RSS grows with connections) and PROXY_PORT.
+# ---------------------------------------------------------------------------------------------
+PROXY_PIDS=()
+MEM_PID=""
+PROXY_PORT=""
+PROXY_MAIN=""
+
+https_ok() {  # https_ok PORT SNI: one request, 200 with the 100-byte body
+  local out
+  out=$(curl -sk --max-time 2 --resolve "$2:$1:127.0.0.1" -o "$TMP/probe.body" -w '%{http_code}' \
+        "https://$2:$1/" 2>/dev/null) || return 1
+  [ "$out" = 200 ] && [ "$(wc -c <"$TMP/probe.body")" -eq "$BODY_BYTES" ]
+}
+
+wait_ready() {  # wait_ready PID PORT SNI
+  local deadline=$((SECONDS + STARTUP_DEADLINE))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    kill -0 "$1" 2>/dev/null || return 1
+    https_ok "$2" "$3" && https_ok "$2" "$SNI_RSA" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+spawn() {  # spawn LOGFILE CMD...: background, pinned by the caller's CMD, recorded in OWNED
+  local logfile=$1; shift
+  "$@" >"$logfile" 2>&1 &
+  LAST_PID=$!
+  OWNED+=("$LAST_PID")
+}
+
+PORTCULLIS_CONF=""
+start_proxy() {  # start_proxy NAME LOGFILE
+  local name=$1 logfile=$2 pid kids
+  PROXY_PIDS=(); MEM_PID=""
+  case "$name" in
+    nginx)
+      PROXY_PORT=$PORT_NGINX
+      spawn "$logfile" taskset -c "$PROXY_CPU" nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" ;;
+    haproxy)
+      PROXY_PORT=$PORT_HAPROXY
+      spawn "$logfile" taskset -c "$PROXY_CPU" haproxy -db -f "$TMP/haproxy/haproxy.cfg" ;;
+    caddy)
+      PROXY_PORT=$PORT_CADDY
+      spawn "$logfile" taskset -c "$PROXY_CPU" env GOMAXPROCS=1 HOME="$TMP/caddy" \
+        XDG_DATA_HOME="$TMP/caddy/data" XDG_CONFIG_HOME="$TMP/caddy/config" \
+        caddy run --config "$TMP/caddy/caddy.json" ;;
+    portcullis)
+      PROXY_PORT=$PORT_PORTCULLIS
+      spawn "$logfile" taskset -c "$PROXY_CPU" "$BUILD_DIR/portcullis" run --config "$PORTCULLIS_CONF" ;;
+  esac
+  pid=$LAST_PID
+  PROXY_MAIN=$pid
+  if ! wait_ready "$pid" "$PROXY_PORT" "$SNI_ECDSA"; then
+    log "$name did not serve https://$SNI_ECDSA:$PROXY_PORT/ within ${STARTUP_DEADLINE}s; log tail:"
+    tail -n 5 "$logfile" | sed 's/^/    /' >&2 || true
+    stop_pids "$pid"; forget_pids "$pid"
+    return 1
+  fi
+  PROXY_PIDS=("$pid")
+  MEM_PID=$pid
+  if [ "$name" = nginx ]; then
+    kids=$(children_of "$pid")
+    for k in $kids; do PROXY_PIDS+=("$k"); OWNED+=("$k"); MEM_PID=$k; done  # the worker
+  fi
+  return 0
+}
+
+stop_proxy() {
+  [ ${#PROXY_PIDS[@]} -gt 0 ] || return 0
+  stop_pids "${PROXY_PIDS[@]}"
+  forget_pids "${PROXY_PIDS[@]}"
+  PROXY_PIDS=()
+}
+
+# ---------------------------------------------------------------------------------------------
+# Measures. Each appends "round,proxy,measure,value" rows to raw.csv; raw tool output is kept in
+# RESULTS_DIR/logs/.
+# ---------------------------------------------------------------------------------------------
+emit() { echo "$1,$2,$3,$4" >>"$RESULTS_DIR/raw.csv"; }
+
+HOSTS_MODE=ip
+detect_hosts_mode() {
+  # wrk takes the TLS server name from the URL; a private mount namespace with its own /etc/hosts
+  # lets it dial bench.example.test -> 127.0.0.1 without touching the system's file.
+  if unshare -m sh -c 'mount --bind "$0" /etc/hosts && getent hosts bench.example.test' "$TMP/hosts" \
+       >/dev/null 2>&1; then
+    HOSTS_MODE=unshare
+  else
+    log "note: cannot use a private /etc/hosts (unshare -m); wrk will send SNI 127.0.0.1 + Host header"
+  fi
+}
+
+to_ms() {  # "651.00us" | "1.20ms" | "2.00s" -> milliseconds
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000
+    printf "%.3f", n }'
+}
+
+measure_keepalive() {  # measure_keepalive ROUND NAME PORT
+  local r=$1 name=$2 port=$3 out=$RESULTS_DIR/logs/r$1-$2-wrk.txt
+  local cmd=(wrk -t1 -c"$WRK_CONNS" -d"${DURATION}s" --timeout 5s --latency)
+  if [ "$HOSTS_MODE" = unshare ]; then
+    timeout $((DURATION + 20)) unshare -m sh -c \
+      'mount --bind "$0" /etc/hosts && exec "$@"' "$TMP/hosts" \
+      taskset -c "$LOAD_CPU" "${cmd[@]}" "https://$SNI_ECDSA:$port/" >"$out" 2>&1 || true
+  else
+    timeout $((DURATION + 20)) taskset -c "$LOAD_CPU" "${cmd[@]}" -H "Host: $SNI_ECDSA" \
+      "https://127.0.0.1:$port/" >"$out" 2>&1 || true
+  fi
+  local rps p50 p99 non2xx sock
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+  [ -n "$rps" ] || { log "$name: wrk produced no result (see $out)"; return 1; }
+  p50=$(awk '$1 == "50%" {print $2}' "$out"); p99=$(awk '$1 == "99%" {print $2}' "$out")
+  non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
+  sock=$(awk -F'[ ,]+' '/Socket errors:/ {print $4 + $6 + $8 + $10}' "$out")
+  emit "$r" "$name" ka_rps "$rps"
+  emit "$r" "$name" ka_p50_ms "$(to_ms "$p50")"
+  emit "$r" "$name" ka_p99_ms "$(to_ms "$p99")"
+  emit "$r" "$name" ka_errors "$(( ${non2xx:-0} + ${sock:-0} ))"
+  log "$name: keep-alive $rps req/s, p50 $p50, p99 $p99, errors $(( ${non2xx:-0} + ${sock:-0} ))"
+}
+
+# Bursts of HS_CONNS new connections, one request each (h2load -n C -c C), until HS_DURATION
+# seconds or HS_MAX_BURSTS bursts. Handshakes = responses with 2xx (each on its own connection);
+# divided by the CPU seconds the proxy's processes consumed meanwhile.
+measure_handshakes() {  # measure_handshakes ROUND NAME PORT SNI KEY
+  local r=$1 name=$2 port=$3 sni=$4 key=$5 out=$RESULTS_DIR/logs/r$1-$2-$5.txt
+  local t0 t1 c0 c1 ok=0 bursts=0 n start end
+  : >"$out"
+  c0=$(cpu_ticks "${PROXY_PIDS[@]}")
+  start=$(date +%s.%N); end=$(awk -v s="$start" -v d="$HS_DURATION" 'BEGIN {printf "%.3f", s + d}')
+  while [ "$bursts" -lt "$HS_MAX_BURSTS" ]; do
+    timeout 30 taskset -c "$LOAD_CPU" h2load --h1 -n "$HS_CONNS" -c "$HS_CONNS" -m 1 -t 1 \
+      --groups X25519 --connect-to "127.0.0.1:$port" "https://$sni:$port/" >>"$out" 2>&1 || true
+    bursts=$((bursts + 1))
+    awk -v now="$(date +%s.%N)" -v end="$end" 'BEGIN {exit !(now >= end)}' && break
+  done
+  c1=$(cpu_ticks "${PROXY_PIDS[@]}")
+  t1=$(date +%s.%N)
+  ok=$(awk '/^status codes:/ {s += $3} END {print s + 0}' "$out")
+  if [ "$ok" -eq 0 ] || [ $((c1 - c0)) -le 0 ]; then
+    log "$name: no successful handshake for $sni (see $out)"; return 1
+  fi
+  if ! grep -q 'TLS Protocol: TLSv1.3' "$out"; then log "$name: warning: not TLS 1.3 (see $out)"; fi
+  local per_cpu wall
+  per_cpu=$(awk -v n="$ok" -v t=$((c1 - c0)) -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", n / (t / hz)}')
+  wall=$(awk -v n="$ok" -v a="$start" -v b="$t1" 'BEGIN {printf "%.1f", n / (b - a)}')
+  emit "$r" "$name" "${key}_cpu" "$per_cpu"
+  emit "$r" "$name" "${key}_wall" "$wall"
+  emit "$r" "$name" "${key}_count" "$ok"
+  log "$name: $key $ok handshakes in $bursts bursts, $per_cpu per core-second ($wall/s wall)"
+}
+
+measure_idle_memory() {  # measure_idle_memory ROUND NAME PORT
+  local r=$1 name=$2 port=$3 dir=$TMP/mem-$1-$2
+  mkdir -p "$dir"
+  local before after held failed pid
+  https_ok "$port" "$SNI_ECDSA" || true
+  sleep 0.2
+  before=$(rss_kib "$MEM_PID")
+  taskset -c "$LOAD_CPU" python3 "$HERE/tools/hold_conns.py" --port "$port" --sni "$SNI_ECDSA" \
+    --count "$MEM_CONNS" --deadline "$MEM_DEADLINE" --hold $((MEM_DEADLINE + 30)) \
+    --status-file "$dir/status" --release-file "$dir/release" >"$RESULTS_DIR/logs/r$r-$name-mem.txt" 2>&1 &
+  pid=$!; OWNED+=("$pid")
+  local deadline=$((SECONDS + MEM_DEADLINE + 10))
+  while [ ! -s "$dir/status" ] && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$pid" 2>/dev/null; do
+    sleep 0.1
+  done
+  if [ -s "$dir/status" ]; then
+    sleep "$MEM_SETTLE"
+    after=$(rss_kib "$MEM_PID")
+  fi
+  touch "$dir/release"
+  stop_pids "$pid"; forget_pids "$pid"
+  [ -s "$dir/status" ] || { log "$name: idle-connection client gave no status"; return 1; }
+  held=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["held"])' "$dir/status")
+  failed=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["failed"])' "$dir/status")
+  cat "$dir/status" >>"$RESULTS_DIR/logs/r$r-$name-mem.txt"
+  if [ "$held" -lt $((MEM_CONNS * 9 / 10)) ]; then
+    log "$name: only $held of $MEM_CONNS idle connections held ($failed failed)"; return 1
+  fi
+  local per
+  per=$(awk -v a="$after" -v b="$before" -v n="$held" 'BEGIN {printf "%.2f", (a - b) / n}')
+  emit "$r" "$name" mem_kib_conn "$per"
+  emit "$r" "$name" mem_held "$held"
+  emit "$r" "$name" mem_rss_before_kib "$before"
+  emit "$r" "$name" mem_rss_after_kib "$after"
+  log "$name: idle memory $per KiB/connection ($held held, RSS $before -> $after KiB)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 5. Portcullis-only measures. Each checks that the binary supports what it needs and otherwise
+#    records "skipped=<why>" in meta.txt and returns 0, so the rest of the run is unaffected.
+# ---------------------------------------------------------------------------------------------
+skip() { echo "skipped=$*" >>"$RESULTS_DIR/meta.txt"; log "skipped: $*"; }
+
+# Hot swap: keep-alive load while the served certificate for bench.example.test alternates between
+# two files every second, by rewriting the config and sending SIGHUP (design §9: reload is atomic).
+# TODO(admin API): when the certificate upload endpoint exists, add a variant that swaps through it.
+portcullis_hot_swap() {
+  local r=$1 conf=$TMP/portcullis/swap.toml out=$RESULTS_DIR/logs/swap
+  mkdir -p "$out"
+  write_portcullis_conf "$conf" "$TMP/certs/swap-a.crt" "$TMP/certs/swap-a.key"
+  PORTCULLIS_CONF=$conf
+  start_proxy portcullis "$out/portcullis.log" || { skip "hot swap: portcullis did not start"; return 0; }
+  local pid=$PROXY_MAIN
+  # Does a SIGHUP swap the certificate at all? One trial before loading it.
+  write_portcullis_conf "$conf" "$TMP/certs/swap-b.crt" "$TMP/certs/swap-b.key"
+  local t
+  t=$(python3 "$HERE/tools/tls_probe.py" publish --port "$PORT_PORTCULLIS" --sni "$SNI_ECDSA" \
+        --expect "$TMP/certs/swap-b.crt" --deadline 3 --signal-pid "$pid" 2>>"$out/probe.err") || t=""
+  if [ -z "$t" ]; then
+    skip "hot swap: SIGHUP with a new certificate path did not change the served certificate within 3 s"
+    stop_proxy; return 0
+  fi
+  local wrk_out=$out/wrk.txt swaps=0 next=a publish=()
+  if [ "$HOSTS_MODE" = unshare ]; then
+    timeout $((DURATION + 20)) unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' \
+      "$TMP/hosts" taskset -c "$LOAD_CPU" wrk -t1 -c"$WRK_CONNS" -d"${DURATION}s" --timeout 5s \
+      "https://$SNI_ECDSA:$PORT_PORTCULLIS/" >"$wrk_out" 2>&1 &
+  else
+    timeout $((DURATION + 20)) taskset -c "$LOAD_CPU" wrk -t1 -c"$WRK_CONNS" -d"${DURATION}s" \
+      --timeout 5s -H "Host: $SNI_ECDSA" "https://127.0.0.1:$PORT_PORTCULLIS/" >"$wrk_out" 2>&1 &
+  fi
+  local wpid=$!; OWNED+=("$wpid")
+  local end=$((SECONDS + DURATION))
+  while [ "$SECONDS" -lt "$end" ] && kill -0 "$wpid" 2>/dev/null; do
+    sleep 1
+    write_portcullis_conf "$conf" "$TMP/certs/swap-$next.crt" "$TMP/certs/swap-$next.key"
+    t=$(python3 "$HERE/tools/tls_probe.py" publish --port "$PORT_PORTCULLIS" --sni "$SNI_ECDSA" \
+          --expect "$TMP/certs/swap-$next.crt" --deadline 3 --signal-pid "$pid" 2>>"$out/probe.err") \
+      && publish+=("$t")
+    swaps=$((swaps + 1))
+    [ "$next" = a ] && next=b || next=a
+  done
+  wait "$wpid" 2>/dev/null || true; forget_pids "$wpid"
+  stop_proxy
+  local rps non2xx sock
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$wrk_out")
+  [ -n "$rps" ] || { skip "hot swap: wrk produced no result"; return 0; }
+  non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$wrk_out")
+  sock=$(awk -F'[ ,]+' '/Socket errors:/ {print $4 + $6 + $8 + $10}' "$wrk_out")
+  emit "$r" portcullis swap_rps "$rps"
+  emit "$r" portcullis swap_failed "$(( ${non2xx:-0} + ${sock:-0} + swaps - ${#publish[@]} ))"
+  if [ ${#publish[@]} -gt 0 ]; then
+    emit "$r" portcullis swap_publish_ms_p50 "$(printf '%s\n' "${publish[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+    emit "$r" portcullis swap_publish_ms_max "$(printf '%s\n' "${publish[@]}" | sort -g | tail -1)"
+  fi
+  log "portcullis: hot swap $rps req/s, $swaps swaps, $(( ${non2xx:-0} + ${sock:-0} )) failed requests"
+}
+
+# Many certificates: MANY_CERTS certificates (one shared ECDSA key, names hNNNNNN.many.example.test)
+# as [[certificate]] entries. Measures start-up time, RSS, handshake latency with random SNI (and
+# that the served certificate matches it), then one swap's publish time and the longest handshake
+# while it happens.
+# TODO(admin API): loading them through the API instead of the config file, once it exists.
+portcullis_many_certs() {
+  local r=$1 out=$RESULTS_DIR/logs/many dir=$TMP/many
+  mkdir -p "$out" "$dir"
+  if ! cc -O2 -o "$dir/certgen" "$HERE/tools/certgen.c" -lcrypto 2>"$out/certgen-build.txt"; then
+    skip "many certificates: bench/tools/certgen.c did not compile (libssl-dev missing?)"; return 0
+  fi
+  log "generating $MANY_CERTS certificates"
+  timeout 300 "$dir/certgen" "$dir" "$MANY_CERTS" many.example.test >"$dir/extra.toml" 2>"$out/certgen.txt" \
+    || { skip "many certificates: generation failed"; return 0; }
+  # Baseline: the same client against the one-certificate config.
+  PORTCULLIS_CONF=$TMP/portcullis/bench.toml
+  start_proxy portcullis "$out/portcullis-one.log" || { skip "many certificates: portcullis did not start"; return 0; }
+  python3 "$HERE/tools/tls_probe.py" latency --port "$PORT_PORTCULLIS" --sni "$SNI_ECDSA" \
+    --count 500 >"$out/one.json" 2>>"$out/probe.err" || true
+  stop_proxy
+  local conf=$dir/many.toml
+  echo "[[endpoint]]
+id = \"many\"
+hostnames = [\"*.many.example.test\"]
+upstreams = [\"127.0.0.1:$PORT_UPSTREAM\"]
+managed_https = false" >>"$dir/extra.toml"
+  write_portcullis_conf "$conf" "$TMP/certs/ecdsa.crt" "$TMP/certs/ecdsa.key" "$dir/extra.toml"
+  PORTCULLIS_CONF=$conf
+  local t0=$SECONDS t0n
+  t0n=$(date +%s.%N)
+  local save=$STARTUP_DEADLINE; STARTUP_DEADLINE=240
+  if ! start_proxy portcullis "$out/portcullis-many.log"; then
+    STARTUP_DEADLINE=$save; skip "many certificates: portcullis did not serve with $MANY_CERTS certificates"; return 0
+  fi
+  STARTUP_DEADLINE=$save
+  emit "$r" portcullis many_load_s "$(awk -v a="$t0n" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')"
+  emit "$r" portcullis many_certs "$MANY_CERTS"
+  emit "$r" portcullis many_rss_mib "$(( $(rss_kib "$PROXY_MAIN") / 1024 ))"
+  python3 "$HERE/tools/tls_probe.py" latency --port "$PORT_PORTCULLIS" --names "$dir/names.txt" \
+    --count 2000 >"$out/many.json" 2>>"$out/probe.err" || true
+  python3 - "$out/one.json" "$out/many.json" "$RESULTS_DIR/raw.csv" "$r" <<'EOF'
+import json, sys
+one, many, raw, r = sys.argv[1:]
+rows = []
+try:
+    o = json.load(open(one)); rows.append(("one_hs_p50_ms", o["p50_ms"]))
+except Exception: pass
+try:
+    m = json.load(open(many))
+    rows += [("many_hs_p50_ms", m["p50_ms"]), ("many_hs_p99_ms", m["p99_ms"]), ("many_sni_wrong", m["wrong_cert"])]
+except Exception: pass
+with open(raw, "a") as f:
+    for k, v in rows: f.write(f"{r},portcullis,{k},{v}\n")
+EOF
+  # One swap with everything loaded: the first name gets a fresh certificate (same key).
+  # TODO: the swap reloads the whole config here; the admin API's upload will publish one bundle.
+  local first; first=$(head -1 "$dir/names.txt")
+  "$dir/certgen" --one "$dir" "$first" >/dev/null 2>>"$out/certgen.txt" || true
+  if [ -s "$dir/one.crt" ]; then
+    sed -i "s#$dir/c/000000.crt#$dir/one.crt#" "$dir/extra.toml"
+    write_portcullis_conf "$conf" "$TMP/certs/ecdsa.crt" "$TMP/certs/ecdsa.key" "$dir/extra.toml"
+    python3 "$HERE/tools/tls_probe.py" publish --port "$PORT_PORTCULLIS" --sni "$first" \
+      --expect "$dir/one.crt" --deadline 30 --signal-pid "$PROXY_MAIN" --during-names "$dir/names.txt" \
+      >"$out/swap.txt" 2>>"$out/probe.err" || true
+    if [ -s "$out/swap.txt" ]; then
+      emit "$r" portcullis many_swap_publish_ms "$(head -1 "$out/swap.txt")"
+      local worst; worst=$(sed -n 2p "$out/swap.txt")
+      [ -n "$worst" ] && emit "$r" portcullis many_swap_hs_max_ms "$worst"
+    else
+      skip "many certificates: SIGHUP did not publish the swapped certificate within 30 s"
+    fi
+  fi
+  stop_proxy
+}
+
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+main() {
+  install_packages
+  [ "$(nproc)" -ge 2 ] || log "warning: $(nproc) CPU; proxy and load generator share it"
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  [ "$(ulimit -n)" -ge $((MEM_CONNS + 1024)) ] || die "open-file limit $(ulimit -n) is below $((MEM_CONNS + 1024)); lower MEM_CONNS"
+
+  for p in $PORT_UPSTREAM $PORT_NGINX $PORT_HAPROXY $PORT_CADDY $PORT_PORTCULLIS $PORT_PORTCULLIS_ADMIN; do
+    port_busy "$p" && die "port 127.0.0.1:$p is in use; set BASE_PORT to a free range"
+  done
+
+  TMP=$(mktemp -d /tmp/portcullis-bench.XXXXXX)
+  chmod 755 "$TMP"  # nginx workers run as another user and read nothing here but need traversal
+  mkdir -p "$RESULTS_DIR/logs"
+  echo "round,proxy,measure,value" >"$RESULTS_DIR/raw.csv"
+  generate_certs
+  detect_hosts_mode
+
+  # Which proxies can run. Portcullis: "n/a" unless the binary exists and accepts the config.
+  local active=() name
+  write_portcullis_conf "$TMP/portcullis/bench.toml" "$TMP/certs/ecdsa.crt" "$TMP/certs/ecdsa.key"
+  PORTCULLIS_CONF=$TMP/portcullis/bench.toml
+  cp "$PORTCULLIS_CONF" "$RESULTS_DIR/portcullis.toml"
+  for name in $PROXIES; do
+    case "$name" in
+      portcullis)
+        if [ ! -x "$BUILD_DIR/portcullis" ]; then
+          log "portcullis: n/a ($BUILD_DIR/portcullis not built)"; echo "skipped=portcullis not built ($BUILD_DIR/portcullis)" >>"$RESULTS_DIR/meta.txt"; continue
+        fi
+        if ! "$BUILD_DIR/portcullis" check-config "$PORTCULLIS_CONF" >"$RESULTS_DIR/logs/portcullis-check.txt" 2>&1; then
+          log "portcullis: n/a (check-config rejected the bench config: $(head -1 "$RESULTS_DIR/logs/portcullis-check.txt"))"
+          echo "skipped=portcullis check-config failed" >>"$RESULTS_DIR/meta.txt"
+          PORTCULLIS_FAILED=1; continue
+        fi ;;
+      nginx|haproxy|caddy) ;;
+      *) die "unknown proxy in PROXIES: $name" ;;
+    esac
+    active+=("$name")
+  done
+  write_upstream_conf; write_nginx_conf; write_haproxy_conf; write_caddy_conf
+
+  {
+    echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "host=$(uname -srm), $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+    echo "mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+    echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
+    echo "openssl=$(openssl version)"
+    echo "version.nginx=$(nginx -v 2>&1 | sed 's#.*/##')"
+    echo "version.haproxy=$(haproxy -v | awk 'NR == 1 {print $3}' | cut -d- -f1)"
+    echo "version.caddy=$(caddy version | awk '{print $1}' | sed 's/^v//')"
+    [ -x "$BUILD_DIR/portcullis" ] && echo "version.portcullis=$("$BUILD_DIR/portcullis" version 2>/dev/null | awk '{print $2}')"
+    echo "wrk=$(wrk -v 2>&1 | awk 'NR == 1 {print $2}')"
+    echo "h2load=$(h2load --version | awk '{print $2}')"
+    echo "load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "rounds=$ROUNDS duration=${DURATION}s hs_duration=${HS_DURATION}s hs_conns=$HS_CONNS mem_conns=$MEM_CONNS"
+    echo "pinning=proxy CPU $PROXY_CPU, load generator + upstream CPU $LOAD_CPU"
+    echo "sni_mode=$HOSTS_MODE"
+  } >>"$RESULTS_DIR/meta.txt"
+
+  local per_proxy=$((3 + DURATION + 2 * HS_DURATION + MEM_CONNS / 1000 + 2 + MEM_SETTLE))
+  local estimate=$((ROUNDS * ${#active[@]} * per_proxy))
+  if [ "$EXTRAS" = 1 ] && [[ " ${active[*]} " == *" portcullis "* ]]; then estimate=$((estimate + DURATION + 120)); fi
+  log "proxies: ${active[*]:-none}; $ROUNDS round(s); expected duration ~$((estimate / 60)) min $((estimate % 60)) s"
+  log "results: $RESULTS_DIR"
+
+  spawn "$TMP/upstream/stdout.log" taskset -c "$LOAD_CPU" nginx -c "$TMP/upstream/nginx.conf" -p "$TMP/upstream"
+  local upstream=$LAST_PID
+  local deadline=$((SECONDS + STARTUP_DEADLINE))
+  until curl -s --max-time 1 -o /dev/null "http://127.0.0.1:$PORT_UPSTREAM/"; do
+    kill -0 "$upstream" 2>/dev/null || die "upstream nginx did not start: $(tail -3 "$TMP/upstream/error.log" 2>/dev/null)"
+    [ "$SECONDS" -lt "$deadline" ] || die "upstream nginx not answering on 127.0.0.1:$PORT_UPSTREAM"
+    sleep 0.1
+  done
+  for k in $(children_of "$upstream"); do OWNED+=("$k"); done
+
+  local failures=0 round order
+  for round in $(seq 1 "$ROUNDS"); do
+    # Rotate the order every round so no proxy always runs first (thermal, page cache, neighbours).
+    order=("${active[@]:$(( (round - 1) % ${#active[@]} ))}" "${active[@]:0:$(( (round - 1) % ${#active[@]} ))}")
+    log "round $round/$ROUNDS: ${order[*]}"
+    for name in "${order[@]}"; do
+      PORTCULLIS_CONF=$TMP/portcullis/bench.toml
+      if ! start_proxy "$name" "$RESULTS_DIR/logs/r$round-$name.log"; then
+        failures=$((failures + 1)); [ "$name" = portcullis ] && PORTCULLIS_FAILED=1; continue
+      fi
+      # Memory first, on a fresh process; then throughput and handshakes.
+      measure_idle_memory "$round" "$name" "$PROXY_PORT" || failures=$((failures + 1))
+      measure_keepalive "$round" "$name" "$PROXY_PORT" || failures=$((failures + 1))
+      measure_handshakes "$round" "$name" "$PROXY_PORT" "$SNI_ECDSA" hs_ecdsa || failures=$((failures + 1))
+      measure_handshakes "$round" "$name" "$PROXY_PORT" "$SNI_RSA" hs_rsa || failures=$((failures + 1))
+      stop_proxy
+    done
+  done
+
+  if [ "$EXTRAS" = 1 ] && [[ " ${active[*]} " == *" portcullis "* ]] && [ "${PORTCULLIS_FAILED:-0}" = 0 ]; then
+    log "Portcullis-only measures"
+    portcullis_hot_swap 1
+    portcullis_many_certs 1
+  fi
+
+  python3 "$HERE/tools/report.py" "$RESULTS_DIR"
+  cat "$RESULTS_DIR/meta.txt" | grep -v '^version\.' | sed 's/^/  /'
+  log "results: $RESULTS_DIR/table.md, summary.csv, raw.csv"
+  if [ "$failures" -gt 0 ]; then
+    log "$failures measure(s) failed (see $RESULTS_DIR/logs)"
+    [ "$SMOKE" = 1 ] && return 1
+  fi
+  return 0
+}
+
+main
