@@ -58,6 +58,7 @@ class CertSnapshot {
   std::vector<CertBundlePtr> bundles_;
   CertBundlePtr fallback_;
   CertBundlePtr default_;
+  Clock::time_point built_at_{};  // "expired" in the selection order means expired at this time
 };
 
 using CertSnapshotPtr = std::shared_ptr<const CertSnapshot>;

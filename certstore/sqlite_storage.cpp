@@ -1,0 +1,457 @@
+#include "certstore/sqlite_storage.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <iterator>
+#include <optional>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include "certstore/logging.hpp"
+
+namespace portcullis::certstore {
+namespace {
+
+namespace fs = std::filesystem;
+
+// How long a statement waits for another connection's lock (another process on the same file,
+// e.g. `portcullis` and an operator's sqlite3 shell) before failing with SQLITE_BUSY.
+constexpr int busy_timeout_ms = 5000;
+
+// Schema migrations, applied in order inside one transaction each; entry i brings the schema
+// from version i to i + 1. Never edit a released entry: append a new one.
+//
+// Name lists (certificates.names, orders.names) are stored newline-joined: a DNS name cannot
+// contain a newline, and the text stays readable in the sqlite3 shell. Times are unix seconds.
+// Key material (certificates.key_pem, orders.cert_key_pem, kv.value) is a BLOB.
+constexpr const char* migrations[] = {
+    R"sql(
+    CREATE TABLE certificates (
+      name_key     TEXT PRIMARY KEY,
+      endpoint_id  TEXT NOT NULL,
+      source       TEXT NOT NULL,
+      names        TEXT NOT NULL,
+      chain_pem    TEXT NOT NULL,
+      key_pem      BLOB NOT NULL,
+      serial_hex   TEXT NOT NULL,
+      not_after    INTEGER NOT NULL,
+      created      INTEGER NOT NULL
+    );
+    CREATE INDEX certificates_endpoint ON certificates(endpoint_id);
+    CREATE TABLE kv (
+      key    TEXT PRIMARY KEY,
+      value  BLOB NOT NULL
+    );
+    CREATE TABLE orders (
+      endpoint_id   TEXT PRIMARY KEY,
+      order_url     TEXT NOT NULL,
+      names         TEXT NOT NULL,
+      status        TEXT NOT NULL,
+      cert_key_pem  BLOB NOT NULL,
+      replaces      TEXT NOT NULL DEFAULT '',
+      created       INTEGER NOT NULL,
+      updated       INTEGER NOT NULL
+    );
+    CREATE TABLE renewal_state (
+      endpoint_id           TEXT PRIMARY KEY,
+      next_attempt          INTEGER NOT NULL,
+      consecutive_failures  INTEGER NOT NULL,
+      last_error            TEXT NOT NULL,
+      last_success          INTEGER NOT NULL
+    );
+    CREATE TABLE leases (
+      name     TEXT PRIMARY KEY,
+      holder   TEXT NOT NULL,
+      expires  INTEGER NOT NULL
+    );
+    )sql",
+};
+static_assert(std::size(migrations) == SqliteStorage::schema_version,
+              "one migration per schema version");
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) {
+    if (!out.empty()) out += '\n';
+    out += n;
+  }
+  return out;
+}
+
+std::vector<std::string> split_names(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    std::size_t nl = text.find('\n');
+    std::string_view part = text.substr(0, nl);
+    if (!part.empty()) out.emplace_back(part);
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
+std::optional<CertSource> parse_source(std::string_view text) {
+  for (auto s : {CertSource::managed, CertSource::transitional, CertSource::fallback, CertSource::default_cert}) {
+    if (to_string(s) == text) return s;
+  }
+  return std::nullopt;
+}
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+using StmtPtr = std::unique_ptr<sqlite3_stmt, decltype([](sqlite3_stmt* s) { sqlite3_finalize(s); })>;
+
+// A prepared statement with positional binds (1-based, in call order) and typed column reads.
+// Binds of secrets use SQLITE_STATIC: SQLite reads them during step() without keeping a copy
+// in its own (never wiped) heap; the caller's SecretBytes outlives the statement.
+class Statement {
+ public:
+  Statement(sqlite3* db, const fs::path& file, std::string_view sql) : db_(db), file_(file) {
+    sqlite3_stmt* raw = nullptr;
+    rc_ = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
+    stmt_.reset(raw);
+  }
+
+  Statement& bind(std::string_view text) {
+    ok(sqlite3_bind_text(stmt_.get(), ++index_, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
+    return *this;
+  }
+  Statement& bind_secret(const SecretBytes& secret) {
+    auto view = secret.reveal();
+    ok(sqlite3_bind_blob(stmt_.get(), ++index_, view.data(), static_cast<int>(view.size()), SQLITE_STATIC));
+    return *this;
+  }
+  Statement& bind(std::int64_t value) {
+    ok(sqlite3_bind_int64(stmt_.get(), ++index_, value));
+    return *this;
+  }
+
+  // True while a row is available; errors are kept and reported by status().
+  bool next_row() {
+    if (rc_ != SQLITE_OK && rc_ != SQLITE_ROW) return false;
+    rc_ = sqlite3_step(stmt_.get());
+    return rc_ == SQLITE_ROW;
+  }
+  Status run(std::string_view what) {
+    while (next_row()) {
+    }
+    return status(what);
+  }
+  Status status(std::string_view what) const {
+    if (rc_ == SQLITE_OK || rc_ == SQLITE_ROW || rc_ == SQLITE_DONE) return {};
+    return fail(Errc::storage, fmt::format("{}: {}: {}", file_.string(), what, sqlite3_errmsg(db_)));
+  }
+
+  std::string text(int col) const {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_.get(), col));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), col))) : std::string();
+  }
+  SecretBytes secret(int col) const {
+    auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_.get(), col));
+    return SecretBytes(p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), col)))
+                         : std::string());
+  }
+  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
+
+ private:
+  void ok(int rc) {
+    if (rc_ == SQLITE_OK && rc != SQLITE_OK) rc_ = rc;
+  }
+  sqlite3* db_;
+  const fs::path& file_;
+  StmtPtr stmt_;
+  int rc_ = SQLITE_OK;
+  int index_ = 0;
+};
+
+Status exec(sqlite3* db, const fs::path& file, const char* sql, std::string_view what) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message ? message : sqlite3_errmsg(db);
+    sqlite3_free(message);
+    return fail(Errc::storage, fmt::format("{}: {}: {}", file.string(), what, text));
+  }
+  return {};
+}
+
+// The database and its WAL companions hold private keys: 0600 before the first byte is written.
+// SQLite gives -wal and -shm the mode of the main file, so the main file is created first, with
+// 0600, and existing files are narrowed in case an older run or a copy left them wider.
+Status secure_files(const fs::path& file) {
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return fail(Errc::storage, fmt::format("{}: create: {}", file.string(), std::strerror(errno)));
+  int rc = ::fchmod(fd, 0600);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return fail(Errc::storage, fmt::format("{}: chmod: {}", file.string(), std::strerror(err)));
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    fs::path companion = file.string() + suffix;
+    if (::chmod(companion.c_str(), 0600) != 0 && errno != ENOENT) {
+      return fail(Errc::storage, fmt::format("{}: chmod: {}", companion.string(), std::strerror(errno)));
+    }
+  }
+  return {};
+}
+
+Result<int> user_version(sqlite3* db, const fs::path& file) {
+  Statement q(db, file, "PRAGMA user_version");
+  if (!q.next_row()) {
+    if (auto st = q.status("reading schema version"); !st) return tl::unexpected(st.error());
+    return fail(Errc::storage, file.string() + ": reading schema version: no row");
+  }
+  return static_cast<int>(q.integer(0));
+}
+
+Status migrate(sqlite3* db, const fs::path& file) {
+  auto version = user_version(db, file);
+  if (!version) return tl::unexpected(version.error());
+  if (*version > SqliteStorage::schema_version) {
+    return fail(Errc::storage, fmt::format("{}: schema version {} is newer than this build ({}); "
+                                           "run a newer portcullis or restore a backup",
+                                           file.string(), *version, SqliteStorage::schema_version));
+  }
+  for (int v = *version; v < SqliteStorage::schema_version; ++v) {
+    // IMMEDIATE: take the write lock up front so two processes cannot both migrate.
+    if (auto st = exec(db, file, "BEGIN IMMEDIATE", "migration"); !st) return st;
+    // Re-read under the lock: another process may have migrated meanwhile.
+    auto now = user_version(db, file);
+    if (!now) {
+      exec(db, file, "ROLLBACK", "migration");
+      return tl::unexpected(now.error());
+    }
+    if (*now > v) {
+      if (auto st = exec(db, file, "COMMIT", "migration"); !st) return st;
+      v = *now - 1;
+      continue;
+    }
+    std::string pragma = fmt::format("PRAGMA user_version = {}", v + 1);
+    Status st = exec(db, file, migrations[v], fmt::format("migration to schema version {}", v + 1));
+    if (st) st = exec(db, file, pragma.c_str(), "migration");
+    if (st) st = exec(db, file, "COMMIT", "migration");
+    if (!st) {
+      exec(db, file, "ROLLBACK", "migration");
+      return st;
+    }
+    log::certstore()->info("migrated database file={} schema_version={}", file.string(), v + 1);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const fs::path& file) {
+  if (auto st = secure_files(file); !st) return tl::unexpected(st.error());
+
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  // From here the handle is owned, even on failure (sqlite3_open_v2 may allocate one anyway).
+  std::unique_ptr<SqliteStorage> storage(new SqliteStorage(raw, file));
+  if (rc != SQLITE_OK) {
+    return fail(Errc::storage, fmt::format("{}: open: {}", file.string(), raw ? sqlite3_errmsg(raw) : "out of memory"));
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, busy_timeout_ms);
+
+  {
+    // journal_mode answers with the mode in effect; anything but "wal" (e.g. a file system
+    // without shared memory) would silently lose the durability/concurrency we count on.
+    Statement q(raw, file, "PRAGMA journal_mode=WAL");
+    if (!q.next_row()) {
+      if (auto st = q.status("journal_mode"); !st) return tl::unexpected(st.error());
+    }
+    if (q.text(0) != "wal") {
+      return fail(Errc::storage, fmt::format("{}: journal_mode: expected \"wal\", got \"{}\"", file.string(), q.text(0)));
+    }
+  }
+  // FULL: a committed certificate or order survives power loss (design §6).
+  for (const char* pragma : {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+    if (auto st = exec(raw, file, pragma, pragma); !st) return tl::unexpected(st.error());
+  }
+  if (auto st = migrate(raw, file); !st) return tl::unexpected(st.error());
+  // The WAL and shared-memory files exist now: make sure they did not come out wider.
+  if (auto st = secure_files(file); !st) return tl::unexpected(st.error());
+  return storage;
+}
+
+SqliteStorage::SqliteStorage(sqlite3* db, fs::path file) : db_(db), file_(std::move(file)) {}
+
+SqliteStorage::~SqliteStorage() { sqlite3_close_v2(db_); }
+
+Status SqliteStorage::put_certificate(const StoredCertificate& cert) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_,
+              "INSERT OR REPLACE INTO certificates "
+              "(name_key, endpoint_id, source, names, chain_pem, key_pem, serial_hex, not_after, created) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  q.bind(cert.name_key)
+      .bind(cert.endpoint_id)
+      .bind(to_string(cert.source))
+      .bind(join_names(cert.names))
+      .bind(cert.chain_pem)
+      .bind_secret(cert.key_pem)
+      .bind(cert.serial_hex)
+      .bind(cert.not_after_unix)
+      .bind(cert.created_unix != 0 ? cert.created_unix : unix_now());
+  return q.run("put certificate " + cert.name_key);
+}
+
+Result<std::vector<StoredCertificate>> SqliteStorage::load_certificates() {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_,
+              "SELECT name_key, endpoint_id, source, names, chain_pem, key_pem, serial_hex, not_after, created "
+              "FROM certificates ORDER BY name_key");
+  std::vector<StoredCertificate> out;
+  while (q.next_row()) {
+    StoredCertificate c;
+    c.name_key = q.text(0);
+    c.endpoint_id = q.text(1);
+    auto source = parse_source(q.text(2));
+    if (!source) {
+      return fail(Errc::storage, fmt::format("{}: certificate {}: unknown source \"{}\"", file_.string(), c.name_key,
+                                             q.text(2)));
+    }
+    c.source = *source;
+    c.names = split_names(q.text(3));
+    c.chain_pem = q.text(4);
+    c.key_pem = q.secret(5);
+    c.serial_hex = q.text(6);
+    c.not_after_unix = q.integer(7);
+    c.created_unix = q.integer(8);
+    out.push_back(std::move(c));
+  }
+  if (auto st = q.status("load certificates"); !st) return tl::unexpected(st.error());
+  return out;
+}
+
+Status SqliteStorage::delete_certificate(const std::string& name_key) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_, "DELETE FROM certificates WHERE name_key = ?");
+  q.bind(name_key);
+  return q.run("delete certificate " + name_key);
+}
+
+Status SqliteStorage::put_value(const std::string& key, const SecretBytes& value) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_, "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)");
+  q.bind(key).bind_secret(value);
+  return q.run("put value " + key);
+}
+
+Result<std::optional<SecretBytes>> SqliteStorage::get_value(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_, "SELECT value FROM kv WHERE key = ?");
+  q.bind(key);
+  if (q.next_row()) return std::optional<SecretBytes>(q.secret(0));
+  if (auto st = q.status("get value " + key); !st) return tl::unexpected(st.error());
+  return std::optional<SecretBytes>();
+}
+
+Status SqliteStorage::put_order(const StoredOrder& order) {
+  std::lock_guard lock(mutex_);
+  std::int64_t now = unix_now();
+  Statement q(db_, file_,
+              "INSERT OR REPLACE INTO orders "
+              "(endpoint_id, order_url, names, status, cert_key_pem, replaces, created, updated) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  q.bind(order.endpoint_id)
+      .bind(order.order_url)
+      .bind(join_names(order.names))
+      .bind(order.status)
+      .bind_secret(order.cert_key_pem)
+      .bind(order.replaces)
+      .bind(order.created_unix != 0 ? order.created_unix : now)
+      .bind(order.updated_unix != 0 ? order.updated_unix : now);
+  return q.run("put order " + order.endpoint_id);
+}
+
+Result<std::vector<StoredOrder>> SqliteStorage::load_orders() {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_,
+              "SELECT endpoint_id, order_url, names, status, cert_key_pem, replaces, created, updated "
+              "FROM orders ORDER BY endpoint_id");
+  std::vector<StoredOrder> out;
+  while (q.next_row()) {
+    StoredOrder o;
+    o.endpoint_id = q.text(0);
+    o.order_url = q.text(1);
+    o.names = split_names(q.text(2));
+    o.status = q.text(3);
+    o.cert_key_pem = q.secret(4);
+    o.replaces = q.text(5);
+    o.created_unix = q.integer(6);
+    o.updated_unix = q.integer(7);
+    out.push_back(std::move(o));
+  }
+  if (auto st = q.status("load orders"); !st) return tl::unexpected(st.error());
+  return out;
+}
+
+Status SqliteStorage::delete_order(const std::string& endpoint_id) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_, "DELETE FROM orders WHERE endpoint_id = ?");
+  q.bind(endpoint_id);
+  return q.run("delete order " + endpoint_id);
+}
+
+Status SqliteStorage::put_renewal_state(const RenewalState& state) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_,
+              "INSERT OR REPLACE INTO renewal_state "
+              "(endpoint_id, next_attempt, consecutive_failures, last_error, last_success) VALUES (?, ?, ?, ?, ?)");
+  q.bind(state.endpoint_id)
+      .bind(state.next_attempt_unix)
+      .bind(static_cast<std::int64_t>(state.consecutive_failures))
+      .bind(state.last_error)
+      .bind(state.last_success_unix);
+  return q.run("put renewal state " + state.endpoint_id);
+}
+
+Result<std::vector<RenewalState>> SqliteStorage::load_renewal_states() {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_,
+              "SELECT endpoint_id, next_attempt, consecutive_failures, last_error, last_success "
+              "FROM renewal_state ORDER BY endpoint_id");
+  std::vector<RenewalState> out;
+  while (q.next_row()) {
+    RenewalState s;
+    s.endpoint_id = q.text(0);
+    s.next_attempt_unix = q.integer(1);
+    s.consecutive_failures = static_cast<int>(q.integer(2));
+    s.last_error = q.text(3);
+    s.last_success_unix = q.integer(4);
+    out.push_back(std::move(s));
+  }
+  if (auto st = q.status("load renewal states"); !st) return tl::unexpected(st.error());
+  return out;
+}
+
+Result<bool> SqliteStorage::try_acquire_lease(const std::string& name, const std::string& holder,
+                                              std::chrono::seconds ttl) {
+  std::lock_guard lock(mutex_);
+  std::int64_t now = unix_now();
+  // One statement, so the check and the take are atomic even across processes sharing the file:
+  // the row is taken when it is free, expired, or already ours (which renews it).
+  Statement q(db_, file_,
+              "INSERT INTO leases (name, holder, expires) VALUES (?1, ?2, ?3) "
+              "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires "
+              "WHERE leases.holder = excluded.holder OR leases.expires <= ?4");
+  q.bind(name).bind(holder).bind(now + static_cast<std::int64_t>(ttl.count())).bind(now);
+  if (auto st = q.run("acquire lease " + name); !st) return tl::unexpected(st.error());
+  return sqlite3_changes(db_) == 1;
+}
+
+Status SqliteStorage::release_lease(const std::string& name, const std::string& holder) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_, "DELETE FROM leases WHERE name = ? AND holder = ?");
+  q.bind(name).bind(holder);
+  return q.run("release lease " + name);
+}
+
+}  // namespace portcullis::certstore
