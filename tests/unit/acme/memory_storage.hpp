@@ -1,0 +1,84 @@
+// An in-memory Storage for acme tests: same contract as SqliteStorage, no file. Counts writes so
+// tests can check what was persisted and when.
+#pragma once
+
+#include <map>
+
+#include "certstore/storage.hpp"
+
+namespace portcullis::testing {
+
+class MemoryStorage final : public certstore::Storage {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Status put_certificate(const certstore::StoredCertificate& cert) override {
+    certificates[cert.name_key] = cert;
+    return {};
+  }
+  Result<std::vector<certstore::StoredCertificate>> load_certificates() override {
+    std::vector<certstore::StoredCertificate> out;
+    for (auto& [k, v] : certificates) out.push_back(v);
+    return out;
+  }
+  Status delete_certificate(const std::string& name_key) override {
+    certificates.erase(name_key);
+    return {};
+  }
+  Status put_value(const std::string& key, const certstore::SecretBytes& value) override {
+    values[key] = value;
+    return {};
+  }
+  Result<std::optional<certstore::SecretBytes>> get_value(const std::string& key) override {
+    auto it = values.find(key);
+    if (it == values.end()) return std::optional<certstore::SecretBytes>();
+    return std::optional<certstore::SecretBytes>(it->second);
+  }
+  Status put_order(const certstore::StoredOrder& order) override {
+    orders[order.endpoint_id] = order;
+    ++order_writes;
+    return {};
+  }
+  Result<std::vector<certstore::StoredOrder>> load_orders() override {
+    std::vector<certstore::StoredOrder> out;
+    for (auto& [k, v] : orders) out.push_back(v);
+    return out;
+  }
+  Status delete_order(const std::string& endpoint_id) override {
+    orders.erase(endpoint_id);
+    return {};
+  }
+  Status put_renewal_state(const certstore::RenewalState& state) override {
+    renewal_states[state.endpoint_id] = state;
+    ++renewal_writes;
+    return {};
+  }
+  Result<std::vector<certstore::RenewalState>> load_renewal_states() override {
+    std::vector<certstore::RenewalState> out;
+    for (auto& [k, v] : renewal_states) out.push_back(v);
+    return out;
+  }
+  Result<bool> try_acquire_lease(const std::string& name, const std::string& holder,
+                                 std::chrono::seconds ttl) override {
+    auto now = Clock::now();
+    auto it = leases.find(name);
+    if (it != leases.end() && it->second.first != holder && it->second.second > now) return false;
+    leases[name] = {holder, now + ttl};
+    return true;
+  }
+  Status release_lease(const std::string& name, const std::string& holder) override {
+    auto it = leases.find(name);
+    if (it != leases.end() && it->second.first == holder) leases.erase(it);
+    return {};
+  }
+
+  std::map<std::string, certstore::StoredCertificate> certificates;
+  std::map<std::string, certstore::SecretBytes> values;
+  std::map<std::string, certstore::StoredOrder> orders;
+  std::map<std::string, certstore::RenewalState> renewal_states;
+  std::map<std::string, std::pair<std::string, Clock::time_point>> leases;
+  int order_writes = 0;
+  int renewal_writes = 0;
+};
+
+}  // namespace portcullis::testing
