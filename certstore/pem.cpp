@@ -110,9 +110,18 @@ BioPtr view_bio(std::string_view text) {
   return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
 }
 
+// OpenSSL's reasons for the last failure, root cause first, without the numeric codes that make
+// "error:0680009B:asn1 encoding routines::too long" hard to read in an admin API answer.
 std::string reason_or(std::string fallback) {
-  std::string reason = openssl_errors();
-  return reason.empty() ? fallback : reason;
+  std::string out;
+  while (unsigned long code = ERR_get_error()) {
+    const char* reason = ERR_reason_error_string(code);
+    std::string text = reason ? reason : fmt::format("error {:08X}", code);
+    if (out.find(text) != std::string::npos) continue;
+    if (!out.empty()) out += "; ";
+    out += text;
+  }
+  return out.empty() ? fallback : out;
 }
 
 // Never prompts: OpenSSL's default callback would read a passphrase from the terminal.

@@ -1,0 +1,304 @@
+#include "certstore/sqlite_storage.hpp"
+
+#include <filesystem>
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include "tests/support/test_certs.hpp"
+
+using namespace portcullis;
+using namespace portcullis::certstore;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "portcullis-sqlite-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+mode_t mode_of(const fs::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+std::unique_ptr<SqliteStorage> open_ok(const fs::path& file) {
+  auto storage = SqliteStorage::open(file);
+  if (!storage) FAIL(storage.error().message());
+  return std::move(*storage);
+}
+
+// Reads or writes PRAGMA user_version behind the storage's back, as another build would.
+int raw_user_version(const fs::path& file, int set = -1) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+  if (set >= 0) {
+    REQUIRE(sqlite3_exec(db, ("PRAGMA user_version = " + std::to_string(set)).c_str(), nullptr, nullptr, nullptr) ==
+            SQLITE_OK);
+  }
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+  int version = sqlite3_column_int(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return version;
+}
+
+std::string pragma_text(const fs::path& file, const char* pragma) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, pragma, -1, &stmt, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+  std::string value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return value;
+}
+
+}  // namespace
+
+TEST_CASE("a new database is private, in WAL mode and at the current schema version", "[unit][certstore]") {
+  TempDir dir;
+  auto file = dir.path / "portcullis.db";
+  mode_t old = ::umask(022);
+  auto storage = open_ok(file);
+  REQUIRE(storage->put_value("probe", SecretBytes("x")));  // makes SQLite create -wal and -shm
+  ::umask(old);
+  CHECK(mode_of(file) == 0600);
+  REQUIRE(fs::exists(file.string() + "-wal"));
+  CHECK(mode_of(file.string() + "-wal") == 0600);
+  REQUIRE(fs::exists(file.string() + "-shm"));
+  CHECK(mode_of(file.string() + "-shm") == 0600);
+  CHECK(pragma_text(file, "PRAGMA journal_mode") == "wal");
+  CHECK(raw_user_version(file) == SqliteStorage::schema_version);
+}
+
+TEST_CASE("a database left world-readable is narrowed to 0600 on open", "[unit][certstore]") {
+  TempDir dir;
+  auto file = dir.path / "portcullis.db";
+  open_ok(file).reset();
+  REQUIRE(::chmod(file.c_str(), 0644) == 0);
+  auto storage = open_ok(file);
+  CHECK(mode_of(file) == 0600);
+}
+
+TEST_CASE("certificates round-trip and survive a reopen", "[unit][certstore]") {
+  TempDir dir;
+  auto file = dir.path / "portcullis.db";
+  auto ca = testing::TestCa::create("Storage Test Root");
+  auto cert = ca.issue({"app.example.com", "www.example.com"});
+
+  StoredCertificate managed;
+  managed.name_key = "elb-1";
+  managed.endpoint_id = "elb-1";
+  managed.source = CertSource::managed;
+  managed.names = {"app.example.com", "www.example.com"};
+  managed.chain_pem = cert.chain_pem;
+  managed.key_pem = cert.key_pem;
+  managed.serial_hex = cert.serial_hex;
+  managed.not_after_unix = 1900000000;
+  managed.created_unix = 1700000000;
+  StoredCertificate transitional = managed;
+  transitional.name_key = "transitional:elb-1";
+  transitional.source = CertSource::transitional;
+  transitional.names = {"app.example.com"};
+  transitional.created_unix = 0;  // the store stamps it
+
+  {
+    auto storage = open_ok(file);
+    REQUIRE(storage->put_certificate(managed));
+    REQUIRE(storage->put_certificate(transitional));
+  }
+  auto storage = open_ok(file);
+  auto loaded = storage->load_certificates();
+  REQUIRE(loaded);
+  REQUIRE(loaded->size() == 2);
+  const auto& m = (*loaded)[0];
+  CHECK(m.name_key == "elb-1");
+  CHECK(m.endpoint_id == "elb-1");
+  CHECK(m.source == CertSource::managed);
+  CHECK(m.names == managed.names);
+  CHECK(m.chain_pem == managed.chain_pem);
+  CHECK(m.key_pem == managed.key_pem);
+  CHECK(m.serial_hex == managed.serial_hex);
+  CHECK(m.not_after_unix == 1900000000);
+  CHECK(m.created_unix == 1700000000);
+  const auto& t = (*loaded)[1];
+  CHECK(t.name_key == "transitional:elb-1");
+  CHECK(t.source == CertSource::transitional);
+  CHECK(t.names == std::vector<std::string>{"app.example.com"});
+  CHECK(t.created_unix > 1700000000);
+  // What was stored makes a working bundle again.
+  CHECK(CertBundle::from_pem(m.chain_pem, m.key_pem, m.source, "store:" + m.name_key));
+
+  SECTION("put replaces the row with the same name_key") {
+    StoredCertificate renewed = managed;
+    renewed.serial_hex = "ABCDEF";
+    REQUIRE(storage->put_certificate(renewed));
+    auto again = storage->load_certificates();
+    REQUIRE(again);
+    REQUIRE(again->size() == 2);
+    CHECK((*again)[0].serial_hex == "ABCDEF");
+  }
+  SECTION("delete removes only that certificate") {
+    REQUIRE(storage->delete_certificate("elb-1"));
+    REQUIRE(storage->delete_certificate("not-there"));
+    auto again = storage->load_certificates();
+    REQUIRE(again);
+    REQUIRE(again->size() == 1);
+    CHECK((*again)[0].name_key == "transitional:elb-1");
+  }
+}
+
+TEST_CASE("values, orders and renewal state round-trip", "[unit][certstore]") {
+  TempDir dir;
+  auto file = dir.path / "portcullis.db";
+  {
+    auto storage = open_ok(file);
+    REQUIRE(storage->put_value("acme.account_key", SecretBytes("key bytes")));
+    REQUIRE(storage->put_value("acme.account_url", SecretBytes("https://ca/acct/1")));
+    REQUIRE(storage->put_value("acme.account_url", SecretBytes("https://ca/acct/2")));
+
+    StoredOrder order;
+    order.endpoint_id = "elb-1";
+    order.order_url = "https://ca/order/7";
+    order.names = {"*.example.com", "example.com"};
+    order.status = "pending";
+    order.cert_key_pem = SecretBytes("order key");
+    order.replaces = "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE";
+    order.created_unix = 100;
+    order.updated_unix = 200;
+    REQUIRE(storage->put_order(order));
+    order.endpoint_id = "elb-2";
+    order.replaces.clear();
+    REQUIRE(storage->put_order(order));
+
+    RenewalState state;
+    state.endpoint_id = "elb-1";
+    state.next_attempt_unix = 1234;
+    state.consecutive_failures = 3;
+    state.last_error = "acme: finalize: 403 unauthorized";
+    state.last_success_unix = 99;
+    REQUIRE(storage->put_renewal_state(state));
+    state.consecutive_failures = 4;
+    REQUIRE(storage->put_renewal_state(state));
+  }
+  auto storage = open_ok(file);
+
+  auto account = storage->get_value("acme.account_key");
+  REQUIRE(account);
+  REQUIRE(account->has_value());
+  CHECK((*account)->reveal() == "key bytes");
+  CHECK(storage->get_value("acme.account_url").value()->reveal() == "https://ca/acct/2");
+  auto missing = storage->get_value("nothing");
+  REQUIRE(missing);
+  CHECK_FALSE(missing->has_value());
+
+  auto orders = storage->load_orders();
+  REQUIRE(orders);
+  REQUIRE(orders->size() == 2);
+  const auto& o = (*orders)[0];
+  CHECK(o.endpoint_id == "elb-1");
+  CHECK(o.order_url == "https://ca/order/7");
+  CHECK(o.names == std::vector<std::string>{"*.example.com", "example.com"});
+  CHECK(o.status == "pending");
+  CHECK(o.cert_key_pem.reveal() == "order key");
+  CHECK(o.replaces == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+  CHECK(o.created_unix == 100);
+  CHECK(o.updated_unix == 200);
+  CHECK((*orders)[1].replaces.empty());
+  REQUIRE(storage->delete_order("elb-1"));
+  CHECK(storage->load_orders().value().size() == 1);
+
+  auto states = storage->load_renewal_states();
+  REQUIRE(states);
+  REQUIRE(states->size() == 1);
+  CHECK((*states)[0].endpoint_id == "elb-1");
+  CHECK((*states)[0].next_attempt_unix == 1234);
+  CHECK((*states)[0].consecutive_failures == 4);
+  CHECK((*states)[0].last_error == "acme: finalize: 403 unauthorized");
+  CHECK((*states)[0].last_success_unix == 99);
+}
+
+TEST_CASE("an issuance lease has one holder until it is released or expires", "[unit][certstore]") {
+  TempDir dir;
+  auto storage = open_ok(dir.path / "portcullis.db");
+  REQUIRE(storage->try_acquire_lease("app.example.com", "node-a", 60s).value());
+  SECTION("another holder is refused while it is live") {
+    CHECK_FALSE(storage->try_acquire_lease("app.example.com", "node-b", 60s).value());
+    // Other names are independent.
+    CHECK(storage->try_acquire_lease("www.example.com", "node-b", 60s).value());
+  }
+  SECTION("the holder may take it again (renewing it)") {
+    CHECK(storage->try_acquire_lease("app.example.com", "node-a", 60s).value());
+  }
+  SECTION("release frees it; a release by someone else does not") {
+    REQUIRE(storage->release_lease("app.example.com", "node-b"));
+    CHECK_FALSE(storage->try_acquire_lease("app.example.com", "node-b", 60s).value());
+    REQUIRE(storage->release_lease("app.example.com", "node-a"));
+    CHECK(storage->try_acquire_lease("app.example.com", "node-b", 60s).value());
+  }
+  SECTION("an expired lease is taken over") {
+    // A zero ttl expires at once.
+    REQUIRE(storage->try_acquire_lease("expiring.example.com", "node-a", 0s).value());
+    CHECK(storage->try_acquire_lease("expiring.example.com", "node-b", 60s).value());
+    CHECK_FALSE(storage->try_acquire_lease("expiring.example.com", "node-a", 60s).value());
+  }
+}
+
+TEST_CASE("a lease is visible to a second connection on the same file", "[unit][certstore]") {
+  TempDir dir;
+  auto a = open_ok(dir.path / "portcullis.db");
+  auto b = open_ok(dir.path / "portcullis.db");
+  REQUIRE(a->try_acquire_lease("app.example.com", "node-a", 60s).value());
+  CHECK_FALSE(b->try_acquire_lease("app.example.com", "node-b", 60s).value());
+}
+
+TEST_CASE("a database from a newer build is refused", "[unit][certstore]") {
+  TempDir dir;
+  auto file = dir.path / "portcullis.db";
+  open_ok(file).reset();
+  raw_user_version(file, SqliteStorage::schema_version + 6);
+  auto storage = SqliteStorage::open(file);
+  REQUIRE_FALSE(storage);
+  CHECK(storage.error().code() == Errc::storage);
+  CHECK_THAT(storage.error().message(),
+             Catch::Contains("schema version " + std::to_string(SqliteStorage::schema_version + 6) +
+                             " is newer than this build (" + std::to_string(SqliteStorage::schema_version) + ")"));
+}
+
+TEST_CASE("reopening a current database does not migrate again", "[unit][certstore]") {
+  TempDir dir;
+  auto file = dir.path / "portcullis.db";
+  {
+    auto storage = open_ok(file);
+    REQUIRE(storage->put_value("k", SecretBytes("v")));
+  }
+  CHECK(raw_user_version(file) == SqliteStorage::schema_version);
+  auto storage = open_ok(file);
+  CHECK(storage->get_value("k").value()->reveal() == "v");
+  CHECK(raw_user_version(file) == SqliteStorage::schema_version);
+}
+
+TEST_CASE("opening a database in a missing directory names the file", "[unit][certstore]") {
+  TempDir dir;
+  auto file = dir.path / "missing" / "portcullis.db";
+  auto storage = SqliteStorage::open(file);
+  REQUIRE_FALSE(storage);
+  CHECK_THAT(storage.error().message(), Catch::StartsWith(file.string()));
+}
