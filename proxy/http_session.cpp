@@ -537,7 +537,7 @@ asio::awaitable<void> serve_tls_connection(tcp::socket socket, const ListenerRun
   socket.set_option(tcp::no_delay(true), ec);
   TlsStream stream(beast::tcp_stream(std::move(socket)), *listener.ssl);
   ConnectionTls conn_tls{peer, nullptr, nullptr};
-  SSL_set_app_data(stream.native_handle(), &conn_tls);
+  attach_connection(stream.native_handle(), &conn_tls);
 
   tcp_of(stream).expires_after(limits.handshake_timeout);
   auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);

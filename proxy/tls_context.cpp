@@ -19,6 +19,12 @@ constexpr const char* intermediate_tls12_ciphers =
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
 constexpr const char* intermediate_groups = "X25519:P-256:P-384";
 
+// The ex_data slot for ConnectionTls, allocated once per process.
+int connection_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                 unsigned int inlen, void*) {
   static constexpr unsigned char http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
@@ -37,7 +43,7 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 // the documented place to choose the certificate for this connection.
 int choose_certificate(SSL* ssl, void* arg) {
   const auto* listener = static_cast<const ListenerTls*>(arg);
-  auto* conn = static_cast<ConnectionTls*>(SSL_get_app_data(ssl));
+  auto* conn = static_cast<ConnectionTls*>(SSL_get_ex_data(ssl, connection_index()));
   if (conn == nullptr) return 0;
 
   const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
@@ -82,6 +88,8 @@ int choose_certificate(SSL* ssl, void* arg) {
 }
 
 }  // namespace
+
+void attach_connection(SSL* ssl, ConnectionTls* conn) { SSL_set_ex_data(ssl, connection_index(), conn); }
 
 Result<certstore::SslCtxPtr> make_server_ctx(const TlsConfig& tls, const ListenerTls* listener) {
   certstore::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));

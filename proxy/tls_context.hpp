@@ -20,12 +20,16 @@ struct ListenerTls {
   Scope scope = Scope::external;
 };
 
-// Per connection, attached to the SSL (SSL_set_app_data) by the session before the handshake.
+// Per connection, attached to the SSL with attach_connection() by the session before the handshake.
 struct ConnectionTls {
   boost::asio::ip::address peer;
   const certstore::CertBundle* served = nullptr;  // set by the callback; valid while the
   certstore::CertSnapshotPtr snapshot;            // snapshot (kept here) lives
 };
+
+// Attaches `conn` to `ssl` for the certificate callback. (Not SSL_set_app_data: Asio's engine owns
+// that slot for its verify callback and deletes whatever it holds.)
+void attach_connection(SSL* ssl, ConnectionTls* conn);
 
 // Builds the listener's SSL_CTX. `listener` must outlive it. Errors name the OpenSSL reason.
 Result<certstore::SslCtxPtr> make_server_ctx(const TlsConfig& tls, const ListenerTls* listener);
