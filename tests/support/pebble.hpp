@@ -1,0 +1,85 @@
+// PebbleFixture: a real Pebble (Let's Encrypt's test CA, unmodified) and pebble-challtestsrv (its
+// mock DNS) on loopback for integration tests. It generates Pebble's TLS certificate from a CA of
+// its own (handed to clients as ca_bundle), writes the config, starts both processes, waits for
+// the directory to answer (with a deadline), and stops exactly the PIDs it started.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace portcullis::testing {
+
+struct PebbleOptions {
+  // Port Pebble's validation authority connects to for HTTP-01 (the test's own server). Pebble
+  // resolves every name to 127.0.0.1 through challtestsrv.
+  std::uint16_t http_port = 5002;
+  // "certificateValidityPeriod" in seconds; 0 keeps Pebble's default.
+  std::uint64_t certificate_validity_seconds = 0;
+  // External Account Binding: kid -> base64url MAC key. Non-empty makes EAB required.
+  std::map<std::string, std::string> eab_keys;
+  // Extra environment for pebble ("PEBBLE_ALTERNATE_ROOTS=1"). PEBBLE_VA_NOSLEEP=1 is always set;
+  // nonce rejection (5%) and authorization reuse are left at Pebble's defaults.
+  std::vector<std::string> env;
+  std::chrono::milliseconds ready_deadline{15'000};
+};
+
+class PebbleFixture {
+ public:
+  // Starts challtestsrv, then Pebble; throws std::runtime_error (with the log tail) on failure.
+  explicit PebbleFixture(PebbleOptions options = {});
+  ~PebbleFixture();
+  PebbleFixture(const PebbleFixture&) = delete;
+  PebbleFixture& operator=(const PebbleFixture&) = delete;
+
+  std::string directory_url() const;       // https://127.0.0.1:<port>/dir
+  std::filesystem::path ca_bundle() const;  // PEM of the CA that signed Pebble's TLS certificate
+  std::string management_url() const;      // https://127.0.0.1:<port> (roots, intermediates)
+  std::string challtestsrv_url() const;    // http://127.0.0.1:<port> (set-txt, clear-txt)
+  std::uint16_t http_port() const noexcept { return options_.http_port; }
+  const std::filesystem::path& dir() const noexcept { return dir_; }
+
+  // Pebble's current root / intermediate (regenerated whenever Pebble starts), from the
+  // management API.
+  std::string root_pem(int index = 0) const;
+  std::string intermediate_pem(int index = 0) const;
+
+  // DNS-01 records in challtestsrv. `host` is a name without trailing dot.
+  void set_txt(const std::string& host, const std::string& value) const;
+  void clear_txt(const std::string& host) const;
+
+  // Stops Pebble only (SIGKILL to its PID, reaped); thread-safe against start_pebble from one
+  // other thread. start_pebble restarts it with the same config and ports and waits until ready.
+  void stop_pebble();
+  void start_pebble();
+  pid_t pebble_pid() const noexcept { return pebble_pid_; }
+  std::string pebble_log() const;
+
+ private:
+  void write_config();
+  void wait_ready(const std::string& url, std::chrono::milliseconds deadline) const;
+
+  PebbleOptions options_;
+  std::filesystem::path dir_;
+  std::uint16_t acme_port_ = 0;
+  std::uint16_t management_port_ = 0;
+  std::uint16_t dns_port_ = 0;
+  std::uint16_t challtestsrv_port_ = 0;
+  pid_t pebble_pid_ = -1;
+  pid_t challtestsrv_pid_ = -1;
+};
+
+// HTTP GET/POST through the acme HttpClient on a private io_context; throws on transport errors.
+struct SimpleResponse {
+  int status = 0;
+  std::string body;
+};
+SimpleResponse http_fetch(const std::string& url, const std::filesystem::path& ca_bundle,
+                          const std::string& post_body = {});
+
+}  // namespace portcullis::testing
