@@ -34,6 +34,11 @@ int main(int argc, char** argv) {
   std::string config_file;
   auto* run = app.add_subcommand("run", "Run the proxy (embedded defaults without --config)");
   run->add_option("-c,--config", config_file, "Configuration file (TOML)")->check(CLI::ExistingFile);
+  std::string acme_directory, acme_ca_bundle;
+  run->add_option("--acme-directory", acme_directory,
+                  "ACME directory URL; overrides [acme] directory and enables managed certificates");
+  run->add_option("--acme-ca-bundle", acme_ca_bundle, "PEM file of roots that sign the ACME server's TLS certificate")
+      ->check(CLI::ExistingFile);
 
   std::string check_file;
   auto* check = app.add_subcommand("check-config", "Validate a configuration file and exit");
@@ -69,6 +74,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", config.error().message().c_str());
     return exit_config_error;
   }
+  if (!acme_directory.empty()) {
+    config->acme.enabled = true;
+    config->acme.directory = acme_directory;
+  }
+  if (!acme_ca_bundle.empty()) config->acme.ca_bundle = std::filesystem::absolute(acme_ca_bundle);
   if (config_file.empty()) {
     config->source = "<embedded>";
     print_try_next(*config);

@@ -121,6 +121,9 @@ Status Server::start() {
   if (!certs) return tl::unexpected(certs.error());
   shared_.certs.publish(*certs);
   shared_.routes.publish(std::make_shared<const RouteTable>(config_.endpoints, config_.limits));
+  certificates_ = std::make_unique<CertificateManager>(control_, *storage_, shared_,
+                                                       [this] { return republish_certificates(); });
+  if (auto st = certificates_->configure(config_); !st) return st;
 
   // The port the plain listener redirects to: the first https listener of the same scope.
   listeners_.reserve(config_.listeners.size());
@@ -164,6 +167,13 @@ Status Server::start() {
   return {};
 }
 
+Status Server::republish_certificates() {
+  auto certs = load_certificates(config_, storage_.get());
+  if (!certs) return tl::unexpected(certs.error());
+  shared_.certs.publish(*certs);
+  return {};
+}
+
 void Server::reload() {
   if (config_.source == "<embedded>") {
     log::proxy()->info("config reloaded source=<embedded> (nothing to re-read)");
@@ -184,6 +194,10 @@ void Server::reload() {
     const auto &a = next->listeners[i], &b = config_.listeners[i];
     listeners_changed = a.name != b.name || a.address.to_string() != b.address.to_string() ||
                         a.protocol != b.protocol || a.scope != b.scope;
+  }
+  if (auto st = certificates_->configure(*next); !st) {
+    log::proxy()->error("reload rejected, previous config stays: {}", st.error().message());
+    return;
   }
   if (listeners_changed) log::proxy()->warn("listener changes take effect after a restart");
   if (next->server.log_level != config_.server.log_level) (void)log::set_level(next->server.log_level);
@@ -211,6 +225,7 @@ void Server::begin_drain(int signal_number) {
     if (left > 0) log::proxy()->warn("drain deadline passed active_requests={}", left);
     for (auto& w : workers_) w->stop();
     for (auto& w : workers_) w->join();
+    certificates_->stop();
     log::proxy()->info("stopped");
     control_.stop();
   }, asio::detached);

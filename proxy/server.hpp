@@ -12,6 +12,7 @@
 
 #include "certstore/cert_snapshot.hpp"
 #include "certstore/storage.hpp"
+#include "proxy/certificate_manager.hpp"
 #include "proxy/config.hpp"
 #include "proxy/worker.hpp"
 
@@ -33,17 +34,20 @@ class Server {
 
  private:
   Status start();
+  Status republish_certificates();
   void reload();
   void begin_drain(int signal_number);
   void wait_for_signals();
 
   Config config_;
+  // First member: destroyed last, after everything that holds timers or sockets on it.
+  boost::asio::io_context control_{1};
+  boost::asio::signal_set signals_{control_};
   SharedState shared_;
   std::vector<ListenerRuntime> listeners_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<certstore::Storage> storage_;
-  boost::asio::io_context control_{1};
-  boost::asio::signal_set signals_{control_};
+  std::unique_ptr<CertificateManager> certificates_;
   int exit_code_ = 0;
 };
 

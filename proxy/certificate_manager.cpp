@@ -1,0 +1,181 @@
+#include "proxy/certificate_manager.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include <fmt/format.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "certstore/logging.hpp"
+
+namespace portcullis::proxy {
+namespace {
+
+namespace asio = boost::asio;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// With nothing due, the loop still looks again this often (a clock jump, a missed wake).
+constexpr std::chrono::minutes idle_recheck{10};
+
+bool same_acme(const AcmeConfig& a, const AcmeConfig& b) {
+  return a.enabled == b.enabled && a.directory == b.directory && a.ca_bundle == b.ca_bundle && a.email == b.email &&
+         a.eab_kid == b.eab_kid && a.eab_hmac_key == b.eab_hmac_key && a.profile == b.profile &&
+         a.preferred_chain == b.preferred_chain && a.renew_before_ratio == b.renew_before_ratio;
+}
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+double unit_random() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+}  // namespace
+
+CertificateManager::CertificateManager(asio::io_context& control, certstore::Storage& storage, SharedState& shared,
+                                       Republish republish)
+    : control_(control), storage_(storage), shared_(shared), republish_(std::move(republish)), timer_(control) {}
+
+CertificateManager::~CertificateManager() { stop(); }
+
+void CertificateManager::stop() {
+  *alive_ = false;
+  timer_.cancel();
+}
+
+void CertificateManager::wake() { timer_.cancel(); }
+
+Status CertificateManager::configure(const Config& config) {
+  if (!config.acme.enabled) {
+    if (!managed_.empty()) log::acme()->info("acme disabled: managed certificates are no longer renewed");
+    managed_.clear();
+    return {};
+  }
+  if (!client_ || !same_acme(acme_config_, config.acme)) {
+    acme::AcmeClientOptions options;
+    options.directory_url = config.acme.directory;
+    options.ca_bundle = config.acme.ca_bundle.empty() ? std::filesystem::path() : config.resolve(config.acme.ca_bundle);
+    options.email = config.acme.email;
+    options.eab_kid = config.acme.eab_kid;
+    options.eab_hmac_key = config.acme.eab_hmac_key;
+    options.profile = config.acme.profile;
+    options.preferred_chain = config.acme.preferred_chain;
+    auto client = acme::AcmeClient::create(control_.get_executor(), options, storage_);
+    if (!client) return tl::unexpected(client.error().with_context("acme"));
+    // An issuance in flight keeps running on the client it started with until it ends.
+    client_ = std::move(*client);
+    issuer_ = std::make_unique<acme::Issuer>(*client_, storage_, shared_.challenges);
+    acme::RenewalPolicy policy;
+    policy.renew_before_ratio = config.acme.renew_before_ratio;
+    scheduler_ = std::make_unique<acme::RenewalScheduler>(storage_, policy, [] { return acme::Clock::now(); },
+                                                          unit_random);
+    if (auto st = scheduler_->load(); !st) return st;
+    acme_config_ = config.acme;
+  }
+
+  auto stored = storage_.load_certificates();
+  if (!stored) return tl::unexpected(stored.error());
+  std::map<std::string, EndpointConfig> next;
+  for (const auto& ep : config.endpoints) {
+    if (!ep.managed_https) continue;
+    if (std::any_of(ep.hostnames.begin(), ep.hostnames.end(), [](const auto& n) { return n.starts_with("*."); })) {
+      log::acme()->warn("endpoint not managed endpoint={} reason=\"a wildcard name needs DNS-01\"", ep.id);
+      continue;
+    }
+    next[ep.id] = ep;
+  }
+  for (const auto& [id, ep] : managed_) {
+    if (!next.contains(id)) scheduler_->forget(id);
+  }
+  for (const auto& [id, ep] : next) {
+    std::optional<acme::CertificateLifetime> lifetime;
+    for (const auto& cert : *stored) {
+      if (cert.source != certstore::CertSource::managed || cert.name_key != id) continue;
+      // A certificate for another set of names than the endpoint has now is due at once.
+      if (sorted(cert.names) != sorted(ep.hostnames)) break;
+      auto facts = acme::leaf_facts(cert.chain_pem);
+      if (!facts) break;
+      lifetime = acme::CertificateLifetime{acme::Clock::from_time_t(facts->not_before_unix),
+                                           acme::Clock::from_time_t(facts->not_after_unix)};
+    }
+    if (auto st = scheduler_->track(id, lifetime); !st) return st;
+  }
+  managed_ = std::move(next);
+  log::acme()->info("managing endpoints={} directory={}", managed_.size(), acme_config_.directory);
+  if (!loop_running_) {
+    loop_running_ = true;
+    asio::co_spawn(control_, schedule_loop(), asio::detached);
+  } else {
+    wake();
+  }
+  return {};
+}
+
+asio::awaitable<void> CertificateManager::schedule_loop() {
+  auto alive = alive_;
+  while (*alive) {
+    if (scheduler_) {
+      for (auto& id : scheduler_->take_due()) {
+        asio::co_spawn(control_, issue_one(std::move(id)), asio::detached);
+      }
+    }
+    auto now = acme::Clock::now();
+    auto next = scheduler_ ? scheduler_->next_due() : std::nullopt;
+    auto wait = next ? std::max(std::chrono::duration_cast<std::chrono::milliseconds>(*next - now),
+                                std::chrono::milliseconds(0))
+                     : std::chrono::duration_cast<std::chrono::milliseconds>(idle_recheck);
+    wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(idle_recheck));
+    timer_.expires_after(wait);
+    co_await timer_.async_wait(use_tuple);  // cancelled by wake(): look again at once
+  }
+}
+
+asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id) {
+  auto alive = alive_;
+  auto it = managed_.find(endpoint_id);
+  if (it == managed_.end()) {
+    scheduler_->forget(endpoint_id);
+    co_return;
+  }
+  acme::IssueRequest request;
+  request.endpoint_id = endpoint_id;
+  request.names = it->second.hostnames;
+  request.challenge = acme::ChallengeType::http01;
+  auto* scheduler = scheduler_.get();
+  auto started = std::chrono::steady_clock::now();
+  log::acme()->info("issuance started endpoint={} names={}", endpoint_id, fmt::join(request.names, ","));
+  auto result = co_await issuer_->issue(std::move(request));
+  if (!*alive || scheduler != scheduler_.get()) co_return;  // stopped or reconfigured meanwhile
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  if (!result) {
+    ++stats_.failed;
+    log::acme()->error("issuance failed endpoint={} elapsed_ms={} error=\"{}\"", endpoint_id, elapsed.count(),
+                       result.error().message());
+    (void)scheduler_->failed(endpoint_id, result.error().message());
+    wake();
+    co_return;
+  }
+  ++stats_.issued;
+  auto facts = acme::leaf_facts(result->chain_pem);
+  if (facts) {
+    (void)scheduler_->succeeded(endpoint_id, {acme::Clock::from_time_t(facts->not_before_unix),
+                                              acme::Clock::from_time_t(facts->not_after_unix)});
+  }
+  if (auto st = republish_(); !st) {
+    log::acme()->error("certificate stored but not published endpoint={} error=\"{}\"", endpoint_id,
+                       st.error().message());
+  } else {
+    log::acme()->info("certificate issued endpoint={} serial={} not_after={} elapsed_ms={} swapped=true", endpoint_id,
+                      result->serial_hex, result->not_after_unix, elapsed.count());
+  }
+  wake();
+}
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,70 @@
+// CertificateManager: managed HTTPS on the control thread. For every endpoint with
+// managed_https, it asks the RenewalScheduler when a certificate is due, runs the acme::Issuer
+// (HTTP-01 answered inline by the workers through the ChallengeBoard), and on success publishes a
+// new CertSnapshot so the next handshake serves the new certificate — transitional certificates
+// are outranked at once. Issuance never blocks start-up or the data plane.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "acme/acme_client.hpp"
+#include "acme/issuer.hpp"
+#include "acme/renewal.hpp"
+#include "certstore/storage.hpp"
+#include "proxy/config.hpp"
+#include "proxy/worker.hpp"
+
+namespace portcullis::proxy {
+
+class CertificateManager {
+ public:
+  // Rebuilds and publishes the certificate snapshot from the current config and the store.
+  using Republish = std::function<Status()>;
+
+  // All references must outlive the manager; every call is made on `control`'s thread.
+  CertificateManager(boost::asio::io_context& control, certstore::Storage& storage, SharedState& shared,
+                     Republish republish);
+  ~CertificateManager();
+
+  // On start and on every reload: (re)creates the ACME client when [acme] changed and tracks the
+  // managed endpoints of `config`. Errors: Errc::config (CA bundle unreadable, EAB half set).
+  Status configure(const Config& config);
+
+  // Stops scheduling; issuances in flight are abandoned at their next suspension point.
+  void stop();
+
+  struct Stats {
+    std::uint64_t issued = 0;
+    std::uint64_t failed = 0;
+  };
+  const Stats& stats() const noexcept { return stats_; }
+
+ private:
+  boost::asio::awaitable<void> schedule_loop();
+  boost::asio::awaitable<void> issue_one(std::string endpoint_id);
+  void wake();
+
+  boost::asio::io_context& control_;
+  certstore::Storage& storage_;
+  SharedState& shared_;
+  Republish republish_;
+  AcmeConfig acme_config_;
+  std::map<std::string, EndpointConfig> managed_;  // endpoint id -> its config, managed ones only
+  std::unique_ptr<acme::AcmeClient> client_;
+  std::unique_ptr<acme::Issuer> issuer_;
+  std::unique_ptr<acme::RenewalScheduler> scheduler_;
+  boost::asio::steady_timer timer_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  bool loop_running_ = false;
+  Stats stats_;
+};
+
+}  // namespace portcullis::proxy
