@@ -6,7 +6,8 @@
 #   bash bench/run.sh --smoke    ~10-second end-to-end check of the harness with tiny bounds
 #
 # Environment: BUILD_DIR (folder holding `portcullis`), ROUNDS, DURATION, HS_DURATION, HS_CONNS,
-# MEM_CONNS, PROXIES, PROXY_CPU, LOAD_CPU, BASE_PORT, RESULTS_DIR, EXTRAS, MANY_CERTS, NICE, KEEP_TMP.
+# MEM_CONNS, PROXIES, PROXY_CPU, LOAD_CPU, BASE_PORT, RESULTS_DIR, EXTRAS, MANY_CERTS, NICE, SNI_MODE,
+# KEEP_TMP.
 # Every load loop is bounded in time and count and targets 127.0.0.1 only; the harness stops only
 # the processes it started, by PID.
 set -euo pipefail
@@ -27,7 +28,7 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 if [ "$SMOKE" = 1 ]; then
   ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-1}; HS_DURATION=${HS_DURATION:-1}
   HS_CONNS=${HS_CONNS:-50}; HS_MAX_BURSTS=${HS_MAX_BURSTS:-2}; MEM_CONNS=${MEM_CONNS:-200}
-  EXTRAS=${EXTRAS:-0}; MANY_CERTS=${MANY_CERTS:-1000}
+  EXTRAS=${EXTRAS:-0}; MANY_CERTS=${MANY_CERTS:-1000}; MEM_SETTLE=${MEM_SETTLE:-0.2}
 else
   ROUNDS=${ROUNDS:-5}; DURATION=${DURATION:-8}; HS_DURATION=${HS_DURATION:-$DURATION}
   HS_CONNS=${HS_CONNS:-200}; HS_MAX_BURSTS=${HS_MAX_BURSTS:-1000}; MEM_CONNS=${MEM_CONNS:-5000}
@@ -422,6 +423,7 @@ emit() { echo "$1,$2,$3,$4" >>"$RESULTS_DIR/raw.csv"; }
 
 HOSTS_MODE=ip
 detect_hosts_mode() {
+  [ "${SNI_MODE:-auto}" = ip ] && return 0
   # wrk takes the TLS server name from the URL; a private mount namespace with its own /etc/hosts
   # lets it dial bench.example.test -> 127.0.0.1 without touching the system's file.
   if unshare -m sh -c 'mount --bind "$0" /etc/hosts && getent hosts bench.example.test' "$TMP/hosts" \
@@ -430,6 +432,10 @@ detect_hosts_mode() {
   else
     log "note: cannot use a private /etc/hosts (unshare -m); wrk will send SNI 127.0.0.1 + Host header"
   fi
+}
+
+wrk_socket_errors() {  # "Socket errors: connect 0, read 0, write 0, timeout 0" on stdin -> their sum
+  awk '/Socket errors:/ {for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) s += $i} END {print s + 0}'
 }
 
 to_ms() {  # "651.00us" | "1.20ms" | "2.00s" -> milliseconds
@@ -452,10 +458,12 @@ measure_keepalive() {  # measure_keepalive ROUND NAME PORT
   fi
   local rps p50 p99 non2xx sock
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-  [ -n "$rps" ] || { log "$name: wrk produced no result (see $out)"; return 1; }
+  if [ -z "$rps" ] || ! awk -v v="$rps" 'BEGIN {exit !(v > 0)}'; then
+    log "$name: wrk got no response (see $out)"; return 1
+  fi
   p50=$(awk '$1 == "50%" {print $2}' "$out"); p99=$(awk '$1 == "99%" {print $2}' "$out")
   non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
-  sock=$(awk -F'[ ,]+' '/Socket errors:/ {print $4 + $6 + $8 + $10}' "$out")
+  sock=$(wrk_socket_errors < "$out")
   emit "$r" "$name" ka_rps "$rps"
   emit "$r" "$name" ka_p50_ms "$(to_ms "$p50")"
   emit "$r" "$name" ka_p99_ms "$(to_ms "$p99")"
@@ -581,7 +589,7 @@ portcullis_hot_swap() {
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$wrk_out")
   [ -n "$rps" ] || { skip "hot swap: wrk produced no result"; return 0; }
   non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$wrk_out")
-  sock=$(awk -F'[ ,]+' '/Socket errors:/ {print $4 + $6 + $8 + $10}' "$wrk_out")
+  sock=$(wrk_socket_errors < "$wrk_out")
   emit "$r" portcullis swap_rps "$rps"
   emit "$r" portcullis swap_failed "$(( ${non2xx:-0} + ${sock:-0} + swaps - ${#publish[@]} ))"
   if [ ${#publish[@]} -gt 0 ]; then
@@ -729,7 +737,7 @@ main() {
     echo "sni_mode=$HOSTS_MODE"
   } >>"$RESULTS_DIR/meta.txt"
 
-  local per_proxy=$((3 + DURATION + 2 * HS_DURATION + MEM_CONNS / 1000 + 2 + MEM_SETTLE))
+  local per_proxy=$((4 + DURATION + 2 * HS_DURATION + MEM_CONNS / 1000 + 2))
   local estimate=$((ROUNDS * ${#active[@]} * per_proxy))
   if [ "$EXTRAS" = 1 ] && [[ " ${active[*]} " == *" portcullis "* ]]; then estimate=$((estimate + 2 * DURATION + 180)); fi
   log "proxies: ${active[*]:-none}; $ROUNDS round(s); expected duration ~$((estimate / 60)) min $((estimate % 60)) s"

@@ -58,6 +58,11 @@ EXTRA = [
 ]
 
 
+def bare(text):
+    """A range's ends without the unit, which the median beside them already gives."""
+    return text.rsplit(" ", 1)[0] if text.endswith((" ms", " KiB", " MiB", " s")) else text
+
+
 def load(raw_path):
     samples = defaultdict(list)  # (proxy, measure) -> [values]
     with open(raw_path, newline="") as f:
@@ -119,7 +124,7 @@ def main():
                 continue
             cell = fmt(s[0])
             if s[3] > 1:
-                cell += f" ({fmt(s[1])}–{fmt(s[2])})"
+                cell += f" ({bare(fmt(s[1]))}–{bare(fmt(s[2]))})"
             if ref and ref[0] and proxy != "nginx":
                 cell += f" ×{s[0] / ref[0]:.2f}"
             if key == "ka_rps":
@@ -134,7 +139,7 @@ def main():
         s = stats("portcullis", key)
         if s is None:
             continue
-        cell = fmt(s[0]) + (f" ({fmt(s[1])}–{fmt(s[2])})" if s[3] > 1 else "")
+        cell = fmt(s[0]) + (f" ({bare(fmt(s[1]))}–{bare(fmt(s[2]))})" if s[3] > 1 else "")
         extra_lines.append(f"| {label} | {cell} |")
     skipped = [l.split("=", 1)[1] for l in meta.splitlines() if l.startswith("skipped=")]
 
