@@ -81,6 +81,7 @@ struct EndpointSpec {
   std::vector<std::string> upstreams;     // "127.0.0.1:port"
   std::string scope = "external";
   std::vector<std::string> ip_allowlist;  // CIDRs
+  bool managed_https = false;             // true: certificates from the CA in FixtureOptions::extra_toml [acme]
 };
 
 struct FixtureOptions {
@@ -95,6 +96,10 @@ struct FixtureOptions {
   std::string min_tls_version = "1.2";
   bool internal_listener = false;  // adds an https listener with scope = "internal"
   std::string https_host = "127.0.0.1";  // where the external https listener binds ("::1" for v6)
+  std::uint16_t http_port = 0;           // the plain http listener's port; 0: free_port()
+  std::filesystem::path data_dir;        // empty: <fixture dir>/data; share one to restart on the same store
+  std::string extra_toml;                // appended to the config as given (an [acme] table...)
+  std::vector<std::string> extra_args;   // after `run --config <file>` (--acme-directory URL...)
 };
 
 // --- curl ----------------------------------------------------------------------------------------
@@ -195,6 +200,9 @@ class PortcullisFixture {
 
   // SIGHUP, then waits for the next "config reloaded" / "reload rejected" line on stderr.
   ReloadOutcome reload();
+  // Replaces the options (the listener ports stay) and rewrites the config file atomically;
+  // reload() applies it.
+  void rewrite_config(FixtureOptions options);
   // SIGTERM; the exit code, or nullopt if it did not exit within `deadline`.
   std::optional<int> stop(Millis deadline = stop_deadline);
 
