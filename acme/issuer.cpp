@@ -228,12 +228,19 @@ asio::awaitable<Result<StoredCertificate>> Issuer::issue(IssueRequest request) {
                                                authz_url, type, authz->identifier));
       auto key_authz = client_.key_authorization(challenge->token);
       if (!key_authz) co_return tl::unexpected(key_authz.error());
+      PublishedAnswer answer{request.challenge, authz->identifier, challenge->token, *key_authz};
       if (request.challenge == ChallengeType::http01) {
-        board.put_http01(challenge->token, *key_authz);
+        board.put_http01(answer.key, answer.value);
       } else {
-        std::string owner = request.dns01_owner ? request.dns01_owner(authz->identifier)
-                                                : "_acme-challenge." + authz->identifier;
-        board.put_dns01(owner, dns01_txt_value(*key_authz));
+        answer.key = request.dns01_owner ? request.dns01_owner(authz->identifier)
+                                         : "_acme-challenge." + authz->identifier;
+        answer.value = dns01_txt_value(*key_authz);
+        board.put_dns01(answer.key, answer.value);
+      }
+      if (request.before_validation) {
+        auto visible = co_await request.before_validation(answer);
+        if (!visible) co_return tl::unexpected(visible.error().with_context(
+                          fmt::format("issue {}: {} answer for {}", endpoint, type, authz->identifier)));
       }
       if (challenge->status == "pending") {
         auto responded = co_await client_.respond(challenge->url);

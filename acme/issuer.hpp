@@ -24,6 +24,14 @@ namespace portcullis::acme {
 enum class ChallengeType { http01, dns01 };
 std::string_view to_string(ChallengeType type) noexcept;  // "http-01", "dns-01"
 
+// An answer the Issuer put on the board, about to be validated by the CA.
+struct PublishedAnswer {
+  ChallengeType type = ChallengeType::http01;
+  std::string identifier;  // the authorization's name (without "*.")
+  std::string key;         // http-01: the token; dns-01: the owner name of the TXT record
+  std::string value;       // http-01: the key authorization; dns-01: the TXT value
+};
+
 struct IssueRequest {
   std::string endpoint_id;
   std::vector<std::string> names;  // every hostname of the endpoint; lower-cased, deduplicated here
@@ -33,6 +41,10 @@ struct IssueRequest {
   // base name, without "*."). The platform passes one that returns "acme.<id>.<zone>", where the
   // customer's _acme-challenge CNAME points. Empty: "_acme-challenge.<name>".
   std::function<std::string(std::string_view name)> dns01_owner;
+  // Runs after an answer is published and before the CA is told to validate it: the place to
+  // check that the answer is visible from outside (CNAME followed, TXT served), because CAs pause
+  // names after repeated failed validations. An error aborts this attempt (the order is kept).
+  std::function<boost::asio::awaitable<Status>(const PublishedAnswer&)> before_validation;
 };
 
 struct IssuerOptions {

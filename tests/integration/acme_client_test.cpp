@@ -116,9 +116,15 @@ T run(asio::io_context& io, asio::awaitable<T> task) {
 }
 
 struct Bench {
+  explicit Bench(testing::PebbleOptions extra = {}) : pebble(with_port(std::move(extra), http01.port())) {}
+  static testing::PebbleOptions with_port(testing::PebbleOptions o, std::uint16_t port) {
+    o.http_port = port;
+    return o;
+  }
+
   certstore::ChallengeBoard board;
   Http01Server http01{board};
-  testing::PebbleFixture pebble{testing::PebbleOptions{.http_port = http01.port()}};
+  testing::PebbleFixture pebble;
   fs::path db = pebble.dir() / "portcullis.db";
   std::unique_ptr<certstore::SqliteStorage> storage = open_storage(db);
   asio::io_context io;
@@ -336,4 +342,111 @@ TEST_CASE("a name already in flight is refused with a conflict", "[integration][
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code() == Errc::conflict);
   CHECK(refused.error().message().find("busy.example.com") != std::string::npos);
+}
+
+namespace {
+
+std::string issuer_cn(X509* cert) {
+  X509_NAME* name = X509_get_issuer_name(cert);
+  int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  REQUIRE(index >= 0);
+  ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(data)), ASN1_STRING_length(data));
+}
+
+std::string subject_cn(const std::string& pem) {
+  auto cert = first_cert(pem);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  REQUIRE(index >= 0);
+  ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(data)), ASN1_STRING_length(data));
+}
+
+}  // namespace
+
+TEST_CASE("a wildcard and its base name are issued over DNS-01", "[integration][acme]") {
+  Bench bench;
+  auto client = bench.client();
+  Issuer issuer(*client, *bench.storage, bench.board);
+  const std::string base = unique_label() + ".example.com";
+  IssueRequest request{"elb-dns", {"*." + base, base}, ChallengeType::dns01};
+  std::vector<std::string> owners;
+  // Stands in for the platform DNS server: what the board holds is copied to Pebble's resolver.
+  request.before_validation = [&](const PublishedAnswer& answer) -> asio::awaitable<Status> {
+    CHECK(answer.type == ChallengeType::dns01);
+    auto values = bench.board.current()->dns01.at(answer.key);
+    CHECK(std::find(values.begin(), values.end(), answer.value) != values.end());
+    bench.pebble.set_txt(answer.key, answer.value);
+    owners.push_back(answer.key);
+    co_return Status{};
+  };
+  auto cert = run(bench.io, issuer.issue(request));
+  if (!cert) FAIL(cert.error().message());
+  // Pebble reuses valid authorizations half of the time, so one or two answers were needed.
+  REQUIRE_FALSE(owners.empty());
+  for (const auto& owner : owners) CHECK(owner == "_acme-challenge." + base);
+  auto facts = leaf_facts(cert->chain_pem);
+  REQUIRE(facts);
+  CHECK(std::find(facts->names.begin(), facts->names.end(), "*." + base) != facts->names.end());
+  CHECK(bench.board.current()->dns01.empty());
+  bench.pebble.clear_txt("_acme-challenge." + base);
+
+  SECTION("http-01 is refused for a wildcard before anything reaches the CA") {
+    auto refused = run(bench.io, issuer.issue({"elb-dns2", {"*." + base}, ChallengeType::http01}));
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code() == Errc::invalid_input);
+  }
+}
+
+TEST_CASE("the preferred chain is chosen among the alternates by issuer name", "[integration][acme]") {
+  Bench bench(testing::PebbleOptions{.env = {"PEBBLE_ALTERNATE_ROOTS=1"}});
+  const std::string default_root = subject_cn(bench.pebble.root_pem(0));
+  const std::string alternate_root = subject_cn(bench.pebble.root_pem(1));
+  REQUIRE(default_root != alternate_root);
+
+  auto options = bench.options();
+  options.preferred_chain = alternate_root;
+  auto made = AcmeClient::create(bench.io.get_executor(), options, *bench.storage);
+  REQUIRE(made);
+  auto& client = **made;
+  Issuer issuer(client, *bench.storage, bench.board);
+  auto cert = run(bench.io, issuer.issue({"elb-alt", {unique_label() + ".example.com"}}));
+  if (!cert) FAIL(cert.error().message());
+  auto top = chain_top_issuer_cn(cert->chain_pem);
+  REQUIRE(top);
+  CHECK(*top == alternate_root);
+
+  SECTION("and an unknown preference falls back to the default chain") {
+    options.preferred_chain = "No Such Root";
+    auto other = AcmeClient::create(bench.io.get_executor(), options, *bench.storage);
+    REQUIRE(other);
+    Issuer fallback(**other, *bench.storage, bench.board);
+    auto plain = run(bench.io, fallback.issue({"elb-alt2", {unique_label() + ".example.com"}}));
+    if (!plain) FAIL(plain.error().message());
+    CHECK(chain_top_issuer_cn(plain->chain_pem).value() == default_root);
+  }
+}
+
+TEST_CASE("External Account Binding registers an account when the CA requires it", "[integration][acme]") {
+  const std::string mac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+  Bench bench(testing::PebbleOptions{.eab_keys = {{"kid-1", mac}}});
+
+  SECTION("with the binding") {
+    auto options = bench.options();
+    options.eab_kid = "kid-1";
+    options.eab_hmac_key = mac;
+    auto client = AcmeClient::create(bench.io.get_executor(), options, *bench.storage);
+    REQUIRE(client);
+    auto account = run(bench.io, (*client)->account());
+    if (!account) FAIL(account.error().message());
+    CHECK(account->created_now);
+  }
+  SECTION("without it, the error says what to configure") {
+    auto client = bench.client();
+    auto account = run(bench.io, client->account());
+    REQUIRE_FALSE(account);
+    CHECK(account.error().code() == Errc::config);
+    CHECK(account.error().message().find("eab_kid") != std::string::npos);
+  }
 }
