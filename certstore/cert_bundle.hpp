@@ -29,8 +29,9 @@ using Clock = std::chrono::system_clock;
 class CertBundle {
  public:
   // Parses a PEM chain (leaf first, then intermediates) and a PEM private key. Errors name the
-  // origin (file path or "upload") and the offending block: "cert.pem: block 2: not a certificate:
-  // ...", "key does not match the certificate", "no certificate in input". Never quotes key bytes.
+  // origin (file path or "upload") and the offending block: "cert.pem: block 2 (line 31): not a
+  // certificate: ...", "cert.pem: private key does not match the certificate", "cert.pem: no
+  // certificate in input", "cert.pem: private key: ..." for the key. Never quotes key bytes.
   // Does not reject expired certificates (see validate()); callers decide.
   static Result<std::shared_ptr<const CertBundle>> from_pem(std::string_view chain_pem,
                                                             const SecretBytes& key_pem,

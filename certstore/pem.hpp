@@ -12,8 +12,9 @@
 namespace portcullis::certstore::pem {
 
 // Every CERTIFICATE block in order. Errors: "no certificate in input", "block 2 (line 31):
-// not a certificate: <openssl reason>", "block 1: unexpected PRIVATE KEY block in a certificate
-// chain".
+// not a certificate: <openssl reason>", "block 1 (line 1): unexpected PRIVATE KEY block in a
+// certificate chain ...", "line 40: unexpected text after the last PEM block". Text before and
+// between blocks is allowed (tools write "Bag Attributes" and `-text` output there).
 Result<std::vector<X509Ptr>> parse_chain(std::string_view text);
 
 // Exactly one private key (PKCS#8, "EC PRIVATE KEY" or "RSA PRIVATE KEY"). Encrypted keys are
