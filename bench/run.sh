@@ -5,9 +5,9 @@
 #   bash bench/run.sh            full run (ROUNDS=5; prints the expected duration first)
 #   bash bench/run.sh --smoke    ~10-second end-to-end check of the harness with tiny bounds
 #
-# Environment: BUILD_DIR (folder holding `portcullis`), ROUNDS, DURATION, HS_DURATION, HS_CONNS,
-# MEM_CONNS, PROXIES, PROXY_CPU, LOAD_CPU, BASE_PORT, RESULTS_DIR, EXTRAS, MANY_CERTS, NICE, SNI_MODE,
-# KEEP_TMP.
+# Environment: BUILD_DIR (holds `portcullis` or `proxy/portcullis`), PORTCULLIS_BIN, ROUNDS, DURATION,
+# HS_DURATION, HS_CONNS, MEM_CONNS, PROXIES, PROXY_CPU, LOAD_CPU, BASE_PORT, RESULTS_DIR, EXTRAS,
+# MANY_CERTS, NICE, SNI_MODE, KEEP_TMP.
 # Every load loop is bounded in time and count and targets 127.0.0.1 only; the harness stops only
 # the processes it started, by PID.
 set -euo pipefail
@@ -25,6 +25,11 @@ for arg in "$@"; do
 done
 
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+# CMake puts the binary in <build>/proxy/; PORTCULLIS_BIN overrides.
+if [ -z "${PORTCULLIS_BIN:-}" ]; then
+  PORTCULLIS_BIN=$BUILD_DIR/portcullis
+  [ -x "$PORTCULLIS_BIN" ] || [ ! -x "$BUILD_DIR/proxy/portcullis" ] || PORTCULLIS_BIN=$BUILD_DIR/proxy/portcullis
+fi
 if [ "$SMOKE" = 1 ]; then
   ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-1}; HS_DURATION=${HS_DURATION:-1}
   HS_CONNS=${HS_CONNS:-50}; HS_MAX_BURSTS=${HS_MAX_BURSTS:-2}; MEM_CONNS=${MEM_CONNS:-200}
@@ -43,6 +48,8 @@ STARTUP_DEADLINE=${STARTUP_DEADLINE:-15}   # seconds for a proxy to answer its f
 STOP_DEADLINE=${STOP_DEADLINE:-5}          # seconds after SIGTERM before SIGKILL
 MEM_DEADLINE=${MEM_DEADLINE:-60}           # seconds to open the idle connections
 MEM_SETTLE=${MEM_SETTLE:-1}                # seconds between the last connection and the RSS read
+MANY_START_DEADLINE=${MANY_START_DEADLINE:-180}  # seconds to start serving with MANY_CERTS loaded
+MANY_SWAP_DEADLINE=${MANY_SWAP_DEADLINE:-120}    # seconds for one swap to be served with them loaded
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 SUFFIX=""; [ "$SMOKE" = 1 ] && SUFFIX=-smoke
 RESULTS_DIR=${RESULTS_DIR:-$HERE/results/$STAMP$SUFFIX}
@@ -389,7 +396,7 @@ start_proxy() {  # start_proxy NAME LOGFILE
         caddy run --config "$TMP/caddy/caddy.json" ;;
     portcullis)
       PROXY_PORT=$PORT_PORTCULLIS
-      spawn "$logfile" taskset -c "$PROXY_CPU" "$BUILD_DIR/portcullis" run --config "$PORTCULLIS_CONF" ;;
+      spawn "$logfile" taskset -c "$PROXY_CPU" "$PORTCULLIS_BIN" run --config "$PORTCULLIS_CONF" ;;
   esac
   pid=$LAST_PID
   PROXY_MAIN=$pid
@@ -629,7 +636,7 @@ managed_https = false" >>"$dir/extra.toml"
   PORTCULLIS_CONF=$conf
   local t0=$SECONDS t0n
   t0n=$(date +%s.%N)
-  local save=$STARTUP_DEADLINE; STARTUP_DEADLINE=240
+  local save=$STARTUP_DEADLINE; STARTUP_DEADLINE=$MANY_START_DEADLINE
   if ! start_proxy portcullis "$out/portcullis-many.log"; then
     STARTUP_DEADLINE=$save; skip "many certificates: portcullis did not serve with $MANY_CERTS certificates"; return 0
   fi
@@ -661,14 +668,15 @@ EOF
     sed -i "s#$dir/c/000000.crt#$dir/one.crt#" "$dir/extra.toml"
     write_portcullis_conf "$conf" "$TMP/certs/ecdsa.crt" "$TMP/certs/ecdsa.key" "$dir/extra.toml"
     python3 "$HERE/tools/tls_probe.py" publish --port "$PORT_PORTCULLIS" --sni "$first" \
-      --expect "$dir/one.crt" --deadline 30 --signal-pid "$PROXY_MAIN" --during-names "$dir/names.txt" \
+      --expect "$dir/one.crt" --deadline "$MANY_SWAP_DEADLINE" --signal-pid "$PROXY_MAIN" \
+      --during-names "$dir/names.txt" \
       >"$out/swap.txt" 2>>"$out/probe.err" || true
     if [ -s "$out/swap.txt" ]; then
       emit "$r" portcullis many_swap_publish_ms "$(head -1 "$out/swap.txt")"
       local worst; worst=$(sed -n 2p "$out/swap.txt")
       [ -n "$worst" ] && emit "$r" portcullis many_swap_hs_max_ms "$worst"
     else
-      skip "many certificates: SIGHUP did not publish the swapped certificate within 30 s"
+      skip "many certificates: the swapped certificate was not served within ${MANY_SWAP_DEADLINE} s of SIGHUP (the reload re-reads all $MANY_CERTS)"
     fi
   fi
   stop_proxy
@@ -696,26 +704,27 @@ main() {
   detect_hosts_mode
 
   # Which proxies can run. Portcullis: "n/a" unless the binary exists and accepts the config.
-  local active=() name
+  local active=() name failures=0
   write_portcullis_conf "$TMP/portcullis/bench.toml" "$TMP/certs/ecdsa.crt" "$TMP/certs/ecdsa.key"
   PORTCULLIS_CONF=$TMP/portcullis/bench.toml
   cp "$PORTCULLIS_CONF" "$RESULTS_DIR/portcullis.toml"
   for name in $PROXIES; do
     case "$name" in
       portcullis)
-        if [ ! -x "$BUILD_DIR/portcullis" ]; then
-          log "portcullis: n/a ($BUILD_DIR/portcullis not built)"; echo "skipped=portcullis not built ($BUILD_DIR/portcullis)" >>"$RESULTS_DIR/meta.txt"; continue
+        if [ ! -x "$PORTCULLIS_BIN" ]; then
+          log "portcullis: n/a ($PORTCULLIS_BIN not built)"; echo "skipped=portcullis not built ($PORTCULLIS_BIN)" >>"$RESULTS_DIR/meta.txt"; continue
         fi
-        if ! "$BUILD_DIR/portcullis" check-config "$PORTCULLIS_CONF" >"$RESULTS_DIR/logs/portcullis-check.txt" 2>&1; then
+        if ! "$PORTCULLIS_BIN" check-config "$PORTCULLIS_CONF" >"$RESULTS_DIR/logs/portcullis-check.txt" 2>&1; then
           log "portcullis: n/a (check-config rejected the bench config: $(head -1 "$RESULTS_DIR/logs/portcullis-check.txt"))"
           echo "skipped=portcullis check-config failed" >>"$RESULTS_DIR/meta.txt"
-          PORTCULLIS_FAILED=1; continue
+          PORTCULLIS_FAILED=1; failures=$((failures + 1)); continue
         fi ;;
       nginx|haproxy|caddy) ;;
       *) die "unknown proxy in PROXIES: $name" ;;
     esac
     active+=("$name")
   done
+  [ ${#active[@]} -gt 0 ] || die "nothing to measure (PROXIES=\"$PROXIES\")"
   write_upstream_conf; write_nginx_conf; write_haproxy_conf; write_caddy_conf
 
   {
@@ -727,7 +736,7 @@ main() {
     echo "version.nginx=$(nginx -v 2>&1 | sed 's#.*/##')"
     echo "version.haproxy=$(haproxy -v | awk 'NR == 1 {print $3}' | cut -d- -f1)"
     echo "version.caddy=$(caddy version | awk '{print $1}' | sed 's/^v//')"
-    [ -x "$BUILD_DIR/portcullis" ] && echo "version.portcullis=$("$BUILD_DIR/portcullis" version 2>/dev/null | awk '{print $2}')"
+    [ -x "$PORTCULLIS_BIN" ] && echo "version.portcullis=$("$PORTCULLIS_BIN" version 2>/dev/null | awk '{print $2}')"
     echo "wrk=$(wrk -v 2>&1 | awk 'NR == 1 {print $2}')"
     echo "h2load=$(h2load --version | awk '{print $2}')"
     echo "load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -739,7 +748,7 @@ main() {
 
   local per_proxy=$((4 + DURATION + 2 * HS_DURATION + MEM_CONNS / 1000 + 2))
   local estimate=$((ROUNDS * ${#active[@]} * per_proxy))
-  if [ "$EXTRAS" = 1 ] && [[ " ${active[*]} " == *" portcullis "* ]]; then estimate=$((estimate + 2 * DURATION + 180)); fi
+  if [ "$EXTRAS" = 1 ] && [[ " ${active[*]} " == *" portcullis "* ]]; then estimate=$((estimate + 2 * DURATION + 150)); fi
   log "proxies: ${active[*]:-none}; $ROUNDS round(s); expected duration ~$((estimate / 60)) min $((estimate % 60)) s"
   log "results: $RESULTS_DIR"
 
@@ -753,7 +762,7 @@ main() {
   done
   for k in $(children_of "$upstream"); do OWNED+=("$k"); done
 
-  local failures=0 round order
+  local round order
   for round in $(seq 1 "$ROUNDS"); do
     # Rotate the order every round so no proxy always runs first (thermal, page cache, neighbours).
     order=("${active[@]:$(( (round - 1) % ${#active[@]} ))}" "${active[@]:0:$(( (round - 1) % ${#active[@]} ))}")
