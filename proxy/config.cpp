@@ -21,66 +21,6 @@ namespace fs = std::filesystem;
 namespace ip = boost::asio::ip;
 using Value = toml::value;
 
-// examples/portcullis.toml, byte for byte (a unit test compares the two).
-constexpr std::string_view embedded_text = R"toml(# Portcullis: the embedded defaults.
-#
-# `portcullis run` without --config uses exactly this file (it is compiled into the binary). It
-# starts a self-contained demo on loopback: HTTPS on 127.0.0.1:8443 with a self-signed default
-# certificate, HTTP on 127.0.0.1:8080 (redirects to https), the admin API on 127.0.0.1:9900 and a
-# built-in demo upstream on 127.0.0.1:9901 that the "demo" endpoint proxies to.
-#
-#   curl -k https://localhost:8443/
-#
-# Relative paths are resolved against this file's directory; for the embedded copy, against the
-# current working directory. Every key is described in docs/configuration.md.
-
-[server]
-data_dir = "var"        # certificates, keys, the database and the admin token
-workers = 0             # 0 = one worker thread per core
-log_level = "info"      # trace, debug, info, warn, error
-
-[[listener]]
-name = "https"
-address = "127.0.0.1:8443"
-protocol = "https"
-scope = "external"
-
-[[listener]]
-name = "http"
-address = "127.0.0.1:8080"
-protocol = "http"       # ACME HTTP-01 challenges; everything else is redirected to https
-scope = "external"
-
-[tls]
-min_version = "1.2"     # no default_cert: a self-signed one is generated in data_dir
-
-[limits]
-handshake_timeout = "10s"
-header_timeout = "30s"
-idle_timeout = "60s"
-upstream_connect_timeout = "5s"
-upstream_timeout = "60s"
-drain_timeout = "30s"
-max_header_bytes = "16KiB"
-max_connections = 20000
-
-[[endpoint]]
-id = "demo"
-hostnames = ["localhost", "demo.localhost"]
-scope = "external"
-upstreams = ["127.0.0.1:9901"]
-ip_allowlist = []       # empty: open to every client
-managed_https = false   # served with the default certificate; no certificate is ordered
-
-[admin]
-listen = "127.0.0.1:9900"
-# token_file = "var/admin.token"   # default: <data_dir>/admin.token, generated with mode 0600
-
-[demo]
-enabled = true
-listen = "127.0.0.1:9901"
-)toml";
-
 // A file with more mistakes than this is reported in part; the rest follow once these are fixed.
 constexpr std::size_t max_reported_problems = 50;
 
@@ -827,6 +767,8 @@ std::string format_syntax_error(const toml::exception& e, std::string_view file)
       excerpt_line = 0;
     }
   }
+  while (message.ends_with('.')) message.pop_back();
+  while (hint.ends_with('.')) hint.pop_back();
   std::string out = column ? fmt::format("{}:{}:{}: {}", file, line ? line : 1, column, message)
                            : fmt::format("{}:{}: {}", file, line ? line : 1, message);
   if (!hint.empty() && hint != "here" && hint != message) out += " (" + hint + ")";
@@ -925,6 +867,70 @@ Result<Config> load_config(const std::filesystem::path& file) {
   if (cfg) cfg->source = file;
   return cfg;
 }
+
+namespace {
+
+// examples/portcullis.toml, byte for byte (a unit test compares the two).
+constexpr std::string_view embedded_text = R"toml(# Portcullis: the embedded defaults.
+#
+# `portcullis run` without --config uses exactly this file (it is compiled into the binary). It
+# starts a self-contained demo on loopback: HTTPS on 127.0.0.1:8443 with a self-signed default
+# certificate, HTTP on 127.0.0.1:8080 (redirects to https), the admin API on 127.0.0.1:9900 and a
+# built-in demo upstream on 127.0.0.1:9901 that the "demo" endpoint proxies to.
+#
+#   curl -k https://localhost:8443/
+#
+# Relative paths are resolved against this file's directory; for the embedded copy, against the
+# current working directory. Every key is described in docs/configuration.md.
+
+[server]
+data_dir = "var"        # certificates, keys, the database and the admin token
+workers = 0             # 0 = one worker thread per core
+log_level = "info"      # trace, debug, info, warn, error
+
+[[listener]]
+name = "https"
+address = "127.0.0.1:8443"
+protocol = "https"
+scope = "external"
+
+[[listener]]
+name = "http"
+address = "127.0.0.1:8080"
+protocol = "http"       # ACME HTTP-01 challenges; everything else is redirected to https
+scope = "external"
+
+[tls]
+min_version = "1.2"     # no default_cert: a self-signed one is generated in data_dir
+
+[limits]
+handshake_timeout = "10s"
+header_timeout = "30s"
+idle_timeout = "60s"
+upstream_connect_timeout = "5s"
+upstream_timeout = "60s"
+drain_timeout = "30s"
+max_header_bytes = "16KiB"
+max_connections = 20000
+
+[[endpoint]]
+id = "demo"
+hostnames = ["localhost", "demo.localhost"]
+scope = "external"
+upstreams = ["127.0.0.1:9901"]
+ip_allowlist = []       # empty: open to every client
+managed_https = false   # served with the default certificate; no certificate is ordered
+
+[admin]
+listen = "127.0.0.1:9900"
+# token_file = "var/admin.token"   # default: <data_dir>/admin.token, generated with mode 0600
+
+[demo]
+enabled = true
+listen = "127.0.0.1:9901"
+)toml";
+
+}  // namespace
 
 std::string_view embedded_config_text() { return embedded_text; }
 

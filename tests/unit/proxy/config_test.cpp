@@ -241,7 +241,7 @@ TEST_CASE("a TOML syntax error names the file, line and column", "[unit][proxy]"
   CHECK(error_of(lines({"[server]", "workers = "})) ==
         "t.toml:2:11: missing value after key-value separator '=' (expected value, but got nothing)");
   CHECK(error_of(lines({"[server]", "workers = 1", "workers = 2"})) ==
-        "t.toml:3:11: value (\"workers\") already exists. (value defined twice)");
+        "t.toml:3:11: value (\"workers\") already exists (value defined twice)");
   CHECK(error_of(lines({"", "", "a = \"x"})).starts_with("t.toml:3:5: "));
 }
 
