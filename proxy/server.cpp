@@ -119,7 +119,7 @@ Status Server::start() {
 
   auto certs = load_certificates(config_, storage_.get());
   if (!certs) return tl::unexpected(certs.error());
-  shared_.certs.publish(*certs);
+  publish_certificates(*certs);
   shared_.routes.publish(std::make_shared<const RouteTable>(config_.endpoints, config_.limits));
   certificates_ = std::make_unique<CertificateManager>(control_, *storage_, shared_,
                                                        [this] { return republish_certificates(); });
@@ -170,8 +170,28 @@ Status Server::start() {
 Status Server::republish_certificates() {
   auto certs = load_certificates(config_, storage_.get());
   if (!certs) return tl::unexpected(certs.error());
-  shared_.certs.publish(*certs);
+  publish_certificates(*certs);
   return {};
+}
+
+void Server::publish_certificates(certstore::CertSnapshotPtr snapshot) {
+  auto now = certstore::Clock::now();
+  std::optional<certstore::Clock::time_point> next_expiry;
+  auto consider = [&](const certstore::CertBundlePtr& b) {
+    if (b && !b->expired(now) && (!next_expiry || b->not_after() < *next_expiry)) next_expiry = b->not_after();
+  };
+  for (const auto& b : snapshot->bundles()) consider(b);
+  consider(snapshot->fallback());
+  shared_.certs.publish(std::move(snapshot));
+  expiry_timer_.cancel();
+  if (!next_expiry) return;
+  expiry_timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(*next_expiry - now) +
+                              std::chrono::seconds(1));
+  expiry_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    log::proxy()->info("a certificate expired: rebuilding the SNI index");
+    if (auto st = republish_certificates(); !st) log::proxy()->error("rebuild failed: {}", st.error().message());
+  });
 }
 
 void Server::reload() {
@@ -202,7 +222,7 @@ void Server::reload() {
   if (listeners_changed) log::proxy()->warn("listener changes take effect after a restart");
   if (next->server.log_level != config_.server.log_level) (void)log::set_level(next->server.log_level);
   // Certificates first: a handshake for a new endpoint must never see its routes without them.
-  shared_.certs.publish(*certs);
+  publish_certificates(*certs);
   shared_.routes.publish(std::make_shared<const RouteTable>(next->endpoints, next->limits));
   auto listeners = std::move(config_.listeners);
   config_ = std::move(*next);
@@ -226,6 +246,7 @@ void Server::begin_drain(int signal_number) {
     for (auto& w : workers_) w->stop();
     for (auto& w : workers_) w->join();
     certificates_->stop();
+    expiry_timer_.cancel();
     log::proxy()->info("stopped");
     control_.stop();
   }, asio::detached);

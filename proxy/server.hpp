@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "certstore/cert_snapshot.hpp"
 #include "certstore/storage.hpp"
@@ -35,6 +36,7 @@ class Server {
  private:
   Status start();
   Status republish_certificates();
+  void publish_certificates(certstore::CertSnapshotPtr snapshot);
   void reload();
   void begin_drain(int signal_number);
   void wait_for_signals();
@@ -48,6 +50,9 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<certstore::Storage> storage_;
   std::unique_ptr<CertificateManager> certificates_;
+  // Fires when the earliest certificate in the live snapshot expires, to rebuild it: the SNI index
+  // ranks expired certificates at build time, so an expiry must trigger a rebuild.
+  boost::asio::steady_timer expiry_timer_{control_};
   int exit_code_ = 0;
 };
 
