@@ -1,5 +1,6 @@
 // The process seen from outside: certificate hot swap under load, SIGHUP reloads (good and bad),
 // SIGTERM draining, and the check-config / version commands.
+#define CATCH_CONFIG_ENABLE_OPTIONAL_STRINGMAKER
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -204,7 +205,7 @@ TEST_CASE("SIGHUP with a broken config is rejected with file:line and the old co
 
 // --- drain ---------------------------------------------------------------------------------------
 
-TEST_CASE("SIGTERM stops accepting, lets an in-flight slow request complete and exits 0", "[integration][proxy]") {
+TEST_CASE("SIGTERM stops accepting and lets an in-flight slow request complete and exits 0", "[integration][proxy]") {
   StandardCerts certs;
   UpstreamServer upstream;
   auto options = standard_options(certs, upstream);

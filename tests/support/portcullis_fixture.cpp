@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cctype>
 #include <sstream>
 #include <stdexcept>
@@ -296,16 +298,32 @@ StringRequest make_request(http::verb method, std::string target, std::string ho
 // --- the fixture ---------------------------------------------------------------------------------
 
 PortcullisFixture::PortcullisFixture(FixtureOptions options) : options_(std::move(options)) {
-  https_port_ = free_port(options_.https_host);
-  http_port_ = options_.http_port ? options_.http_port : free_port();
-  admin_port_ = free_port();
-  if (options_.internal_listener) internal_port_ = free_port();
   config_path_ = dir_ / "portcullis.toml";
-  write_file(config_path_, render_config());
+  // free_port() cannot reserve a port: another process may take it before the binary binds it.
+  // That one case (and only it) is retried with fresh ports.
+  constexpr int start_attempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    https_port_ = free_port(options_.https_host);
+    http_port_ = free_port();
+    admin_port_ = free_port();
+    if (options_.internal_listener) internal_port_ = free_port();
+    write_file(config_path_, render_config());
+    if (start()) return;
+    const auto text = log();
+    if (attempt < start_attempts && text.find("Address already in use") != std::string::npos) {
+      process_.reset();
+      continue;
+    }
+    throw std::runtime_error("portcullis did not come up (exit " +
+                             (process_->exit_code() ? std::to_string(*process_->exit_code()) : "none") +
+                             "); config:\n" + render_config() + "\nstderr:\n" + text);
+  }
+}
 
-  std::vector<std::string> argv{portcullis_binary().string(), "run", "--config", config_path_.string()};
-  argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
-  process_ = std::make_unique<ChildProcess>(std::move(argv), dir_ / "logs");
+bool PortcullisFixture::start() {
+  process_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{portcullis_binary().string(), "run", "--config", config_path_.string()},
+      dir_ / "logs");
   std::vector<std::pair<std::string, std::uint16_t>> listeners = {{options_.https_host, https_port_},
                                                                   {"127.0.0.1", http_port_}};
   if (internal_port_) listeners.emplace_back("127.0.0.1", internal_port_);
@@ -316,14 +334,17 @@ PortcullisFixture::PortcullisFixture(FixtureOptions options) : options_(std::mov
                            [](const auto& l) { return can_connect(l.first, l.second, 200ms); });
       },
       start_deadline, poll_interval);
-  if (!up || !process_->running()) {
-    throw std::runtime_error("portcullis did not come up (exit " +
-                             (process_->exit_code() ? std::to_string(*process_->exit_code()) : "none") +
-                             "); config:\n" + render_config() + "\nstderr:\n" + log());
-  }
+  return up && process_->running();
 }
 
-PortcullisFixture::~PortcullisFixture() = default;
+PortcullisFixture::~PortcullisFixture() {
+  // PORTCULLIS_ITEST_VERBOSE=1: the config and the binary's log of every fixture, for debugging.
+  if (const char* v = std::getenv("PORTCULLIS_ITEST_VERBOSE"); v && *v && *v != '0') {
+    std::fprintf(stderr, "---- portcullis config %s\n%s---- portcullis stderr (pid %d)\n%s----\n",
+                 config_path_.c_str(), read_file(config_path_).c_str(), static_cast<int>(process_->pid()),
+                 log().c_str());
+  }
+}
 
 std::string PortcullisFixture::render_config() const {
   std::ostringstream t;

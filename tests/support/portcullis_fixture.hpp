@@ -217,6 +217,8 @@ class PortcullisFixture {
   TlsClient::Options client_options(std::string sni) const;
 
  private:
+  // Starts the binary on the current config; true once every listener accepts.
+  bool start();
   CurlResult run_curl(std::string url, std::string resolve, std::vector<std::string> args);
 
   FixtureOptions options_;
