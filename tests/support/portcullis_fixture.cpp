@@ -304,7 +304,7 @@ PortcullisFixture::PortcullisFixture(FixtureOptions options) : options_(std::mov
   constexpr int start_attempts = 3;
   for (int attempt = 1;; ++attempt) {
     https_port_ = free_port(options_.https_host);
-    http_port_ = free_port();
+    http_port_ = options_.http_port ? options_.http_port : free_port();
     admin_port_ = free_port();
     if (options_.internal_listener) internal_port_ = free_port();
     write_file(config_path_, render_config());
@@ -321,9 +321,9 @@ PortcullisFixture::PortcullisFixture(FixtureOptions options) : options_(std::mov
 }
 
 bool PortcullisFixture::start() {
-  process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{portcullis_binary().string(), "run", "--config", config_path_.string()},
-      dir_ / "logs");
+  std::vector<std::string> argv{portcullis_binary().string(), "run", "--config", config_path_.string()};
+  argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+  process_ = std::make_unique<ChildProcess>(std::move(argv), dir_ / "logs");
   std::vector<std::pair<std::string, std::uint16_t>> listeners = {{options_.https_host, https_port_},
                                                                   {"127.0.0.1", http_port_}};
   if (internal_port_) listeners.emplace_back("127.0.0.1", internal_port_);
