@@ -544,6 +544,48 @@ TEST_CASE("stalled clients are cut off by the [limits] deadlines", "[integration
   }
 }
 
+TEST_CASE("no more than max_connections client connections are served at once", "[integration][proxy]") {
+  StandardCerts certs;
+  UpstreamServer upstream;
+  auto options = standard_options(certs, upstream);
+  options.limits["max_connections"] = "4";
+  PortcullisFixture px(options);
+
+  std::vector<std::unique_ptr<TlsClient>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<TlsClient>(px.https_port(), px.client_options("app.example.com")));
+    INFO("connection " << i);
+    REQUIRE(!held.back()->connect());
+  }
+  // The fifth is refused or left waiting (config.hpp: "accept pauses beyond it"); either way no
+  // handshake within the client's deadline.
+  {
+    auto o = px.client_options("app.example.com");
+    o.timeout = 2s;
+    TlsClient fifth(px.https_port(), o);
+    CHECK(fifth.connect());
+  }
+  // One slot freed: a new client is served.
+  held.front()->close();
+  held.erase(held.begin());
+  CHECK(wait_until(
+      [&] {
+        auto o = px.client_options("app.example.com");
+        o.timeout = 2s;
+        TlsClient next(px.https_port(), o);
+        if (next.connect()) return false;
+        auto req = make_request(verb::get, "/after-slot-freed", "app.example.com");
+        StringResponse res;
+        return !next.request(req, res) && res.result_int() == 200;
+      },
+      10s, 50ms));
+  // The held connections still work.
+  auto req = make_request(verb::get, "/held", "app.example.com");
+  StringResponse res;
+  REQUIRE(!held.back()->request(req, res));
+  CHECK(res.result_int() == 200);
+}
+
 // --- IP allowlist --------------------------------------------------------------------------------
 
 TEST_CASE("an endpoint's IP allowlist refuses other clients before the TLS handshake", "[integration][proxy]") {
