@@ -880,6 +880,9 @@ constexpr std::string_view embedded_text = R"toml(# Portcullis: the embedded def
 #
 #   curl -k https://localhost:8443/
 #
+# No [acme] section: managed certificates are ordered only when a CA is configured, here or with
+# `portcullis run --acme-directory URL` (as `make run` does, with a local Pebble).
+#
 # Relative paths are resolved against this file's directory; for the embedded copy, against the
 # current working directory. Every key is described in docs/configuration.md.
 
@@ -919,7 +922,7 @@ hostnames = ["localhost", "demo.localhost"]
 scope = "external"
 upstreams = ["127.0.0.1:9901"]
 ip_allowlist = []       # empty: open to every client
-managed_https = false   # served with the default certificate; no certificate is ordered
+managed_https = true    # with an ACME CA (make run starts a local Pebble) a certificate is ordered
 
 [admin]
 listen = "127.0.0.1:9900"
