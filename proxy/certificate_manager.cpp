@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "certstore/logging.hpp"
+#include "certstore/pem.hpp"
 
 namespace portcullis::proxy {
 namespace {
@@ -19,6 +20,8 @@ namespace asio = boost::asio;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // With nothing due, the loop still looks again this often (a clock jump, a missed wake).
 constexpr std::chrono::minutes idle_recheck{10};
+// RFC 9773 §4.3: poll renewalInfo regularly (the CA's Retry-After, when sent, wins if shorter).
+constexpr std::chrono::hours ari_poll_interval{6};
 
 bool same_acme(const AcmeConfig& a, const AcmeConfig& b) {
   return a.enabled == b.enabled && a.directory == b.directory && a.ca_bundle == b.ca_bundle && a.email == b.email &&
@@ -47,6 +50,7 @@ CertificateManager::~CertificateManager() { stop(); }
 
 void CertificateManager::stop() {
   *alive_ = false;
+  if (ari_alive_) *ari_alive_ = false;
   timer_.cancel();
 }
 
@@ -69,7 +73,14 @@ Status CertificateManager::configure(const Config& config) {
     options.preferred_chain = config.acme.preferred_chain;
     auto client = acme::AcmeClient::create(control_.get_executor(), options, storage_);
     if (!client) return tl::unexpected(client.error().with_context("acme"));
-    // An issuance in flight keeps running on the client it started with until it ends.
+    // An issuance or ARI poll in flight keeps running on the client it started with: retired
+    // clients stay alive (they are small) until the manager goes.
+    if (client_) {
+      retired_clients_.push_back(std::move(client_));
+      retired_issuers_.push_back(std::move(issuer_));
+    }
+    if (ari_alive_) *ari_alive_ = false;
+    ++generation_;
     client_ = std::move(*client);
     issuer_ = std::make_unique<acme::Issuer>(*client_, storage_, shared_.challenges);
     acme::RenewalPolicy policy;
@@ -78,6 +89,9 @@ Status CertificateManager::configure(const Config& config) {
                                                           unit_random);
     if (auto st = scheduler_->load(); !st) return st;
     acme_config_ = config.acme;
+    // A new client starts a new ARI poll; the previous one ends with its client.
+    ari_alive_ = std::make_shared<bool>(true);
+    asio::co_spawn(control_, ari_loop(ari_alive_, client_.get()), asio::detached);
   }
 
   auto stored = storage_.load_certificates();
@@ -148,11 +162,17 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id) {
   request.endpoint_id = endpoint_id;
   request.names = it->second.hostnames;
   request.challenge = acme::ChallengeType::http01;
-  auto* scheduler = scheduler_.get();
+  // A renewal names the certificate it replaces (RFC 9773 §5); sent only if the CA offers ARI.
+  if (auto current = stored_managed(endpoint_id)) {
+    if (auto chain = certstore::pem::parse_chain(current->chain_pem); chain && !chain->empty()) {
+      if (auto id = acme::ari_certificate_id(chain->front().get())) request.replaces = *id;
+    }
+  }
+  const auto generation = generation_;
   auto started = std::chrono::steady_clock::now();
   log::acme()->info("issuance started endpoint={} names={}", endpoint_id, fmt::join(request.names, ","));
   auto result = co_await issuer_->issue(std::move(request));
-  if (!*alive || scheduler != scheduler_.get()) co_return;  // stopped or reconfigured meanwhile
+  if (!*alive || generation != generation_) co_return;  // stopped, or another CA configured meanwhile
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   if (!result) {
     ++stats_.failed;
@@ -176,6 +196,44 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id) {
                       result->serial_hex, result->not_after_unix, elapsed.count());
   }
   wake();
+}
+
+std::optional<certstore::StoredCertificate> CertificateManager::stored_managed(const std::string& endpoint_id) {
+  auto stored = storage_.load_certificates();
+  if (!stored) return std::nullopt;
+  for (auto& cert : *stored) {
+    if (cert.source == certstore::CertSource::managed && cert.name_key == endpoint_id) return std::move(cert);
+  }
+  return std::nullopt;
+}
+
+asio::awaitable<void> CertificateManager::ari_loop(std::shared_ptr<bool> alive, acme::AcmeClient* client) {
+  asio::steady_timer timer(control_);
+  while (*alive) {
+    auto wait = std::chrono::duration_cast<std::chrono::seconds>(ari_poll_interval);
+    std::vector<std::string> ids;
+    for (const auto& entry : managed_) ids.push_back(entry.first);
+    for (const auto& id : ids) {
+      if (!*alive) co_return;
+      auto cert = stored_managed(id);
+      if (!cert) continue;
+      auto info = co_await client->renewal_info(cert->chain_pem);
+      if (!*alive) co_return;
+      if (!info) {
+        if (info.error().code() == Errc::not_found) {
+          log::acme()->info("the CA offers no renewal information (ARI): renewing by certificate lifetime");
+          co_return;
+        }
+        log::acme()->warn("renewal information failed endpoint={} error=\"{}\"", id, info.error().message());
+        continue;
+      }
+      if (info->retry_after) wait = std::min(wait, *info->retry_after);
+      if (scheduler_) (void)scheduler_->set_renewal_window(id, info->window_start, info->window_end);
+    }
+    wake();
+    timer.expires_after(std::max(wait, std::chrono::seconds(60)));
+    co_await timer.async_wait(use_tuple);
+  }
 }
 
 }  // namespace portcullis::proxy

@@ -50,6 +50,10 @@ class CertificateManager {
  private:
   boost::asio::awaitable<void> schedule_loop();
   boost::asio::awaitable<void> issue_one(std::string endpoint_id);
+  // RFC 9773: asks the CA for each managed certificate's renewal window and hands it to the
+  // scheduler; stops when the CA offers no ARI.
+  boost::asio::awaitable<void> ari_loop(std::shared_ptr<bool> alive, acme::AcmeClient* client);
+  std::optional<certstore::StoredCertificate> stored_managed(const std::string& endpoint_id);
   void wake();
 
   boost::asio::io_context& control_;
@@ -61,9 +65,13 @@ class CertificateManager {
   std::unique_ptr<acme::AcmeClient> client_;
   std::unique_ptr<acme::Issuer> issuer_;
   std::unique_ptr<acme::RenewalScheduler> scheduler_;
+  std::vector<std::unique_ptr<acme::AcmeClient>> retired_clients_;
+  std::vector<std::unique_ptr<acme::Issuer>> retired_issuers_;
   boost::asio::steady_timer timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::shared_ptr<bool> ari_alive_;
   bool loop_running_ = false;
+  std::uint64_t generation_ = 0;  // bumped whenever the ACME client is replaced
   Stats stats_;
 };
 
