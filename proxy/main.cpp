@@ -74,15 +74,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", config.error().message().c_str());
     return exit_config_error;
   }
-  if (!acme_directory.empty()) {
-    config->acme.enabled = true;
-    config->acme.directory = acme_directory;
-  }
-  if (!acme_ca_bundle.empty()) config->acme.ca_bundle = std::filesystem::absolute(acme_ca_bundle);
+  proxy::ConfigOverrides overrides;
+  overrides.acme_directory = acme_directory;
+  if (!acme_ca_bundle.empty()) overrides.acme_ca_bundle = std::filesystem::absolute(acme_ca_bundle);
   if (config_file.empty()) {
     config->source = "<embedded>";
     print_try_next(*config);
   }
-  proxy::Server server(std::move(*config));
+  proxy::Server server(std::move(*config), std::move(overrides));
   return server.run();
 }

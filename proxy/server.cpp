@@ -64,7 +64,18 @@ Result<certstore::CertBundlePtr> default_bundle(const Config& config) {
 
 }  // namespace
 
-Server::Server(Config config) : config_(std::move(config)) {}
+void ConfigOverrides::apply(Config& config) const {
+  if (!acme_directory.empty()) {
+    config.acme.enabled = true;
+    config.acme.directory = acme_directory;
+  }
+  if (!acme_ca_bundle.empty()) config.acme.ca_bundle = acme_ca_bundle;
+}
+
+Server::Server(Config config, ConfigOverrides overrides)
+    : config_(std::move(config)), overrides_(std::move(overrides)) {
+  overrides_.apply(config_);
+}
 
 Server::~Server() {
   for (auto& w : workers_) w->stop();
@@ -204,6 +215,7 @@ void Server::reload() {
     log::proxy()->error("reload rejected, previous config stays: {}", next.error().message());
     return;
   }
+  overrides_.apply(*next);
   auto certs = load_certificates(*next, storage_.get());
   if (!certs) {
     log::proxy()->error("reload rejected, previous config stays: {}", certs.error().message());

@@ -19,9 +19,16 @@
 
 namespace portcullis::proxy {
 
+// Settings given on the command line over the file's; re-applied after every reload.
+struct ConfigOverrides {
+  std::string acme_directory;               // --acme-directory: sets [acme] directory, turns ACME on
+  std::filesystem::path acme_ca_bundle;     // --acme-ca-bundle (absolute)
+  void apply(Config& config) const;
+};
+
 class Server {
  public:
-  explicit Server(Config config);
+  explicit Server(Config config, ConfigOverrides overrides = {});
   ~Server();
 
   // Binds every listener, loads certificates, starts the workers, then runs the control loop on
@@ -42,6 +49,7 @@ class Server {
   void wait_for_signals();
 
   Config config_;
+  ConfigOverrides overrides_;
   // First member: destroyed last, after everything that holds timers or sockets on it.
   boost::asio::io_context control_{1};
   boost::asio::signal_set signals_{control_};

@@ -671,11 +671,10 @@ TEST_CASE("after Pebble dies in the middle of an order the endpoint gets a certi
 
 // --- reload with the CA given on the command line --------------------------------------------------
 
-// Known bug, kept as a repro: a SIGHUP re-reads the config file alone, so the --acme-directory and
-// --acme-ca-bundle overrides are lost and the binary logs "acme disabled". Remove [!shouldfail]
-// once the overrides survive a reload.
+// A SIGHUP re-reads the file; the --acme-directory and --acme-ca-bundle overrides must be applied
+// again, or the reload would turn ACME off ("acme disabled").
 TEST_CASE("a reload keeps managing certificates when the CA was given on the command line",
-          "[integration][acme][!shouldfail]") {
+          "[integration][acme]") {
   UpstreamServer upstream;
   const auto http_port = free_port();
   PebbleFixture pebble(PebbleOptions{.http_port = http_port});
