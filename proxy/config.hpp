@@ -61,7 +61,7 @@ struct LimitsConfig {
   Millis upstream_timeout{60'000};       // upstream's response header; 504 past it
   Millis drain_timeout{30'000};          // SIGTERM: in-flight requests get this long
   std::size_t max_header_bytes = 16 * 1024;
-  std::size_t max_connections = 20'000;  // per process; accept pauses beyond it
+  std::size_t max_connections = 20'000;  // per process; beyond it a new connection is closed at once
 };
 
 struct EndpointConfig {
