@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -12,9 +13,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "certstore/logging.hpp"
+#include "proxy/tls_stream.hpp"
 
 namespace portcullis::proxy {
 namespace {
@@ -26,7 +27,6 @@ using tcp = asio::ip::tcp;
 using beast::error_code;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 using RequestParser = http::request_parser<http::buffer_body>;
 using ResponseParser = http::response_parser<http::buffer_body>;
 
@@ -113,8 +113,10 @@ std::optional<std::string_view> framing_problem(const http::fields& fields) {
   return std::nullopt;
 }
 
+// The layer that carries the deadline: the beast::tcp_stream of a plain or upstream connection,
+// the TlsStream itself for a client TLS connection.
 template <class Stream>
-beast::tcp_stream& tcp_of(Stream& s) {
+auto& tcp_of(Stream& s) {
   return beast::get_lowest_layer(s);
 }
 
@@ -385,9 +387,14 @@ asio::awaitable<Outcome> proxy_request(Stream& client, beast::flat_buffer& clien
   res.version(version);
 
   http::serializer<false, http::buffer_body> res_sr{res};
-  tcp_of(client).expires_after(limits.idle_timeout);
-  auto [wec, wn] = co_await http::async_write_header(client, res_sr, use_tuple);
-  if (wec) co_return Outcome::close;
+  // When the body (or its first bytes) is already here, the header goes out with it in one write
+  // (one TLS record) from relay_body; otherwise now, so a streamed response's header is not held
+  // back until its first body bytes.
+  if (switching || (!res_parser->is_done() && upstream->buffer.size() == 0)) {
+    tcp_of(client).expires_after(limits.idle_timeout);
+    auto [wec, wn] = co_await http::async_write_header(client, res_sr, use_tuple);
+    if (wec) co_return Outcome::close;
+  }
 
   if (switching) {
     // Flush what either side already sent past the headers, then tunnel bytes both ways.
@@ -437,6 +444,13 @@ asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, s
     tcp_of(stream).expires_after(first ? limits.header_timeout : limits.idle_timeout);
     first = false;
     if (buffer.size() == 0) {
+      if constexpr (std::is_same_v<Stream, TlsStream>) {
+        // An idle TLS connection holds no read buffer: it is freed here and taken again once the
+        // next request's bytes are readable.
+        buffer.shrink_to_fit();
+        auto [wec, wn] = co_await stream.async_wait_readable(use_tuple);
+        if (wec) co_return;
+      }
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
       if (ec) co_return;
       buffer.commit(n);
@@ -535,12 +549,12 @@ asio::awaitable<void> serve_tls_connection(tcp::socket socket, const ListenerRun
   routes.reset();
 
   socket.set_option(tcp::no_delay(true), ec);
-  TlsStream stream(beast::tcp_stream(std::move(socket)), *listener.ssl);
+  TlsStream stream(std::move(socket), listener.ssl->native_handle());
   ConnectionTls conn_tls{peer, nullptr, nullptr};
   attach_connection(stream.native_handle(), &conn_tls);
 
   tcp_of(stream).expires_after(limits.handshake_timeout);
-  auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+  auto [hec, hn] = co_await stream.async_handshake(use_tuple);
   if (hec) {
     log::proxy()->debug("handshake failed peer={} error={}", peer.to_string(), hec.message());
     co_return;
