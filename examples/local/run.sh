@@ -50,15 +50,18 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -f "$state/pebble.pid" "$state/challtestsrv.pid"
 }
 trap cleanup EXIT
 
 pebble-challtestsrv -management "$dns_mgmt" -dns01 "$dns_addr" -defaultIPv4 127.0.0.1 -defaultIPv6 "" \
   -http01 "" -https01 "" -tlsalpn01 "" >"$state/challtestsrv.log" 2>&1 &
 pids+=($!)
+echo "$!" >"$state/challtestsrv.pid"
 # PEBBLE_VA_NOSLEEP: validate at once instead of after a random pause of up to 15 s.
 PEBBLE_VA_NOSLEEP=1 pebble -config "$state/pebble.json" -dnsserver "$dns_addr" >"$state/pebble.log" 2>&1 &
 pids+=($!)
+echo "$!" >"$state/pebble.pid"
 
 # Readiness: poll each with a deadline (the management port answers once DNS is up too).
 deadline=$((SECONDS + 20))
