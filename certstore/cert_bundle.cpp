@@ -133,6 +133,11 @@ Result<std::shared_ptr<const CertBundle>> CertBundle::from_pem(std::string_view 
   for (auto& cert : *chain) bundle->chain_pem_ += pem::to_pem(cert.get());
   bundle->leaf_ = std::move(chain->front());
   for (std::size_t i = 1; i < chain->size(); ++i) bundle->intermediates_.push_back(std::move((*chain)[i]));
+  if (!bundle->intermediates_.empty()) {
+    bundle->chain_stack_.reset(sk_X509_new_reserve(nullptr, static_cast<int>(bundle->intermediates_.size())));
+    if (!bundle->chain_stack_) return fail(Errc::crypto, std::string(origin) + ": out of memory for the chain");
+    for (const auto& c : bundle->intermediates_) sk_X509_push(bundle->chain_stack_.get(), c.get());
+  }
   bundle->key_ = std::move(*key);
   bundle->source_ = source;
   return bundle;

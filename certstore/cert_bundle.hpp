@@ -44,6 +44,9 @@ class CertBundle {
 
   X509* leaf() const noexcept { return leaf_.get(); }
   const std::vector<X509Ptr>& intermediates() const noexcept { return intermediates_; }
+  // The intermediates as the STACK_OF(X509) a handshake hands to SSL_use_cert_and_key (which
+  // up-refs what it keeps), built once; nullptr when there are none.
+  STACK_OF(X509)* chain_stack() const noexcept { return chain_stack_.get(); }
   EVP_PKEY* key() const noexcept { return key_.get(); }
 
   // DNS names from subjectAltName (CN only when there is no SAN), lower-cased, no trailing dot.
@@ -63,6 +66,10 @@ class CertBundle {
   CertBundle() = default;
   X509Ptr leaf_;
   std::vector<X509Ptr> intermediates_;
+  struct X509StackFree {
+    void operator()(STACK_OF(X509)* s) const noexcept { sk_X509_free(s); }  // members: intermediates_
+  };
+  std::unique_ptr<STACK_OF(X509), X509StackFree> chain_stack_;
   PkeyPtr key_;
   std::vector<std::string> names_;
   Clock::time_point not_before_{};

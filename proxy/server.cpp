@@ -13,6 +13,7 @@
 #include "certstore/logging.hpp"
 #include "certstore/pem.hpp"
 #include "certstore/sqlite_storage.hpp"
+#include "proxy/cert_loader.hpp"
 #include "proxy/demo_upstream.hpp"
 
 namespace portcullis::proxy {
@@ -28,13 +29,15 @@ constexpr std::chrono::milliseconds drain_poll_interval{20};
 // The self-signed default certificate, generated once per data dir.
 constexpr int default_cert_days = 3650;
 
+// Certificate files parsed once per process and reused across reloads while unchanged.
+CertFileCache& file_cache() {
+  static CertFileCache cache;
+  return cache;
+}
+
 Result<certstore::CertBundlePtr> load_bundle_files(const fs::path& cert_file, const fs::path& key_file,
                                                    CertSource source) {
-  auto chain = certstore::read_file(cert_file);
-  if (!chain) return tl::unexpected(chain.error());
-  auto key = certstore::read_secret_file(key_file);
-  if (!key) return tl::unexpected(key.error());
-  return CertBundle::from_pem(*chain, *key, source, cert_file.string());
+  return file_cache().load(cert_file, key_file, source);
 }
 
 // The default certificate: configured, or self-signed and kept in the data dir (0600 key).
@@ -113,6 +116,7 @@ Result<certstore::CertSnapshotPtr> Server::load_certificates(const Config& confi
       builder.add(*bundle);
     }
   }
+  file_cache().sweep();
   return builder.build();
 }
 

@@ -78,13 +78,10 @@ int choose_certificate(SSL* ssl, void* arg) {
   if (bundle == nullptr) return 0;
   conn->served = bundle;
 
-  STACK_OF(X509)* chain = sk_X509_new_reserve(nullptr, static_cast<int>(bundle->intermediates().size()));
-  if (chain == nullptr) return 0;
-  for (const auto& cert : bundle->intermediates()) sk_X509_push(chain, cert.get());
   // override=1: replace whatever the SSL inherited; the SSL up-refs leaf, key and chain members.
-  int ok = SSL_use_cert_and_key(ssl, bundle->leaf(), bundle->key(), chain, 1);
-  sk_X509_free(chain);
-  return ok == 1 ? 1 : 0;
+  // The chain stack is the bundle's, built once (none when there are no intermediates: with
+  // SSL_MODE_NO_AUTO_CHAIN OpenSSL then sends the leaf alone rather than building a chain).
+  return SSL_use_cert_and_key(ssl, bundle->leaf(), bundle->key(), bundle->chain_stack(), 1) == 1 ? 1 : 0;
 }
 
 }  // namespace
@@ -105,7 +102,8 @@ Result<certstore::SslCtxPtr> make_server_ctx(const TlsConfig& tls, const Listene
                                      SSL_OP_IGNORE_UNEXPECTED_EOF);
   // Idle connections give their read/write buffers back; writes may come from a moved buffer.
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                                  SSL_MODE_ENABLE_PARTIAL_WRITE);
+                                  SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                  SSL_MODE_NO_AUTO_CHAIN);
   // Stateless resumption through tickets; the SSL_CTX is shared by every worker so the ticket keys
   // are too. No server-side session cache to share across threads.
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
