@@ -86,6 +86,9 @@ asio::awaitable<Result<HttpResponse>> AcmeClient::send(std::string_view step, Ht
   co_return response;
 }
 
+// The pool is used newest first: the freshest nonce is the likeliest to be accepted (a CA
+// forgets old ones), and a badNonce retry takes the nonce of the very answer that rejected
+// the request (RFC 8555 §6.5). When full, the oldest is dropped.
 void AcmeClient::keep_nonce(const HttpResponse& response) {
   auto nonce = response.header("Replay-Nonce");
   if (nonce.empty()) return;
@@ -95,8 +98,8 @@ void AcmeClient::keep_nonce(const HttpResponse& response) {
 
 asio::awaitable<Result<std::string>> AcmeClient::take_nonce(std::string_view step) {
   if (!nonces_.empty()) {
-    auto nonce = std::move(nonces_.front());
-    nonces_.pop_front();
+    auto nonce = std::move(nonces_.back());
+    nonces_.pop_back();
     co_return nonce;
   }
   auto dir = co_await directory();
