@@ -157,7 +157,10 @@ asio::awaitable<Result<HttpResponse>> HttpClient::request(HttpRequest request) {
   if (scheme != "https" && scheme != "http")
     co_return fail(Errc::invalid_input, fmt::format("invalid URL \"{}\": expected https", request.url));
   const std::string host(parsed->host_address());
-  const std::string port = parsed->has_port() ? std::string(parsed->port()) : (scheme == "https" ? "443" : "80");
+  // port_number() is 0 for an empty or out-of-range port; connect() needs a valid one.
+  if (parsed->has_port() && parsed->port_number() == 0)
+    co_return fail(Errc::invalid_input, fmt::format("invalid URL \"{}\": expected a port from 1 to 65535", request.url));
+  const std::string port = parsed->has_port() ? std::to_string(parsed->port_number()) : (scheme == "https" ? "443" : "80");
   std::string target(parsed->encoded_target());
   if (target.empty()) target = "/";
   const std::string origin = fmt::format("{}://{}:{}", scheme, host, port);
