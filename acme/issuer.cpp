@@ -41,6 +41,13 @@ bool same_names(std::vector<std::string> a, std::vector<std::string> b) {
 
 bool may_complete_later(const Error& e) { return e.code() == Errc::network || e.code() == Errc::timeout; }
 
+// Deletes the order row once the order is done with (issued, or failed for good). A failure is
+// logged, not returned: the outcome of the issuance is already decided.
+void drop_order(certstore::Storage& storage, const std::string& endpoint) {
+  if (auto dropped = storage.delete_order(endpoint); !dropped)
+    log::acme()->warn("order row delete failed endpoint={} error=\"{}\"", endpoint, dropped.error().message());
+}
+
 // Releases the names this issuance holds, in the store and in this process.
 class LeaseGuard {
  public:
@@ -253,8 +260,7 @@ asio::awaitable<Result<StoredCertificate>> Issuer::issue(IssueRequest request) {
       if (!authz) co_return tl::unexpected(authz.error());
       if (authz->status != "valid") {
         auto err = validation_error(*authz, type);
-        if (auto dropped = storage_.delete_order(endpoint); !dropped)
-          log::acme()->warn("order row delete failed endpoint={} error=\"{}\"", endpoint, dropped.error().message());
+        drop_order(storage_, endpoint);
         co_return tl::unexpected(err);
       }
     }
@@ -268,7 +274,7 @@ asio::awaitable<Result<StoredCertificate>> Issuer::issue(IssueRequest request) {
     if (auto put = persist_status("processing"); !put) co_return tl::unexpected(put.error());
     auto finalized = co_await client_.finalize(*order, certificate_key->get());
     if (!finalized) {
-      if (!may_complete_later(finalized.error())) (void)storage_.delete_order(endpoint);
+      if (!may_complete_later(finalized.error())) drop_order(storage_, endpoint);
       co_return tl::unexpected(finalized.error());
     }
     order = std::move(*finalized);
@@ -278,7 +284,7 @@ asio::awaitable<Result<StoredCertificate>> Issuer::issue(IssueRequest request) {
     order = std::move(*waited);
   }
   if (order->status != "valid") {
-    (void)storage_.delete_order(endpoint);
+    drop_order(storage_, endpoint);
     if (order->error) co_return tl::unexpected(problem_error("order", order->url, *order->error));
     co_return fail(Errc::acme, fmt::format("acme: order {}: status {}, expected valid", order->url, order->status));
   }
@@ -300,8 +306,7 @@ asio::awaitable<Result<StoredCertificate>> Issuer::issue(IssueRequest request) {
   cert.not_after_unix = facts->not_after_unix;
   cert.created_unix = unix_now();
   if (auto put = storage_.put_certificate(cert); !put) co_return tl::unexpected(put.error().with_context("issue " + endpoint));
-  if (auto dropped = storage_.delete_order(endpoint); !dropped)
-    log::acme()->warn("order row delete failed endpoint={} error=\"{}\"", endpoint, dropped.error().message());
+  drop_order(storage_, endpoint);
 
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   log::acme()->info("issued endpoint={} names={} serial={} not_after={} elapsed_ms={}", endpoint,
