@@ -35,6 +35,11 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
   return v;
 }
 
+// The scheduler keeps its state in memory first; a failed write is lost on restart only.
+void log_unsaved(const Status& st) {
+  if (!st) log::acme()->warn("renewal state not saved error=\"{}\"", st.error().message());
+}
+
 double unit_random() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
@@ -178,15 +183,20 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id) {
     ++stats_.failed;
     log::acme()->error("issuance failed endpoint={} elapsed_ms={} error=\"{}\"", endpoint_id, elapsed.count(),
                        result.error().message());
-    (void)scheduler_->failed(endpoint_id, result.error().message());
+    log_unsaved(scheduler_->failed(endpoint_id, result.error().message()));
     wake();
     co_return;
   }
   ++stats_.issued;
-  auto facts = acme::leaf_facts(result->chain_pem);
-  if (facts) {
-    (void)scheduler_->succeeded(endpoint_id, {acme::Clock::from_time_t(facts->not_before_unix),
-                                              acme::Clock::from_time_t(facts->not_after_unix)});
+  // The endpoint stays in flight until the scheduler hears succeeded() or failed(): without one of
+  // them it would never be renewed again.
+  if (auto facts = acme::leaf_facts(result->chain_pem)) {
+    log_unsaved(scheduler_->succeeded(endpoint_id, {acme::Clock::from_time_t(facts->not_before_unix),
+                                                    acme::Clock::from_time_t(facts->not_after_unix)}));
+  } else {
+    log::acme()->error("issued certificate unreadable endpoint={} error=\"{}\"", endpoint_id,
+                       facts.error().message());
+    log_unsaved(scheduler_->failed(endpoint_id, facts.error().message()));
   }
   if (auto st = republish_(); !st) {
     log::acme()->error("certificate stored but not published endpoint={} error=\"{}\"", endpoint_id,
@@ -228,7 +238,11 @@ asio::awaitable<void> CertificateManager::ari_loop(std::shared_ptr<bool> alive, 
         continue;
       }
       if (info->retry_after) wait = std::min(wait, *info->retry_after);
-      if (scheduler_) (void)scheduler_->set_renewal_window(id, info->window_start, info->window_end);
+      if (scheduler_) {
+        auto st = scheduler_->set_renewal_window(id, info->window_start, info->window_end);
+        // not_found: the endpoint stopped being managed while the CA answered.
+        if (!st && st.error().code() != Errc::not_found) log_unsaved(st);
+      }
     }
     wake();
     timer.expires_after(std::max(wait, std::chrono::seconds(60)));
