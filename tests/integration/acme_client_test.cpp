@@ -152,15 +152,6 @@ struct Bench {
   }
 };
 
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds deadline) {
-  const auto give_up = std::chrono::steady_clock::now() + deadline;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > give_up) return false;
-    std::this_thread::sleep_for(5ms);  // poll interval of a bounded wait
-  }
-  return true;
-}
-
 std::string unique_label() {
   static std::atomic<int> counter{0};
   return fmt::format("t{}-{}", ::getpid(), counter++);
@@ -323,7 +314,7 @@ TEST_CASE("Pebble stopped mid-order gives a network error, then success once it 
   CHECK(bench.board.current()->http01.empty());
 
   // Our client sees the refused connection before the server thread has reaped Pebble.
-  REQUIRE(wait_until([&] { return stopped.load(); }, 5s));
+  REQUIRE(testing::wait_until([&] { return stopped.load(); }, 5s));
   bench.pebble.start_pebble();  // a new Pebble: new CA, no memory of the account or order
   auto cert = run(bench.io, issuer.issue(request));
   if (!cert) FAIL(cert.error().message());

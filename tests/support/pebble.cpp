@@ -1,19 +1,10 @@
 #include "tests/support/pebble.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-#include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <random>
-#include <sstream>
+#include <optional>
 #include <stdexcept>
-#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -25,8 +16,6 @@
 #include "acme/http_client.hpp"
 #include "certstore/ossl.hpp"
 
-extern char** environ;
-
 namespace portcullis::testing {
 namespace {
 
@@ -36,47 +25,8 @@ using certstore::PkeyPtr;
 using certstore::X509Ptr;
 
 constexpr auto poll_interval = 20ms;
-constexpr auto stop_deadline = 5s;
-
-std::uint16_t pick_free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("bind to a free loopback port failed");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-fs::path make_temp_dir() {
-  std::random_device rd;
-  auto base = fs::temp_directory_path();
-  for (int i = 0; i < 16; ++i) {
-    auto dir = base / fmt::format("portcullis-pebble-{:08x}", rd());
-    if (fs::create_directory(dir)) return dir;
-  }
-  throw std::runtime_error("cannot create a temporary directory");
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) throw std::runtime_error("cannot write " + path.string());
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+// SIGKILL cannot be ignored: the exit follows at once.
+constexpr auto kill_deadline = 5s;
 
 std::string tail(const std::string& text, std::size_t n = 2000) {
   return text.size() <= n ? text : text.substr(text.size() - n);
@@ -137,70 +87,6 @@ std::string key_pem(EVP_PKEY* key) {
   return std::string(data, static_cast<size_t>(len));
 }
 
-// --- processes -------------------------------------------------------------------------------
-
-pid_t spawn(const std::vector<std::string>& argv, const fs::path& log, const std::vector<std::string>& extra_env) {
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
-  for (const auto& kv : extra_env) {
-    auto key = kv.substr(0, kv.find('=') + 1);
-    std::erase_if(env_strings, [&](const std::string& s) { return s.rfind(key, 0) == 0; });
-    env_strings.push_back(kv);
-  }
-  std::vector<char*> args, envp;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  for (const auto& e : env_strings) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-
-  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot open " + log.string());
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(fd);
-    throw std::runtime_error("fork failed");
-  }
-  if (pid == 0) {
-    ::dup2(fd, STDOUT_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
-    ::execve(args[0], args.data(), envp.data());
-    ::_exit(127);
-  }
-  ::close(fd);
-  return pid;
-}
-
-// Stops exactly `pid`: SIGTERM, then SIGKILL if it outlives the deadline; always reaped.
-void stop_pid(pid_t& pid, int first_signal) {
-  if (pid <= 0) return;
-  ::kill(pid, first_signal);
-  int status = 0;
-  if (first_signal == SIGKILL) {  // cannot be ignored: the reap is immediate
-    ::waitpid(pid, &status, 0);
-    pid = -1;
-    return;
-  }
-  const auto give_up = std::chrono::steady_clock::now() + stop_deadline;
-  for (;;) {
-    pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid || r < 0) break;
-    if (std::chrono::steady_clock::now() > give_up) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // poll interval of a bounded wait
-  }
-  pid = -1;
-}
-
-bool exited(pid_t pid) {
-  int status = 0;
-  return ::waitpid(pid, &status, WNOHANG) == pid;
-}
-
 }  // namespace
 
 SimpleResponse http_fetch(const std::string& url, const fs::path& ca_bundle, const std::string& post_body) {
@@ -229,42 +115,33 @@ SimpleResponse http_fetch(const std::string& url, const fs::path& ca_bundle, con
   return {(**result).status, std::move((**result).body)};
 }
 
-PebbleFixture::PebbleFixture(PebbleOptions options) : options_(std::move(options)), dir_(make_temp_dir()) {
-  acme_port_ = pick_free_port();
-  management_port_ = pick_free_port();
-  dns_port_ = pick_free_port();
-  challtestsrv_port_ = pick_free_port();
+PebbleFixture::PebbleFixture(PebbleOptions options) : options_(std::move(options)) {
+  acme_port_ = free_port();
+  management_port_ = free_port();
+  dns_port_ = free_port();
+  challtestsrv_port_ = free_port();
 
   PkeyPtr ca_key(EVP_EC_gen("P-256"));
   auto ca = make_cert(ca_key.get(), "Portcullis test CA for Pebble", nullptr, nullptr, true, 1);
   PkeyPtr tls_key(EVP_EC_gen("P-256"));
   auto tls = make_cert(tls_key.get(), "localhost", ca.get(), ca_key.get(), false, 2);
-  write_text(dir_ / "ca.pem", cert_pem(ca.get()));
-  write_text(dir_ / "cert.pem", cert_pem(tls.get()));
-  write_text(dir_ / "key.pem", key_pem(tls_key.get()));
+  write_file(dir_ / "ca.pem", cert_pem(ca.get()));
+  write_file(dir_ / "cert.pem", cert_pem(tls.get()));
+  write_file(dir_ / "key.pem", key_pem(tls_key.get()));
   write_config();
 
-  challtestsrv_pid_ = spawn({"/usr/bin/pebble-challtestsrv", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-                             "-http01", "", "-https01", "", "-tlsalpn01", "", "-dns01",
-                             fmt::format("127.0.0.1:{}", dns_port_), "-management",
-                             fmt::format("127.0.0.1:{}", challtestsrv_port_)},
-                            dir_ / "challtestsrv.log", {});
-  try {
-    wait_ready(challtestsrv_url() + "/", options_.ready_deadline);
-    start_pebble();
-  } catch (...) {
-    stop_pid(pebble_pid_, SIGTERM);
-    stop_pid(challtestsrv_pid_, SIGTERM);
-    throw;
-  }
+  // On a throw below, the members already built stop their processes, then remove the directory.
+  challtestsrv_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"/usr/bin/pebble-challtestsrv", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+                               "-http01", "", "-https01", "", "-tlsalpn01", "", "-dns01",
+                               fmt::format("127.0.0.1:{}", dns_port_), "-management",
+                               fmt::format("127.0.0.1:{}", challtestsrv_port_)},
+      dir_.path());
+  wait_ready(challtestsrv_url() + "/", *challtestsrv_);
+  start_pebble();
 }
 
-PebbleFixture::~PebbleFixture() {
-  stop_pid(pebble_pid_, SIGTERM);
-  stop_pid(challtestsrv_pid_, SIGTERM);
-  std::error_code ec;
-  if (!std::getenv("PORTCULLIS_KEEP_TEST_DIRS")) fs::remove_all(dir_, ec);
-}
+PebbleFixture::~PebbleFixture() = default;
 
 void PebbleFixture::write_config() {
   boost::json::object pebble{
@@ -284,46 +161,60 @@ void PebbleFixture::write_config() {
     for (const auto& [kid, mac] : options_.eab_keys) keys[kid] = mac;
     pebble["externalAccountMACKeys"] = std::move(keys);
   }
-  write_text(dir_ / "pebble-config.json", boost::json::serialize(boost::json::object{{"pebble", pebble}}));
+  write_file(dir_ / "pebble-config.json", boost::json::serialize(boost::json::object{{"pebble", pebble}}));
 }
 
-void PebbleFixture::wait_ready(const std::string& url, std::chrono::milliseconds deadline) const {
-  const auto give_up = std::chrono::steady_clock::now() + deadline;
+void PebbleFixture::wait_ready(const std::string& url, ChildProcess& process) const {
   std::string last_error;
-  while (std::chrono::steady_clock::now() < give_up) {
-    if (pebble_pid_ > 0 && url.find(std::to_string(acme_port_)) != std::string::npos && exited(pebble_pid_)) {
-      const_cast<PebbleFixture*>(this)->pebble_pid_ = -1;
-      throw std::runtime_error("pebble exited during start-up:\n" + tail(pebble_log()));
-    }
-    try {
-      auto res = http_fetch(url, ca_bundle());
-      if (res.status > 0) return;
-    } catch (const std::exception& e) {
-      last_error = e.what();
-    }
-    std::this_thread::sleep_for(poll_interval);  // poll interval of a bounded wait
-  }
-  throw std::runtime_error(fmt::format("{} not ready within {} ms: {}\npebble log:\n{}", url, deadline.count(),
-                                       last_error, tail(pebble_log())));
+  const bool answered = wait_until(
+      [&] {
+        if (!process.running()) return true;
+        try {
+          return http_fetch(url, ca_bundle()).status > 0;
+        } catch (const std::exception& e) {
+          last_error = e.what();
+          return false;
+        }
+      },
+      options_.ready_deadline, poll_interval);
+  const auto output = [&] { return tail(process.stdout_text() + process.stderr_text()); };
+  if (!process.running())
+    throw std::runtime_error(
+        fmt::format("pid {} (to serve {}) exited during start-up:\n{}", process.pid(), url, output()));
+  if (!answered)
+    throw std::runtime_error(fmt::format("{} not ready within {} ms: {}\nlog:\n{}", url,
+                                         options_.ready_deadline.count(), last_error, output()));
 }
 
 void PebbleFixture::start_pebble() {
-  if (pebble_pid_ > 0) return;
+  if (pebble_ && pebble_->running()) return;
   std::vector<std::string> env{"PEBBLE_VA_NOSLEEP=1"};
   env.insert(env.end(), options_.env.begin(), options_.env.end());
-  pebble_pid_ = spawn({"/usr/bin/pebble", "-config", (dir_ / "pebble-config.json").string(), "-dnsserver",
-                       fmt::format("127.0.0.1:{}", dns_port_)},
-                      dir_ / "pebble.log", env);
-  wait_ready(directory_url(), options_.ready_deadline);
+  pebble_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"/usr/bin/pebble", "-config", (dir_ / "pebble-config.json").string(), "-dnsserver",
+                               fmt::format("127.0.0.1:{}", dns_port_)},
+      dir_.path(), std::move(env));
+  pebble_logs_.push_back(pebble_->stdout_path());
+  pebble_logs_.push_back(pebble_->stderr_path());
+  wait_ready(directory_url(), *pebble_);
 }
 
-void PebbleFixture::stop_pebble() { stop_pid(pebble_pid_, SIGKILL); }
+void PebbleFixture::stop_pebble() {
+  if (!pebble_) return;
+  pebble_->signal(SIGKILL);
+  pebble_->wait_exit(kill_deadline);
+  pebble_.reset();
+}
 
 std::string PebbleFixture::directory_url() const { return fmt::format("https://127.0.0.1:{}/dir", acme_port_); }
 fs::path PebbleFixture::ca_bundle() const { return dir_ / "ca.pem"; }
 std::string PebbleFixture::management_url() const { return fmt::format("https://127.0.0.1:{}", management_port_); }
 std::string PebbleFixture::challtestsrv_url() const { return fmt::format("http://127.0.0.1:{}", challtestsrv_port_); }
-std::string PebbleFixture::pebble_log() const { return read_text(dir_ / "pebble.log"); }
+std::string PebbleFixture::pebble_log() const {
+  std::string out;
+  for (const auto& log : pebble_logs_) out += read_file(log);
+  return out;
+}
 
 std::string PebbleFixture::root_pem(int index) const {
   auto res = http_fetch(fmt::format("{}/roots/{}", management_url(), index), ca_bundle());

@@ -10,8 +10,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "tests/support/process.hpp"
 
 namespace portcullis::testing {
 
@@ -42,7 +45,7 @@ class PebbleFixture {
   std::string management_url() const;      // https://127.0.0.1:<port> (roots, intermediates)
   std::string challtestsrv_url() const;    // http://127.0.0.1:<port> (set-txt, clear-txt)
   std::uint16_t http_port() const noexcept { return options_.http_port; }
-  const std::filesystem::path& dir() const noexcept { return dir_; }
+  const std::filesystem::path& dir() const noexcept { return dir_.path(); }
 
   // Pebble's current root / intermediate (regenerated whenever Pebble starts), from the
   // management API.
@@ -53,25 +56,30 @@ class PebbleFixture {
   void set_txt(const std::string& host, const std::string& value) const;
   void clear_txt(const std::string& host) const;
 
-  // Stops Pebble only (SIGKILL to its PID, reaped); thread-safe against start_pebble from one
-  // other thread. start_pebble restarts it with the same config and ports and waits until ready.
+  // Stops Pebble only (SIGKILL to its PID, reaped). May run on another thread than the test's
+  // as long as the test waits for it to return before it calls start_pebble. start_pebble
+  // restarts it with the same config and ports and waits until ready.
   void stop_pebble();
   void start_pebble();
-  pid_t pebble_pid() const noexcept { return pebble_pid_; }
+  pid_t pebble_pid() const noexcept { return pebble_ ? pebble_->pid() : -1; }
+  // What every Pebble this fixture started has printed so far, oldest first.
   std::string pebble_log() const;
 
  private:
   void write_config();
-  void wait_ready(const std::string& url, std::chrono::milliseconds deadline) const;
+  // Polls `url` until it answers; throws (with the tail of the process's output) when `process`
+  // exits first or at options_.ready_deadline.
+  void wait_ready(const std::string& url, ChildProcess& process) const;
 
   PebbleOptions options_;
-  std::filesystem::path dir_;
+  TempDir dir_{"portcullis-pebble"};  // declared before the processes: removed after they stop
   std::uint16_t acme_port_ = 0;
   std::uint16_t management_port_ = 0;
   std::uint16_t dns_port_ = 0;
   std::uint16_t challtestsrv_port_ = 0;
-  pid_t pebble_pid_ = -1;
-  pid_t challtestsrv_pid_ = -1;
+  std::vector<std::filesystem::path> pebble_logs_;  // stdout and stderr of each Pebble started
+  std::unique_ptr<ChildProcess> challtestsrv_;
+  std::unique_ptr<ChildProcess> pebble_;
 };
 
 // HTTP GET/POST through the acme HttpClient on a private io_context; throws on transport errors.

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,6 +109,7 @@ TempDir::TempDir(std::string_view prefix) {
 }
 
 TempDir::~TempDir() {
+  if (std::getenv("PORTCULLIS_KEEP_TEST_DIRS")) return;
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }
@@ -135,6 +137,12 @@ std::string read_file(const std::filesystem::path& file) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+mode_t file_mode(const std::filesystem::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) throw sys_error("stat " + file.string());
+  return st.st_mode & 07777;
 }
 
 std::size_t count_occurrences(std::string_view text, std::string_view needle) {

@@ -21,7 +21,8 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using Millis = std::chrono::milliseconds;
 
-// A directory under $TMPDIR (or /tmp), removed with its content on destruction.
+// A directory under $TMPDIR (or /tmp), removed with its content on destruction unless
+// PORTCULLIS_KEEP_TEST_DIRS is set (to read the logs of a failed run).
 class TempDir {
  public:
   explicit TempDir(std::string_view prefix = "portcullis-test");
@@ -42,6 +43,8 @@ void write_file(const std::filesystem::path& file, std::string_view contents);
 void replace_file(const std::filesystem::path& file, std::string_view contents);
 // Whole file as a string; "" when it does not exist.
 std::string read_file(const std::filesystem::path& file);
+// The permission bits of `file` (0600...); throws std::runtime_error when it cannot be stat'ed.
+mode_t file_mode(const std::filesystem::path& file);
 
 // Polls `predicate` every `poll` until it returns true or `deadline` has passed.
 // Returns the last value of the predicate (so a late success still counts).

@@ -7,41 +7,26 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/process.hpp"
+
 using namespace portcullis::certstore;
 namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed with everything in it.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "portcullis-certstore-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-mode_t mode_of(const fs::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
+using portcullis::testing::file_mode;
+using portcullis::testing::TempDir;
 
 }  // namespace
 
 TEST_CASE("a secret file is written with mode 0600 whatever the umask", "[unit][certstore]") {
   TempDir dir;
-  auto file = dir.path / "key.pem";
+  auto file = dir.path() / "key.pem";
   mode_t old = ::umask(0);
   auto st = write_secret_file(file, SecretBytes("secret material"));
   ::umask(old);
   REQUIRE(st);
-  CHECK(mode_of(file) == 0600);
+  CHECK(file_mode(file) == 0600);
   auto back = read_secret_file(file);
   REQUIRE(back);
   CHECK(back->reveal() == "secret material");
@@ -49,49 +34,49 @@ TEST_CASE("a secret file is written with mode 0600 whatever the umask", "[unit][
 
 TEST_CASE("an atomic write replaces the file and leaves no temporary behind", "[unit][certstore]") {
   TempDir dir;
-  auto file = dir.path / "cert.pem";
+  auto file = dir.path() / "cert.pem";
   mode_t old = ::umask(077);
   REQUIRE(write_file_atomic(file, "first", 0644));
   ::umask(old);
-  CHECK(mode_of(file) == 0644);
+  CHECK(file_mode(file) == 0644);
   REQUIRE(write_file_atomic(file, "second, longer", 0644));
   auto back = read_file(file);
   REQUIRE(back);
   CHECK(*back == "second, longer");
   int entries = 0;
-  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path)) ++entries;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path())) ++entries;
   CHECK(entries == 1);
 }
 
 TEST_CASE("file errors name the path and the system's reason", "[unit][certstore]") {
   TempDir dir;
   SECTION("reading a missing file") {
-    auto missing = dir.path / "missing.pem";
+    auto missing = dir.path() / "missing.pem";
     auto r = read_file(missing);
     REQUIRE_FALSE(r);
     CHECK(r.error().code() == portcullis::Errc::io);
     CHECK(r.error().message() == missing.string() + ": No such file or directory");
   }
   SECTION("writing into a missing directory") {
-    auto target = dir.path / "nope" / "key.pem";
+    auto target = dir.path() / "nope" / "key.pem";
     auto st = write_secret_file(target, SecretBytes("do not print me"));
     REQUIRE_FALSE(st);
-    CHECK_THAT(st.error().message(), Catch::Contains((dir.path / "nope").string()) &&
+    CHECK_THAT(st.error().message(), Catch::Contains((dir.path() / "nope").string()) &&
                                          Catch::Contains("No such file or directory"));
     CHECK(st.error().message().find("do not print me") == std::string::npos);
   }
   SECTION("reading a directory") {
-    auto r = read_file(dir.path);
+    auto r = read_file(dir.path());
     REQUIRE_FALSE(r);
-    CHECK(r.error().message() == dir.path.string() + ": is a directory");
+    CHECK(r.error().message() == dir.path().string() + ": is a directory");
   }
 }
 
 TEST_CASE("empty and large files round-trip", "[unit][certstore]") {
   TempDir dir;
-  REQUIRE(write_file_atomic(dir.path / "empty", "", 0644));
-  CHECK(read_file(dir.path / "empty").value().empty());
+  REQUIRE(write_file_atomic(dir.path() / "empty", "", 0644));
+  CHECK(read_file(dir.path() / "empty").value().empty());
   std::string big(1 << 20, 'x');
-  REQUIRE(write_file_atomic(dir.path / "big", big, 0644));
-  CHECK(read_file(dir.path / "big").value() == big);
+  REQUIRE(write_file_atomic(dir.path() / "big", big, 0644));
+  CHECK(read_file(dir.path() / "big").value() == big);
 }

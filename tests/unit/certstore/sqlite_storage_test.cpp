@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/process.hpp"
 #include "tests/support/test_certs.hpp"
 
 using namespace portcullis;
@@ -16,24 +17,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "portcullis-sqlite-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-mode_t mode_of(const fs::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
+using portcullis::testing::file_mode;
+using portcullis::testing::TempDir;
 
 std::unique_ptr<SqliteStorage> open_ok(const fs::path& file) {
   auto storage = SqliteStorage::open(file);
@@ -74,32 +59,32 @@ std::string pragma_text(const fs::path& file, const char* pragma) {
 
 TEST_CASE("a new database is private, in WAL mode and at the current schema version", "[unit][certstore]") {
   TempDir dir;
-  auto file = dir.path / "portcullis.db";
+  auto file = dir.path() / "portcullis.db";
   mode_t old = ::umask(022);
   auto storage = open_ok(file);
   REQUIRE(storage->put_value("probe", SecretBytes("x")));  // makes SQLite create -wal and -shm
   ::umask(old);
-  CHECK(mode_of(file) == 0600);
+  CHECK(file_mode(file) == 0600);
   REQUIRE(fs::exists(file.string() + "-wal"));
-  CHECK(mode_of(file.string() + "-wal") == 0600);
+  CHECK(file_mode(file.string() + "-wal") == 0600);
   REQUIRE(fs::exists(file.string() + "-shm"));
-  CHECK(mode_of(file.string() + "-shm") == 0600);
+  CHECK(file_mode(file.string() + "-shm") == 0600);
   CHECK(pragma_text(file, "PRAGMA journal_mode") == "wal");
   CHECK(raw_user_version(file) == SqliteStorage::schema_version);
 }
 
 TEST_CASE("a database left world-readable is narrowed to 0600 on open", "[unit][certstore]") {
   TempDir dir;
-  auto file = dir.path / "portcullis.db";
+  auto file = dir.path() / "portcullis.db";
   open_ok(file).reset();
   REQUIRE(::chmod(file.c_str(), 0644) == 0);
   auto storage = open_ok(file);
-  CHECK(mode_of(file) == 0600);
+  CHECK(file_mode(file) == 0600);
 }
 
 TEST_CASE("certificates round-trip and survive a reopen", "[unit][certstore]") {
   TempDir dir;
-  auto file = dir.path / "portcullis.db";
+  auto file = dir.path() / "portcullis.db";
   auto ca = testing::TestCa::create("Storage Test Root");
   auto cert = ca.issue({"app.example.com", "www.example.com"});
 
@@ -167,7 +152,7 @@ TEST_CASE("certificates round-trip and survive a reopen", "[unit][certstore]") {
 
 TEST_CASE("values, orders and renewal state round-trip", "[unit][certstore]") {
   TempDir dir;
-  auto file = dir.path / "portcullis.db";
+  auto file = dir.path() / "portcullis.db";
   {
     auto storage = open_ok(file);
     REQUIRE(storage->put_value("acme.account_key", SecretBytes("key bytes")));
@@ -237,7 +222,7 @@ TEST_CASE("values, orders and renewal state round-trip", "[unit][certstore]") {
 
 TEST_CASE("an issuance lease has one holder until it is released or expires", "[unit][certstore]") {
   TempDir dir;
-  auto storage = open_ok(dir.path / "portcullis.db");
+  auto storage = open_ok(dir.path() / "portcullis.db");
   REQUIRE(storage->try_acquire_lease("app.example.com", "node-a", 60s).value());
   SECTION("another holder is refused while it is live") {
     CHECK_FALSE(storage->try_acquire_lease("app.example.com", "node-b", 60s).value());
@@ -263,15 +248,15 @@ TEST_CASE("an issuance lease has one holder until it is released or expires", "[
 
 TEST_CASE("a lease is visible to a second connection on the same file", "[unit][certstore]") {
   TempDir dir;
-  auto a = open_ok(dir.path / "portcullis.db");
-  auto b = open_ok(dir.path / "portcullis.db");
+  auto a = open_ok(dir.path() / "portcullis.db");
+  auto b = open_ok(dir.path() / "portcullis.db");
   REQUIRE(a->try_acquire_lease("app.example.com", "node-a", 60s).value());
   CHECK_FALSE(b->try_acquire_lease("app.example.com", "node-b", 60s).value());
 }
 
 TEST_CASE("a database from a newer build is refused", "[unit][certstore]") {
   TempDir dir;
-  auto file = dir.path / "portcullis.db";
+  auto file = dir.path() / "portcullis.db";
   open_ok(file).reset();
   raw_user_version(file, SqliteStorage::schema_version + 6);
   auto storage = SqliteStorage::open(file);
@@ -284,7 +269,7 @@ TEST_CASE("a database from a newer build is refused", "[unit][certstore]") {
 
 TEST_CASE("reopening a current database does not migrate again", "[unit][certstore]") {
   TempDir dir;
-  auto file = dir.path / "portcullis.db";
+  auto file = dir.path() / "portcullis.db";
   {
     auto storage = open_ok(file);
     REQUIRE(storage->put_value("k", SecretBytes("v")));
@@ -297,7 +282,7 @@ TEST_CASE("reopening a current database does not migrate again", "[unit][certsto
 
 TEST_CASE("opening a database in a missing directory names the file", "[unit][certstore]") {
   TempDir dir;
-  auto file = dir.path / "missing" / "portcullis.db";
+  auto file = dir.path() / "missing" / "portcullis.db";
   auto storage = SqliteStorage::open(file);
   REQUIRE_FALSE(storage);
   CHECK_THAT(storage.error().message(), Catch::StartsWith(file.string()));

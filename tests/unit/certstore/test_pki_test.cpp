@@ -7,6 +7,7 @@
 
 #include "certstore/atomic_file.hpp"
 #include "certstore/cert_bundle.hpp"
+#include "tests/support/process.hpp"
 
 using namespace portcullis::certstore;
 namespace fs = std::filesystem;
@@ -24,16 +25,8 @@ struct Identity {
 }  // namespace
 
 TEST_CASE("the test PKI script makes every identity its README names", "[unit][certstore]") {
-  std::string pattern = (fs::temp_directory_path() / "portcullis-pki-XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  fs::path dir = pattern;
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{dir};
+  const portcullis::testing::TempDir temp("portcullis-pki");
+  const fs::path& dir = temp.path();
 
   std::string command = std::string("sh '") + PORTCULLIS_SOURCE_DIR + "/tests/data/gen-certs.sh' '" + dir.string() +
                         "' > '" + (dir / "log").string() + "' 2>&1";
