@@ -63,22 +63,23 @@ PEBBLE_VA_NOSLEEP=1 pebble -config "$state/pebble.json" -dnsserver "$dns_addr" >
 pids+=($!)
 echo "$!" >"$state/pebble.pid"
 
-# Readiness: poll each with a deadline (the management port answers once DNS is up too).
+# Readiness: poll each with a deadline (the management port answers once DNS is up too); each
+# probe has its own --max-time, so a port that accepts but never answers cannot hang the loop.
 deadline=$((SECONDS + 20))
-until curl -s -o /dev/null "http://$dns_mgmt/" 2>/dev/null; do
+until curl -s --max-time 2 -o /dev/null "http://$dns_mgmt/" 2>/dev/null; do
   if [ $SECONDS -ge $deadline ] || ! kill -0 "${pids[0]}" 2>/dev/null; then
     echo "run.sh: pebble-challtestsrv did not start; its log:" >&2; cat "$state/challtestsrv.log" >&2; exit 1
   fi
   sleep 0.1
 done
-until curl -sf --cacert "$state/tls-ca.pem" "https://$pebble_acme/dir" >/dev/null 2>&1; do
+until curl -sf --max-time 2 --cacert "$state/tls-ca.pem" "https://$pebble_acme/dir" >/dev/null 2>&1; do
   if [ $SECONDS -ge $deadline ] || ! kill -0 "${pids[1]}" 2>/dev/null; then
     echo "run.sh: Pebble did not start; its log:" >&2; cat "$state/pebble.log" >&2; exit 1
   fi
   sleep 0.1
 done
 # Pebble makes a new root at every start: fetch the one that signs what it issues now.
-curl -sf --cacert "$state/tls-ca.pem" "https://$pebble_mgmt/roots/0" >"$state/root.pem"
+curl -sf --max-time 10 --cacert "$state/tls-ca.pem" "https://$pebble_mgmt/roots/0" >"$state/root.pem"
 
 cat <<MSG
 Local ACME CA: Pebble at https://$pebble_acme/dir (log: $state/pebble.log).
