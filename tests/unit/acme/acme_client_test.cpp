@@ -49,6 +49,7 @@ class CannedCa {
 
   struct Seen {
     std::vector<std::string> order_nonces;
+    std::vector<std::string> bad_nonce_replay_nonces;  // Replay-Nonce of each badNonce answer
     json::object order_payload;
     std::string ari_path;
   };
@@ -70,7 +71,8 @@ class CannedCa {
 
   http::response<http::string_body> answer(const http::request<http::string_body>& req) {
     http::response<http::string_body> res{http::status::ok, 11};
-    res.set("Replay-Nonce", fmt::format("nonce-{}", ++nonce_counter_));
+    const std::string replay_nonce = fmt::format("nonce-{}", ++nonce_counter_);
+    res.set("Replay-Nonce", replay_nonce);
     const std::string target(req.target());
     if (target == "/dir") {
       json::object dir{{"newNonce", base() + "/nonce"}, {"newAccount", base() + "/acct"},
@@ -90,6 +92,7 @@ class CannedCa {
       seen_.order_nonces.emplace_back(header.at("nonce").as_string());
       if (bad_nonces_to_send > 0) {
         --bad_nonces_to_send;
+        seen_.bad_nonce_replay_nonces.push_back(replay_nonce);
         res.result(http::status::bad_request);
         res.set(http::field::content_type, "application/problem+json");
         res.body() = R"({"type":"urn:ietf:params:acme:error:badNonce","detail":"JWS has an invalid anti-replay nonce"})";
@@ -192,7 +195,9 @@ TEST_CASE("new-order sends the profile and replaces when the CA offers them, aft
   CHECK((*client)->stats().bad_nonce_retries == 1);
   auto seen = ca.seen();
   REQUIRE(seen.order_nonces.size() == 2);
-  CHECK(seen.order_nonces[0] != seen.order_nonces[1]);  // the retry used the nonce from the badNonce answer
+  REQUIRE(seen.bad_nonce_replay_nonces.size() == 1);
+  CHECK(seen.order_nonces[0] != seen.order_nonces[1]);
+  CHECK(seen.order_nonces[1] == seen.bad_nonce_replay_nonces[0]);  // the retry used the nonce from the badNonce answer
   CHECK(seen.order_payload.at("profile").as_string() == "shortlived");
   CHECK(seen.order_payload.at("replaces").as_string() == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
   CHECK(storage.values.count(std::string(account_key_storage_key)) == 1);
