@@ -15,6 +15,8 @@
 #include <boost/beast/http.hpp>
 
 #include "certstore/logging.hpp"
+#include "proxy/forward_headers.hpp"
+#include "proxy/recycled.hpp"
 #include "proxy/tls_stream.hpp"
 
 namespace portcullis::proxy {
@@ -29,9 +31,12 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 using RequestParser = http::request_parser<http::buffer_body>;
 using ResponseParser = http::response_parser<http::buffer_body>;
+using RequestSerializer = http::serializer<true, http::buffer_body>;
+using ResponseSerializer = http::serializer<false, http::buffer_body>;
+// A client connection's read buffer: one recycled 4 KiB block while a request is being read.
+using ClientBuffer = beast::basic_flat_buffer<ReadBufferAllocator<char>>;
+using RelayChunk = std::array<char, 16 * 1024>;
 
-// Size of the slice a body is relayed through; lives only while a body is in flight.
-constexpr std::size_t relay_chunk = 16 * 1024;
 
 // Decrements a shared counter when the scope ends, whatever the path out.
 class CounterGuard {
@@ -44,74 +49,6 @@ class CounterGuard {
  private:
   std::atomic<std::size_t>& c_;
 };
-
-bool iequals(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
-
-// Does the comma-separated header value contain `token` (case-insensitive)?
-bool has_token(std::string_view value, std::string_view token) {
-  while (!value.empty()) {
-    auto comma = value.find(',');
-    auto item = value.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (iequals(item, token)) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-// RFC 9110 §7.6.1: hop-by-hop fields, plus every field the Connection header names.
-template <class Fields>
-void strip_hop_by_hop(Fields& fields, bool keep_upgrade) {
-  std::vector<std::string> named;
-  for (auto it = fields.find(http::field::connection); it != fields.end() && it->name() == http::field::connection; ++it) {
-    std::string_view value = it->value();
-    while (!value.empty()) {
-      auto comma = value.find(',');
-      auto item = value.substr(0, comma);
-      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-      if (!item.empty() && !(keep_upgrade && iequals(item, "upgrade"))) named.emplace_back(item);
-      if (comma == std::string_view::npos) break;
-      value.remove_prefix(comma + 1);
-    }
-  }
-  for (const auto& name : named) fields.erase(name);
-  fields.erase(http::field::connection);
-  fields.erase(http::field::keep_alive);
-  fields.erase("Proxy-Connection");
-  fields.erase(http::field::proxy_authenticate);
-  fields.erase(http::field::proxy_authorization);
-  fields.erase(http::field::te);
-  fields.erase(http::field::trailer);
-  fields.erase(http::field::transfer_encoding);
-  if (!keep_upgrade) fields.erase(http::field::upgrade);
-}
-
-// Request smuggling defences beyond Beast's own parser checks (RFC 9112 §6.3): reject a message
-// that carries both framings, several Content-Length fields, or a Transfer-Encoding that does not
-// end in chunked.
-std::optional<std::string_view> framing_problem(const http::fields& fields) {
-  std::size_t content_lengths = 0, transfer_encodings = 0;
-  std::string_view te;
-  for (const auto& f : fields) {
-    if (f.name() == http::field::content_length) ++content_lengths;
-    if (f.name() == http::field::transfer_encoding) {
-      ++transfer_encodings;
-      te = f.value();
-    }
-  }
-  if (content_lengths > 1) return "several Content-Length fields";
-  if (transfer_encodings > 0 && content_lengths > 0) return "both Content-Length and Transfer-Encoding";
-  if (transfer_encodings > 1) return "several Transfer-Encoding fields";
-  if (transfer_encodings == 1) {
-    auto last = te.substr(te.rfind(',') == std::string_view::npos ? 0 : te.rfind(',') + 1);
-    while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
-    if (!iequals(last, "chunked")) return "Transfer-Encoding does not end in chunked";
-  }
-  return std::nullopt;
-}
 
 // The layer that carries the deadline: the beast::tcp_stream of a plain or upstream connection,
 // the TlsStream itself for a client TLS connection.
@@ -140,12 +77,14 @@ asio::awaitable<error_code> send_simple(Stream& stream, http::status status, uns
 
 // Relays a message body from `in` (parser already past the header) to `out` (serializer whose
 // header is already written). Returns the first error; `read_failed` tells which side broke.
-template <bool isRequest, class In, class Out>
-asio::awaitable<error_code> relay_body(In& in, beast::flat_buffer& in_buffer,
+template <bool isRequest, class In, class Buffer, class Out>
+asio::awaitable<error_code> relay_body(In& in, Buffer& in_buffer,
                                        http::parser<isRequest, http::buffer_body>& parser, Out& out,
                                        http::serializer<isRequest, http::buffer_body>& sr,
                                        Millis read_timeout, Millis write_timeout, bool& read_failed) {
-  std::array<char, relay_chunk> chunk;
+  // The slice a body is relayed through: recycled, held only while a body is in flight.
+  auto slice = make_recycled<RelayChunk>();
+  auto& chunk = *slice;
   read_failed = false;
   do {
     auto& body = parser.get().body();
@@ -178,7 +117,8 @@ asio::awaitable<error_code> relay_body(In& in, beast::flat_buffer& in_buffer,
 // Copies raw bytes one way until EOF or error (an upgraded connection's tunnel).
 template <class In, class Out>
 asio::awaitable<void> pump(In& in, Out& out, Millis idle) {
-  std::array<char, relay_chunk> chunk;
+  auto slice = make_recycled<RelayChunk>();
+  auto& chunk = *slice;
   for (;;) {
     tcp_of(in).expires_after(idle);
     auto [ec, n] = co_await in.async_read_some(asio::buffer(chunk), use_tuple);
@@ -218,30 +158,11 @@ struct RequestContext {
   bool tls = false;
 };
 
-// Rewrites the client's request header for the upstream (RFC 9110 §7.6, RFC 7239).
-void prepare_forward_request(http::request<http::buffer_body>& req, const RequestContext& ctx,
-                             bool upgrade, bool chunked_in) {
-  std::string host(req[http::field::host]);
-  strip_hop_by_hop(req, upgrade);
-  req.erase(http::field::expect);  // the proxy answered 100-continue itself
-  const std::string peer = ctx.peer.to_string();
-  const char* proto = ctx.tls ? "https" : "http";
-  // The edge is the first proxy: whatever a client claims in these fields is not trusted.
-  req.set("X-Forwarded-For", peer);
-  req.set("X-Forwarded-Proto", proto);
-  req.set("X-Forwarded-Host", host);
-  std::string forwarded_for = ctx.peer.is_v6() ? "\"[" + peer + "]\"" : peer;
-  req.set(http::field::forwarded, "for=" + forwarded_for + ";host=\"" + host + "\";proto=" + proto);
-  if (upgrade) req.set(http::field::connection, "upgrade");
-  if (chunked_in) req.chunked(true);
-  req.version(11);
-}
-
 enum class Outcome { keep_alive, close };
 
 // One request: routed, forwarded, response relayed. The header is already read into `parser`.
 template <class Stream>
-asio::awaitable<Outcome> proxy_request(Stream& client, beast::flat_buffer& client_buffer,
+asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer,
                                        RequestParser& parser, const Endpoint& endpoint,
                                        const RequestContext& ctx) {
   auto& req = parser.get();
@@ -265,7 +186,7 @@ asio::awaitable<Outcome> proxy_request(Stream& client, beast::flat_buffer& clien
     if (ec) co_return Outcome::close;
   }
 
-  prepare_forward_request(req, ctx, upgrade, chunked_in);
+  prepare_forward_request(req, ctx.peer, ctx.tls, upgrade, chunked_in);
 
   // Pick an upstream: round robin, a pooled connection when one is idle, else a new one; on a
   // connect failure the next upstream is tried, each once.
@@ -290,8 +211,7 @@ asio::awaitable<Outcome> proxy_request(Stream& client, beast::flat_buffer& clien
 
   // Header to the upstream. A pooled connection the upstream closed meanwhile fails here, before
   // any body byte was consumed, so one retry on a fresh connection is safe.
-  std::optional<http::serializer<true, http::buffer_body>> req_sr;
-  req_sr.emplace(req);
+  Recycled<RequestSerializer> req_sr = make_recycled<RequestSerializer>(req);
   upstream->stream.expires_after(limits.upstream_timeout);
   auto [hec, hn] = co_await http::async_write_header(upstream->stream, *req_sr, use_tuple);
   if (hec && reused) {
@@ -301,7 +221,7 @@ asio::awaitable<Outcome> proxy_request(Stream& client, beast::flat_buffer& clien
     }
     upstream = co_await connect_upstream(ctx.worker, *target, limits.upstream_connect_timeout);
     if (upstream) {
-      req_sr.emplace(req);
+      req_sr = make_recycled<RequestSerializer>(req);
       upstream->stream.expires_after(limits.upstream_timeout);
       std::tie(hec, hn) = co_await http::async_write_header(upstream->stream, *req_sr, use_tuple);
     } else {
@@ -333,9 +253,10 @@ asio::awaitable<Outcome> proxy_request(Stream& client, beast::flat_buffer& clien
   }
 
   // Response header; 1xx interim responses (except 101) are passed on and the next one read.
-  std::optional<ResponseParser> res_parser;
+  Recycled<ResponseParser> res_parser;
   for (;;) {
-    res_parser.emplace();
+    res_parser.reset();
+    res_parser = make_recycled<ResponseParser>();
     res_parser->body_limit(boost::none);
     res_parser->header_limit(64 * 1024);
     if (is_head) res_parser->skip(true);
@@ -386,7 +307,8 @@ asio::awaitable<Outcome> proxy_request(Stream& client, beast::flat_buffer& clien
   }
   res.version(version);
 
-  http::serializer<false, http::buffer_body> res_sr{res};
+  auto res_serializer = make_recycled<ResponseSerializer>(res);
+  auto& res_sr = *res_serializer;
   // When the body (or its first bytes) is already here, the header goes out with it in one write
   // (one TLS record) from relay_body; otherwise now, so a streamed response's header is not held
   // back until its first body bytes.
@@ -428,7 +350,7 @@ asio::awaitable<Outcome> proxy_request(Stream& client, beast::flat_buffer& clien
 // The request loop shared by TLS and (for challenges/redirects) plain connections.
 template <class Stream>
 asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, std::string_view sni_name) {
-  beast::flat_buffer buffer;
+  ClientBuffer buffer;
   auto& shared = base.worker.shared();
   bool first = true;
   for (;;) {
@@ -436,9 +358,6 @@ asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, s
     RequestContext ctx{base.listener, base.worker, routes->limits(), base.peer, base.tls};
     const auto& limits = ctx.limits;
 
-    RequestParser parser;
-    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-    parser.body_limit(boost::none);
     // Waiting for the next request on a kept-alive connection is idle time; once bytes of a
     // header arrive it must complete within header_timeout.
     tcp_of(stream).expires_after(first ? limits.header_timeout : limits.idle_timeout);
@@ -456,6 +375,10 @@ asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, s
       buffer.commit(n);
       tcp_of(stream).expires_after(limits.header_timeout);
     }
+    auto request = make_recycled<RequestParser>();
+    auto& parser = *request;
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+    parser.body_limit(boost::none);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
     if (ec) {
       if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||

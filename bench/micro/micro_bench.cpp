@@ -1,0 +1,159 @@
+// Microbenchmarks of two steps of the hot path, runnable alone (no sockets):
+//   sni:     CertSnapshot::select over N certificates (default 100,000): exact hits, a wildcard
+//            parent, and an unknown name (default certificate);
+//   forward: Beast parse of a typical browser request, the framing checks and the header rewrite
+//            the session applies before forwarding, and serialising the rewritten header.
+// Each case runs in rounds of a fixed count; the median, min and max ns per operation of the
+// rounds are printed. Usage: micro_bench [certificates] [rounds]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/http.hpp>
+
+#include "certstore/cert_snapshot.hpp"
+#include "certstore/pem.hpp"
+#include "proxy/forward_headers.hpp"
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using namespace portcullis;
+using Clock = std::chrono::steady_clock;
+
+volatile std::size_t sink;
+
+void report(const char* name, std::size_t per_round, int rounds, const std::function<void()>& round) {
+  std::vector<double> ns;
+  round();  // warm-up
+  for (int r = 0; r < rounds; ++r) {
+    auto t0 = Clock::now();
+    round();
+    auto t1 = Clock::now();
+    ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(per_round));
+  }
+  std::sort(ns.begin(), ns.end());
+  std::printf("%-44s median %9.1f ns/op  (min %.1f, max %.1f; %d rounds of %zu)\n", name, ns[ns.size() / 2],
+              ns.front(), ns.back(), rounds, per_round);
+}
+
+std::string name_of(std::size_t i) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "h%06zu.many.example.test", i);
+  return buf;
+}
+
+int sni(std::size_t count, int rounds) {
+  auto key = certstore::pem::generate_p256();
+  if (!key) return std::fprintf(stderr, "key: %s\n", key.error().message().c_str()), 1;
+  auto key_pem = certstore::pem::to_pem(key->get());
+  auto make = [&](std::vector<std::string> names, certstore::CertSource source) -> certstore::CertBundlePtr {
+    auto cert = certstore::pem::self_signed(key->get(), names, 90);
+    if (!cert) return nullptr;
+    auto b = certstore::CertBundle::from_pem(certstore::pem::to_pem(cert->get()), key_pem, source, "micro");
+    return b ? *b : nullptr;
+  };
+  auto t0 = Clock::now();
+  certstore::CertSnapshot::Builder builder;
+  builder.default_cert(make({"default.invalid"}, certstore::CertSource::default_cert));
+  builder.add(make({"*.wild.example.test"}, certstore::CertSource::transitional));
+  for (std::size_t i = 0; i < count; ++i) {
+    auto b = make({name_of(i)}, certstore::CertSource::transitional);
+    if (!b) return std::fprintf(stderr, "certificate %zu failed\n", i), 1;
+    builder.add(std::move(b));
+  }
+  auto t1 = Clock::now();
+  auto snapshot = builder.build();
+  auto t2 = Clock::now();
+  std::printf("sni: %zu certificates generated in %.1f s, snapshot built in %.1f ms\n", count,
+              std::chrono::duration<double>(t1 - t0).count(), std::chrono::duration<double, std::milli>(t2 - t1).count());
+
+  constexpr std::size_t lookups = 200'000;
+  std::vector<std::string> names;
+  std::mt19937_64 rng(42);
+  for (std::size_t i = 0; i < 4096; ++i) names.push_back(name_of(rng() % count));
+  report("sni select, exact (random of N)", lookups, rounds, [&] {
+    std::size_t acc = 0;
+    for (std::size_t i = 0; i < lookups; ++i) acc += reinterpret_cast<std::uintptr_t>(snapshot->select(names[i & 4095]));
+    sink = acc;
+  });
+  report("sni select, wildcard parent", lookups, rounds, [&] {
+    std::size_t acc = 0;
+    for (std::size_t i = 0; i < lookups; ++i) acc += reinterpret_cast<std::uintptr_t>(snapshot->select("app.wild.example.test"));
+    sink = acc;
+  });
+  report("sni select, unknown name (default)", lookups, rounds, [&] {
+    std::size_t acc = 0;
+    for (std::size_t i = 0; i < lookups; ++i) acc += reinterpret_cast<std::uintptr_t>(snapshot->select("nope.other.test"));
+    sink = acc;
+  });
+  return 0;
+}
+
+constexpr std::string_view typical_request =
+    "GET /api/v1/items?page=2 HTTP/1.1\r\n"
+    "Host: app.example.com\r\n"
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36\r\n"
+    "Accept: application/json, text/plain, */*\r\n"
+    "Accept-Language: en-US,en;q=0.9\r\n"
+    "Accept-Encoding: gzip, deflate, br\r\n"
+    "Cookie: session=3f2a9c0d1e; theme=dark\r\n"
+    "Referer: https://app.example.com/items\r\n"
+    "Connection: keep-alive\r\n"
+    "X-Forwarded-For: 203.0.113.9\r\n"
+    "\r\n";
+
+void forward(int rounds) {
+  const auto peer = boost::asio::ip::make_address("198.51.100.7");
+  constexpr std::size_t requests = 50'000;
+  report("parse only (request_parser<buffer_body>)", requests, rounds, [&] {
+    for (std::size_t i = 0; i < requests; ++i) {
+      http::request_parser<http::buffer_body> parser;
+      beast::error_code ec;
+      parser.put(boost::asio::buffer(typical_request.data(), typical_request.size()), ec);
+      sink = parser.is_header_done();
+    }
+  });
+  report("parse + checks + rewrite + serialise header", requests, rounds, [&] {
+    std::string out;
+    out.reserve(1024);
+    for (std::size_t i = 0; i < requests; ++i) {
+      http::request_parser<http::buffer_body> parser;
+      beast::error_code ec;
+      parser.put(boost::asio::buffer(typical_request.data(), typical_request.size()), ec);
+      auto& req = parser.get();
+      if (proxy::framing_problem(req)) std::abort();
+      proxy::prepare_forward_request(req, peer, true, false, false);
+      req.body().data = nullptr;
+      req.body().more = false;
+      http::serializer<true, http::buffer_body> sr{req};
+      out.clear();
+      sr.split(true);
+      while (!sr.is_header_done()) {
+        sr.next(ec, [&](beast::error_code&, const auto& buffers) {
+          for (auto b : beast::buffers_range_ref(buffers)) out.append(static_cast<const char*>(b.data()), b.size());
+          sr.consume(beast::buffer_bytes(buffers));
+        });
+      }
+      sink = out.size();
+    }
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::size_t count = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 100'000;
+  int rounds = argc > 2 ? std::atoi(argv[2]) : 15;
+  if (count == 0 || rounds <= 0) return std::fprintf(stderr, "usage: micro_bench [certificates] [rounds]\n"), 2;
+  forward(rounds);
+  return sni(count, rounds);
+}
