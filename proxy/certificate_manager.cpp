@@ -85,14 +85,19 @@ Status CertificateManager::configure(const Config& config) {
       retired_issuers_.push_back(std::move(issuer_));
     }
     if (ari_alive_) *ari_alive_ = false;
-    ++generation_;
     client_ = std::move(*client);
     issuer_ = std::make_unique<acme::Issuer>(*client_, storage_, shared_.challenges);
-    acme::RenewalPolicy policy;
-    policy.renew_before_ratio = config.acme.renew_before_ratio;
-    scheduler_ = std::make_unique<acme::RenewalScheduler>(storage_, policy, [] { return acme::Clock::now(); },
-                                                          unit_random);
-    if (auto st = scheduler_->load(); !st) return st;
+    // One scheduler for the manager's lifetime: it knows which endpoints are in flight, so a new
+    // CA configured mid-issuance cannot start a second order for the same names.
+    if (!scheduler_) {
+      acme::RenewalPolicy policy;
+      policy.renew_before_ratio = config.acme.renew_before_ratio;
+      scheduler_ = std::make_unique<acme::RenewalScheduler>(storage_, policy, [] { return acme::Clock::now(); },
+                                                            unit_random);
+      if (auto st = scheduler_->load(); !st) return st;
+    } else if (config.acme.renew_before_ratio != acme_config_.renew_before_ratio) {
+      log::acme()->warn("acme.renew_before_ratio changed: the new ratio applies after a restart");
+    }
     acme_config_ = config.acme;
     // A new client starts a new ARI poll; the previous one ends with its client.
     ari_alive_ = std::make_shared<bool>(true);
@@ -173,11 +178,12 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id) {
       if (auto id = acme::ari_certificate_id(chain->front().get())) request.replaces = *id;
     }
   }
-  const auto generation = generation_;
   auto started = std::chrono::steady_clock::now();
   log::acme()->info("issuance started endpoint={} names={}", endpoint_id, fmt::join(request.names, ","));
   auto result = co_await issuer_->issue(std::move(request));
-  if (!*alive || generation != generation_) co_return;  // stopped, or another CA configured meanwhile
+  // An issuance started on a previous CA configuration still reports to the same scheduler: its
+  // certificate (already stored by the issuer) is as valid as any.
+  if (!*alive) co_return;
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   if (!result) {
     ++stats_.failed;

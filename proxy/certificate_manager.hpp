@@ -38,7 +38,8 @@ class CertificateManager {
   // managed endpoints of `config`. Errors: Errc::config (CA bundle unreadable, EAB half set).
   Status configure(const Config& config);
 
-  // Stops scheduling; issuances in flight are abandoned at their next suspension point.
+  // Stops scheduling. An issuance in flight runs on to its end (the issuer cleans the board and
+  // keeps or drops its order row as usual) but its result is no longer published.
   void stop();
 
   struct Stats {
@@ -71,7 +72,6 @@ class CertificateManager {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<bool> ari_alive_;
   bool loop_running_ = false;
-  std::uint64_t generation_ = 0;  // bumped whenever the ACME client is replaced
   Stats stats_;
 };
 
