@@ -302,31 +302,57 @@ Status SqliteStorage::put_certificate(const StoredCertificate& cert) {
   return q.run("put certificate " + cert.name_key);
 }
 
+namespace {
+
+constexpr const char* certificate_columns =
+    "SELECT name_key, endpoint_id, source, names, chain_pem, key_pem, serial_hex, not_after, created "
+    "FROM certificates ";
+
+Result<StoredCertificate> read_certificate_row(Statement& q, const fs::path& file) {
+  StoredCertificate c;
+  c.name_key = q.text(0);
+  c.endpoint_id = q.text(1);
+  auto source = parse_source(q.text(2));
+  if (!source) {
+    return fail(Errc::storage, fmt::format("{}: certificate {}: unknown source \"{}\"", file.string(), c.name_key,
+                                           q.text(2)));
+  }
+  c.source = *source;
+  c.names = split_names(q.text(3));
+  c.chain_pem = q.text(4);
+  c.key_pem = q.secret(5);
+  c.serial_hex = q.text(6);
+  c.not_after_unix = q.integer(7);
+  c.created_unix = q.integer(8);
+  return c;
+}
+
+}  // namespace
+
 Result<std::vector<StoredCertificate>> SqliteStorage::load_certificates() {
   std::lock_guard lock(mutex_);
-  Statement q(db_, file_,
-              "SELECT name_key, endpoint_id, source, names, chain_pem, key_pem, serial_hex, not_after, created "
-              "FROM certificates ORDER BY name_key");
+  Statement q(db_, file_, std::string(certificate_columns) + "ORDER BY name_key");
   std::vector<StoredCertificate> out;
   while (q.next_row()) {
-    StoredCertificate c;
-    c.name_key = q.text(0);
-    c.endpoint_id = q.text(1);
-    auto source = parse_source(q.text(2));
-    if (!source) {
-      return fail(Errc::storage, fmt::format("{}: certificate {}: unknown source \"{}\"", file_.string(), c.name_key,
-                                             q.text(2)));
-    }
-    c.source = *source;
-    c.names = split_names(q.text(3));
-    c.chain_pem = q.text(4);
-    c.key_pem = q.secret(5);
-    c.serial_hex = q.text(6);
-    c.not_after_unix = q.integer(7);
-    c.created_unix = q.integer(8);
-    out.push_back(std::move(c));
+    auto c = read_certificate_row(q, file_);
+    if (!c) return tl::unexpected(c.error());
+    out.push_back(std::move(*c));
   }
   if (auto st = q.status("load certificates"); !st) return tl::unexpected(st.error());
+  return out;
+}
+
+Result<std::optional<StoredCertificate>> SqliteStorage::get_certificate(const std::string& name_key) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_, std::string(certificate_columns) + "WHERE name_key = ?");
+  q.bind(name_key);
+  std::optional<StoredCertificate> out;
+  if (q.next_row()) {
+    auto c = read_certificate_row(q, file_);
+    if (!c) return tl::unexpected(c.error());
+    out = std::move(*c);
+  }
+  if (auto st = q.status("get certificate " + name_key); !st) return tl::unexpected(st.error());
   return out;
 }
 

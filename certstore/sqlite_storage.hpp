@@ -23,6 +23,7 @@ class SqliteStorage final : public Storage {
 
   Status put_certificate(const StoredCertificate& cert) override;
   Result<std::vector<StoredCertificate>> load_certificates() override;
+  Result<std::optional<StoredCertificate>> get_certificate(const std::string& name_key) override;
   Status delete_certificate(const std::string& name_key) override;
   Status put_value(const std::string& key, const SecretBytes& value) override;
   Result<std::optional<SecretBytes>> get_value(const std::string& key) override;

@@ -57,6 +57,8 @@ class Storage {
   // Certificates. put_ replaces the row with the same name_key.
   virtual Status put_certificate(const StoredCertificate& cert) = 0;
   virtual Result<std::vector<StoredCertificate>> load_certificates() = 0;
+  // One certificate by name_key; nullopt when there is none. Cheap at any store size.
+  virtual Result<std::optional<StoredCertificate>> get_certificate(const std::string& name_key) = 0;
   virtual Status delete_certificate(const std::string& name_key) = 0;
 
   // Small named values: the ACME account key ("acme.account_key"), account URL, ticket keys.

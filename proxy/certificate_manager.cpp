@@ -215,12 +215,13 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id) {
 }
 
 std::optional<certstore::StoredCertificate> CertificateManager::stored_managed(const std::string& endpoint_id) {
-  auto stored = storage_.load_certificates();
-  if (!stored) return std::nullopt;
-  for (auto& cert : *stored) {
-    if (cert.source == certstore::CertSource::managed && cert.name_key == endpoint_id) return std::move(cert);
+  auto stored = storage_.get_certificate(endpoint_id);  // managed certificates are keyed by endpoint id
+  if (!stored) {
+    log::acme()->warn("stored certificate unreadable endpoint={} error=\"{}\"", endpoint_id, stored.error().message());
+    return std::nullopt;
   }
-  return std::nullopt;
+  if (!*stored || (*stored)->source != certstore::CertSource::managed) return std::nullopt;
+  return std::move(**stored);
 }
 
 asio::awaitable<void> CertificateManager::ari_loop(std::shared_ptr<bool> alive, acme::AcmeClient* client) {

@@ -21,6 +21,11 @@ class MemoryStorage final : public certstore::Storage {
     for (auto& [k, v] : certificates) out.push_back(v);
     return out;
   }
+  Result<std::optional<certstore::StoredCertificate>> get_certificate(const std::string& name_key) override {
+    auto it = certificates.find(name_key);
+    if (it == certificates.end()) return std::optional<certstore::StoredCertificate>();
+    return std::optional<certstore::StoredCertificate>(it->second);
+  }
   Status delete_certificate(const std::string& name_key) override {
     certificates.erase(name_key);
     return {};

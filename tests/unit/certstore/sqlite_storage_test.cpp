@@ -140,6 +140,16 @@ TEST_CASE("certificates round-trip and survive a reopen", "[unit][certstore]") {
     REQUIRE(again->size() == 2);
     CHECK((*again)[0].serial_hex == "ABCDEF");
   }
+  SECTION("one certificate is read by its name_key") {
+    auto one = storage->get_certificate("transitional:elb-1");
+    REQUIRE(one);
+    REQUIRE(one->has_value());
+    CHECK((*one)->source == CertSource::transitional);
+    CHECK((*one)->key_pem == managed.key_pem);
+    auto none = storage->get_certificate("not-there");
+    REQUIRE(none);
+    CHECK_FALSE(none->has_value());
+  }
   SECTION("delete removes only that certificate") {
     REQUIRE(storage->delete_certificate("elb-1"));
     REQUIRE(storage->delete_certificate("not-there"));
