@@ -12,7 +12,7 @@ CMAKE_FLAGS   ?=
 BUILD_PACKAGES = cmake ninja-build g++ ccache pkg-config make \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libfmt-dev \
   libspdlog-dev libtoml11-dev libcli11-dev libsqlite3-dev catch2 libexpected-dev libldns-dev
-RUNTIME_PACKAGES = openssl ca-certificates curl pebble
+RUNTIME_PACKAGES = openssl ca-certificates curl pebble libjemalloc2
 # The benchmark's peers (nginx, HAProxy, Caddy, wrk, h2load) are installed by bench/run.sh itself,
 # with service start-up blocked so no package starts a daemon on :80/:443.
 
