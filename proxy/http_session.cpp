@@ -28,6 +28,8 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using beast::error_code;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// How long a closing TLS connection waits to send its close_notify before the socket just closes.
+constexpr std::chrono::milliseconds close_notify_timeout{500};
 
 using RequestParser = http::request_parser<http::buffer_body>;
 using ResponseParser = http::response_parser<http::buffer_body>;
@@ -347,6 +349,16 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
   co_return keep_alive ? Outcome::keep_alive : Outcome::close;
 }
 
+// The client's address, an IPv4-mapped IPv6 peer as IPv4 (allowlists and X-Forwarded-For speak
+// IPv4 for it). nullopt when the socket is already gone.
+std::optional<asio::ip::address> peer_address(const tcp::socket& socket) {
+  error_code ec;
+  auto peer = socket.remote_endpoint(ec).address();
+  if (ec) return std::nullopt;
+  if (peer.is_v6() && peer.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, peer.to_v6());
+  return peer;
+}
+
 // The request loop shared by TLS and (for challenges/redirects) plain connections.
 template <class Stream>
 asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, std::string_view sni_name) {
@@ -462,9 +474,9 @@ asio::awaitable<void> serve_tls_connection(tcp::socket socket, const ListenerRun
   auto& shared = worker.shared();
   CounterGuard open(shared.connections);
   error_code ec;
-  auto peer = socket.remote_endpoint(ec).address();
-  if (ec) co_return;
-  if (peer.is_v6() && peer.to_v6().is_v4_mapped()) peer = asio::ip::make_address_v4(asio::ip::v4_mapped, peer.to_v6());
+  auto peer_or = peer_address(socket);
+  if (!peer_or) co_return;
+  const auto peer = *peer_or;
   auto routes = shared.routes.current();
   const auto limits = routes->limits();
   // Allowlists at accept time: a peer no endpoint on this listener admits gets no handshake.
@@ -493,7 +505,7 @@ asio::awaitable<void> serve_tls_connection(tcp::socket socket, const ListenerRun
   co_await request_loop(stream, ctx, sni_name);
 
   // Best-effort close_notify, bounded.
-  tcp_of(stream).expires_after(std::chrono::milliseconds(500));
+  tcp_of(stream).expires_after(close_notify_timeout);
   co_await stream.async_shutdown(use_tuple);
 }
 
@@ -501,9 +513,9 @@ asio::awaitable<void> serve_plain_connection(tcp::socket socket, const ListenerR
   auto& shared = worker.shared();
   CounterGuard open(shared.connections);
   error_code ec;
-  auto peer = socket.remote_endpoint(ec).address();
-  if (ec) co_return;
-  if (peer.is_v6() && peer.to_v6().is_v4_mapped()) peer = asio::ip::make_address_v4(asio::ip::v4_mapped, peer.to_v6());
+  auto peer_or = peer_address(socket);
+  if (!peer_or) co_return;
+  const auto peer = *peer_or;
   socket.set_option(tcp::no_delay(true), ec);
   beast::tcp_stream stream(std::move(socket));
   auto limits = shared.routes.current()->limits();
