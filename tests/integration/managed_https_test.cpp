@@ -484,56 +484,27 @@ TEST_CASE("a transitional certificate is served until the managed one replaces i
   constexpr auto loop_deadline = 120s;
   std::atomic<bool> swapped{false};
   std::atomic<std::size_t> done{0};
-  struct Tally {
-    std::size_t requests = 0, failures = 0, handshakes = 0, keepalive_reuses = 0;
+  struct SerialTally {
     std::size_t transitional_before = 0, managed_before = 0, managed_after = 0, transitional_after = 0, other = 0;
-    std::vector<std::string> errors;
-  } tally;
+  } seen;
+  LoopTally tally;
   std::string managed_serial;  // written before `swapped` is set
   const auto port = px.https_port();
   const auto transitional = certs.app.serial;
 
   std::thread loop([&] {
-    const auto until = Clock::now() + loop_deadline;
-    for (std::size_t conn = 0; tally.requests < wanted && Clock::now() < until; ++conn) {
-      const bool after_swap = swapped.load();
-      TlsClient client(port, TlsClient::Options{"app.example.com"});
-      ++tally.handshakes;
-      if (auto ec = client.connect()) {
-        ++tally.failures;
-        tally.errors.push_back("handshake: " + ec.message());
-        continue;
-      }
-      const auto serial = client.peer_serial();
-      if (serial == transitional) {
-        after_swap ? ++tally.transitional_after : ++tally.transitional_before;
-      } else if (after_swap && serial == managed_serial) {
-        ++tally.managed_after;
-      } else if (!after_swap) {
-        ++tally.managed_before;  // swapped before the test saw the log line
-      } else {
-        ++tally.other;
-      }
-      const std::size_t per_connection = conn % 3 == 0 ? 1 : 10;
-      for (std::size_t i = 0; i < per_connection && tally.requests < wanted; ++i) {
-        auto req = make_request(verb::get, "/loop/" + std::to_string(tally.requests), "app.example.com");
-        StringResponse res;
-        if (auto ec = client.request(req, res)) {
-          ++tally.failures;
-          tally.errors.push_back("request " + std::to_string(tally.requests) + ": " + ec.message());
-          break;
-        }
-        if (res.result_int() != 200) {
-          ++tally.failures;
-          tally.errors.push_back("request " + std::to_string(tally.requests) + ": status " +
-                                 std::to_string(res.result_int()));
-        }
-        ++tally.requests;
-        done = tally.requests;
-        if (i > 0) ++tally.keepalive_reuses;
-        if (!res.keep_alive()) break;
-      }
-    }
+    tally = run_swap_loop(port, "app.example.com", wanted, loop_deadline, swapped, done,
+                          [&](const std::string& serial, bool after_swap) {
+                            if (serial == transitional) {
+                              after_swap ? ++seen.transitional_after : ++seen.transitional_before;
+                            } else if (after_swap && serial == managed_serial) {
+                              ++seen.managed_after;
+                            } else if (!after_swap) {
+                              ++seen.managed_before;  // swapped before the test saw the log line
+                            } else {
+                              ++seen.other;
+                            }
+                          });
   });
 
   // Release the validation when a quarter of the loop has run, so that plenty runs before and after.
@@ -548,17 +519,17 @@ TEST_CASE("a transitional certificate is served until the managed one replaces i
   REQUIRE(issued);
   INFO("requests " << tally.requests << ", failures " << tally.failures << ", handshakes " << tally.handshakes
                    << ", keep-alive reuses " << tally.keepalive_reuses << ", transitional before "
-                   << tally.transitional_before << ", managed before the log line " << tally.managed_before
-                   << ", managed after " << tally.managed_after << ", transitional after "
-                   << tally.transitional_after << ", other " << tally.other);
+                   << seen.transitional_before << ", managed before the log line " << seen.managed_before
+                   << ", managed after " << seen.managed_after << ", transitional after "
+                   << seen.transitional_after << ", other " << seen.other);
   INFO("first errors: " << (tally.errors.empty() ? std::string("none") : tally.errors.front()));
   CHECK(tally.requests == wanted);
   CHECK(tally.failures == 0);
   CHECK(tally.keepalive_reuses > 0);
-  CHECK(tally.transitional_before > 0);
-  CHECK(tally.managed_after > 0);
-  CHECK(tally.transitional_after == 0);
-  CHECK(tally.other == 0);
+  CHECK(seen.transitional_before > 0);
+  CHECK(seen.managed_after > 0);
+  CHECK(seen.transitional_after == 0);
+  CHECK(seen.other == 0);
   CHECK(upstream.request_count() == wanted);
   auto served = served_certificate(px.https_port(), "app.example.com");
   REQUIRE(served);

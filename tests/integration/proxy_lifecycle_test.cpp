@@ -76,53 +76,24 @@ TEST_CASE("a certificate file replaced and SIGHUP swaps the certificate under a 
   constexpr auto loop_deadline = 180s;
   std::atomic<bool> swapped{false};
   std::atomic<std::size_t> done{0};
-  struct Tally {
-    std::size_t requests = 0, failures = 0, handshakes = 0, keepalive_reuses = 0;
+  struct SerialTally {
     std::size_t old_serial_before = 0, new_serial_after = 0, old_serial_after = 0, other_serial = 0;
-    std::vector<std::string> errors;
-  } tally;
+  } seen;
+  LoopTally tally;
   const auto port = px.https_port();
   const auto old_serial = certs.app.serial, new_serial = next.serial;
 
   std::thread loop([&] {
-    const auto until = Clock::now() + loop_deadline;
-    for (std::size_t conn = 0; tally.requests < wanted && Clock::now() < until; ++conn) {
-      const bool after_swap = swapped.load();
-      TlsClient client(port, TlsClient::Options{"app.example.com"});
-      ++tally.handshakes;
-      if (auto ec = client.connect()) {
-        ++tally.failures;
-        tally.errors.push_back("handshake: " + ec.message());
-        continue;
-      }
-      const auto serial = client.peer_serial();
-      if (serial == old_serial) {
-        after_swap ? ++tally.old_serial_after : ++tally.old_serial_before;
-      } else if (serial == new_serial) {
-        ++tally.new_serial_after;
-      } else {
-        ++tally.other_serial;
-      }
-      const std::size_t per_connection = conn % 3 == 0 ? 1 : 10;
-      for (std::size_t i = 0; i < per_connection && tally.requests < wanted; ++i) {
-        auto req = make_request(verb::get, "/loop/" + std::to_string(tally.requests), "app.example.com");
-        StringResponse res;
-        if (auto ec = client.request(req, res)) {
-          ++tally.failures;
-          tally.errors.push_back("request " + std::to_string(tally.requests) + ": " + ec.message());
-          break;
-        }
-        if (res.result_int() != 200) {
-          ++tally.failures;
-          tally.errors.push_back("request " + std::to_string(tally.requests) + ": status " +
-                                 std::to_string(res.result_int()));
-        }
-        ++tally.requests;
-        done = tally.requests;
-        if (i > 0) ++tally.keepalive_reuses;
-        if (!res.keep_alive()) break;  // the server may end a connection politely
-      }
-    }
+    tally = run_swap_loop(port, "app.example.com", wanted, loop_deadline, swapped, done,
+                          [&](const std::string& serial, bool after_swap) {
+                            if (serial == old_serial) {
+                              after_swap ? ++seen.old_serial_after : ++seen.old_serial_before;
+                            } else if (serial == new_serial) {
+                              ++seen.new_serial_after;
+                            } else {
+                              ++seen.other_serial;
+                            }
+                          });
   });
 
   // Swap when a quarter of the loop has run, so that plenty runs before and after.
@@ -136,17 +107,17 @@ TEST_CASE("a certificate file replaced and SIGHUP swaps the certificate under a 
   REQUIRE(started);
   REQUIRE(outcome == ReloadOutcome::applied);
   INFO("requests " << tally.requests << ", failures " << tally.failures << ", handshakes " << tally.handshakes
-                   << ", keep-alive reuses " << tally.keepalive_reuses << ", old before " << tally.old_serial_before
-                   << ", new after " << tally.new_serial_after << ", old after " << tally.old_serial_after
-                   << ", other " << tally.other_serial);
+                   << ", keep-alive reuses " << tally.keepalive_reuses << ", old before " << seen.old_serial_before
+                   << ", new after " << seen.new_serial_after << ", old after " << seen.old_serial_after
+                   << ", other " << seen.other_serial);
   for (std::size_t i = 0; i < std::min<std::size_t>(tally.errors.size(), 5); ++i) INFO(tally.errors[i]);
   CHECK(tally.requests >= 2000);
   CHECK(tally.failures == 0);
   CHECK(tally.keepalive_reuses > 1000);
-  CHECK(tally.old_serial_before > 0);
-  CHECK(tally.new_serial_after > 0);
-  CHECK(tally.old_serial_after == 0);
-  CHECK(tally.other_serial == 0);
+  CHECK(seen.old_serial_before > 0);
+  CHECK(seen.new_serial_after > 0);
+  CHECK(seen.old_serial_after == 0);
+  CHECK(seen.other_serial == 0);
   CHECK(px.served_serial("app.example.com") == new_serial);
 }
 

@@ -295,6 +295,44 @@ StringRequest make_request(http::verb method, std::string target, std::string ho
   return req;
 }
 
+LoopTally run_swap_loop(std::uint16_t port, const std::string& host, std::size_t wanted, Millis deadline,
+                        const std::atomic<bool>& swapped, std::atomic<std::size_t>& done,
+                        const std::function<void(const std::string& serial, bool after_swap)>& on_handshake) {
+  LoopTally tally;
+  const auto until = Clock::now() + deadline;
+  for (std::size_t conn = 0; tally.requests < wanted && Clock::now() < until; ++conn) {
+    const bool after_swap = swapped.load();
+    TlsClient client(port, TlsClient::Options{host});
+    ++tally.handshakes;
+    if (auto ec = client.connect()) {
+      ++tally.failures;
+      tally.errors.push_back("handshake: " + ec.message());
+      continue;
+    }
+    on_handshake(client.peer_serial(), after_swap);
+    const std::size_t per_connection = conn % 3 == 0 ? 1 : 10;
+    for (std::size_t i = 0; i < per_connection && tally.requests < wanted; ++i) {
+      auto req = make_request(http::verb::get, "/loop/" + std::to_string(tally.requests), host);
+      StringResponse res;
+      if (auto ec = client.request(req, res)) {
+        ++tally.failures;
+        tally.errors.push_back("request " + std::to_string(tally.requests) + ": " + ec.message());
+        break;
+      }
+      if (res.result_int() != 200) {
+        ++tally.failures;
+        tally.errors.push_back("request " + std::to_string(tally.requests) + ": status " +
+                               std::to_string(res.result_int()));
+      }
+      ++tally.requests;
+      done = tally.requests;
+      if (i > 0) ++tally.keepalive_reuses;
+      if (!res.keep_alive()) break;  // the server may end a connection politely
+    }
+  }
+  return tally;
+}
+
 // --- the fixture ---------------------------------------------------------------------------------
 
 PortcullisFixture::PortcullisFixture(FixtureOptions options) : options_(std::move(options)) {

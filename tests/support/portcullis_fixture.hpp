@@ -4,8 +4,10 @@
 // long request loops. Test certificates come from OpensslCa (the openssl CLI).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -168,6 +170,18 @@ class TlsClient {
 };
 
 StringRequest make_request(http::verb method, std::string target, std::string host, std::string body = {});
+
+// The client loop of the certificate swap tests: connections of 1 or 10 keep-alive GETs to `host`
+// on 127.0.0.1:`port`, until `wanted` requests or `deadline`. After each handshake it calls
+// `on_handshake(serial, after_swap)`, where after_swap is `swapped` as read before that connection
+// began; `done` follows the request count so the caller can wait on progress.
+struct LoopTally {
+  std::size_t requests = 0, failures = 0, handshakes = 0, keepalive_reuses = 0;
+  std::vector<std::string> errors;
+};
+LoopTally run_swap_loop(std::uint16_t port, const std::string& host, std::size_t wanted, Millis deadline,
+                        const std::atomic<bool>& swapped, std::atomic<std::size_t>& done,
+                        const std::function<void(const std::string& serial, bool after_swap)>& on_handshake);
 
 // --- the fixture ---------------------------------------------------------------------------------
 
