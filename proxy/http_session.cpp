@@ -190,6 +190,14 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
 
   prepare_forward_request(req, ctx.peer, ctx.tls, upgrade, chunked_in);
 
+  // A request with no body and an idempotent method (RFC 9110 §9.2.2) can be sent again when a
+  // pooled connection turns out to be closed: the upstream ended it before answering a byte.
+  const auto method = req.method();
+  const bool replayable = parser.is_done() && !chunked_in && !upgrade &&
+                          (method == http::verb::get || method == http::verb::head ||
+                           method == http::verb::options || method == http::verb::trace ||
+                           method == http::verb::put || method == http::verb::delete_);
+
   // Pick an upstream: round robin, a pooled connection when one is idle, else a new one; on a
   // connect failure the next upstream is tried, each once.
   auto& pool = ctx.worker.pool();
@@ -201,7 +209,7 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
   for (std::size_t i = 0; i < count && !upstream; ++i) {
     const auto& target = endpoint.upstreams[(first + i) % count];
     upstream_key = target.to_string();
-    upstream = pool.take(upstream_key);
+    upstream = pool.take(upstream_key, !replayable);
     reused = upstream != nullptr;
     if (!upstream) upstream = co_await connect_upstream(ctx.worker, target, limits.upstream_connect_timeout);
   }
@@ -211,78 +219,99 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
     co_return Outcome::close;
   }
 
-  // Header to the upstream. A pooled connection the upstream closed meanwhile fails here, before
-  // any body byte was consumed, so one retry on a fresh connection is safe.
-  Recycled<RequestSerializer> req_sr = make_recycled<RequestSerializer>(req);
-  upstream->stream.expires_after(limits.upstream_timeout);
-  auto [hec, hn] = co_await http::async_write_header(upstream->stream, *req_sr, use_tuple);
-  if (hec && reused) {
+  auto reconnect = [&]() -> asio::awaitable<std::unique_ptr<UpstreamConnection>> {
     const HostPort* target = &endpoint.upstreams.front();
     for (const auto& u : endpoint.upstreams) {
       if (u.to_string() == upstream_key) target = &u;
     }
-    upstream = co_await connect_upstream(ctx.worker, *target, limits.upstream_connect_timeout);
-    if (upstream) {
-      req_sr = make_recycled<RequestSerializer>(req);
-      upstream->stream.expires_after(limits.upstream_timeout);
-      std::tie(hec, hn) = co_await http::async_write_header(upstream->stream, *req_sr, use_tuple);
-    } else {
-      hec = asio::error::connection_refused;
-    }
-  }
-  if (hec) {
-    co_await send_simple(client, http::status::bad_gateway, version, "upstream unavailable\n", false, limits.idle_timeout);
-    co_return Outcome::close;
-  }
+    co_return co_await connect_upstream(ctx.worker, *target, limits.upstream_connect_timeout);
+  };
 
-  // Request body, streamed.
-  if (!req_sr->is_done() || !parser.is_done()) {
-    bool read_failed = false;
-    auto ec = co_await relay_body(client, client_buffer, parser, upstream->stream, *req_sr,
-                                  limits.idle_timeout, limits.upstream_timeout, read_failed);
-    if (ec) {
-      if (read_failed) {
-        // The client's body was malformed or stalled: the upstream saw a partial request.
-        if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension ||
-            ec == http::error::body_limit) {
-          co_await send_simple(client, http::status::bad_request, version, "malformed request body\n", false, limits.idle_timeout);
-        }
-        co_return Outcome::close;
-      }
-      co_await send_simple(client, http::status::bad_gateway, version, "upstream failed while receiving the request\n", false, limits.idle_timeout);
-      co_return Outcome::close;
-    }
-  }
-
-  // Response header; 1xx interim responses (except 101) are passed on and the next one read.
   Recycled<ResponseParser> res_parser;
   for (;;) {
-    res_parser.reset();
-    res_parser = make_recycled<ResponseParser>();
-    res_parser->body_limit(boost::none);
-    res_parser->header_limit(64 * 1024);
-    if (is_head) res_parser->skip(true);
+    // Header to the upstream. A pooled connection the upstream closed meanwhile may fail here,
+    // before any body byte was consumed, so one retry on a fresh connection is safe.
+    Recycled<RequestSerializer> req_sr = make_recycled<RequestSerializer>(req);
     upstream->stream.expires_after(limits.upstream_timeout);
-    auto [ec, n] = co_await http::async_read_header(upstream->stream, upstream->buffer, *res_parser, use_tuple);
-    if (ec) {
-      if (ec == beast::error::timeout) {
-        log::proxy()->warn("upstream timeout endpoint={} upstream={}", endpoint.id, upstream_key);
-        co_await send_simple(client, http::status::gateway_timeout, version, "upstream timed out\n", false, limits.idle_timeout);
+    auto [hec, hn] = co_await http::async_write_header(upstream->stream, *req_sr, use_tuple);
+    if (hec && reused) {
+      reused = false;
+      upstream = co_await reconnect();
+      if (upstream) {
+        req_sr = make_recycled<RequestSerializer>(req);
+        upstream->stream.expires_after(limits.upstream_timeout);
+        std::tie(hec, hn) = co_await http::async_write_header(upstream->stream, *req_sr, use_tuple);
       } else {
-        co_await send_simple(client, http::status::bad_gateway, version, "upstream sent no valid response\n", false, limits.idle_timeout);
+        hec = asio::error::connection_refused;
       }
+    }
+    if (hec) {
+      co_await send_simple(client, http::status::bad_gateway, version, "upstream unavailable\n", false, limits.idle_timeout);
       co_return Outcome::close;
     }
-    auto status = res_parser->get().result_int();
-    if (status >= 100 && status < 200 && status != 101) {
-      http::response<http::empty_body> interim{res_parser->get().result(), version};
-      for (const auto& f : res_parser->get()) interim.insert(f.name_string(), f.value());
-      tcp_of(client).expires_after(limits.idle_timeout);
-      auto [wec, wn] = co_await http::async_write(client, interim, use_tuple);
-      if (wec) co_return Outcome::close;
-      continue;
+
+    // Request body, streamed.
+    if (!req_sr->is_done() || !parser.is_done()) {
+      bool read_failed = false;
+      auto ec = co_await relay_body(client, client_buffer, parser, upstream->stream, *req_sr,
+                                    limits.idle_timeout, limits.upstream_timeout, read_failed);
+      if (ec) {
+        if (read_failed) {
+          // The client's body was malformed or stalled: the upstream saw a partial request.
+          if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension ||
+              ec == http::error::body_limit) {
+            co_await send_simple(client, http::status::bad_request, version, "malformed request body\n", false, limits.idle_timeout);
+          }
+          co_return Outcome::close;
+        }
+        co_await send_simple(client, http::status::bad_gateway, version, "upstream failed while receiving the request\n", false, limits.idle_timeout);
+        co_return Outcome::close;
+      }
     }
-    break;
+
+    // Response header; 1xx interim responses (except 101) are passed on and the next one read.
+    bool interim_sent = false;
+    error_code rec;
+    for (;;) {
+      res_parser.reset();
+      res_parser = make_recycled<ResponseParser>();
+      res_parser->body_limit(boost::none);
+      res_parser->header_limit(64 * 1024);
+      if (is_head) res_parser->skip(true);
+      upstream->stream.expires_after(limits.upstream_timeout);
+      auto [ec, n] = co_await http::async_read_header(upstream->stream, upstream->buffer, *res_parser, use_tuple);
+      rec = ec;
+      if (ec) break;
+      auto status = res_parser->get().result_int();
+      if (status >= 100 && status < 200 && status != 101) {
+        http::response<http::empty_body> interim{res_parser->get().result(), version};
+        for (const auto& f : res_parser->get()) interim.insert(f.name_string(), f.value());
+        tcp_of(client).expires_after(limits.idle_timeout);
+        auto [wec, wn] = co_await http::async_write(client, interim, use_tuple);
+        if (wec) co_return Outcome::close;
+        interim_sent = true;
+        continue;
+      }
+      break;
+    }
+    if (!rec) break;
+    const bool closed_unanswered = rec == http::error::end_of_stream || rec == asio::error::eof ||
+                                   rec == asio::error::connection_reset || rec == asio::error::broken_pipe;
+    if (reused && replayable && !interim_sent && closed_unanswered && upstream->buffer.size() == 0) {
+      log::proxy()->debug("pooled upstream connection was closed, retrying endpoint={} upstream={}", endpoint.id, upstream_key);
+      reused = false;
+      upstream = co_await reconnect();
+      if (upstream) continue;
+      co_await send_simple(client, http::status::bad_gateway, version, "upstream unavailable\n", false, limits.idle_timeout);
+      co_return Outcome::close;
+    }
+    if (rec == beast::error::timeout) {
+      log::proxy()->warn("upstream timeout endpoint={} upstream={}", endpoint.id, upstream_key);
+      co_await send_simple(client, http::status::gateway_timeout, version, "upstream timed out\n", false, limits.idle_timeout);
+    } else {
+      co_await send_simple(client, http::status::bad_gateway, version, "upstream sent no valid response\n", false, limits.idle_timeout);
+    }
+    co_return Outcome::close;
   }
 
   auto& res = res_parser->get();

@@ -1,6 +1,10 @@
 #include "proxy/tls_stream.hpp"
 
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <new>
 
 #include <boost/asio/ssl/error.hpp>
@@ -47,9 +51,116 @@ TlsStream::TlsStream(asio::ip::tcp::socket socket, SSL_CTX* ctx)
   if (!ssl_) throw std::bad_alloc();
   error_code ec;
   socket_.non_blocking(true, ec);
-  SSL_set_fd(ssl_.get(), socket_.native_handle());
+  BIO* in = BIO_new(incoming_method());
+  BIO* out = BIO_new_socket(socket_.native_handle(), BIO_NOCLOSE);
+  if (in == nullptr || out == nullptr) {
+    BIO_free(in);
+    BIO_free(out);
+    throw std::bad_alloc();
+  }
+  BIO_set_data(in, this);
+  BIO_set_init(in, 1);
+  SSL_set_bio(ssl_.get(), in, out);  // the SSL owns both
   SSL_set_accept_state(ssl_.get());
   deadline_->socket = &socket_;
+  in_.readable = true;  // a freshly accepted connection usually has its ClientHello waiting
+}
+
+// The read side: OpenSSL takes ciphertext from in_. No bytes and no end yet is "retry": the
+// operation then waits on the reactor and calls OpenSSL again.
+BIO_METHOD* TlsStream::incoming_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "portcullis incoming");
+    if (m == nullptr || BIO_meth_set_read_ex(m, &TlsStream::incoming_read) != 1 ||
+        BIO_meth_set_ctrl(m, &TlsStream::incoming_ctrl) != 1) {
+      throw std::bad_alloc();
+    }
+    return m;
+  }();
+  return method;
+}
+
+int TlsStream::incoming_read(BIO* bio, char* out, std::size_t len, std::size_t* got) {
+  auto* self = static_cast<TlsStream*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  *got = 0;
+  Incoming& in = self->in_;
+  std::size_t available = in.end - in.begin;
+  if (available == 0) {
+    if (in.eof) return 0;
+    if (in.error) {
+      errno = in.error.value();
+      return 0;
+    }
+    BIO_set_retry_read(bio);
+    return 0;
+  }
+  std::size_t n = std::min(available, len);
+  std::memcpy(out, in.block->bytes + in.begin, n);
+  in.begin += n;
+  *got = n;
+  return 1;
+}
+
+long TlsStream::incoming_ctrl(BIO* bio, int cmd, long, void*) {
+  auto* self = static_cast<TlsStream*>(BIO_get_data(bio));
+  switch (cmd) {
+    case BIO_CTRL_PENDING:
+      return static_cast<long>(self->in_.end - self->in_.begin);
+    case BIO_CTRL_EOF:
+      return self->in_.eof && self->in_.begin == self->in_.end ? 1 : 0;
+    case BIO_CTRL_FLUSH:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+asio::mutable_buffer TlsStream::receive_space() {
+  if (!in_.block) in_.block = make_recycled<CipherBlock>();
+  if (in_.begin == in_.end) {
+    in_.begin = in_.end = 0;
+  } else if (in_.end == sizeof(CipherBlock::bytes)) {
+    std::memmove(in_.block->bytes, in_.block->bytes + in_.begin, in_.end - in_.begin);
+    in_.end -= in_.begin;
+    in_.begin = 0;
+  }
+  return asio::buffer(in_.block->bytes + in_.end, sizeof(CipherBlock::bytes) - in_.end);
+}
+
+bool TlsStream::receive_now() {
+  if (!in_.readable || in_.eof || in_.error || in_.receiving) return false;
+  auto space = receive_space();
+  ssize_t n = ::recv(socket_.native_handle(), space.data(), space.size(), MSG_DONTWAIT);
+  if (n > 0) {
+    received(static_cast<std::size_t>(n));
+    return true;
+  }
+  in_.readable = false;
+  if (n == 0) {
+    in_.eof = true;
+    return true;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
+  if (errno == EINTR) {
+    in_.readable = true;
+    return true;
+  }
+  in_.error = error_code(errno, boost::system::system_category());
+  return true;
+}
+
+void TlsStream::received(std::size_t n) {
+  in_.end += n;
+  // A receive that filled the space may have left bytes in the socket.
+  in_.readable = in_.end == sizeof(CipherBlock::bytes);
+}
+
+void TlsStream::release_idle_block() noexcept {
+  if (in_.block && in_.begin == in_.end && !in_.receiving) {
+    in_.block.reset();
+    in_.begin = in_.end = 0;
+  }
 }
 
 TlsStream::~TlsStream() {

@@ -1,10 +1,14 @@
-// TlsStream: a server-side TLS connection that runs OpenSSL directly on the socket's descriptor
-// (SSL_set_fd, non-blocking; readiness from the reactor), with no buffers of its own. With
-// SSL_MODE_RELEASE_BUFFERS an idle connection costs its SSL object and little else. Models Asio's
-// AsyncReadStream and AsyncWriteStream so Beast's HTTP operations run on it, and keeps one
-// deadline per connection (expires_after), like beast::tcp_stream.
+// TlsStream: a server-side TLS connection that runs OpenSSL on the socket with as few system calls
+// as the protocol allows. Writes go straight to the descriptor (a socket BIO). Reads come from a
+// BIO of our own that hands OpenSSL the ciphertext the reactor received: a receive that finds no
+// data parks in the reactor without re-arming epoll, and a connection waiting for its next
+// request holds no buffer at all (a one-byte MSG_PEEK wait), so with SSL_MODE_RELEASE_BUFFERS an
+// idle connection costs its SSL object and little else. Models Asio's AsyncReadStream and
+// AsyncWriteStream so Beast's HTTP operations run on it, and keeps one deadline per connection
+// (expires_after), like beast::tcp_stream.
 #pragma once
 
+#include <cerrno>
 #include <chrono>
 #include <algorithm>
 #include <cstddef>
@@ -22,6 +26,7 @@
 #include <openssl/ssl.h>
 
 #include "certstore/ossl.hpp"
+#include "proxy/recycled.hpp"
 
 namespace portcullis::proxy {
 
@@ -99,17 +104,42 @@ class TlsStream {
     });
   }
 
-  // Completes when a read would make progress (bytes buffered in the SSL or readable on the
-  // socket), without holding any buffer while waiting: the idle wait of a kept-alive connection.
+  // Completes when a read would make progress (bytes received but not yet decrypted, or readable
+  // on the socket), without holding any buffer while waiting: the idle wait of a kept-alive
+  // connection.
   template <class Token>
   auto async_wait_readable(Token&& token) {
-    return run(token, [](SSL* ssl, TlsStream&) {
-      return SSL_has_pending(ssl) ? TlsStep{} : TlsStep{TlsStep::want_read, {}, 0};
+    return run(token, [](SSL* ssl, TlsStream& self) {
+      return self.in_.begin != self.in_.end || SSL_has_pending(ssl) ? TlsStep{} : TlsStep{TlsStep::want_read, {}, 0};
     }, true);
   }
 
  private:
   struct Deadline;
+  // Ciphertext received but not yet taken by OpenSSL. The block is held only while bytes are in
+  // it or a receive into it is pending; an idle connection has none.
+  struct alignas(16) CipherBlock {
+    char bytes[17 * 1024];  // a whole TLS record (16 KiB + overhead) fits
+  };
+  struct Incoming {
+    Recycled<CipherBlock> block;
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    bool eof = false;                     // the peer closed its side
+    boost::system::error_code error;      // the receive failed
+    bool readable = false;                // the last wait or receive says more bytes are there
+    bool receiving = false;               // a receive into the block is pending
+  };
+  static BIO_METHOD* incoming_method();
+  static int incoming_read(BIO* bio, char* out, std::size_t len, std::size_t* got);
+  static long incoming_ctrl(BIO* bio, int cmd, long num, void* ptr);
+  // Room for the next receive (a block taken if none is held); empty bytes are reclaimed first.
+  boost::asio::mutable_buffer receive_space();
+  // One non-blocking receive straight from the descriptor when the reactor said it is readable;
+  // false when it would block (the reactor then waits).
+  bool receive_now();
+  void received(std::size_t n);
+  void release_idle_block() noexcept;
   static TlsStep step(SSL* ssl, int ret, std::size_t n);
   bool expired() const noexcept;
   void arm_if_needed();
@@ -150,40 +180,78 @@ class TlsStream {
   boost::asio::ip::tcp::socket socket_;
   certstore::SslPtr ssl_;
   std::shared_ptr<Deadline> deadline_;
+  Incoming in_;
+  char peek_byte_ = 0;
 };
 
-// A pending operation: one OpenSSL call per readiness event until it succeeds or fails.
+// A pending operation: OpenSSL is called until it succeeds or fails; in between, the operation
+// waits on the reactor for ciphertext (a receive into the connection's block, or a one-byte peek
+// for the idle wait) or for the socket to take more bytes.
 template <class Fn>
 struct TlsStream::Op {
+  enum class Pending : unsigned char { none, receive, peek, writable };
   TlsStream& stream;
   Fn fn;
   bool wait_only;
   bool initiating = true;
   bool finished = false;
+  Pending pending = Pending::none;
   TlsStep result{};
 
   template <class Self>
-  void operator()(Self& self, boost::system::error_code ec = {}) {
+  void operator()(Self& self, boost::system::error_code ec = {}, std::size_t n = 0) {
     const bool first = initiating;
     initiating = false;
     if (finished) return self.complete(result.ec, result.bytes);
-    if (ec) {
-      if (ec == boost::asio::error::operation_aborted) ec = stream.aborted_error();
-      return self.complete(ec, 0);
+    const Pending was = pending;
+    pending = Pending::none;
+    if (was == Pending::receive) stream.in_.receiving = false;
+    if (ec == boost::asio::error::operation_aborted) {
+      stream.release_idle_block();
+      return self.complete(stream.aborted_error(), 0);
     }
-    if (stream.expired()) return finish(self, first, stream.aborted_error(), 0);
-    if (wait_only && !first) return self.complete({}, 0);  // the socket is readable
-    ERR_clear_error();
-    TlsStep s = fn(stream.ssl_.get(), stream);
-    if (s.kind == TlsStep::want_read) {
-      stream.arm_if_needed();
-      return stream.socket_.async_wait(boost::asio::socket_base::wait_read, std::move(self));
+    if (was == Pending::receive) {
+      if (ec == boost::asio::error::eof) {
+        stream.in_.eof = true;
+      } else if (ec) {
+        stream.in_.error = ec;  // OpenSSL sees it as a failed read
+      } else {
+        stream.received(n);
+      }
+    } else if (was == Pending::peek || was == Pending::writable) {
+      if (ec) return self.complete(ec, 0);
+      if (was == Pending::peek) stream.in_.readable = true;
+      if (wait_only) return self.complete({}, 0);
     }
-    if (s.kind == TlsStep::want_write) {
-      stream.arm_if_needed();
-      return stream.socket_.async_wait(boost::asio::socket_base::wait_write, std::move(self));
+    for (;;) {
+      if (stream.expired()) return finish(self, first, stream.aborted_error(), 0);
+      ERR_clear_error();
+      errno = 0;
+      TlsStep s = fn(stream.ssl_.get(), stream);
+      if (s.kind == TlsStep::want_read) {
+        if (wait_only || stream.in_.receiving) {
+          // The idle wait holds no buffer; and while another operation (a tunnel's read beside
+          // this write) owns the block, this one only waits for readability and tries again.
+          stream.arm_if_needed();
+          stream.release_idle_block();
+          pending = Pending::peek;
+          return stream.socket_.async_receive(boost::asio::buffer(&stream.peek_byte_, 1),
+                                              boost::asio::socket_base::message_peek, std::move(self));
+        }
+        if (stream.receive_now()) continue;  // more ciphertext arrived: call OpenSSL again
+        stream.arm_if_needed();
+        pending = Pending::receive;
+        stream.in_.receiving = true;
+        return stream.socket_.async_receive(stream.receive_space(), std::move(self));
+      }
+      if (s.kind == TlsStep::want_write) {
+        stream.arm_if_needed();
+        pending = Pending::writable;
+        return stream.socket_.async_wait(boost::asio::socket_base::wait_write, std::move(self));
+      }
+      stream.release_idle_block();
+      return finish(self, first, s.ec, s.bytes);
     }
-    finish(self, first, s.ec, s.bytes);
   }
 
   // A result available in the initiating call is delivered through a post, as Asio requires of

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -30,22 +32,29 @@ bool still_usable(UpstreamConnection& conn) {
 
 }  // namespace
 
-std::unique_ptr<UpstreamConnection> UpstreamPool::take(const std::string& key) {
+std::unique_ptr<UpstreamConnection> UpstreamPool::take(const std::string& key, bool probe) {
   auto it = idle_.find(key);
   if (it == idle_.end()) return nullptr;
   auto& stack = it->second;
+  const auto now = std::chrono::steady_clock::now();
   while (!stack.empty()) {
     auto conn = std::move(stack.back());
     stack.pop_back();
-    if (still_usable(*conn)) return conn;
+    if (!probe && now - conn->idle_since < probe_after
+            ? conn->buffer.size() == 0 && conn->stream.socket().is_open()
+            : still_usable(*conn)) {
+      return conn;
+    }
   }
   return nullptr;
 }
 
 void UpstreamPool::give_back(const std::string& key, std::unique_ptr<UpstreamConnection> conn) {
+  if (conn->buffer.size() != 0 || !conn->stream.socket().is_open()) return;
   auto& stack = idle_[key];
   if (stack.size() >= max_idle_per_upstream) return;
   conn->stream.expires_never();
+  conn->idle_since = std::chrono::steady_clock::now();
   stack.push_back(std::move(conn));
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -50,12 +51,19 @@ struct UpstreamConnection {
   explicit UpstreamConnection(boost::asio::any_io_executor ex) : stream(std::move(ex)) {}
   boost::beast::tcp_stream stream;
   boost::beast::flat_buffer buffer;
+  std::chrono::steady_clock::time_point idle_since{};  // when it was last given back to the pool
 };
 
 // Per-worker pool of idle upstream connections, keyed by "host:port". Single-threaded.
+// A connection idle for a while is probed (a non-blocking one-byte MSG_PEEK) before it is reused;
+// one given back moments ago is not: that probe would cost a system call on every request. An
+// upstream that closed it in between is caught by the request path, which retries a replayable
+// request once on a fresh connection (see proxy_request).
 class UpstreamPool {
  public:
-  std::unique_ptr<UpstreamConnection> take(const std::string& key);
+  // An idle connection for `key`, or nullptr. `probe` asks for the MSG_PEEK check even on a
+  // connection given back moments ago (for a request that could not be sent again).
+  std::unique_ptr<UpstreamConnection> take(const std::string& key, bool probe = false);
   void give_back(const std::string& key, std::unique_ptr<UpstreamConnection> conn);
   std::size_t next_index(const std::string& endpoint_id, std::size_t count) {
     return count == 0 ? 0 : rr_[endpoint_id]++ % count;
@@ -64,6 +72,7 @@ class UpstreamPool {
 
  private:
   static constexpr std::size_t max_idle_per_upstream = 64;
+  static constexpr std::chrono::milliseconds probe_after{1000};
   std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
   std::unordered_map<std::string, std::size_t> rr_;
 };
@@ -91,7 +100,8 @@ class Worker {
   unsigned index_;
   SharedState& shared_;
   const std::vector<ListenerRuntime>& listeners_;
-  boost::asio::io_context io_{1};
+  // One thread runs it and no other thread touches its sockets: no per-descriptor locking.
+  boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
   UpstreamPool pool_;
   std::thread thread_;

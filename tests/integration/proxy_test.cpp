@@ -298,6 +298,36 @@ TEST_CASE("connections are kept alive to the client and to the upstream", "[inte
   CHECK(upstream.connection_count() < n);
 }
 
+TEST_CASE("a pooled upstream connection the upstream closed is replaced without an error", "[integration][proxy]") {
+  StandardCerts certs;
+  UpstreamServer upstream;
+  PortcullisFixture px(standard_options(certs, upstream));
+
+  TlsClient client(px.https_port(), px.client_options("app.example.com"));
+  REQUIRE(!client.connect());
+  // Each /answer-then-close response says keep-alive, so the proxy pools the connection, and the
+  // upstream closes it right after. The next request finds that connection in the pool: a GET
+  // or HEAD is sent again on a fresh connection (the upstream ended the old one unanswered); a
+  // POST is never sent twice, so its connection is checked before use.
+  const std::vector<std::pair<verb, std::string>> sequence = {
+      {verb::get, "/answer-then-close"}, {verb::get, "/after-close/1"},
+      {verb::get, "/answer-then-close"}, {verb::head, "/after-close/2"},
+      {verb::get, "/answer-then-close"}, {verb::get, "/after-close/3"},
+  };
+  for (const auto& [method, target] : sequence) {
+    auto req = make_request(method, target, "app.example.com");
+    StringResponse res;
+    INFO(target);
+    REQUIRE(!client.request(req, res));
+    CHECK(res.result_int() == 200);
+    CHECK(res.keep_alive());
+  }
+  // Every request reached the upstream exactly once, and each one after a close needed a new
+  // connection.
+  CHECK(upstream.request_count() == sequence.size());
+  CHECK(upstream.connection_count() == 1 + 3);
+}
+
 TEST_CASE("requests are spread over an endpoint's upstreams and a dead one is skipped", "[integration][proxy]") {
   StandardCerts certs;
   UpstreamServer first, second;

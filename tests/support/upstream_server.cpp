@@ -229,6 +229,14 @@ struct UpstreamServer::Impl {
       stream.expires_after(upstream_idle_timeout);
       auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
       if (wec) co_return;
+      if (path == "/answer-then-close") {
+        // Says keep-alive, then closes: what an upstream does when its idle timeout ends a
+        // connection the proxy has just put back in its pool.
+        beast::error_code ignored;
+        stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        stream.socket().close(ignored);
+        co_return;
+      }
       if (!keep_alive) {
         beast::error_code ignored;
         stream.socket().shutdown(tcp::socket::shutdown_send, ignored);

@@ -6,6 +6,7 @@
 //   /slow?ms=N         waits N ms before answering (then echoes)
 //   /download?bytes=N  answers N bytes of pattern_bytes(N)
 //   /close             closes the connection without answering
+//   /answer-then-close echoes with "Connection: keep-alive", then closes the connection
 //   WebSocket upgrade  echoes every message back (any path)
 //   anything else      echoes the request as JSON:
 //                      {"method","target","headers":[[name,value],...],"body_size","body_sha256","body"}
