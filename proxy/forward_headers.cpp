@@ -127,4 +127,48 @@ void prepare_forward_request(http::request<http::buffer_body>& req, const boost:
   req.version(11);
 }
 
+namespace {
+
+void append_version(std::string& out, unsigned version) {
+  out += "HTTP/";
+  out += static_cast<char>('0' + version / 10);
+  out += '.';
+  out += static_cast<char>('0' + version % 10);
+}
+
+void append_fields(std::string& out, const http::fields& fields) {
+  for (const auto& f : fields) {
+    out += f.name_string();
+    out += ": ";
+    out += f.value();
+    out += "\r\n";
+  }
+  out += "\r\n";
+}
+
+}  // namespace
+
+void append_request_head(std::string& out, const http::request_header<>& req) {
+  out += req.method_string();
+  out += ' ';
+  out += req.target();
+  out += ' ';
+  append_version(out, req.version());
+  out += "\r\n";
+  append_fields(out, req);
+}
+
+void append_response_head(std::string& out, const http::response_header<>& res) {
+  append_version(out, res.version());
+  const unsigned status = res.result_int();
+  out += ' ';
+  out += static_cast<char>('0' + status / 100 % 10);
+  out += static_cast<char>('0' + status / 10 % 10);
+  out += static_cast<char>('0' + status % 10);
+  out += ' ';
+  out += res.reason();
+  out += "\r\n";
+  append_fields(out, res);
+}
+
 }  // namespace portcullis::proxy

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include <boost/asio/ip/address.hpp>
@@ -30,5 +31,11 @@ std::optional<std::string_view> framing_problem(const boost::beast::http::fields
 // peer (the edge is the first proxy: whatever the client claimed is replaced), HTTP/1.1.
 void prepare_forward_request(boost::beast::http::request<boost::beast::http::buffer_body>& req,
                              const boost::asio::ip::address& peer, bool tls, bool upgrade, bool chunked_in);
+
+// Appends the message head as it goes on the wire (start line, fields in order, blank line): the
+// bytes Beast's serializer would write, into one contiguous buffer so that a head and a short body
+// leave in one write.
+void append_request_head(std::string& out, const boost::beast::http::request_header<>& req);
+void append_response_head(std::string& out, const boost::beast::http::response_header<>& res);
 
 }  // namespace portcullis::proxy

@@ -1,6 +1,7 @@
 #include "proxy/http_session.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <array>
 #include <optional>
 #include <string>
@@ -38,6 +39,11 @@ using ResponseSerializer = http::serializer<false, http::buffer_body>;
 // A client connection's read buffer: one recycled 4 KiB block while a request is being read.
 using ClientBuffer = beast::basic_flat_buffer<ReadBufferAllocator<char>>;
 using RelayChunk = std::array<char, 16 * 1024>;
+// Bytes asked of the socket per read while a head is incomplete.
+constexpr std::size_t read_chunk = 4096;
+// A response whose body is already received whole and is at most this long leaves with its head in
+// one write; longer ones are relayed chunk by chunk.
+constexpr std::size_t max_inline_body = 16 * 1024;
 
 
 // Decrements a shared counter when the scope ends, whatever the path out.
@@ -75,6 +81,72 @@ asio::awaitable<error_code> send_simple(Stream& stream, http::status status, uns
   tcp_of(stream).expires_after(timeout);
   auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
   co_return ec;
+}
+
+// Reads a message head into `parser`: what `buffer` already holds is parsed first, and the stream
+// is read only while the head is incomplete. Beast's parser takes a head only once it is whole,
+// so its bytes stay in `buffer` until then; header_limit bounds how far that grows.
+template <class Stream, class Buffer, bool isRequest>
+asio::awaitable<error_code> read_head(Stream& stream, Buffer& buffer, http::parser<isRequest, http::buffer_body>& parser) {
+  for (;;) {
+    if (buffer.size() > 0) {
+      error_code ec;
+      buffer.consume(parser.put(buffer.data(), ec));
+      if (parser.is_header_done()) co_return error_code{};
+      if (ec && ec != http::error::need_more) co_return ec;
+    }
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(read_chunk), use_tuple);
+    if (ec == asio::error::eof) {
+      // Before any byte the stream just ended; within a head the message is cut short.
+      if (!parser.got_some()) co_return error_code(http::error::end_of_stream);
+      error_code eof;
+      parser.put_eof(eof);
+      co_return eof ? eof : error_code(http::error::partial_message);
+    }
+    if (ec) co_return ec;
+    buffer.commit(n);
+  }
+}
+
+// Writes as much of `bytes` as the socket takes now, without the reactor; returns how many.
+// A short count with no error means the rest has to go through an asynchronous write.
+template <class Stream>
+std::size_t write_now(Stream& stream, std::string_view bytes, error_code& ec) {
+  std::size_t done = 0;
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    while (done < bytes.size()) {
+      TlsStep step = stream.try_write(asio::buffer(bytes.data() + done, bytes.size() - done));
+      if (step.kind != TlsStep::done) break;
+      if (step.ec) {
+        ec = step.ec;
+        break;
+      }
+      done += step.bytes;
+    }
+  } else {
+    auto& socket = beast::get_lowest_layer(stream).socket();
+    if (!socket.non_blocking()) return 0;  // a blocking write_some would stall the worker
+    while (done < bytes.size()) {
+      std::size_t n = socket.write_some(asio::buffer(bytes.data() + done, bytes.size() - done), ec);
+      if (ec) {
+        if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+        break;
+      }
+      done += n;
+    }
+  }
+  return done;
+}
+
+// The whole of `bytes`: a synchronous attempt first, the reactor for what is left.
+template <class Stream>
+asio::awaitable<error_code> write_all(Stream& stream, std::string_view bytes, Millis timeout) {
+  error_code ec;
+  std::size_t done = write_now(stream, bytes, ec);
+  if (ec || done == bytes.size()) co_return ec;
+  tcp_of(stream).expires_after(timeout);
+  auto [wec, n] = co_await asio::async_write(stream, asio::buffer(bytes.data() + done, bytes.size() - done), use_tuple);
+  co_return wec;
 }
 
 // Relays a message body from `in` (parser already past the header) to `out` (serializer whose
@@ -149,6 +221,7 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> connect_upstream(Worker& wo
     if (cec) co_return nullptr;
   }
   conn->stream.socket().set_option(tcp::no_delay(true), ec);
+  conn->stream.socket().non_blocking(true, ec);  // write_now tries a write before the reactor
   co_return conn;
 }
 
@@ -230,20 +303,27 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
   Recycled<ResponseParser> res_parser;
   for (;;) {
     // Header to the upstream. A pooled connection the upstream closed meanwhile may fail here,
-    // before any body byte was consumed, so one retry on a fresh connection is safe.
-    Recycled<RequestSerializer> req_sr = make_recycled<RequestSerializer>(req);
-    upstream->stream.expires_after(limits.upstream_timeout);
-    auto [hec, hn] = co_await http::async_write_header(upstream->stream, *req_sr, use_tuple);
+    // before any body byte was consumed, so one retry on a fresh connection is safe. A request
+    // with no body leaves as one serialised head in one write; one with a body goes through
+    // Beast's serializer, which frames the body as it is relayed.
+    const bool bodiless = parser.is_done() && !chunked_in;
+    Recycled<RequestSerializer> req_sr;
+    auto send_head = [&]() -> asio::awaitable<error_code> {
+      upstream->stream.expires_after(limits.upstream_timeout);
+      if (bodiless) {
+        ScratchString head;
+        append_request_head(*head, req);
+        co_return co_await write_all(upstream->stream, *head, limits.upstream_timeout);
+      }
+      req_sr = make_recycled<RequestSerializer>(req);
+      auto [ec, n] = co_await http::async_write_header(upstream->stream, *req_sr, use_tuple);
+      co_return ec;
+    };
+    error_code hec = co_await send_head();
     if (hec && reused) {
       reused = false;
       upstream = co_await reconnect();
-      if (upstream) {
-        req_sr = make_recycled<RequestSerializer>(req);
-        upstream->stream.expires_after(limits.upstream_timeout);
-        std::tie(hec, hn) = co_await http::async_write_header(upstream->stream, *req_sr, use_tuple);
-      } else {
-        hec = asio::error::connection_refused;
-      }
+      hec = upstream ? co_await send_head() : error_code(asio::error::connection_refused);
     }
     if (hec) {
       co_await send_simple(client, http::status::bad_gateway, version, "upstream unavailable\n", false, limits.idle_timeout);
@@ -251,7 +331,7 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
     }
 
     // Request body, streamed.
-    if (!req_sr->is_done() || !parser.is_done()) {
+    if (!bodiless) {
       bool read_failed = false;
       auto ec = co_await relay_body(client, client_buffer, parser, upstream->stream, *req_sr,
                                     limits.idle_timeout, limits.upstream_timeout, read_failed);
@@ -279,7 +359,7 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
       res_parser->header_limit(64 * 1024);
       if (is_head) res_parser->skip(true);
       upstream->stream.expires_after(limits.upstream_timeout);
-      auto [ec, n] = co_await http::async_read_header(upstream->stream, upstream->buffer, *res_parser, use_tuple);
+      auto ec = co_await read_head(upstream->stream, upstream->buffer, *res_parser);
       rec = ec;
       if (ec) break;
       auto status = res_parser->get().result_int();
@@ -337,6 +417,28 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
     res.keep_alive(keep_alive);
   }
   res.version(version);
+
+  // The common case: the whole body (or none) is already in the upstream buffer. Head and body
+  // leave in one write (one TLS record when they fit), with no serializer and no relay.
+  if (!switching) {
+    std::size_t inline_body = std::numeric_limits<std::size_t>::max();
+    if (res_parser->is_done()) {
+      inline_body = 0;
+    } else if (auto length = res_parser->content_length();
+               length && *length <= max_inline_body && *length <= upstream->buffer.size()) {
+      inline_body = static_cast<std::size_t>(*length);
+    }
+    if (inline_body != std::numeric_limits<std::size_t>::max()) {
+      ScratchString out;
+      append_response_head(*out, res);
+      out->append(static_cast<const char*>(upstream->buffer.data().data()), inline_body);
+      upstream->buffer.consume(inline_body);
+      auto wec = co_await write_all(client, *out, limits.idle_timeout);
+      if (wec) co_return Outcome::close;
+      if (upstream_keep_alive) pool.give_back(upstream_key, std::move(upstream));
+      co_return keep_alive ? Outcome::keep_alive : Outcome::close;
+    }
+  }
 
   auto res_serializer = make_recycled<ResponseSerializer>(res);
   auto& res_sr = *res_serializer;
@@ -411,7 +513,7 @@ asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, s
         auto [wec, wn] = co_await stream.async_wait_readable(use_tuple);
         if (wec) co_return;
       }
-      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(read_chunk), use_tuple);
       if (ec) co_return;
       buffer.commit(n);
       tcp_of(stream).expires_after(limits.header_timeout);
@@ -420,7 +522,7 @@ asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, s
     auto& parser = *request;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(boost::none);
-    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    auto ec = co_await read_head(stream, buffer, parser);
     if (ec) {
       if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
           ec == asio::error::operation_aborted || ec == asio::ssl::error::stream_truncated) {

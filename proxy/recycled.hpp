@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <memory>
 #include <new>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -99,6 +100,43 @@ struct ReadBufferAllocator {
   }
   template <class U>
   bool operator==(const ReadBufferAllocator<U>&) const noexcept { return true; }
+};
+
+// A string for one serialised message head (and a short body): taken from this thread's free list
+// with its capacity, given back when the scope ends, so a request does not allocate one. An idle
+// connection holds none.
+class ScratchString {
+ public:
+  ScratchString() {
+    auto& free = free_list();
+    if (!free.empty()) {
+      text_ = std::move(free.back());
+      free.pop_back();
+    }
+    text_.clear();
+  }
+  ~ScratchString() {
+    auto& free = free_list();
+    if (free.size() < max_free && text_.capacity() <= max_kept_capacity) {
+      try {
+        free.push_back(std::move(text_));
+      } catch (...) {
+      }
+    }
+  }
+  ScratchString(const ScratchString&) = delete;
+  ScratchString& operator=(const ScratchString&) = delete;
+  std::string& operator*() noexcept { return text_; }
+  std::string* operator->() noexcept { return &text_; }
+
+ private:
+  static constexpr std::size_t max_free = 64;
+  static constexpr std::size_t max_kept_capacity = 32 * 1024;
+  static std::vector<std::string>& free_list() {
+    thread_local std::vector<std::string> free;
+    return free;
+  }
+  std::string text_;
 };
 
 }  // namespace portcullis::proxy

@@ -104,6 +104,18 @@ class TlsStream {
     });
   }
 
+  // One write attempt now, without the reactor: `done` with the bytes OpenSSL took (or the
+  // error), want_write/want_read when the caller has to fall back to async_write_some with the
+  // same bytes.
+  TlsStep try_write(boost::asio::const_buffer b) {
+    if (expired()) return TlsStep{TlsStep::done, aborted_error(), 0};
+    ERR_clear_error();
+    errno = 0;
+    std::size_t n = 0;
+    int r = SSL_write_ex(ssl_.get(), b.data(), b.size(), &n);
+    return step(ssl_.get(), r, n);
+  }
+
   // Completes when a read would make progress (bytes received but not yet decrypted, or readable
   // on the socket), without holding any buffer while waiting: the idle wait of a kept-alive
   // connection.
