@@ -99,10 +99,14 @@ std::optional<std::string_view> framing_problem(const http::fields& fields) {
 
 void prepare_forward_request(http::request<http::buffer_body>& req, const boost::asio::ip::address& peer,
                              bool tls, bool upgrade, bool chunked_in) {
+  prepare_forward_request(req, peer.to_string(), peer.is_v6(), tls, upgrade, chunked_in);
+}
+
+void prepare_forward_request(http::request<http::buffer_body>& req, std::string_view peer_text, bool peer_v6,
+                             bool tls, bool upgrade, bool chunked_in) {
   std::string host(req[http::field::host]);
   strip_hop_by_hop(req, upgrade);
   req.erase(http::field::expect);
-  const std::string peer_text = peer.to_string();
   const std::string_view proto = tls ? "https" : "http";
   req.set("X-Forwarded-For", peer_text);
   req.set("X-Forwarded-Proto", proto);
@@ -110,7 +114,7 @@ void prepare_forward_request(http::request<http::buffer_body>& req, const boost:
   std::string forwarded;
   forwarded.reserve(32 + peer_text.size() + host.size());
   forwarded += "for=";
-  if (peer.is_v6()) {
+  if (peer_v6) {
     forwarded += "\"[";
     forwarded += peer_text;
     forwarded += "]\"";

@@ -31,6 +31,9 @@ std::optional<std::string_view> framing_problem(const boost::beast::http::fields
 // peer (the edge is the first proxy: whatever the client claimed is replaced), HTTP/1.1.
 void prepare_forward_request(boost::beast::http::request<boost::beast::http::buffer_body>& req,
                              const boost::asio::ip::address& peer, bool tls, bool upgrade, bool chunked_in);
+// The same with the peer's address already in text (a connection computes it once).
+void prepare_forward_request(boost::beast::http::request<boost::beast::http::buffer_body>& req,
+                             std::string_view peer_text, bool peer_v6, bool tls, bool upgrade, bool chunked_in);
 
 // Appends the message head as it goes on the wire (start line, fields in order, blank line): the
 // bytes Beast's serializer would write, into one contiguous buffer so that a head and a short body

@@ -83,27 +83,37 @@ asio::awaitable<error_code> send_simple(Stream& stream, http::status status, uns
   co_return ec;
 }
 
-// Reads a message head into `parser`: what `buffer` already holds is parsed first, and the stream
-// is read only while the head is incomplete. Beast's parser takes a head only once it is whole,
-// so its bytes stay in `buffer` until then; header_limit bounds how far that grows.
+// Parses what `buffer` holds into `parser`: true once the head is complete, false with no error
+// while more bytes are needed. Beast's parser takes a head only once it is whole, so its bytes stay
+// in `buffer` until then; header_limit bounds how far that grows.
+template <class Buffer, bool isRequest>
+bool parse_head(Buffer& buffer, http::parser<isRequest, http::buffer_body>& parser, error_code& ec) {
+  if (buffer.size() == 0) return false;
+  buffer.consume(parser.put(buffer.data(), ec));
+  if (parser.is_header_done()) {
+    ec = {};
+    return true;
+  }
+  if (ec == http::error::need_more) ec = {};
+  return false;
+}
+
+// Reads until the head in `parser` is complete (what `buffer` holds is parsed first).
 template <class Stream, class Buffer, bool isRequest>
 asio::awaitable<error_code> read_head(Stream& stream, Buffer& buffer, http::parser<isRequest, http::buffer_body>& parser) {
   for (;;) {
-    if (buffer.size() > 0) {
-      error_code ec;
-      buffer.consume(parser.put(buffer.data(), ec));
-      if (parser.is_header_done()) co_return error_code{};
-      if (ec && ec != http::error::need_more) co_return ec;
-    }
-    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(read_chunk), use_tuple);
-    if (ec == asio::error::eof) {
+    error_code ec;
+    if (parse_head(buffer, parser, ec)) co_return error_code{};
+    if (ec) co_return ec;
+    auto [rec, n] = co_await stream.async_read_some(buffer.prepare(read_chunk), use_tuple);
+    if (rec == asio::error::eof) {
       // Before any byte the stream just ended; within a head the message is cut short.
       if (!parser.got_some()) co_return error_code(http::error::end_of_stream);
       error_code eof;
       parser.put_eof(eof);
       co_return eof ? eof : error_code(http::error::partial_message);
     }
-    if (ec) co_return ec;
+    if (rec) co_return rec;
     buffer.commit(n);
   }
 }
@@ -138,15 +148,12 @@ std::size_t write_now(Stream& stream, std::string_view bytes, error_code& ec) {
   return done;
 }
 
-// The whole of `bytes`: a synchronous attempt first, the reactor for what is left.
+// The rest of `bytes` from `done` on, through the reactor (after write_now came up short).
 template <class Stream>
-asio::awaitable<error_code> write_all(Stream& stream, std::string_view bytes, Millis timeout) {
-  error_code ec;
-  std::size_t done = write_now(stream, bytes, ec);
-  if (ec || done == bytes.size()) co_return ec;
+asio::awaitable<error_code> write_rest(Stream& stream, std::string_view bytes, std::size_t done, Millis timeout) {
   tcp_of(stream).expires_after(timeout);
-  auto [wec, n] = co_await asio::async_write(stream, asio::buffer(bytes.data() + done, bytes.size() - done), use_tuple);
-  co_return wec;
+  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(bytes.data() + done, bytes.size() - done), use_tuple);
+  co_return ec;
 }
 
 // Relays a message body from `in` (parser already past the header) to `out` (serializer whose
@@ -231,6 +238,7 @@ struct RequestContext {
   const LimitsConfig& limits;
   asio::ip::address peer;
   bool tls = false;
+  std::string_view peer_text;  // the peer's address as X-Forwarded-For gives it
 };
 
 enum class Outcome { keep_alive, close };
@@ -261,7 +269,7 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
     if (ec) co_return Outcome::close;
   }
 
-  prepare_forward_request(req, ctx.peer, ctx.tls, upgrade, chunked_in);
+  prepare_forward_request(req, ctx.peer_text, ctx.peer.is_v6(), ctx.tls, upgrade, chunked_in);
 
   // A request with no body and an idempotent method (RFC 9110 §9.2.2) can be sent again when a
   // pooled connection turns out to be closed: the upstream ended it before answering a byte.
@@ -277,12 +285,14 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
   const std::size_t count = endpoint.upstreams.size();
   const std::size_t first = pool.next_index(endpoint.id, count);
   std::unique_ptr<UpstreamConnection> upstream;
-  std::string upstream_key;
+  const std::string* upstream_key = nullptr;
+  std::size_t upstream_index = 0;
   bool reused = false;
   for (std::size_t i = 0; i < count && !upstream; ++i) {
     const auto& target = endpoint.upstreams[(first + i) % count];
-    upstream_key = target.to_string();
-    upstream = pool.take(upstream_key, !replayable);
+    upstream_index = (first + i) % count;
+    upstream_key = &endpoint.upstream_keys[upstream_index];
+    upstream = pool.take(*upstream_key, !replayable);
     reused = upstream != nullptr;
     if (!upstream) upstream = co_await connect_upstream(ctx.worker, target, limits.upstream_connect_timeout);
   }
@@ -292,12 +302,8 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
     co_return Outcome::close;
   }
 
-  auto reconnect = [&]() -> asio::awaitable<std::unique_ptr<UpstreamConnection>> {
-    const HostPort* target = &endpoint.upstreams.front();
-    for (const auto& u : endpoint.upstreams) {
-      if (u.to_string() == upstream_key) target = &u;
-    }
-    co_return co_await connect_upstream(ctx.worker, *target, limits.upstream_connect_timeout);
+  auto reconnect = [&]() {
+    return connect_upstream(ctx.worker, endpoint.upstreams[upstream_index], limits.upstream_connect_timeout);
   };
 
   Recycled<ResponseParser> res_parser;
@@ -308,22 +314,25 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
     // Beast's serializer, which frames the body as it is relayed.
     const bool bodiless = parser.is_done() && !chunked_in;
     Recycled<RequestSerializer> req_sr;
-    auto send_head = [&]() -> asio::awaitable<error_code> {
-      upstream->stream.expires_after(limits.upstream_timeout);
+    error_code hec;
+    for (;;) {
       if (bodiless) {
         ScratchString head;
         append_request_head(*head, req);
-        co_return co_await write_all(upstream->stream, *head, limits.upstream_timeout);
+        std::size_t done = write_now(upstream->stream, *head, hec);
+        if (!hec && done < head->size()) hec = co_await write_rest(upstream->stream, *head, done, limits.upstream_timeout);
+      } else {
+        req_sr = make_recycled<RequestSerializer>(req);
+        upstream->stream.expires_after(limits.upstream_timeout);
+        std::tie(hec, std::ignore) = co_await http::async_write_header(upstream->stream, *req_sr, use_tuple);
       }
-      req_sr = make_recycled<RequestSerializer>(req);
-      auto [ec, n] = co_await http::async_write_header(upstream->stream, *req_sr, use_tuple);
-      co_return ec;
-    };
-    error_code hec = co_await send_head();
-    if (hec && reused) {
+      if (!hec || !reused) break;
       reused = false;
       upstream = co_await reconnect();
-      hec = upstream ? co_await send_head() : error_code(asio::error::connection_refused);
+      if (!upstream) {
+        hec = asio::error::connection_refused;
+        break;
+      }
     }
     if (hec) {
       co_await send_simple(client, http::status::bad_gateway, version, "upstream unavailable\n", false, limits.idle_timeout);
@@ -378,7 +387,7 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
     const bool closed_unanswered = rec == http::error::end_of_stream || rec == asio::error::eof ||
                                    rec == asio::error::connection_reset || rec == asio::error::broken_pipe;
     if (reused && replayable && !interim_sent && closed_unanswered && upstream->buffer.size() == 0) {
-      log::proxy()->debug("pooled upstream connection was closed, retrying endpoint={} upstream={}", endpoint.id, upstream_key);
+      log::proxy()->debug("pooled upstream connection was closed, retrying endpoint={} upstream={}", endpoint.id, *upstream_key);
       reused = false;
       upstream = co_await reconnect();
       if (upstream) continue;
@@ -386,7 +395,7 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
       co_return Outcome::close;
     }
     if (rec == beast::error::timeout) {
-      log::proxy()->warn("upstream timeout endpoint={} upstream={}", endpoint.id, upstream_key);
+      log::proxy()->warn("upstream timeout endpoint={} upstream={}", endpoint.id, *upstream_key);
       co_await send_simple(client, http::status::gateway_timeout, version, "upstream timed out\n", false, limits.idle_timeout);
     } else {
       co_await send_simple(client, http::status::bad_gateway, version, "upstream sent no valid response\n", false, limits.idle_timeout);
@@ -433,9 +442,11 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
       append_response_head(*out, res);
       out->append(static_cast<const char*>(upstream->buffer.data().data()), inline_body);
       upstream->buffer.consume(inline_body);
-      auto wec = co_await write_all(client, *out, limits.idle_timeout);
+      error_code wec;
+      std::size_t done = write_now(client, *out, wec);
+      if (!wec && done < out->size()) wec = co_await write_rest(client, *out, done, limits.idle_timeout);
       if (wec) co_return Outcome::close;
-      if (upstream_keep_alive) pool.give_back(upstream_key, std::move(upstream));
+      if (upstream_keep_alive) pool.give_back(*upstream_key, std::move(upstream));
       co_return keep_alive ? Outcome::keep_alive : Outcome::close;
     }
   }
@@ -476,7 +487,7 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
     if (ec) co_return Outcome::close;  // headers are out: all we can do is cut the connection
   }
 
-  if (upstream_keep_alive && res_parser->is_done()) pool.give_back(upstream_key, std::move(upstream));
+  if (upstream_keep_alive && res_parser->is_done()) pool.give_back(*upstream_key, std::move(upstream));
   co_return keep_alive ? Outcome::keep_alive : Outcome::close;
 }
 
@@ -498,7 +509,7 @@ asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, s
   bool first = true;
   for (;;) {
     auto routes = shared.routes.current();
-    RequestContext ctx{base.listener, base.worker, routes->limits(), base.peer, base.tls};
+    RequestContext ctx{base.listener, base.worker, routes->limits(), base.peer, base.tls, base.peer_text};
     const auto& limits = ctx.limits;
 
     // Waiting for the next request on a kept-alive connection is idle time; once bytes of a
@@ -522,7 +533,8 @@ asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, s
     auto& parser = *request;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(boost::none);
-    auto ec = co_await read_head(stream, buffer, parser);
+    error_code ec;
+    if (!parse_head(buffer, parser, ec) && !ec) ec = co_await read_head(stream, buffer, parser);
     if (ec) {
       if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
           ec == asio::error::operation_aborted || ec == asio::ssl::error::stream_truncated) {
@@ -632,7 +644,8 @@ asio::awaitable<void> serve_tls_connection(tcp::socket socket, const ListenerRun
 
   const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
   std::string sni_name = sni ? certstore::normalize_host(sni) : std::string();
-  RequestContext ctx{listener, worker, limits, peer, true};
+  const std::string peer_text = peer.to_string();
+  RequestContext ctx{listener, worker, limits, peer, true, peer_text};
   co_await request_loop(stream, ctx, sni_name);
 
   // Best-effort close_notify, bounded.
@@ -650,7 +663,8 @@ asio::awaitable<void> serve_plain_connection(tcp::socket socket, const ListenerR
   socket.set_option(tcp::no_delay(true), ec);
   beast::tcp_stream stream(std::move(socket));
   auto limits = shared.routes.current()->limits();
-  RequestContext ctx{listener, worker, limits, peer, false};
+  const std::string peer_text = peer.to_string();
+  RequestContext ctx{listener, worker, limits, peer, false, peer_text};
   co_await request_loop(stream, ctx, {});
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }

@@ -14,6 +14,7 @@ RouteTable::RouteTable(const std::vector<EndpointConfig>& endpoints, LimitsConfi
     ep->hostnames = cfg.hostnames;
     ep->scope = cfg.scope;
     ep->upstreams = cfg.upstreams;
+    for (const auto& u : ep->upstreams) ep->upstream_keys.push_back(u.to_string());
     ep->allowlist = Allowlist(cfg.ip_allowlist);
     ep->managed_https = cfg.managed_https;
     for (const auto& name : ep->hostnames) {

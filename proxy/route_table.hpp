@@ -19,6 +19,7 @@ struct Endpoint {
   std::vector<std::string> hostnames;
   Scope scope = Scope::external;
   std::vector<HostPort> upstreams;
+  std::vector<std::string> upstream_keys;  // upstreams[i].to_string(): the connection pool's key
   Allowlist allowlist;
   bool managed_https = true;
 };

@@ -1,6 +1,7 @@
 #include "proxy/tls_stream.hpp"
 
 #include <sys/socket.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -168,8 +169,17 @@ TlsStream::~TlsStream() {
   deadline_->timer.cancel();
 }
 
+// CLOCK_MONOTONIC_COARSE: steady_clock's clock at tick resolution (a few ms), read without the
+// TSC. Deadlines are set several times per request and are seconds long; a few ms early is fine.
+TlsStream::clock::time_point TlsStream::coarse_now() noexcept {
+  timespec ts{};
+  if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0) return clock::now();
+  return clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::seconds(ts.tv_sec) +
+                                                                      std::chrono::nanoseconds(ts.tv_nsec)));
+}
+
 void TlsStream::expires_after(clock::duration d) {
-  deadline_->at = clock::now() + d;
+  deadline_->at = coarse_now() + d;
   deadline_->expired = false;
   // Only a shorter deadline needs the timer now; a later one is picked up when it fires.
   if (deadline_->waiting && deadline_->timer.expiry() > deadline_->at) Deadline::arm(deadline_);

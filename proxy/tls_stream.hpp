@@ -58,6 +58,7 @@ class TlsStream {
   // expires_after. Moving the deadline later is two stores: the timer is re-armed lazily when it
   // fires early, so a request does not cost a timer update per read.
   void expires_after(clock::duration d);
+  static clock::time_point coarse_now() noexcept;
   void expires_never();
 
   template <class Token>

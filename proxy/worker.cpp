@@ -13,6 +13,7 @@
 
 #include "certstore/logging.hpp"
 #include "proxy/http_session.hpp"
+#include "proxy/tls_stream.hpp"
 
 namespace portcullis::proxy {
 namespace {
@@ -36,7 +37,7 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::take(const std::string& key, b
   auto it = idle_.find(key);
   if (it == idle_.end()) return nullptr;
   auto& stack = it->second;
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = TlsStream::coarse_now();
   while (!stack.empty()) {
     auto conn = std::move(stack.back());
     stack.pop_back();
@@ -54,7 +55,7 @@ void UpstreamPool::give_back(const std::string& key, std::unique_ptr<UpstreamCon
   auto& stack = idle_[key];
   if (stack.size() >= max_idle_per_upstream) return;
   conn->stream.expires_never();
-  conn->idle_since = std::chrono::steady_clock::now();
+  conn->idle_since = TlsStream::coarse_now();
   stack.push_back(std::move(conn));
 }
 
