@@ -492,11 +492,9 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
 }
 
 // The client's address, an IPv4-mapped IPv6 peer as IPv4 (allowlists and X-Forwarded-For speak
-// IPv4 for it). nullopt when the socket is already gone.
-std::optional<asio::ip::address> peer_address(const tcp::socket& socket) {
-  error_code ec;
-  auto peer = socket.remote_endpoint(ec).address();
-  if (ec) return std::nullopt;
+// IPv4 for it).
+asio::ip::address peer_address(const tcp::endpoint& endpoint) {
+  auto peer = endpoint.address();
   if (peer.is_v6() && peer.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, peer.to_v6());
   return peer;
 }
@@ -613,20 +611,17 @@ asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, s
 
 }  // namespace
 
-asio::awaitable<void> serve_tls_connection(tcp::socket socket, const ListenerRuntime& listener, Worker& worker) {
+asio::awaitable<void> serve_tls_connection(tcp::socket socket, tcp::endpoint peer_endpoint,
+                                           const ListenerRuntime& listener, Worker& worker) {
   auto& shared = worker.shared();
   CounterGuard open(shared.connections);
-  error_code ec;
-  auto peer_or = peer_address(socket);
-  if (!peer_or) co_return;
-  const auto peer = *peer_or;
+  const auto peer = peer_address(peer_endpoint);
   auto routes = shared.routes.current();
   const auto limits = routes->limits();
   // Allowlists at accept time: a peer no endpoint on this listener admits gets no handshake.
   if (!routes->any_admits(listener.config.scope, peer)) co_return;
   routes.reset();
 
-  socket.set_option(tcp::no_delay(true), ec);
   TlsStream stream(std::move(socket), listener.ssl->native_handle());
   ConnectionTls conn_tls{peer, nullptr, nullptr};
   attach_connection(stream.native_handle(), &conn_tls);
@@ -653,14 +648,12 @@ asio::awaitable<void> serve_tls_connection(tcp::socket socket, const ListenerRun
   co_await stream.async_shutdown(use_tuple);
 }
 
-asio::awaitable<void> serve_plain_connection(tcp::socket socket, const ListenerRuntime& listener, Worker& worker) {
+asio::awaitable<void> serve_plain_connection(tcp::socket socket, tcp::endpoint peer_endpoint,
+                                             const ListenerRuntime& listener, Worker& worker) {
   auto& shared = worker.shared();
   CounterGuard open(shared.connections);
   error_code ec;
-  auto peer_or = peer_address(socket);
-  if (!peer_or) co_return;
-  const auto peer = *peer_or;
-  socket.set_option(tcp::no_delay(true), ec);
+  const auto peer = peer_address(peer_endpoint);
   beast::tcp_stream stream(std::move(socket));
   auto limits = shared.routes.current()->limits();
   const std::string peer_text = peer.to_string();

@@ -10,10 +10,14 @@
 
 namespace portcullis::proxy {
 
+// `peer` is the address accept() returned. The listening socket has TCP_NODELAY set, which an
+// accepted socket inherits.
 boost::asio::awaitable<void> serve_tls_connection(boost::asio::ip::tcp::socket socket,
+                                                  boost::asio::ip::tcp::endpoint peer,
                                                   const ListenerRuntime& listener, Worker& worker);
 
 boost::asio::awaitable<void> serve_plain_connection(boost::asio::ip::tcp::socket socket,
+                                                    boost::asio::ip::tcp::endpoint peer,
                                                     const ListenerRuntime& listener, Worker& worker);
 
 }  // namespace portcullis::proxy

@@ -87,6 +87,8 @@ Status Worker::listen() {
       }
     }
     if (!ec && address.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
+    // Accepted sockets inherit it: no setsockopt per connection.
+    if (!ec) acceptor->set_option(tcp::no_delay(true), ec);
     if (!ec) acceptor->bind(endpoint, ec);
     if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
@@ -100,7 +102,8 @@ Status Worker::listen() {
 
 asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const ListenerRuntime& listener) {
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+    tcp::endpoint peer;
+    auto [ec, socket] = co_await acceptor.async_accept(peer, use_tuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       // EMFILE and friends: log and go on; the next accept may succeed once connections close.
@@ -115,9 +118,9 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const Listene
       continue;  // the socket closes as it goes out of scope
     }
     if (listener.config.protocol == Protocol::https) {
-      asio::co_spawn(io_, serve_tls_connection(std::move(socket), listener, *this), asio::detached);
+      asio::co_spawn(io_, serve_tls_connection(std::move(socket), peer, listener, *this), asio::detached);
     } else {
-      asio::co_spawn(io_, serve_plain_connection(std::move(socket), listener, *this), asio::detached);
+      asio::co_spawn(io_, serve_plain_connection(std::move(socket), peer, listener, *this), asio::detached);
     }
   }
 }
