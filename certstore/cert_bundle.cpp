@@ -99,10 +99,21 @@ Result<std::shared_ptr<const CertBundle>> CertBundle::from_pem(std::string_view 
   if (!chain) return tl::unexpected(chain.error().with_context(origin));
   auto key = pem::parse_private_key(key_pem);
   if (!key) return tl::unexpected(key.error().with_context(std::string(origin) + ": private key"));
+  return assemble(std::move(*chain), std::move(*key), source, origin);
+}
 
-  X509* leaf = chain->front().get();
+Result<std::shared_ptr<const CertBundle>> CertBundle::from_combined_pem(const SecretBytes& pem_text, CertSource source,
+                                                                       std::string_view origin) {
+  auto parsed = pem::parse_chain_and_key(pem_text);
+  if (!parsed) return tl::unexpected(parsed.error().with_context(origin));
+  return assemble(std::move(parsed->chain), std::move(parsed->key), source, origin);
+}
+
+Result<std::shared_ptr<const CertBundle>> CertBundle::assemble(std::vector<X509Ptr> chain, PkeyPtr key,
+                                                              CertSource source, std::string_view origin) {
+  X509* leaf = chain.front().get();
   ERR_clear_error();
-  if (X509_check_private_key(leaf, key->get()) != 1) {
+  if (X509_check_private_key(leaf, key.get()) != 1) {
     ERR_clear_error();
     return fail(Errc::invalid_input, std::string(origin) + ": private key does not match the certificate");
   }
@@ -130,15 +141,15 @@ Result<std::shared_ptr<const CertBundle>> CertBundle::from_pem(std::string_view 
   }
   bundle->issuer_cn_ = common_name(X509_get_issuer_name(leaf));
 
-  for (auto& cert : *chain) bundle->chain_pem_ += pem::to_pem(cert.get());
-  bundle->leaf_ = std::move(chain->front());
-  for (std::size_t i = 1; i < chain->size(); ++i) bundle->intermediates_.push_back(std::move((*chain)[i]));
+  for (auto& cert : chain) bundle->chain_pem_ += pem::to_pem(cert.get());
+  bundle->leaf_ = std::move(chain.front());
+  for (std::size_t i = 1; i < chain.size(); ++i) bundle->intermediates_.push_back(std::move(chain[i]));
   if (!bundle->intermediates_.empty()) {
     bundle->chain_stack_.reset(sk_X509_new_reserve(nullptr, static_cast<int>(bundle->intermediates_.size())));
     if (!bundle->chain_stack_) return fail(Errc::crypto, std::string(origin) + ": out of memory for the chain");
     for (const auto& c : bundle->intermediates_) sk_X509_push(bundle->chain_stack_.get(), c.get());
   }
-  bundle->key_ = std::move(*key);
+  bundle->key_ = std::move(key);
   bundle->source_ = source;
   return bundle;
 }

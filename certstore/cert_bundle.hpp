@@ -38,6 +38,12 @@ class CertBundle {
                                                             CertSource source,
                                                             std::string_view origin);
 
+  // One PEM text holding the chain (leaf first, then intermediates) and the private key, blocks in
+  // any order: a file of a certificate folder. Errors as from_pem, block numbers and lines counted
+  // in the whole text ("dir/app.pem: no private key in input"). Never quotes key bytes.
+  static Result<std::shared_ptr<const CertBundle>> from_combined_pem(const SecretBytes& pem_text, CertSource source,
+                                                                     std::string_view origin);
+
   // Extra checks for an upload / configured file: not expired at `now`, chain order (each cert is
   // signed by the next), and every name in `must_cover` covered by the certificate.
   Status validate(Clock::time_point now, const std::vector<std::string>& must_cover) const;
@@ -64,6 +70,8 @@ class CertBundle {
 
  private:
   CertBundle() = default;
+  static Result<std::shared_ptr<const CertBundle>> assemble(std::vector<X509Ptr> chain, PkeyPtr key,
+                                                            CertSource source, std::string_view origin);
   X509Ptr leaf_;
   std::vector<X509Ptr> intermediates_;
   struct X509StackFree {

@@ -127,6 +127,39 @@ std::string reason_or(std::string fallback) {
 // Never prompts: OpenSSL's default callback would read a passphrase from the terminal.
 int no_passphrase(char*, int, int, void*) { return -1; }
 
+Result<X509Ptr> decode_certificate(const Block& b) {
+  if (b.type != "CERTIFICATE" && b.type != "X509 CERTIFICATE" && b.type != "TRUSTED CERTIFICATE") {
+    return fail(Errc::invalid_input, fmt::format("{}: not a certificate: found a {} block", block_label(b), b.type));
+  }
+  ERR_clear_error();
+  auto bio = view_bio(b.text);
+  X509Ptr cert(b.type == "TRUSTED CERTIFICATE" ? PEM_read_bio_X509_AUX(bio.get(), nullptr, no_passphrase, nullptr)
+                                               : PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr));
+  if (!cert) {
+    return fail(Errc::invalid_input, fmt::format("{}: not a certificate: {}", block_label(b),
+                                                 reason_or("OpenSSL could not decode it")));
+  }
+  return cert;
+}
+
+Result<PkeyPtr> decode_key(const Block& b) {
+  if (b.type == "ENCRYPTED PRIVATE KEY" || b.encrypted_header) {
+    return fail(Errc::invalid_input,
+                fmt::format("{}: the private key is encrypted; provide it unencrypted "
+                            "(e.g. openssl pkey -in key.pem -out plain.pem)",
+                            block_label(b)));
+  }
+  ERR_clear_error();
+  auto bio = view_bio(b.text);
+  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
+  if (!key) {
+    // OpenSSL's reasons are codes and names, never the key bytes.
+    return fail(Errc::invalid_input, fmt::format("{}: not a usable private key: {}", block_label(b),
+                                                 reason_or("OpenSSL could not decode it")));
+  }
+  return key;
+}
+
 }  // namespace
 
 Result<std::vector<X509Ptr>> parse_chain(std::string_view text) {
@@ -139,19 +172,9 @@ Result<std::vector<X509Ptr>> parse_chain(std::string_view text) {
                   fmt::format("{}: unexpected {} block in a certificate chain (the key belongs in its own file)",
                               block_label(b), b.type));
     }
-    if (b.type != "CERTIFICATE" && b.type != "X509 CERTIFICATE" && b.type != "TRUSTED CERTIFICATE") {
-      return fail(Errc::invalid_input,
-                  fmt::format("{}: not a certificate: found a {} block", block_label(b), b.type));
-    }
-    ERR_clear_error();
-    auto bio = view_bio(b.text);
-    X509Ptr cert(b.type == "TRUSTED CERTIFICATE" ? PEM_read_bio_X509_AUX(bio.get(), nullptr, no_passphrase, nullptr)
-                                                 : PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr));
-    if (!cert) {
-      return fail(Errc::invalid_input, fmt::format("{}: not a certificate: {}", block_label(b),
-                                                   reason_or("OpenSSL could not decode it")));
-    }
-    chain.push_back(std::move(cert));
+    auto cert = decode_certificate(b);
+    if (!cert) return tl::unexpected(cert.error());
+    chain.push_back(std::move(*cert));
   }
   if (chain.empty()) return fail(Errc::invalid_input, "no certificate in input");
   return chain;
@@ -175,21 +198,34 @@ Result<PkeyPtr> parse_private_key(const SecretBytes& text) {
     key_block = &b;
   }
   if (key_block == nullptr) return fail(Errc::invalid_input, "no private key in input");
-  if (key_block->type == "ENCRYPTED PRIVATE KEY" || key_block->encrypted_header) {
-    return fail(Errc::invalid_input,
-                fmt::format("{}: the private key is encrypted; provide it unencrypted "
-                            "(e.g. openssl pkey -in key.pem -out plain.pem)",
-                            block_label(*key_block)));
+  return decode_key(*key_block);
+}
+
+Result<ChainAndKey> parse_chain_and_key(const SecretBytes& text) {
+  auto blocks = split_blocks(text.reveal());
+  if (!blocks) return tl::unexpected(blocks.error());
+  ChainAndKey out;
+  const Block* key_block = nullptr;
+  for (const Block& b : *blocks) {
+    if (b.type == "EC PARAMETERS") continue;
+    if (is_private_key_type(b.type)) {
+      if (key_block != nullptr) {
+        return fail(Errc::invalid_input, fmt::format("{}: more than one private key (the first is block {})",
+                                                     block_label(b), key_block->index));
+      }
+      key_block = &b;
+      continue;
+    }
+    auto cert = decode_certificate(b);
+    if (!cert) return tl::unexpected(cert.error());
+    out.chain.push_back(std::move(*cert));
   }
-  ERR_clear_error();
-  auto bio = view_bio(key_block->text);
-  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
-  if (!key) {
-    // OpenSSL's reasons are codes and names, never the key bytes.
-    return fail(Errc::invalid_input, fmt::format("{}: not a usable private key: {}", block_label(*key_block),
-                                                 reason_or("OpenSSL could not decode it")));
-  }
-  return key;
+  if (out.chain.empty()) return fail(Errc::invalid_input, "no certificate in input");
+  if (key_block == nullptr) return fail(Errc::invalid_input, "no private key in input");
+  auto key = decode_key(*key_block);
+  if (!key) return tl::unexpected(key.error());
+  out.key = std::move(*key);
+  return out;
 }
 
 std::string to_pem(X509* cert) {

@@ -21,6 +21,16 @@ Result<std::vector<X509Ptr>> parse_chain(std::string_view text);
 // rejected with a clear message. Errors never include key material.
 Result<PkeyPtr> parse_private_key(const SecretBytes& text);
 
+// A chain and its key in one text, blocks in any order (the "combined" PEM of HAProxy's and
+// Caddy's certificate folders): every CERTIFICATE block in order (leaf first) and exactly one
+// private key. Errors as parse_chain and parse_private_key, block numbers and lines counted in the
+// whole text; "no private key in input" when it has none.
+struct ChainAndKey {
+  std::vector<X509Ptr> chain;
+  PkeyPtr key;
+};
+Result<ChainAndKey> parse_chain_and_key(const SecretBytes& text);
+
 std::string to_pem(X509* cert);
 SecretBytes to_pem(EVP_PKEY* key);  // PKCS#8, unencrypted
 

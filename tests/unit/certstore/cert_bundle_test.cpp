@@ -180,3 +180,52 @@ TEST_CASE("host names normalise to lower case without the trailing dot", "[unit]
   CHECK(normalize_host("") == "");
   CHECK(normalize_host(".") == "");
 }
+
+TEST_CASE("one PEM text holding the chain and the key makes a bundle, blocks in any order", "[unit][certstore]") {
+  auto cert = inter().issue({"combined.example.com"});
+  const std::string key(cert.key_pem.reveal());
+  SECTION("chain then key") {
+    auto bundle = CertBundle::from_combined_pem(SecretBytes(cert.chain_pem + key), CertSource::transitional, "d/a.pem");
+    REQUIRE(bundle);
+    CHECK((*bundle)->names() == std::vector<std::string>{"combined.example.com"});
+    CHECK((*bundle)->intermediates().size() == 1);
+    CHECK((*bundle)->serial_hex() == cert.serial_hex);
+  }
+  SECTION("key first") {
+    auto bundle = CertBundle::from_combined_pem(SecretBytes(key + cert.chain_pem), CertSource::transitional, "d/a.pem");
+    REQUIRE(bundle);
+    CHECK((*bundle)->intermediates().size() == 1);
+  }
+  SECTION("no key") {
+    auto bundle = CertBundle::from_combined_pem(SecretBytes(cert.chain_pem), CertSource::transitional, "d/a.pem");
+    REQUIRE_FALSE(bundle);
+    CHECK(bundle.error().message() == "d/a.pem: no private key in input");
+  }
+  SECTION("no certificate") {
+    auto bundle = CertBundle::from_combined_pem(SecretBytes(key), CertSource::transitional, "d/a.pem");
+    REQUIRE_FALSE(bundle);
+    CHECK(bundle.error().message() == "d/a.pem: no certificate in input");
+  }
+  SECTION("two keys") {
+    auto bundle =
+        CertBundle::from_combined_pem(SecretBytes(key + cert.chain_pem + key), CertSource::transitional, "d/a.pem");
+    REQUIRE_FALSE(bundle);
+    CHECK(bundle.error().message().starts_with("d/a.pem: block 4 (line "));
+    CHECK(bundle.error().message().ends_with("more than one private key (the first is block 1)"));
+  }
+  SECTION("a key of another certificate") {
+    auto other = inter().issue({"other.example.com"});
+    auto bundle = CertBundle::from_combined_pem(SecretBytes(cert.chain_pem + std::string(other.key_pem.reveal())),
+                                                CertSource::transitional, "d/a.pem");
+    REQUIRE_FALSE(bundle);
+    CHECK(bundle.error().message() == "d/a.pem: private key does not match the certificate");
+  }
+  SECTION("a truncated file") {
+    std::string text = cert.chain_pem + key;
+    text.resize(text.size() - 40);
+    auto bundle = CertBundle::from_combined_pem(SecretBytes(text), CertSource::transitional, "d/a.pem");
+    REQUIRE_FALSE(bundle);
+    CHECK(bundle.error().message().find("has no END line") != std::string::npos);
+    CHECK(bundle.error().message().find("-----") == std::string::npos);
+  }
+}

@@ -1,5 +1,7 @@
 #include "certstore/cert_snapshot.hpp"
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include "certstore/cert_registry.hpp"
@@ -199,4 +201,161 @@ TEST_CASE("the registry publishes snapshots and readers keep the one they loaded
   // A handshake in flight still sees the snapshot it loaded.
   CHECK(held->select("app.example.com") == f.trans_exact.get());
   CHECK(registry.version() == v0 + 2);
+}
+
+namespace {
+
+// The names every overlay test probes: exact names, names under wildcards, and names nothing covers.
+const std::vector<std::string> probe_names = {
+    "app.example.com", "other.example.com", "a.example.com",  "expired.example.com", "shop.example.org",
+    "x.shop.example.org", "shop2.example.org", "b.example.org", "x.c.example.org", "elb-1.edge.example.net",
+    "unknown.example.net", "example.com", ""};
+
+// A snapshot reached through with_changes must select exactly as one built from scratch with the
+// same bundles in the same order (base survivors first, then the additions).
+void check_same_selection(const CertSnapshot& incremental, const CertSnapshot& rebuilt) {
+  for (const auto& name : probe_names) {
+    INFO("sni " << name);
+    CHECK(incremental.select(name) == rebuilt.select(name));
+  }
+  CHECK(incremental.size() == rebuilt.size());
+}
+
+CertSnapshotPtr rebuild(const std::vector<CertBundlePtr>& bundles, const CertBundlePtr& fallback,
+                        const CertBundlePtr& def, Clock::time_point now) {
+  CertSnapshot::Builder b(now);
+  for (const auto& x : bundles) b.add(x);
+  return b.fallback(fallback).default_cert(def).build();
+}
+
+}  // namespace
+
+TEST_CASE("a snapshot with changes selects as one rebuilt from scratch", "[unit][certstore]") {
+  const auto& f = fx();
+  const auto now = Clock::now();
+  auto shop = make({"shop.example.org", "*.shop.example.org"}, CertSource::transitional);
+  auto shop_renewed = make({"shop.example.org", "*.shop.example.org"}, CertSource::transitional, Validity::days(120));
+  auto shop_short = make({"shop.example.org"}, CertSource::transitional, Validity::days(5));
+  auto multi = make({"b.example.org", "*.c.example.org"}, CertSource::managed);
+  std::vector<CertBundlePtr> base_set = {f.trans_exact, f.trans_wild, shop, f.expired_trans, multi};
+  auto base = rebuild(base_set, f.fallback, f.def, now);
+
+  auto expect = [&](const std::vector<CertBundlePtr>& removed, const std::vector<CertBundlePtr>& added) {
+    std::vector<CertBundlePtr> after;
+    for (const auto& b : base_set) {
+      if (std::find(removed.begin(), removed.end(), b) == removed.end()) after.push_back(b);
+    }
+    after.insert(after.end(), added.begin(), added.end());
+    return rebuild(after, f.fallback, f.def, now);
+  };
+
+  SECTION("an added exact name") {
+    auto next = base->with_changes({}, {f.managed_exact}, now);
+    CHECK(next->overlay_size() == 1);
+    CHECK(next->select("app.example.com") == f.managed_exact.get());
+    check_same_selection(*next, *expect({}, {f.managed_exact}));
+  }
+  SECTION("an added managed wildcard outranks transitional certificates, exact or wildcard") {
+    auto next = base->with_changes({}, {f.managed_wild}, now);
+    CHECK(next->select("other.example.com") == f.managed_wild.get());
+    CHECK(next->select("app.example.com") == f.managed_wild.get());
+    check_same_selection(*next, *expect({}, {f.managed_wild}));
+  }
+  SECTION("a removed certificate leaves its names to the wildcard, the fallback or the default") {
+    auto next = base->with_changes({f.trans_exact, shop}, {}, now);
+    CHECK(next->select("app.example.com") == f.trans_wild.get());
+    CHECK(next->select("shop.example.org") == f.def.get());
+    CHECK(next->select("x.shop.example.org") == f.def.get());
+    check_same_selection(*next, *expect({f.trans_exact, shop}, {}));
+    auto no_wild = next->with_changes({f.trans_wild}, {}, now);
+    CHECK(no_wild->select("other.example.com") == f.def.get());
+    check_same_selection(*no_wild, *expect({f.trans_exact, shop, f.trans_wild}, {}));
+  }
+  SECTION("a replaced certificate serves the new one for every name") {
+    auto next = base->with_changes({shop}, {shop_renewed}, now);
+    CHECK(next->select("shop.example.org") == shop_renewed.get());
+    CHECK(next->select("x.shop.example.org") == shop_renewed.get());
+    check_same_selection(*next, *expect({shop}, {shop_renewed}));
+  }
+  SECTION("a removal finds the next best certificate of the base for the name") {
+    auto both = rebuild({shop, shop_short}, f.fallback, f.def, now);
+    CHECK(both->select("shop.example.org") == shop.get());
+    auto next = both->with_changes({shop}, {}, now);
+    CHECK(next->select("shop.example.org") == shop_short.get());
+    CHECK(next->select("x.shop.example.org") == f.def.get());
+    check_same_selection(*next, *rebuild({shop_short}, f.fallback, f.def, now));
+  }
+  SECTION("an expired addition yields to the fallback as in a fresh build") {
+    auto expired_wild = make({"*.edge.example.net"}, CertSource::transitional, Validity::expired());
+    auto next = base->with_changes({}, {expired_wild}, now);
+    CHECK(next->select("elb-1.edge.example.net") == f.fallback.get());
+    check_same_selection(*next, *expect({}, {expired_wild}));
+  }
+  SECTION("changes pile up in the overlay and a bundle added then removed leaves no trace") {
+    auto a = base->with_changes({shop}, {shop_renewed}, now);
+    auto b = a->with_changes({}, {f.managed_exact}, now);
+    auto c = b->with_changes({shop_renewed}, {shop_short}, now);
+    auto d = c->with_changes({f.managed_exact}, {}, now);
+    check_same_selection(*d, *expect({shop}, {shop_short}));
+    CHECK(d->overlay_size() == 2);  // shop removed from the base, shop_short added
+    CHECK(d->select("app.example.com") == f.trans_exact.get());
+    // The earlier snapshots are unchanged: handshakes holding them see what they saw.
+    CHECK(a->select("shop.example.org") == shop_renewed.get());
+    CHECK(b->select("app.example.com") == f.managed_exact.get());
+  }
+  SECTION("a bundle that is not in the snapshot is not removed") {
+    auto next = base->with_changes({f.managed_exact}, {}, now);
+    CHECK(next->overlay_size() == 0);
+    check_same_selection(*next, *base);
+  }
+  SECTION("past the overlay bound the base is rebuilt") {
+    auto next = base->with_changes({shop}, {shop_renewed, f.managed_exact}, now, 2);
+    CHECK(next->overlay_size() == 0);
+    check_same_selection(*next, *expect({shop}, {shop_renewed, f.managed_exact}));
+  }
+  SECTION("once a certificate of the base has expired the base is rebuilt") {
+    REQUIRE(base->next_expiry());
+    auto later = *base->next_expiry() + std::chrono::seconds(1);
+    auto next = base->with_changes({}, {f.managed_wild}, later);
+    CHECK(next->overlay_size() == 0);
+    std::vector<CertBundlePtr> after = base_set;
+    after.push_back(f.managed_wild);
+    check_same_selection(*next, *rebuild(after, f.fallback, f.def, later));
+  }
+}
+
+TEST_CASE("random changes through the overlay select as a rebuild at every step", "[unit][certstore]") {
+  const auto& f = fx();
+  const auto now = Clock::now();
+  // A pool whose names overlap, so removals and replacements fall back on one another.
+  std::vector<CertBundlePtr> pool = {
+      f.managed_exact, f.managed_wild, f.trans_exact, f.trans_wild, f.expired_trans, f.expired_trans_wild,
+      make({"shop.example.org", "*.shop.example.org"}, CertSource::transitional),
+      make({"shop.example.org"}, CertSource::transitional, Validity::days(10)),
+      make({"*.shop.example.org", "b.example.org"}, CertSource::managed),
+      make({"app.example.com", "a.example.com"}, CertSource::transitional, Validity::days(30)),
+  };
+  std::vector<CertBundlePtr> live = {pool[2], pool[3], pool[6]};
+  auto snap = rebuild(live, f.fallback, f.def, now);
+  std::uint32_t seed = 12345;
+  auto next_random = [&] {
+    seed = seed * 1103515245 + 12345;
+    return (seed >> 16) & 0x7fff;
+  };
+  for (int step = 0; step < 200; ++step) {
+    std::vector<CertBundlePtr> removed, added;
+    if (!live.empty() && next_random() % 2 == 0) {
+      auto it = live.begin() + static_cast<long>(next_random() % live.size());
+      removed.push_back(*it);
+      live.erase(it);
+    }
+    auto candidate = pool[next_random() % pool.size()];
+    if (std::find(live.begin(), live.end(), candidate) == live.end() && next_random() % 3 != 0) {
+      added.push_back(candidate);
+      live.push_back(candidate);
+    }
+    snap = snap->with_changes(removed, added, now, 16);
+    INFO("step " << step);
+    check_same_selection(*snap, *rebuild(live, f.fallback, f.def, now));
+  }
 }
