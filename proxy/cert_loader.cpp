@@ -51,6 +51,33 @@ Result<certstore::CertBundlePtr> CertFileCache::load(const std::filesystem::path
   return bundle;
 }
 
+Result<certstore::CertBundlePtr> CertFileCache::load_combined(const std::filesystem::path& file,
+                                                              certstore::CertSource source) {
+  std::string id = file.string();
+  id += '\n';
+  Fingerprint fp;
+  const bool stat_ok = fingerprint(file, fp);
+  {
+    std::lock_guard lock(mutex_);
+    if (stat_ok) {
+      auto it = entries_.find(id);
+      if (it != entries_.end() && it->second.cert == fp && it->second.source == source) {
+        it->second.pass = pass_;
+        return it->second.bundle;
+      }
+    }
+  }
+  auto text = certstore::read_secret_file(file);
+  if (!text) return tl::unexpected(text.error());
+  auto bundle = certstore::CertBundle::from_combined_pem(*text, source, file.string());
+  if (!bundle) return bundle;
+  if (stat_ok) {
+    std::lock_guard lock(mutex_);
+    entries_[std::move(id)] = Entry{fp, fp, source, *bundle, pass_};
+  }
+  return bundle;
+}
+
 void CertFileCache::sweep() {
   std::lock_guard lock(mutex_);
   std::erase_if(entries_, [this](const auto& kv) { return kv.second.pass != pass_; });

@@ -21,6 +21,10 @@ class CertFileCache {
   Result<certstore::CertBundlePtr> load(const std::filesystem::path& cert_file,
                                         const std::filesystem::path& key_file, certstore::CertSource source);
 
+  // The same for one file holding the chain and its key (a file of a certificate folder, see
+  // CertBundle::from_combined_pem). Thread-safe; blocking (reads the file).
+  Result<certstore::CertBundlePtr> load_combined(const std::filesystem::path& file, certstore::CertSource source);
+
   // Ends a load pass: entries not asked for since the previous call are dropped, so a
   // certificate removed from the config does not stay in memory.
   void sweep();
@@ -42,7 +46,8 @@ class CertFileCache {
   static bool fingerprint(const std::filesystem::path& file, Fingerprint& out);
 
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, Entry> entries_;  // key: cert path '\n' key path
+  // key: cert path '\n' key path; for a combined file: its path '\n'
+  std::unordered_map<std::string, Entry> entries_;
   unsigned long pass_ = 1;
 };
 

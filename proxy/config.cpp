@@ -484,6 +484,29 @@ void read_certificates(const Table& root, Config& cfg) {
   }
 }
 
+void read_certificate_dirs(const Table& root, Config& cfg) {
+  std::map<std::string, std::pair<std::string, unsigned>> seen;  // path as written -> (key path, line)
+  for (const auto& [v, path] : array_of_tables(root, "certificate_dir")) {
+    Table t(root.problems(), *v, path, {"path"});
+    const std::string* dir = t.string("path", "a folder path", true);
+    if (dir == nullptr) continue;
+    const Value& at = *t.find("path");
+    if (dir->empty()) {
+      t.problems().expected(at, t.path_of("path"), "a folder path");
+      continue;
+    }
+    std::string key = fs::path(*dir).lexically_normal().string();
+    if (key.size() > 1 && key.ends_with('/')) key.pop_back();
+    if (auto [it, fresh] = seen.try_emplace(key, t.path_of("path"), line_of(at)); !fresh) {
+      t.problems().add(at, t.path_of("path"),
+                       fmt::format("expected a folder no other [[certificate_dir]] names, got {} (also {}, line {})",
+                                   quote(*dir), it->second.first, it->second.second));
+      continue;
+    }
+    cfg.certificate_dirs.push_back(CertificateDirConfig{*dir});
+  }
+}
+
 void read_limits(const Table& root, Config& cfg) {
   const Value* v = section(root, "limits");
   if (!v) return;
@@ -843,11 +866,13 @@ Result<Config> parse_config(std::string_view text, std::string_view filename) {
   cfg.source = file;
   Problems problems(file);
   Table top(problems, root, "",
-            {"server", "listener", "tls", "certificate", "limits", "endpoint", "admin", "acme", "demo"});
+            {"server", "listener", "tls", "certificate", "certificate_dir", "limits", "endpoint", "admin", "acme",
+             "demo"});
   read_server(top, cfg);
   read_listeners(top, cfg);
   read_tls(top, cfg);
   read_certificates(top, cfg);
+  read_certificate_dirs(top, cfg);
   read_limits(top, cfg);
   read_endpoints(top, cfg);
   read_admin(top, cfg);

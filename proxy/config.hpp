@@ -53,6 +53,12 @@ struct CertificateConfig {
   std::filesystem::path cert_file, key_file;
 };
 
+// A folder of certificates: every "*.pem" in it holds a chain and its private key, served as a
+// transitional certificate for the names it covers; watched for changes while running.
+struct CertificateDirConfig {
+  std::filesystem::path path;
+};
+
 struct LimitsConfig {
   Millis handshake_timeout{10'000};
   Millis header_timeout{30'000};         // a request's header must arrive within this
@@ -102,6 +108,7 @@ struct Config {
   std::vector<ListenerConfig> listeners;
   TlsConfig tls;
   std::vector<CertificateConfig> certificates;
+  std::vector<CertificateDirConfig> certificate_dirs;
   LimitsConfig limits;
   std::vector<EndpointConfig> endpoints;
   AdminConfig admin;

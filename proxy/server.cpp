@@ -76,7 +76,7 @@ void ConfigOverrides::apply(Config& config) const {
 }
 
 Server::Server(Config config, ConfigOverrides overrides)
-    : config_(std::move(config)), overrides_(std::move(overrides)) {
+    : config_(std::move(config)), overrides_(std::move(overrides)), cert_dirs_(file_cache()) {
   overrides_.apply(config_);
 }
 
@@ -85,7 +85,18 @@ Server::~Server() {
   for (auto& w : workers_) w->join();
 }
 
-Result<certstore::CertSnapshotPtr> Server::load_certificates(const Config& config, certstore::Storage* storage) {
+std::vector<fs::path> Server::certificate_dirs(const Config& config) {
+  std::vector<fs::path> dirs;
+  for (const auto& d : config.certificate_dirs) {
+    fs::path dir = config.resolve(d.path).lexically_normal();
+    if (!dir.has_filename() && dir.has_parent_path() && dir != dir.root_path()) dir = dir.parent_path();
+    dirs.push_back(std::move(dir));
+  }
+  return dirs;
+}
+
+Result<certstore::CertSnapshotPtr> Server::load_certificates(const Config& config, certstore::Storage* storage,
+                                                             const CertDirectories::Files* dir_files) {
   certstore::CertSnapshot::Builder builder;
   auto def = default_bundle(config);
   if (!def) return tl::unexpected(def.error().with_context("tls.default_cert"));
@@ -104,6 +115,9 @@ Result<certstore::CertSnapshotPtr> Server::load_certificates(const Config& confi
     }
     builder.add(*bundle);
   }
+  if (dir_files != nullptr) {
+    for (const auto& [file, bundle] : *dir_files) builder.add(bundle);
+  }
   if (storage != nullptr) {
     auto stored = storage->load_certificates();
     if (!stored) return tl::unexpected(stored.error());
@@ -116,7 +130,6 @@ Result<certstore::CertSnapshotPtr> Server::load_certificates(const Config& confi
       builder.add(*bundle);
     }
   }
-  file_cache().sweep();
   return builder.build();
 }
 
@@ -132,8 +145,18 @@ Status Server::start() {
   if (!storage) return tl::unexpected(storage.error());
   storage_ = std::move(*storage);
 
-  auto certs = load_certificates(config_, storage_.get());
+  // Watched before they are read: a file changed in between is read again, never missed.
+  dir_watcher_ = std::make_unique<DirWatcher>(
+      control_, [this](std::vector<fs::path> changed, bool overflow) { on_certificate_files(std::move(changed), overflow); });
+  auto dirs = certificate_dirs(config_);
+  if (auto st = dir_watcher_->watch(dirs); !st) return tl::unexpected(st.error().with_context("certificate_dir"));
+  auto dir_files = cert_dirs_.scan(dirs, /*strict=*/true);
+  if (!dir_files) return tl::unexpected(dir_files.error().with_context("certificate_dir"));
+  cert_dirs_.commit(std::move(*dir_files), std::move(dirs));
+
+  auto certs = load_certificates(config_, storage_.get(), &cert_dirs_.files());
   if (!certs) return tl::unexpected(certs.error());
+  file_cache().sweep();
   publish_certificates(*certs);
   shared_.routes.publish(std::make_shared<const RouteTable>(config_.endpoints, config_.limits));
   certificates_ = std::make_unique<CertificateManager>(control_, *storage_, shared_,
@@ -183,7 +206,7 @@ Status Server::start() {
 }
 
 Status Server::republish_certificates() {
-  auto certs = load_certificates(config_, storage_.get());
+  auto certs = load_certificates(config_, storage_.get(), &cert_dirs_.files());
   if (!certs) return tl::unexpected(certs.error());
   publish_certificates(*certs);
   return {};
@@ -191,12 +214,7 @@ Status Server::republish_certificates() {
 
 void Server::publish_certificates(certstore::CertSnapshotPtr snapshot) {
   auto now = certstore::Clock::now();
-  std::optional<certstore::Clock::time_point> next_expiry;
-  auto consider = [&](const certstore::CertBundlePtr& b) {
-    if (b && !b->expired(now) && (!next_expiry || b->not_after() < *next_expiry)) next_expiry = b->not_after();
-  };
-  for (const auto& b : snapshot->bundles()) consider(b);
-  consider(snapshot->fallback());
+  std::optional<certstore::Clock::time_point> next_expiry = snapshot->next_expiry();
   shared_.certs.publish(std::move(snapshot));
   expiry_timer_.cancel();
   if (!next_expiry) return;
@@ -207,6 +225,30 @@ void Server::publish_certificates(certstore::CertSnapshotPtr snapshot) {
     log::proxy()->info("a certificate expired: rebuilding the SNI index");
     if (auto st = republish_certificates(); !st) log::proxy()->error("rebuild failed: {}", st.error().message());
   });
+}
+
+void Server::on_certificate_files(std::vector<fs::path> changed, bool overflow) {
+  CertChanges changes;
+  if (overflow) {
+    log::proxy()->warn("certificate folder events overflowed: rescanning every folder");
+    auto files = cert_dirs_.scan(cert_dirs_.dirs(), /*strict=*/false);
+    if (!files) {
+      log::proxy()->error("certificate folder rescan failed: {}", files.error().message());
+      return;
+    }
+    changes = cert_dirs_.commit(std::move(*files), cert_dirs_.dirs());
+  } else {
+    for (const auto& file : changed) {
+      auto one = cert_dirs_.refresh(file);
+      changes.removed.insert(changes.removed.end(), one.removed.begin(), one.removed.end());
+      changes.added.insert(changes.added.end(), one.added.begin(), one.added.end());
+    }
+  }
+  if (changes.empty()) return;
+  auto next = shared_.certs.current()->with_changes(changes.removed, changes.added);
+  log::proxy()->debug("certificates published removed={} added={} certificates={} overlay={}", changes.removed.size(),
+                      changes.added.size(), next->size(), next->overlay_size());
+  publish_certificates(std::move(next));
 }
 
 void Server::reload() {
@@ -220,21 +262,27 @@ void Server::reload() {
     return;
   }
   overrides_.apply(*next);
-  auto certs = load_certificates(*next, storage_.get());
-  if (!certs) {
-    log::proxy()->error("reload rejected, previous config stays: {}", certs.error().message());
-    return;
-  }
+  auto dirs = certificate_dirs(*next);
+  // Folders are read again in full (unchanged files come from the cache), and watched from now on;
+  // a rejected reload goes back to watching the current ones.
+  auto reject = [&](const Error& error) {
+    log::proxy()->error("reload rejected, previous config stays: {}", error.message());
+    if (auto st = dir_watcher_->watch(cert_dirs_.dirs()); !st) log::proxy()->error("{}", st.error().message());
+  };
+  if (auto st = dir_watcher_->watch(dirs); !st) return reject(st.error().with_context("certificate_dir"));
+  auto dir_files = cert_dirs_.scan(dirs, /*strict=*/false);
+  if (!dir_files) return reject(dir_files.error().with_context("certificate_dir"));
+  auto certs = load_certificates(*next, storage_.get(), &*dir_files);
+  if (!certs) return reject(certs.error());
   bool listeners_changed = next->listeners.size() != config_.listeners.size();
   for (std::size_t i = 0; !listeners_changed && i < next->listeners.size(); ++i) {
     const auto &a = next->listeners[i], &b = config_.listeners[i];
     listeners_changed = a.name != b.name || a.address.to_string() != b.address.to_string() ||
                         a.protocol != b.protocol || a.scope != b.scope;
   }
-  if (auto st = certificates_->configure(*next); !st) {
-    log::proxy()->error("reload rejected, previous config stays: {}", st.error().message());
-    return;
-  }
+  if (auto st = certificates_->configure(*next); !st) return reject(st.error());
+  cert_dirs_.commit(std::move(*dir_files), std::move(dirs));
+  file_cache().sweep();
   if (listeners_changed) log::proxy()->warn("listener changes take effect after a restart");
   if (next->server.log_level != config_.server.log_level) (void)log::set_level(next->server.log_level);
   // Certificates first: a handshake for a new endpoint must never see its routes without them.
@@ -262,6 +310,7 @@ void Server::begin_drain(int signal_number) {
     for (auto& w : workers_) w->stop();
     for (auto& w : workers_) w->join();
     certificates_->stop();
+    dir_watcher_->stop();
     expiry_timer_.cancel();
     log::proxy()->info("stopped");
     control_.stop();

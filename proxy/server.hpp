@@ -13,8 +13,10 @@
 
 #include "certstore/cert_snapshot.hpp"
 #include "certstore/storage.hpp"
+#include "proxy/cert_directory.hpp"
 #include "proxy/certificate_manager.hpp"
 #include "proxy/config.hpp"
+#include "proxy/dir_watcher.hpp"
 #include "proxy/worker.hpp"
 
 namespace portcullis::proxy {
@@ -35,15 +37,22 @@ class Server {
   // the calling thread until SIGTERM/SIGINT (drain) completes. Returns the process exit code.
   int run();
 
-  // Builds the certificate snapshot a config asks for (files, stored certificates, default).
-  // Blocking (reads files). Errors name the file and the problem.
-  static Result<certstore::CertSnapshotPtr> load_certificates(const Config& config,
-                                                              certstore::Storage* storage);
+  // Builds the certificate snapshot a config asks for (files, the bundles of its certificate
+  // folders as scanned into `dir_files`, stored certificates, default). Blocking (reads files).
+  // Errors name the file and the problem.
+  static Result<certstore::CertSnapshotPtr> load_certificates(const Config& config, certstore::Storage* storage,
+                                                              const CertDirectories::Files* dir_files = nullptr);
+
+  // The folders of config.certificate_dirs, resolved against the config file and normalised.
+  static std::vector<std::filesystem::path> certificate_dirs(const Config& config);
 
  private:
   Status start();
   Status republish_certificates();
   void publish_certificates(certstore::CertSnapshotPtr snapshot);
+  // inotify saw these files of a certificate folder change: each is re-read alone and the live
+  // snapshot republished with just those bundles changed. On overflow every folder is rescanned.
+  void on_certificate_files(std::vector<std::filesystem::path> changed, bool overflow);
   void reload();
   void begin_drain(int signal_number);
   void wait_for_signals();
@@ -58,6 +67,8 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<certstore::Storage> storage_;
   std::unique_ptr<CertificateManager> certificates_;
+  CertDirectories cert_dirs_;
+  std::unique_ptr<DirWatcher> dir_watcher_;
   // Fires when the earliest certificate in the live snapshot expires, to rebuild it: the SNI index
   // ranks expired certificates at build time, so an expiry must trigger a rebuild.
   boost::asio::steady_timer expiry_timer_{control_};

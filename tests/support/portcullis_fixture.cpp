@@ -413,6 +413,9 @@ std::string PortcullisFixture::render_config() const {
     t << "[[certificate]]\ncert_file = " << toml_string(c.cert.string())
       << "\nkey_file = " << toml_string(c.key.string()) << "\n\n";
   }
+  for (const auto& d : options_.certificate_dirs) {
+    t << "[[certificate_dir]]\npath = " << toml_string(d.string()) << "\n\n";
+  }
   if (!options_.limits.empty()) {
     t << "[limits]\n";
     for (const auto& [k, v] : options_.limits) t << k << " = " << v << "\n";

@@ -92,6 +92,7 @@ struct FixtureOptions {
   std::optional<CertFiles> default_cert;   // none: self-signed in data_dir
   std::optional<CertFiles> fallback_cert;  // the platform wildcard
   std::vector<CertFiles> certificates;     // [[certificate]]
+  std::vector<std::filesystem::path> certificate_dirs;  // [[certificate_dir]]
   std::vector<EndpointSpec> endpoints;
   // [limits] overrides, written as given: {"upstream_timeout", "\"1s\""}, {"max_header_bytes", "8192"}.
   std::map<std::string, std::string> limits;

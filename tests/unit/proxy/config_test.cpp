@@ -182,8 +182,8 @@ TEST_CASE("an unknown key is an error that lists the known ones", "[unit][proxy]
   }
   SECTION("at the top level") {
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[servr]", "workers = 2"})) ==
-          "t.toml:4: servr: unknown key (known: server, listener, tls, certificate, limits, endpoint, admin, "
-          "acme, demo)");
+          "t.toml:4: servr: unknown key (known: server, listener, tls, certificate, certificate_dir, limits, "
+          "endpoint, admin, acme, demo)");
   }
   SECTION("in the second table of an array") {
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "", listener_name, "name = \"b\"",
@@ -307,6 +307,41 @@ TEST_CASE("certificate and key paths come in pairs", "[unit][proxy]") {
     CHECK(cfg.resolve(cfg.tls.default_key) == fs::path("no/a.key"));
     REQUIRE(cfg.certificates.size() == 1);
     CHECK(cfg.certificates[0].key_file == "/no/b.key");
+  }
+}
+
+TEST_CASE("certificate folders are [[certificate_dir]] tables with a path", "[unit][proxy]") {
+  SECTION("several folders, relative ones resolved against the file's directory") {
+    Config cfg = parsed(lines({listener_name, listener_https, listener_addr, "[[certificate_dir]]",
+                               "path = \"/etc/portcullis/certs\"", "[[certificate_dir]]", "path = \"more\""}));
+    REQUIRE(cfg.certificate_dirs.size() == 2);
+    CHECK(cfg.certificate_dirs[0].path == "/etc/portcullis/certs");
+    CHECK(cfg.certificate_dirs[1].path == "more");
+  }
+  SECTION("the path is required") {
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[[certificate_dir]]"})) ==
+          "t.toml:4: certificate_dir[0].path: expected a folder path, got nothing (the key is required)");
+  }
+  SECTION("the path is a non-empty string") {
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[[certificate_dir]]", "path = 3"})) ==
+          "t.toml:5: certificate_dir[0].path: expected a folder path, got 3");
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[[certificate_dir]]", "path = \"\""})) ==
+          "t.toml:5: certificate_dir[0].path: expected a folder path, got \"\"");
+  }
+  SECTION("a folder named twice") {
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[[certificate_dir]]", "path = \"/c\"",
+                          "[[certificate_dir]]", "path = \"/c/\""})) ==
+          "t.toml:7: certificate_dir[1].path: expected a folder no other [[certificate_dir]] names, got \"/c/\" "
+          "(also certificate_dir[0].path, line 5)");
+  }
+  SECTION("an unknown key") {
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[[certificate_dir]]", "path = \"/c\"",
+                          "recursive = true"})) ==
+          "t.toml:6: certificate_dir[0].recursive: unknown key (known: path)");
+  }
+  SECTION("not an array of tables") {
+    CHECK(error_of(lines({"certificate_dir = \"/c\"", listener_name, listener_https, listener_addr})) ==
+          "t.toml:1: certificate_dir: expected an array of tables ([[certificate_dir]]), got \"/c\"");
   }
 }
 
