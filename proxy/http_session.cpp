@@ -499,12 +499,55 @@ asio::ip::address peer_address(const tcp::endpoint& endpoint) {
   return peer;
 }
 
-// The request loop shared by TLS and (for challenges/redirects) plain connections.
+// A plain-HTTP request: the ACME HTTP-01 answer (RFC 8555 §8.3) for a challenge path, a redirect
+// to https for everything else.
+template <class Stream>
+asio::awaitable<Outcome> answer_plain(Stream& stream, const RequestParser& parser, const std::string& host,
+                                      const RequestContext& ctx) {
+  const auto& req = parser.get();
+  const unsigned version = req.version();
+  constexpr std::string_view prefix = "/.well-known/acme-challenge/";
+  std::string_view target = req.target();
+  const bool keep = req.keep_alive() && parser.is_done();
+  error_code ec;
+  if (target.starts_with(prefix)) {
+    auto board = ctx.worker.shared().challenges.current();
+    std::string_view token = target.substr(prefix.size());
+    if (auto q = token.find('?'); q != std::string_view::npos) token = token.substr(0, q);
+    if (const std::string* answer = board->http01_answer(token)) {
+      log::proxy()->info("acme http-01 served token={} host={}", token, host);
+      ec = co_await send_simple(stream, http::status::ok, version, *answer, keep, ctx.limits.idle_timeout, {},
+                                "application/octet-stream");
+    } else {
+      ec = co_await send_simple(stream, http::status::not_found, version, "no such challenge\n", keep, ctx.limits.idle_timeout);
+    }
+  } else {
+    std::string location = "https://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host);
+    if (ctx.listener.redirect_port != 443) location += ":" + std::to_string(ctx.listener.redirect_port);
+    location += target.empty() || target.front() != '/' ? std::string("/") : std::string(target);
+    ec = co_await send_simple(stream, http::status::permanent_redirect, version, "", keep, ctx.limits.idle_timeout, location);
+  }
+  co_return ec || !keep ? Outcome::close : Outcome::keep_alive;
+}
+
+// A request answered by the edge itself and the connection closed after it.
+struct Rejection {
+  http::status status = http::status::bad_request;
+  unsigned version = 11;
+  std::string_view body;
+  Millis timeout{};
+};
+
+// The request loop shared by TLS and (for challenges/redirects) plain connections. Rejections
+// leave through one send after the loop: every co_await site costs frame space for as long as the
+// connection lives, idle or not.
 template <class Stream>
 asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, std::string_view sni_name) {
   ClientBuffer buffer;
   auto& shared = base.worker.shared();
   bool first = true;
+  std::optional<Rejection> rejection;
+  std::string reason;  // a framing problem's text, kept for the rejection's body
   for (;;) {
     auto routes = shared.routes.current();
     RequestContext ctx{base.listener, base.worker, routes->limits(), base.peer, base.tls, base.peer_text};
@@ -539,10 +582,11 @@ asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, s
         co_return;
       }
       // Malformed or oversized header: 400 and close, never forwarded.
-      std::string why = ec == http::error::header_limit ? "request header too large\n" : "malformed request\n";
-      log::proxy()->debug("bad request peer={} error={}", ctx.peer.to_string(), ec.message());
-      co_await send_simple(stream, http::status::bad_request, 11, std::move(why), false, limits.idle_timeout);
-      co_return;
+      log::proxy()->debug("bad request peer={} error={}", base.peer_text, ec.message());
+      rejection = Rejection{http::status::bad_request, 11,
+                            ec == http::error::header_limit ? "request header too large\n" : "malformed request\n",
+                            limits.idle_timeout};
+      break;
     }
     CounterGuard active(shared.active_requests);
     shared.requests_total.fetch_add(1, std::memory_order_relaxed);
@@ -550,62 +594,44 @@ asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, s
     const unsigned version = req.version();
 
     if (auto problem = framing_problem(req)) {
-      log::proxy()->info("rejected request peer={} reason=\"{}\"", ctx.peer.to_string(), *problem);
-      co_await send_simple(stream, http::status::bad_request, version, std::string(*problem) + "\n", false, limits.idle_timeout);
-      co_return;
+      log::proxy()->info("rejected request peer={} reason=\"{}\"", base.peer_text, *problem);
+      reason = std::string(*problem) + "\n";
+      rejection = Rejection{http::status::bad_request, version, reason, limits.idle_timeout};
+      break;
     }
     auto hosts = req.count(http::field::host);
     std::string host = hosts == 1 ? normalize_authority(req[http::field::host]) : std::string();
     if (host.empty() && (version >= 11 || hosts > 0)) {
-      co_await send_simple(stream, http::status::bad_request, version, "missing or invalid Host\n", false, limits.idle_timeout);
-      co_return;
+      rejection = Rejection{http::status::bad_request, version, "missing or invalid Host\n", limits.idle_timeout};
+      break;
     }
 
     Outcome outcome = Outcome::close;
     if (!ctx.tls) {
-      // Plain HTTP: ACME HTTP-01 answers (RFC 8555 §8.3), everything else to https.
-      constexpr std::string_view prefix = "/.well-known/acme-challenge/";
-      std::string_view target = req.target();
-      bool keep = req.keep_alive() && parser.is_done();
-      if (target.starts_with(prefix)) {
-        auto board = shared.challenges.current();
-        std::string_view token = target.substr(prefix.size());
-        if (auto q = token.find('?'); q != std::string_view::npos) token = token.substr(0, q);
-        if (const std::string* answer = board->http01_answer(token)) {
-          log::proxy()->info("acme http-01 served token={} host={}", token, host);
-          auto ec2 = co_await send_simple(stream, http::status::ok, version, *answer, keep, limits.idle_timeout, {},
-                                          "application/octet-stream");
-          outcome = ec2 ? Outcome::close : (keep ? Outcome::keep_alive : Outcome::close);
-        } else {
-          auto ec2 = co_await send_simple(stream, http::status::not_found, version, "no such challenge\n", keep, limits.idle_timeout);
-          outcome = ec2 ? Outcome::close : (keep ? Outcome::keep_alive : Outcome::close);
-        }
-      } else {
-        std::string location = "https://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host);
-        if (base.listener.redirect_port != 443) location += ":" + std::to_string(base.listener.redirect_port);
-        location += target.empty() || target.front() != '/' ? std::string("/") : std::string(target);
-        auto ec2 = co_await send_simple(stream, http::status::permanent_redirect, version, "", keep, limits.idle_timeout, location);
-        outcome = ec2 ? Outcome::close : (keep ? Outcome::keep_alive : Outcome::close);
-      }
+      outcome = co_await answer_plain(stream, parser, host, ctx);
     } else {
       const Endpoint* endpoint = routes->find(host, base.listener.config.scope);
       const Endpoint* sni_endpoint = sni_name.empty() ? nullptr : routes->find(sni_name, base.listener.config.scope);
       if (endpoint == nullptr) {
-        co_await send_simple(stream, http::status::not_found, version, "unknown host\n", false, limits.idle_timeout);
-        co_return;
+        rejection = Rejection{http::status::not_found, version, "unknown host\n", limits.idle_timeout};
+        break;
       }
       if (!sni_name.empty() && sni_endpoint != endpoint) {
         // RFC 9110 §15.5.20: this connection's certificate was chosen for another endpoint.
-        co_await send_simple(stream, http::status::misdirected_request, version, "misdirected request\n", false, limits.idle_timeout);
-        co_return;
+        rejection = Rejection{http::status::misdirected_request, version, "misdirected request\n", limits.idle_timeout};
+        break;
       }
       if (!endpoint->allowlist.allows(ctx.peer)) {
-        co_await send_simple(stream, http::status::forbidden, version, "forbidden\n", false, limits.idle_timeout);
-        co_return;
+        rejection = Rejection{http::status::forbidden, version, "forbidden\n", limits.idle_timeout};
+        break;
       }
       outcome = co_await proxy_request(stream, buffer, parser, *endpoint, ctx);
     }
     if (outcome == Outcome::close || shared.draining.load(std::memory_order_relaxed)) co_return;
+  }
+  if (rejection) {
+    co_await send_simple(stream, rejection->status, rejection->version, std::string(rejection->body), false,
+                         rejection->timeout);
   }
 }
 

@@ -52,33 +52,46 @@ TlsStream::TlsStream(asio::ip::tcp::socket socket, SSL_CTX* ctx)
   if (!ssl_) throw std::bad_alloc();
   error_code ec;
   socket_.non_blocking(true, ec);
-  BIO* in = BIO_new(incoming_method());
-  BIO* out = BIO_new_socket(socket_.native_handle(), BIO_NOCLOSE);
-  if (in == nullptr || out == nullptr) {
-    BIO_free(in);
-    BIO_free(out);
-    throw std::bad_alloc();
-  }
-  BIO_set_data(in, this);
-  BIO_set_init(in, 1);
-  SSL_set_bio(ssl_.get(), in, out);  // the SSL owns both
+  BIO* bio = BIO_new(bio_method());
+  if (bio == nullptr) throw std::bad_alloc();
+  BIO_set_data(bio, this);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl_.get(), bio, bio);  // one BIO both ways; the SSL owns it
   SSL_set_accept_state(ssl_.get());
   deadline_->socket = &socket_;
   in_.readable = true;  // a freshly accepted connection usually has its ClientHello waiting
 }
 
-// The read side: OpenSSL takes ciphertext from in_. No bytes and no end yet is "retry": the
-// operation then waits on the reactor and calls OpenSSL again.
-BIO_METHOD* TlsStream::incoming_method() {
+// The connection's BIO. Reads: OpenSSL takes ciphertext from in_; no bytes and no end yet is
+// "retry", and the operation then waits on the reactor and calls OpenSSL again. Writes: straight
+// to the descriptor, non-blocking; a full socket is "retry" and the operation waits for it.
+BIO_METHOD* TlsStream::bio_method() {
   static BIO_METHOD* method = [] {
-    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "portcullis incoming");
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "portcullis connection");
     if (m == nullptr || BIO_meth_set_read_ex(m, &TlsStream::incoming_read) != 1 ||
+        BIO_meth_set_write_ex(m, &TlsStream::outgoing_write) != 1 ||
         BIO_meth_set_ctrl(m, &TlsStream::incoming_ctrl) != 1) {
       throw std::bad_alloc();
     }
     return m;
   }();
   return method;
+}
+
+int TlsStream::outgoing_write(BIO* bio, const char* data, std::size_t len, std::size_t* written) {
+  auto* self = static_cast<TlsStream*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  *written = 0;
+  for (;;) {
+    ssize_t n = ::send(self->socket_.native_handle(), data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) {
+      *written = static_cast<std::size_t>(n);
+      return 1;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(bio);
+    return 0;  // any other errno: OpenSSL reports SSL_ERROR_SYSCALL and step() maps errno
+  }
 }
 
 int TlsStream::incoming_read(BIO* bio, char* out, std::size_t len, std::size_t* got) {

@@ -1,6 +1,6 @@
 // TlsStream: a server-side TLS connection that runs OpenSSL on the socket with as few system calls
-// as the protocol allows. Writes go straight to the descriptor (a socket BIO). Reads come from a
-// BIO of our own that hands OpenSSL the ciphertext the reactor received: a receive that finds no
+// as the protocol allows, through one BIO of our own. Writes go straight to the descriptor. Reads
+// hand OpenSSL the ciphertext the reactor received: a receive that finds no
 // data parks in the reactor without re-arming epoll, and a connection waiting for its next
 // request holds no buffer at all (a one-byte MSG_PEEK wait), so with SSL_MODE_RELEASE_BUFFERS an
 // idle connection costs its SSL object and little else. Models Asio's AsyncReadStream and
@@ -143,7 +143,8 @@ class TlsStream {
     bool readable = false;                // the last wait or receive says more bytes are there
     bool receiving = false;               // a receive into the block is pending
   };
-  static BIO_METHOD* incoming_method();
+  static BIO_METHOD* bio_method();
+  static int outgoing_write(BIO* bio, const char* data, std::size_t len, std::size_t* written);
   static int incoming_read(BIO* bio, char* out, std::size_t len, std::size_t* got);
   static long incoming_ctrl(BIO* bio, int cmd, long num, void* ptr);
   // Room for the next receive (a block taken if none is held); empty bytes are reclaimed first.
