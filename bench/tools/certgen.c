@@ -3,7 +3,11 @@
  *   certgen DIR N ZONE      DIR/key.pem (one ECDSA P-256 key), DIR/c/NNNNNN.crt for the names
  *                           hNNNNNN.ZONE (SAN = that name), DIR/names.txt; prints the matching
  *                           [[certificate]] TOML entries on stdout.
- *   certgen --one DIR NAME  DIR/one.crt: a fresh certificate for NAME with DIR/key.pem.
+ *   certgen --dir DIR N ZONE  the same names as one combined PEM (certificate, then the key) per
+ *                           name, DIR/certs/NNNNNN.pem: a certificate folder; prints its
+ *                           [[certificate_dir]] TOML entry on stdout.
+ *   certgen --one DIR NAME [SERIAL]  DIR/one.crt: a fresh certificate for NAME with DIR/key.pem
+ *                           (serial 999999999 unless given), and DIR/one.pem: it and the key.
  *
  * Built by bench/run.sh with `cc -O2 certgen.c -lcrypto`. Sharing one key keeps generation to a
  * few seconds for 100,000 certificates; the proxy still parses and indexes each one. */
@@ -22,7 +26,19 @@ static void fail(const char *what) {
   exit(1);
 }
 
-static int write_cert(EVP_PKEY *key, const char *name, long serial, const char *path) {
+static int write_pem(X509 *x, EVP_PKEY *key, const char *path, int with_key) {
+  FILE *f = fopen(path, "w");
+  int ok = f && PEM_write_X509(f, x);
+  if (ok && with_key) ok = PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+  if (f && fclose(f) != 0) ok = 0;
+  if (ok && with_key) chmod(path, 0600);
+  return ok;
+}
+
+/* Writes the certificate to `path` (the private key after it when with_key), and the certificate
+ * alone to `cert_only` when not NULL: the same certificate, as ECDSA signatures differ per signing. */
+static int write_cert(EVP_PKEY *key, const char *name, long serial, const char *path, int with_key,
+                      const char *cert_only) {
   X509 *x = X509_new();
   if (!x) return 0;
   X509_set_version(x, 2);
@@ -41,9 +57,8 @@ static int write_cert(EVP_PKEY *key, const char *name, long serial, const char *
   X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
   int ok = ext && X509_add_ext(x, ext, -1) && X509_sign(x, key, EVP_sha256()) > 0;
   X509_EXTENSION_free(ext);
-  FILE *f = ok ? fopen(path, "w") : NULL;
-  ok = f && PEM_write_X509(f, x);
-  if (f) fclose(f);
+  ok = ok && write_pem(x, key, path, with_key);
+  if (ok && cert_only) ok = write_pem(x, key, cert_only, 0);
   X509_free(x);
   return ok;
 }
@@ -61,16 +76,20 @@ static EVP_PKEY *load_key(const char *dir) {
 
 int main(int argc, char **argv) {
   char path[4096];
-  if (argc == 4 && strcmp(argv[1], "--one") == 0) {
+  if ((argc == 4 || argc == 5) && strcmp(argv[1], "--one") == 0) {
     EVP_PKEY *key = load_key(argv[2]);
-    snprintf(path, sizeof path, "%s/one.crt", argv[2]);
-    if (!write_cert(key, argv[3], 999999999L, path)) fail("cannot write one.crt");
+    long serial = argc == 5 ? strtol(argv[4], NULL, 10) : 999999999L;
+    char crt[4096];
+    snprintf(crt, sizeof crt, "%s/one.crt", argv[2]);
+    snprintf(path, sizeof path, "%s/one.pem", argv[2]);
+    if (!write_cert(key, argv[3], serial, path, 1, crt)) fail("cannot write one.pem and one.crt");
     EVP_PKEY_free(key);
     return 0;
   }
-  if (argc != 4) fail("usage: certgen DIR N ZONE | certgen --one DIR NAME");
-  const char *dir = argv[1], *zone = argv[3];
-  long n = strtol(argv[2], NULL, 10);
+  int folder = argc == 5 && strcmp(argv[1], "--dir") == 0;
+  if (argc != 4 && !folder) fail("usage: certgen [--dir] DIR N ZONE | certgen --one DIR NAME [SERIAL]");
+  const char *dir = argv[1 + folder], *zone = argv[3 + folder];
+  long n = strtol(argv[2 + folder], NULL, 10);
   if (n <= 0 || n > 1000000) fail("N must be 1..1000000");
 
   EVP_PKEY *key = EVP_EC_gen("P-256");
@@ -81,19 +100,24 @@ int main(int argc, char **argv) {
   fclose(kf);
   chmod(path, 0600);
 
-  snprintf(path, sizeof path, "%s/c", dir);
-  mkdir(path, 0755);
+  snprintf(path, sizeof path, "%s/%s", dir, folder ? "certs" : "c");
+  mkdir(path, folder ? 0700 : 0755);
   snprintf(path, sizeof path, "%s/names.txt", dir);
   FILE *names = fopen(path, "w");
   if (!names) fail("cannot write names.txt");
   char name[256];
   for (long i = 0; i < n; ++i) {
     snprintf(name, sizeof name, "h%06ld.%s", i, zone);
-    snprintf(path, sizeof path, "%s/c/%06ld.crt", dir, i);
-    if (!write_cert(key, name, i + 1, path)) fail("cannot write a certificate");
+    if (folder) {
+      snprintf(path, sizeof path, "%s/certs/%06ld.pem", dir, i);
+    } else {
+      snprintf(path, sizeof path, "%s/c/%06ld.crt", dir, i);
+    }
+    if (!write_cert(key, name, i + 1, path, folder, NULL)) fail("cannot write a certificate");
     fprintf(names, "%s\n", name);
-    printf("[[certificate]]\ncert_file = \"%s\"\nkey_file = \"%s/key.pem\"\n\n", path, dir);
+    if (!folder) printf("[[certificate]]\ncert_file = \"%s\"\nkey_file = \"%s/key.pem\"\n\n", path, dir);
   }
+  if (folder) printf("[[certificate_dir]]\npath = \"%s/certs\"\n\n", dir);
   fclose(names);
   EVP_PKEY_free(key);
   return 0;

@@ -5,10 +5,11 @@
   tls_probe.py latency --port P (--sni NAME | --names FILE) [--count N] [--deadline S]
       N handshakes (random SNI from FILE if given); prints JSON with p50/p99 handshake time and
       how many served a certificate that does not contain the SNI name.
-  tls_probe.py publish --port P --sni NAME --expect CERT.pem --signal-pid PID [--deadline S]
-                       [--during-names FILE]
-      Sends SIGHUP to PID (a process the harness started), then handshakes until the served
-      certificate is CERT.pem; prints the elapsed milliseconds. With --during-names, a second
+  tls_probe.py publish --port P --sni NAME --expect CERT.pem (--signal-pid PID | --rename SRC:DST)
+                       [--deadline S] [--during-names FILE]
+      Sends SIGHUP to PID (a process the harness started), or renames SRC to DST (a new file into
+      a watched certificate folder), then handshakes until the served certificate is CERT.pem;
+      prints the elapsed milliseconds since the signal or rename. With --during-names, a second
       thread keeps handshaking with random names meanwhile and the longest one (ms) is printed on
       a second line: a stall during the swap shows there.
 """
@@ -92,7 +93,11 @@ def cmd_publish(args):
         thread.start()
         time.sleep(0.2)
     t0 = time.perf_counter()
-    os.kill(args.signal_pid, signal.SIGHUP)
+    if args.rename:
+        src, dst = args.rename.split(":", 1)
+        os.rename(src, dst)
+    else:
+        os.kill(args.signal_pid, signal.SIGHUP)
     published = None
     while time.perf_counter() - t0 < args.deadline:
         try:
@@ -128,7 +133,9 @@ def main():
     pub.add_argument("--port", type=int, required=True)
     pub.add_argument("--sni", required=True)
     pub.add_argument("--expect", required=True)
-    pub.add_argument("--signal-pid", type=int, required=True)
+    how = pub.add_mutually_exclusive_group(required=True)
+    how.add_argument("--signal-pid", type=int)
+    how.add_argument("--rename", metavar="SRC:DST")
     pub.add_argument("--deadline", type=float, default=10.0)
     pub.add_argument("--during-names")
     args = p.parse_args()
