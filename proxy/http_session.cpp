@@ -28,7 +28,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using beast::error_code;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // How long a closing TLS connection waits to send its close_notify before the socket just closes.
 constexpr std::chrono::milliseconds close_notify_timeout{500};
 
@@ -67,7 +66,7 @@ auto& tcp_of(Stream& s) {
 
 // A short response of our own (errors, redirects, challenge answers).
 template <class Stream>
-asio::awaitable<error_code> send_simple(Stream& stream, http::status status, unsigned version,
+Task<error_code> send_simple(Stream& stream, http::status status, unsigned version,
                                         std::string body, bool keep_alive, Millis timeout,
                                         std::string_view location = {},
                                         std::string_view content_type = "text/plain; charset=utf-8") {
@@ -79,7 +78,7 @@ asio::awaitable<error_code> send_simple(Stream& stream, http::status status, uns
   res.keep_alive(keep_alive);
   res.prepare_payload();
   tcp_of(stream).expires_after(timeout);
-  auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+  auto [ec, n] = co_await http::async_write(stream, res, task_tuple);
   co_return ec;
 }
 
@@ -100,12 +99,12 @@ bool parse_head(Buffer& buffer, http::parser<isRequest, http::buffer_body>& pars
 
 // Reads until the head in `parser` is complete (what `buffer` holds is parsed first).
 template <class Stream, class Buffer, bool isRequest>
-asio::awaitable<error_code> read_head(Stream& stream, Buffer& buffer, http::parser<isRequest, http::buffer_body>& parser) {
+Task<error_code> read_head(Stream& stream, Buffer& buffer, http::parser<isRequest, http::buffer_body>& parser) {
   for (;;) {
     error_code ec;
     if (parse_head(buffer, parser, ec)) co_return error_code{};
     if (ec) co_return ec;
-    auto [rec, n] = co_await stream.async_read_some(buffer.prepare(read_chunk), use_tuple);
+    auto [rec, n] = co_await stream.async_read_some(buffer.prepare(read_chunk), task_tuple);
     if (rec == asio::error::eof) {
       // Before any byte the stream just ended; within a head the message is cut short.
       if (!parser.got_some()) co_return error_code(http::error::end_of_stream);
@@ -150,16 +149,16 @@ std::size_t write_now(Stream& stream, std::string_view bytes, error_code& ec) {
 
 // The rest of `bytes` from `done` on, through the reactor (after write_now came up short).
 template <class Stream>
-asio::awaitable<error_code> write_rest(Stream& stream, std::string_view bytes, std::size_t done, Millis timeout) {
+Task<error_code> write_rest(Stream& stream, std::string_view bytes, std::size_t done, Millis timeout) {
   tcp_of(stream).expires_after(timeout);
-  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(bytes.data() + done, bytes.size() - done), use_tuple);
+  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(bytes.data() + done, bytes.size() - done), task_tuple);
   co_return ec;
 }
 
 // Relays a message body from `in` (parser already past the header) to `out` (serializer whose
 // header is already written). Returns the first error; `read_failed` tells which side broke.
 template <bool isRequest, class In, class Buffer, class Out>
-asio::awaitable<error_code> relay_body(In& in, Buffer& in_buffer,
+Task<error_code> relay_body(In& in, Buffer& in_buffer,
                                        http::parser<isRequest, http::buffer_body>& parser, Out& out,
                                        http::serializer<isRequest, http::buffer_body>& sr,
                                        Millis read_timeout, Millis write_timeout, bool& read_failed) {
@@ -173,7 +172,7 @@ asio::awaitable<error_code> relay_body(In& in, Buffer& in_buffer,
       body.data = chunk.data();
       body.size = chunk.size();
       tcp_of(in).expires_after(read_timeout);
-      auto [ec, n] = co_await http::async_read(in, in_buffer, parser, use_tuple);
+      auto [ec, n] = co_await http::async_read(in, in_buffer, parser, task_tuple);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {
         read_failed = true;
@@ -188,7 +187,7 @@ asio::awaitable<error_code> relay_body(In& in, Buffer& in_buffer,
       body.more = false;
     }
     tcp_of(out).expires_after(write_timeout);
-    auto [ec, n] = co_await http::async_write(out, sr, use_tuple);
+    auto [ec, n] = co_await http::async_write(out, sr, task_tuple);
     if (ec == http::error::need_buffer) ec = {};
     if (ec) co_return ec;
   } while (!parser.is_done() || !sr.is_done());
@@ -197,20 +196,20 @@ asio::awaitable<error_code> relay_body(In& in, Buffer& in_buffer,
 
 // Copies raw bytes one way until EOF or error (an upgraded connection's tunnel).
 template <class In, class Out>
-asio::awaitable<void> pump(In& in, Out& out, Millis idle) {
+Task<void> pump(In& in, Out& out, Millis idle) {
   auto slice = make_recycled<RelayChunk>();
   auto& chunk = *slice;
   for (;;) {
     tcp_of(in).expires_after(idle);
-    auto [ec, n] = co_await in.async_read_some(asio::buffer(chunk), use_tuple);
+    auto [ec, n] = co_await in.async_read_some(asio::buffer(chunk), task_tuple);
     if (ec || n == 0) co_return;
     tcp_of(out).expires_after(idle);
-    auto [wec, wn] = co_await asio::async_write(out, asio::buffer(chunk.data(), n), use_tuple);
+    auto [wec, wn] = co_await asio::async_write(out, asio::buffer(chunk.data(), n), task_tuple);
     if (wec) co_return;
   }
 }
 
-asio::awaitable<std::unique_ptr<UpstreamConnection>> connect_upstream(Worker& worker,
+Task<std::unique_ptr<UpstreamConnection>> connect_upstream(Worker& worker,
                                                                        const HostPort& target,
                                                                        Millis timeout) {
   auto conn = std::make_unique<UpstreamConnection>(worker.io().get_executor());
@@ -218,13 +217,13 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> connect_upstream(Worker& wo
   auto address = asio::ip::make_address(target.host, ec);
   conn->stream.expires_after(timeout);
   if (!ec) {
-    auto [cec] = co_await conn->stream.async_connect(tcp::endpoint(address, target.port), use_tuple);
+    auto [cec] = co_await conn->stream.async_connect(tcp::endpoint(address, target.port), task_tuple);
     if (cec) co_return nullptr;
   } else {
-    tcp::resolver resolver(worker.io());
-    auto [rec, results] = co_await resolver.async_resolve(target.host, std::to_string(target.port), use_tuple);
+    Resolver resolver(worker.io().get_executor());
+    auto [rec, results] = co_await resolver.async_resolve(target.host, std::to_string(target.port), task_tuple);
     if (rec) co_return nullptr;
-    auto [cec, ep] = co_await conn->stream.async_connect(results, use_tuple);
+    auto [cec, ep] = co_await conn->stream.async_connect(results, task_tuple);
     if (cec) co_return nullptr;
   }
   conn->stream.socket().set_option(tcp::no_delay(true), ec);
@@ -245,7 +244,7 @@ enum class Outcome { keep_alive, close };
 
 // One request: routed, forwarded, response relayed. The header is already read into `parser`.
 template <class Stream>
-asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer,
+Task<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer,
                                        RequestParser& parser, const Endpoint& endpoint,
                                        const RequestContext& ctx) {
   auto& req = parser.get();
@@ -265,7 +264,7 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
   if (has_token(req[http::field::expect], "100-continue") && !parser.is_done()) {
     http::response<http::empty_body> cont{http::status::continue_, version};
     tcp_of(client).expires_after(limits.idle_timeout);
-    auto [ec, n] = co_await http::async_write(client, cont, use_tuple);
+    auto [ec, n] = co_await http::async_write(client, cont, task_tuple);
     if (ec) co_return Outcome::close;
   }
 
@@ -324,7 +323,7 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
       } else {
         req_sr = make_recycled<RequestSerializer>(req);
         upstream->stream.expires_after(limits.upstream_timeout);
-        std::tie(hec, std::ignore) = co_await http::async_write_header(upstream->stream, *req_sr, use_tuple);
+        std::tie(hec, std::ignore) = co_await http::async_write_header(upstream->stream, *req_sr, task_tuple);
       }
       if (!hec || !reused) break;
       reused = false;
@@ -376,7 +375,7 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
         http::response<http::empty_body> interim{res_parser->get().result(), version};
         for (const auto& f : res_parser->get()) interim.insert(f.name_string(), f.value());
         tcp_of(client).expires_after(limits.idle_timeout);
-        auto [wec, wn] = co_await http::async_write(client, interim, use_tuple);
+        auto [wec, wn] = co_await http::async_write(client, interim, task_tuple);
         if (wec) co_return Outcome::close;
         interim_sent = true;
         continue;
@@ -458,19 +457,19 @@ asio::awaitable<Outcome> proxy_request(Stream& client, ClientBuffer& client_buff
   // back until its first body bytes.
   if (switching || (!res_parser->is_done() && upstream->buffer.size() == 0)) {
     tcp_of(client).expires_after(limits.idle_timeout);
-    auto [wec, wn] = co_await http::async_write_header(client, res_sr, use_tuple);
+    auto [wec, wn] = co_await http::async_write_header(client, res_sr, task_tuple);
     if (wec) co_return Outcome::close;
   }
 
   if (switching) {
     // Flush what either side already sent past the headers, then tunnel bytes both ways.
     if (client_buffer.size() > 0) {
-      auto [e, n] = co_await asio::async_write(upstream->stream, client_buffer.data(), use_tuple);
+      auto [e, n] = co_await asio::async_write(upstream->stream, client_buffer.data(), task_tuple);
       if (e) co_return Outcome::close;
       client_buffer.consume(n);
     }
     if (upstream->buffer.size() > 0) {
-      auto [e, n] = co_await asio::async_write(client, upstream->buffer.data(), use_tuple);
+      auto [e, n] = co_await asio::async_write(client, upstream->buffer.data(), task_tuple);
       if (e) co_return Outcome::close;
       upstream->buffer.consume(n);
     }
@@ -502,7 +501,7 @@ asio::ip::address peer_address(const tcp::endpoint& endpoint) {
 // A plain-HTTP request: the ACME HTTP-01 answer (RFC 8555 §8.3) for a challenge path, a redirect
 // to https for everything else.
 template <class Stream>
-asio::awaitable<Outcome> answer_plain(Stream& stream, const RequestParser& parser, const std::string& host,
+Task<Outcome> answer_plain(Stream& stream, const RequestParser& parser, const std::string& host,
                                       const RequestContext& ctx) {
   const auto& req = parser.get();
   const unsigned version = req.version();
@@ -542,7 +541,7 @@ struct Rejection {
 // leave through one send after the loop: every co_await site costs frame space for as long as the
 // connection lives, idle or not.
 template <class Stream>
-asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, std::string_view sni_name) {
+Task<void> request_loop(Stream& stream, const RequestContext& base, std::string_view sni_name) {
   ClientBuffer buffer;
   auto& shared = base.worker.shared();
   bool first = true;
@@ -562,10 +561,10 @@ asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, s
         // An idle TLS connection holds no read buffer: it is freed here and taken again once the
         // next request's bytes are readable.
         buffer.shrink_to_fit();
-        auto [wec, wn] = co_await stream.async_wait_readable(use_tuple);
+        auto [wec, wn] = co_await stream.async_wait_readable(task_tuple);
         if (wec) co_return;
       }
-      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(read_chunk), use_tuple);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(read_chunk), task_tuple);
       if (ec) co_return;
       buffer.commit(n);
       tcp_of(stream).expires_after(limits.header_timeout);
@@ -637,7 +636,7 @@ asio::awaitable<void> request_loop(Stream& stream, const RequestContext& base, s
 
 }  // namespace
 
-asio::awaitable<void> serve_tls_connection(tcp::socket socket, tcp::endpoint peer_endpoint,
+Task<void> serve_tls_connection(Socket socket, tcp::endpoint peer_endpoint,
                                            const ListenerRuntime& listener, Worker& worker) {
   auto& shared = worker.shared();
   CounterGuard open(shared.connections);
@@ -653,7 +652,7 @@ asio::awaitable<void> serve_tls_connection(tcp::socket socket, tcp::endpoint pee
   attach_connection(stream.native_handle(), &conn_tls);
 
   tcp_of(stream).expires_after(limits.handshake_timeout);
-  auto [hec, hn] = co_await stream.async_handshake(use_tuple);
+  auto [hec, hn] = co_await stream.async_handshake(task_tuple);
   if (hec) {
     log::proxy()->debug("handshake failed peer={} error={}", peer.to_string(), hec.message());
     co_return;
@@ -671,21 +670,21 @@ asio::awaitable<void> serve_tls_connection(tcp::socket socket, tcp::endpoint pee
 
   // Best-effort close_notify, bounded.
   tcp_of(stream).expires_after(close_notify_timeout);
-  co_await stream.async_shutdown(use_tuple);
+  co_await stream.async_shutdown(task_tuple);
 }
 
-asio::awaitable<void> serve_plain_connection(tcp::socket socket, tcp::endpoint peer_endpoint,
+Task<void> serve_plain_connection(Socket socket, tcp::endpoint peer_endpoint,
                                              const ListenerRuntime& listener, Worker& worker) {
   auto& shared = worker.shared();
   CounterGuard open(shared.connections);
   error_code ec;
   const auto peer = peer_address(peer_endpoint);
-  beast::tcp_stream stream(std::move(socket));
+  PlainStream stream(std::move(socket));
   auto limits = shared.routes.current()->limits();
   const std::string peer_text = peer.to_string();
   RequestContext ctx{listener, worker, limits, peer, false, peer_text};
   co_await request_loop(stream, ctx, {});
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.socket().shutdown(Socket::shutdown_send, ec);
 }
 
 }  // namespace portcullis::proxy

@@ -3,21 +3,19 @@
 // answers ACME HTTP-01 challenges and redirects everything else to https.
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "proxy/executor.hpp"
 #include "proxy/worker.hpp"
 
 namespace portcullis::proxy {
 
 // `peer` is the address accept() returned. The listening socket has TCP_NODELAY set, which an
 // accepted socket inherits.
-boost::asio::awaitable<void> serve_tls_connection(boost::asio::ip::tcp::socket socket,
-                                                  boost::asio::ip::tcp::endpoint peer,
-                                                  const ListenerRuntime& listener, Worker& worker);
+Task<void> serve_tls_connection(Socket socket, boost::asio::ip::tcp::endpoint peer, const ListenerRuntime& listener,
+                                Worker& worker);
 
-boost::asio::awaitable<void> serve_plain_connection(boost::asio::ip::tcp::socket socket,
-                                                    boost::asio::ip::tcp::endpoint peer,
-                                                    const ListenerRuntime& listener, Worker& worker);
+Task<void> serve_plain_connection(Socket socket, boost::asio::ip::tcp::endpoint peer, const ListenerRuntime& listener,
+                                  Worker& worker);
 
 }  // namespace portcullis::proxy

@@ -20,12 +20,12 @@ using boost::system::error_code;
 // Shared with the timer's handler, which may run after the stream is gone.
 struct TlsStream::Deadline {
   explicit Deadline(const executor_type& ex) : timer(ex) {}
-  asio::steady_timer timer;
+  Timer timer;
   clock::time_point at = clock::time_point::max();
   unsigned long generation = 0;  // the timer wait that is current; older ones were superseded
   bool waiting = false;
   bool expired = false;
-  asio::ip::tcp::socket* socket = nullptr;  // nullptr once the stream is destroyed
+  Socket* socket = nullptr;  // nullptr once the stream is destroyed
 
   static void arm(const std::shared_ptr<Deadline>& d) {
     d->timer.expires_at(d->at);
@@ -47,7 +47,7 @@ struct TlsStream::Deadline {
   }
 };
 
-TlsStream::TlsStream(asio::ip::tcp::socket socket, SSL_CTX* ctx)
+TlsStream::TlsStream(Socket socket, SSL_CTX* ctx)
     : socket_(std::move(socket)), ssl_(SSL_new(ctx)), deadline_(std::make_shared<Deadline>(socket_.get_executor())) {
   if (!ssl_) throw std::bad_alloc();
   error_code ec;

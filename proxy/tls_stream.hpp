@@ -26,6 +26,7 @@
 #include <openssl/ssl.h>
 
 #include "certstore/ossl.hpp"
+#include "proxy/executor.hpp"
 #include "proxy/recycled.hpp"
 
 namespace portcullis::proxy {
@@ -39,19 +40,19 @@ struct TlsStep {
 
 class TlsStream {
  public:
-  using executor_type = boost::asio::any_io_executor;
+  using executor_type = Executor;
   using clock = std::chrono::steady_clock;
 
   // Takes the accepted socket; `ctx` must outlive the stream. Throws std::bad_alloc when OpenSSL
   // cannot allocate the SSL object.
-  TlsStream(boost::asio::ip::tcp::socket socket, SSL_CTX* ctx);
+  TlsStream(Socket socket, SSL_CTX* ctx);
   ~TlsStream();
   TlsStream(const TlsStream&) = delete;
   TlsStream& operator=(const TlsStream&) = delete;
 
   executor_type get_executor() noexcept { return socket_.get_executor(); }
   SSL* native_handle() const noexcept { return ssl_.get(); }
-  boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
+  Socket& socket() noexcept { return socket_; }
 
   // The connection's deadline: an operation pending when it passes fails with
   // beast::error::timeout (as with beast::tcp_stream), and so does every later one until the next
@@ -191,7 +192,7 @@ class TlsStream {
   template <class Fn>
   struct Op;
 
-  boost::asio::ip::tcp::socket socket_;
+  Socket socket_;
   certstore::SslPtr ssl_;
   std::shared_ptr<Deadline> deadline_;
   Incoming in_;

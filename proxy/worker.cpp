@@ -20,7 +20,6 @@ namespace {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // A pooled connection the upstream has closed (or sent unsolicited bytes on) is not reusable.
 bool still_usable(UpstreamConnection& conn) {
@@ -76,7 +75,7 @@ Status Worker::listen() {
                                     listener.config.address.to_string() + ": " + ec.message());
     }
     tcp::endpoint endpoint(address, listener.config.address.port);
-    auto acceptor = std::make_unique<tcp::acceptor>(io_);
+    auto acceptor = std::make_unique<Acceptor>(io_.get_executor());
     acceptor->open(endpoint.protocol(), ec);
     if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) {
@@ -100,10 +99,10 @@ Status Worker::listen() {
   return {};
 }
 
-asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const ListenerRuntime& listener) {
+Task<void> Worker::accept_loop(Acceptor& acceptor, const ListenerRuntime& listener) {
   for (;;) {
     tcp::endpoint peer;
-    auto [ec, socket] = co_await acceptor.async_accept(peer, use_tuple);
+    auto [ec, socket] = co_await acceptor.async_accept(peer, task_tuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       // EMFILE and friends: log and go on; the next accept may succeed once connections close.
@@ -118,16 +117,16 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const Listene
       continue;  // the socket closes as it goes out of scope
     }
     if (listener.config.protocol == Protocol::https) {
-      asio::co_spawn(io_, serve_tls_connection(std::move(socket), peer, listener, *this), asio::detached);
+      asio::co_spawn(io_.get_executor(), serve_tls_connection(std::move(socket), peer, listener, *this), asio::detached);
     } else {
-      asio::co_spawn(io_, serve_plain_connection(std::move(socket), peer, listener, *this), asio::detached);
+      asio::co_spawn(io_.get_executor(), serve_plain_connection(std::move(socket), peer, listener, *this), asio::detached);
     }
   }
 }
 
 void Worker::start() {
   for (std::size_t i = 0; i < acceptors_.size(); ++i) {
-    asio::co_spawn(io_, accept_loop(*acceptors_[i], listeners_[i]), asio::detached);
+    asio::co_spawn(io_.get_executor(), accept_loop(*acceptors_[i], listeners_[i]), asio::detached);
   }
   thread_ = std::thread([this] {
     try {

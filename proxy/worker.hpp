@@ -16,11 +16,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include "certstore/challenge_board.hpp"
 #include "proxy/config.hpp"
+#include "proxy/executor.hpp"
 #include "proxy/route_table.hpp"
 #include "proxy/tls_context.hpp"
 
@@ -48,8 +48,8 @@ struct ListenerRuntime {
 
 // A kept-alive connection to one upstream.
 struct UpstreamConnection {
-  explicit UpstreamConnection(boost::asio::any_io_executor ex) : stream(std::move(ex)) {}
-  boost::beast::tcp_stream stream;
+  explicit UpstreamConnection(const Executor& ex) : stream(ex) {}
+  PlainStream stream;
   boost::beast::flat_buffer buffer;
   std::chrono::steady_clock::time_point idle_since{};  // when it was last given back to the pool
 };
@@ -95,14 +95,14 @@ class Worker {
   unsigned index() const noexcept { return index_; }
 
  private:
-  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor,
+  Task<void> accept_loop(Acceptor& acceptor,
                                            const ListenerRuntime& listener);
   unsigned index_;
   SharedState& shared_;
   const std::vector<ListenerRuntime>& listeners_;
   // One thread runs it and no other thread touches its sockets: no per-descriptor locking.
   boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
-  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
   UpstreamPool pool_;
   std::thread thread_;
 };
