@@ -59,3 +59,12 @@ TEST_CASE("Host headers are normalised before routing", "[unit][proxy]") {
   REQUIRE(normalize_authority("evil/path") == "");
   REQUIRE(normalize_authority("::1") == "");
 }
+
+TEST_CASE("an endpoint's upstream pool keys are its upstreams in text, in order", "[unit][proxy]") {
+  EndpointConfig e = endpoint("app", {"app.example.com"});
+  e.upstreams = {HostPort{"127.0.0.1", 9000}, HostPort{"::1", 9001}, HostPort{"app.internal", 80}};
+  RouteTable table({e}, {});
+  const Endpoint* found = table.find("app.example.com");
+  REQUIRE(found != nullptr);
+  REQUIRE(found->upstream_keys == std::vector<std::string>{"127.0.0.1:9000", "[::1]:9001", "app.internal:80"});
+}
