@@ -90,7 +90,8 @@ CertChanges CertDirectories::refresh(const fs::path& file) {
 
   struct stat st {};
   bool gone = false;
-  if (::stat(file.c_str(), &st) != 0) {
+  const bool stat_ok = ::stat(file.c_str(), &st) == 0;
+  if (!stat_ok) {
     gone = errno == ENOENT || errno == ENOTDIR;  // any other reason is the loader's error to report
   } else {
     gone = !S_ISREG(st.st_mode);  // a folder named "x.pem" holds no certificate
@@ -102,6 +103,7 @@ CertChanges CertDirectories::refresh(const fs::path& file) {
     files_.erase(previous);
     return changes;
   }
+  if (stat_ok && st.st_size == 0) return changes;  // just created (IN_CREATE): its IN_CLOSE_WRITE follows
   auto bundle = cache_.load_combined(file, dir_source);
   if (!bundle) {
     log::proxy()->error("certificate file rejected file={} error=\"{}\" kept_previous={}", file.string(),
