@@ -16,7 +16,7 @@ RUNTIME_PACKAGES = openssl ca-certificates curl pebble libjemalloc2
 # The benchmark's peers (nginx, HAProxy, Caddy, wrk, h2load) are installed by bench/run.sh itself,
 # with service start-up blocked so no package starts a daemon on :80/:443.
 
-.PHONY: all deps build run test test-slow sanitize bench bench-smoke clean help
+.PHONY: all deps build build-binary run test test-slow sanitize bench bench-smoke clean help
 
 all: build
 
@@ -43,7 +43,11 @@ $(BUILD_DIR)/build.ninja:
 build: deps $(BUILD_DIR)/build.ninja
 	ninja -C $(BUILD_DIR) -j $(JOBS)
 
-run: build
+# The binary alone, for `make run` and `make bench`: neither needs the test programs.
+build-binary: deps $(BUILD_DIR)/build.ninja
+	ninja -C $(BUILD_DIR) -j $(JOBS) portcullis
+
+run: build-binary
 	@bash examples/local/run.sh $(BUILD_DIR)
 
 test: build
@@ -57,10 +61,10 @@ sanitize: deps
 	ninja -C $(SAN_BUILD_DIR) -j $(JOBS) unit_tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(SAN_BUILD_DIR)/tests/unit_tests "[unit]~[slow]"
 
-bench: build
+bench: build-binary
 	BUILD_DIR=$(abspath $(BUILD_DIR)) bash bench/run.sh
 
-bench-smoke: build
+bench-smoke: build-binary
 	BUILD_DIR=$(abspath $(BUILD_DIR)) bash bench/run.sh --smoke
 
 clean:
