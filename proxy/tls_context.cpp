@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstring>
+#include <unordered_map>
 
 #include <openssl/err.h>
 
@@ -38,6 +39,56 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
   // failed handshake; RFC 7301 §3.2 allows the server to ignore the extension.
   return SSL_TLSEXT_ERR_NOACK;
 }
+
+// Certificates set as whole SSL_CTXs (SSL_set_SSL_CTX, as nginx does per server block), one per
+// certificate, built by each worker thread for the certificates it serves more than once.
+// SSL_use_cert_and_key re-checks on every call that key and certificate match (an EC group and
+// point comparison) and looks the key's type up by name in the provider store: ~3 % of a full
+// handshake. Tickets stay the listener's: OpenSSL encrypts and decrypts them with the SSL's
+// session_ctx, which SSL_set_SSL_CTX leaves alone. The cache belongs to one snapshot (it keeps it,
+// so the bundles it points at stay alive): a newly published snapshot empties it. Bounded per
+// thread; a certificate seen once, or past the bound, is set the per-handshake way.
+class CertCtxCache {
+ public:
+  SSL_CTX* get(const certstore::CertSnapshotPtr& snapshot, const certstore::CertBundle& bundle) {
+    if (snapshot.get() != snapshot_) {
+      entries_.clear();
+      keep_ = snapshot;
+      snapshot_ = snapshot.get();
+    }
+    auto it = entries_.find(&bundle);
+    if (it == entries_.end()) {
+      if (entries_.size() < max_entries) entries_.emplace(&bundle, Entry{});
+      return nullptr;
+    }
+    Entry& entry = it->second;
+    if (!entry.ctx && !entry.failed) {
+      entry.ctx = make_ctx(bundle);
+      entry.failed = !entry.ctx;
+    }
+    return entry.ctx.get();
+  }
+
+ private:
+  struct Entry {
+    certstore::SslCtxPtr ctx;  // null until the second use
+    bool failed = false;
+  };
+  static certstore::SslCtxPtr make_ctx(const certstore::CertBundle& bundle) {
+    certstore::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+    if (!ctx || SSL_CTX_use_cert_and_key(ctx.get(), bundle.leaf(), bundle.key(), bundle.chain_stack(), 1) != 1) {
+      ERR_clear_error();
+      return nullptr;
+    }
+    // What OpenSSL reads from the SSL's current SSL_CTX after the certificate callback.
+    SSL_CTX_set_alpn_select_cb(ctx.get(), select_alpn, nullptr);
+    return ctx;
+  }
+  static constexpr std::size_t max_entries = 1024;
+  const certstore::CertSnapshot* snapshot_ = nullptr;
+  certstore::CertSnapshotPtr keep_;
+  std::unordered_map<const certstore::CertBundle*, Entry> entries_;
+};
 
 // Called by OpenSSL once the ClientHello is parsed (SNI known), before a certificate is needed:
 // the documented place to choose the certificate for this connection.
@@ -78,6 +129,10 @@ int choose_certificate(SSL* ssl, void* arg) {
   if (bundle == nullptr) return 0;
   conn->served = bundle;
 
+  thread_local CertCtxCache cache;
+  if (SSL_CTX* ctx = cache.get(conn->snapshot, *bundle); ctx != nullptr && SSL_set_SSL_CTX(ssl, ctx) == ctx) {
+    return 1;
+  }
   // override=1: replace whatever the SSL inherited; the SSL up-refs leaf, key and chain members.
   // The chain stack is the bundle's, built once (none when there are no intermediates: with
   // SSL_MODE_NO_AUTO_CHAIN OpenSSL then sends the leaf alone rather than building a chain).

@@ -1,6 +1,7 @@
 // One SSL_CTX per TLS listener: Mozilla "intermediate" settings, ALPN http/1.1, session tickets
 // shared by every worker (one SSL_CTX, used by all threads), and the certificate callback that
-// picks each connection's certificate from the live CertSnapshot. No per-certificate SSL_CTX.
+// picks each connection's certificate from the live CertSnapshot (switching in a per-certificate
+// SSL_CTX, built per worker for the certificates it serves repeatedly; see tls_context.cpp).
 #pragma once
 
 #include <boost/asio/ip/address.hpp>
