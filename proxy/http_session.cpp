@@ -273,7 +273,8 @@ Task<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer,
   // A request with no body and an idempotent method (RFC 9110 §9.2.2) can be sent again when a
   // pooled connection turns out to be closed: the upstream ended it before answering a byte.
   const auto method = req.method();
-  const bool replayable = parser.is_done() && !chunked_in && !upgrade &&
+  const bool bodiless = parser.is_done() && !chunked_in;
+  const bool replayable = bodiless && !upgrade &&
                           (method == http::verb::get || method == http::verb::head ||
                            method == http::verb::options || method == http::verb::trace ||
                            method == http::verb::put || method == http::verb::delete_);
@@ -288,8 +289,8 @@ Task<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer,
   std::size_t upstream_index = 0;
   bool reused = false;
   for (std::size_t i = 0; i < count && !upstream; ++i) {
-    const auto& target = endpoint.upstreams[(first + i) % count];
     upstream_index = (first + i) % count;
+    const auto& target = endpoint.upstreams[upstream_index];
     upstream_key = &endpoint.upstream_keys[upstream_index];
     upstream = pool.take(*upstream_key, !replayable);
     reused = upstream != nullptr;
@@ -311,7 +312,6 @@ Task<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer,
     // before any body byte was consumed, so one retry on a fresh connection is safe. A request
     // with no body leaves as one serialised head in one write; one with a body goes through
     // Beast's serializer, which frames the body as it is relayed.
-    const bool bodiless = parser.is_done() && !chunked_in;
     Recycled<RequestSerializer> req_sr;
     error_code hec;
     for (;;) {
@@ -367,9 +367,8 @@ Task<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer,
       res_parser->header_limit(64 * 1024);
       if (is_head) res_parser->skip(true);
       upstream->stream.expires_after(limits.upstream_timeout);
-      auto ec = co_await read_head(upstream->stream, upstream->buffer, *res_parser);
-      rec = ec;
-      if (ec) break;
+      rec = co_await read_head(upstream->stream, upstream->buffer, *res_parser);
+      if (rec) break;
       auto status = res_parser->get().result_int();
       if (status >= 100 && status < 200 && status != 101) {
         http::response<http::empty_body> interim{res_parser->get().result(), version};

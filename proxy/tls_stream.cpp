@@ -70,7 +70,7 @@ BIO_METHOD* TlsStream::bio_method() {
     BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "portcullis connection");
     if (m == nullptr || BIO_meth_set_read_ex(m, &TlsStream::incoming_read) != 1 ||
         BIO_meth_set_write_ex(m, &TlsStream::outgoing_write) != 1 ||
-        BIO_meth_set_ctrl(m, &TlsStream::incoming_ctrl) != 1) {
+        BIO_meth_set_ctrl(m, &TlsStream::bio_ctrl) != 1) {
       throw std::bad_alloc();
     }
     return m;
@@ -116,7 +116,7 @@ int TlsStream::incoming_read(BIO* bio, char* out, std::size_t len, std::size_t* 
   return 1;
 }
 
-long TlsStream::incoming_ctrl(BIO* bio, int cmd, long, void*) {
+long TlsStream::bio_ctrl(BIO* bio, int cmd, long, void*) {
   auto* self = static_cast<TlsStream*>(BIO_get_data(bio));
   switch (cmd) {
     case BIO_CTRL_PENDING:

@@ -147,7 +147,7 @@ class TlsStream {
   static BIO_METHOD* bio_method();
   static int outgoing_write(BIO* bio, const char* data, std::size_t len, std::size_t* written);
   static int incoming_read(BIO* bio, char* out, std::size_t len, std::size_t* got);
-  static long incoming_ctrl(BIO* bio, int cmd, long num, void* ptr);
+  static long bio_ctrl(BIO* bio, int cmd, long num, void* ptr);
   // Room for the next receive (a block taken if none is held); empty bytes are reclaimed first.
   boost::asio::mutable_buffer receive_space();
   // One non-blocking receive straight from the descriptor when the reactor said it is readable;
