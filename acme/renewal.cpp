@@ -144,6 +144,19 @@ std::optional<Clock::time_point> RenewalScheduler::next_due() const {
   return earliest;
 }
 
+Result<std::size_t> RenewalScheduler::reset_backoff() {
+  std::size_t reset = 0;
+  const auto now = to_unix(now_());
+  for (auto& [id, entry] : entries_) {
+    if (!entry.tracked || entry.in_flight || entry.state.consecutive_failures == 0) continue;
+    entry.state.consecutive_failures = 0;
+    entry.state.next_attempt_unix = now;
+    ++reset;
+    if (auto st = save(entry); !st) return tl::unexpected(st.error());
+  }
+  return reset;
+}
+
 Status RenewalScheduler::succeeded(const std::string& endpoint_id, CertificateLifetime certificate) {
   auto& entry = entries_[endpoint_id];
   entry.state.endpoint_id = endpoint_id;

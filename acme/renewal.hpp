@@ -75,6 +75,11 @@ class RenewalScheduler {
   // The earliest attempt among tracked endpoints not in flight; nullopt when there is none.
   std::optional<Clock::time_point> next_due() const;
 
+  // The CA, the account or the EAB changed: the failures seen so far say nothing about the new
+  // settings. Every tracked endpoint in a failure backoff (and not in flight) is due at once with
+  // its failure count cleared; its last error is kept for operators. Returns how many.
+  Result<std::size_t> reset_backoff();
+
   Status succeeded(const std::string& endpoint_id, CertificateLifetime certificate);
   Status failed(const std::string& endpoint_id, std::string error);
 

@@ -71,6 +71,10 @@ constexpr const char* migrations[] = {
       expires  INTEGER NOT NULL
     );
     )sql",
+    // 2: certificates of removed endpoints are kept for audit, marked with the time of removal.
+    R"sql(
+    ALTER TABLE certificates ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 static_assert(std::size(migrations) == SqliteStorage::schema_version,
               "one migration per schema version");
@@ -288,8 +292,8 @@ Status SqliteStorage::put_certificate(const StoredCertificate& cert) {
   std::lock_guard lock(mutex_);
   Statement q(db_, file_,
               "INSERT OR REPLACE INTO certificates "
-              "(name_key, endpoint_id, source, names, chain_pem, key_pem, serial_hex, not_after, created) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+              "(name_key, endpoint_id, source, names, chain_pem, key_pem, serial_hex, not_after, created, removed) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   q.bind(cert.name_key)
       .bind(cert.endpoint_id)
       .bind(to_string(cert.source))
@@ -298,14 +302,15 @@ Status SqliteStorage::put_certificate(const StoredCertificate& cert) {
       .bind_secret(cert.key_pem)
       .bind(cert.serial_hex)
       .bind(cert.not_after_unix)
-      .bind(cert.created_unix != 0 ? cert.created_unix : unix_now());
+      .bind(cert.created_unix != 0 ? cert.created_unix : unix_now())
+      .bind(cert.removed_unix);
   return q.run("put certificate " + cert.name_key);
 }
 
 namespace {
 
 constexpr const char* certificate_columns =
-    "SELECT name_key, endpoint_id, source, names, chain_pem, key_pem, serial_hex, not_after, created "
+    "SELECT name_key, endpoint_id, source, names, chain_pem, key_pem, serial_hex, not_after, created, removed "
     "FROM certificates ";
 
 Result<StoredCertificate> read_certificate_row(Statement& q, const fs::path& file) {
@@ -324,6 +329,7 @@ Result<StoredCertificate> read_certificate_row(Statement& q, const fs::path& fil
   c.serial_hex = q.text(6);
   c.not_after_unix = q.integer(7);
   c.created_unix = q.integer(8);
+  c.removed_unix = q.integer(9);
   return c;
 }
 
@@ -331,7 +337,7 @@ Result<StoredCertificate> read_certificate_row(Statement& q, const fs::path& fil
 
 Result<std::vector<StoredCertificate>> SqliteStorage::load_certificates() {
   std::lock_guard lock(mutex_);
-  Statement q(db_, file_, std::string(certificate_columns) + "ORDER BY name_key");
+  Statement q(db_, file_, std::string(certificate_columns) + "WHERE removed = 0 ORDER BY name_key");
   std::vector<StoredCertificate> out;
   while (q.next_row()) {
     auto c = read_certificate_row(q, file_);
@@ -361,6 +367,13 @@ Status SqliteStorage::delete_certificate(const std::string& name_key) {
   Statement q(db_, file_, "DELETE FROM certificates WHERE name_key = ?");
   q.bind(name_key);
   return q.run("delete certificate " + name_key);
+}
+
+Status SqliteStorage::mark_certificate_removed(const std::string& name_key, std::int64_t when_unix) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_, "UPDATE certificates SET removed = ? WHERE name_key = ? AND removed = 0");
+  q.bind(when_unix).bind(name_key);
+  return q.run("mark certificate removed " + name_key);
 }
 
 Status SqliteStorage::put_value(const std::string& key, const SecretBytes& value) {

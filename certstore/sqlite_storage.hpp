@@ -19,12 +19,13 @@ class SqliteStorage final : public Storage {
   static Result<std::unique_ptr<SqliteStorage>> open(const std::filesystem::path& file);
   ~SqliteStorage() override;
 
-  static constexpr int schema_version = 1;
+  static constexpr int schema_version = 2;
 
   Status put_certificate(const StoredCertificate& cert) override;
   Result<std::vector<StoredCertificate>> load_certificates() override;
   Result<std::optional<StoredCertificate>> get_certificate(const std::string& name_key) override;
   Status delete_certificate(const std::string& name_key) override;
+  Status mark_certificate_removed(const std::string& name_key, std::int64_t when_unix) override;
   Status put_value(const std::string& key, const SecretBytes& value) override;
   Result<std::optional<SecretBytes>> get_value(const std::string& key) override;
   Status put_order(const StoredOrder& order) override;

@@ -27,6 +27,9 @@ struct StoredCertificate {
   std::string serial_hex;
   std::int64_t not_after_unix = 0;
   std::int64_t created_unix = 0;
+  // When its endpoint was removed (or stopped being managed): a removed certificate is kept for
+  // audit and never served. 0 = live. put_certificate stores it as given.
+  std::int64_t removed_unix = 0;
 };
 
 // An ACME order persisted before it is acted on, so a restart resumes it (RFC 8555 §7.4).
@@ -56,10 +59,15 @@ class Storage {
 
   // Certificates. put_ replaces the row with the same name_key.
   virtual Status put_certificate(const StoredCertificate& cert) = 0;
+  // Every live certificate (removed_unix == 0), ordered by name_key.
   virtual Result<std::vector<StoredCertificate>> load_certificates() = 0;
-  // One certificate by name_key; nullopt when there is none. Cheap at any store size.
+  // One certificate by name_key, live or removed (see removed_unix); nullopt when there is none.
+  // Cheap at any store size.
   virtual Result<std::optional<StoredCertificate>> get_certificate(const std::string& name_key) = 0;
   virtual Status delete_certificate(const std::string& name_key) = 0;
+  // Marks a live certificate removed at `when_unix` (kept for audit, no longer loaded). A missing
+  // or already removed one is left as it is.
+  virtual Status mark_certificate_removed(const std::string& name_key, std::int64_t when_unix) = 0;
 
   // Small named values: the ACME account key ("acme.account_key"), account URL, ticket keys.
   virtual Status put_value(const std::string& key, const SecretBytes& value) = 0;

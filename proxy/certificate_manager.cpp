@@ -4,6 +4,9 @@
 #include <random>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -38,6 +41,24 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 // The scheduler keeps its state in memory first; a failed write is lost on restart only.
 void log_unsaved(const Status& st) {
   if (!st) log::acme()->warn("renewal state not saved error=\"{}\"", st.error().message());
+}
+
+// Where the fingerprint of the ACME settings that a failure may depend on is kept.
+constexpr const char* acme_settings_key = "acme.settings_fingerprint";
+
+// SHA-256 (hex) over the settings that decide whom we talk to and as which account: a change of
+// any of them makes earlier failures meaningless. Hashed so the EAB key is not stored twice.
+std::string acme_settings_fingerprint(const AcmeConfig& acme, const std::filesystem::path& ca_bundle) {
+  std::string text;
+  for (const std::string& part : {acme.directory, ca_bundle.string(), acme.email, acme.eab_kid, acme.eab_hmac_key,
+                                  acme.profile}) {
+    text += std::to_string(part.size()) + ":" + part + ";";
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr);
+  OPENSSL_cleanse(text.data(), text.size());
+  return fmt::format("{:02x}", fmt::join(digest, digest + size, ""));
 }
 
 double unit_random() {
@@ -132,6 +153,7 @@ Status CertificateManager::configure(const Config& config) {
     if (auto st = scheduler_->track(id, lifetime); !st) return st;
   }
   managed_ = std::move(next);
+  if (auto st = reset_backoff_on_new_settings(config); !st) return st;
   log::acme()->info("managing endpoints={} directory={}", managed_.size(), acme_config_.directory);
   if (!loop_running_) {
     loop_running_ = true;
@@ -140,6 +162,23 @@ Status CertificateManager::configure(const Config& config) {
     wake();
   }
   return {};
+}
+
+Status CertificateManager::reset_backoff_on_new_settings(const Config& config) {
+  const auto ca_bundle = config.acme.ca_bundle.empty() ? std::filesystem::path() : config.resolve(config.acme.ca_bundle);
+  const auto fingerprint = acme_settings_fingerprint(config.acme, ca_bundle);
+  auto stored = storage_.get_value(acme_settings_key);
+  if (!stored) return tl::unexpected(stored.error());
+  if (*stored && (*stored)->reveal() == fingerprint) return {};
+  // Unknown before (a first start, or a store from an older build): nothing to compare with, and
+  // a failure backoff from before is as likely to be stale as not. Reset it too.
+  auto reset = scheduler_->reset_backoff();
+  if (!reset) return tl::unexpected(reset.error());
+  if (*reset > 0) {
+    log::acme()->info("acme settings changed: failure backoff reset endpoints={} directory={}", *reset,
+                      config.acme.directory);
+  }
+  return storage_.put_value(acme_settings_key, certstore::SecretBytes(fingerprint));
 }
 
 asio::awaitable<void> CertificateManager::schedule_loop() {
@@ -220,7 +259,8 @@ std::optional<certstore::StoredCertificate> CertificateManager::stored_managed(c
     log::acme()->warn("stored certificate unreadable endpoint={} error=\"{}\"", endpoint_id, stored.error().message());
     return std::nullopt;
   }
-  if (!*stored || (*stored)->source != certstore::CertSource::managed) return std::nullopt;
+  if (!*stored || (*stored)->source != certstore::CertSource::managed || (*stored)->removed_unix != 0)
+    return std::nullopt;
   return std::move(**stored);
 }
 

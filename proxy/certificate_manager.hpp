@@ -55,6 +55,9 @@ class CertificateManager {
   // scheduler; stops when the CA offers no ARI.
   boost::asio::awaitable<void> ari_loop(std::shared_ptr<bool> alive, acme::AcmeClient* client);
   std::optional<certstore::StoredCertificate> stored_managed(const std::string& endpoint_id);
+  // Clears every failure backoff when the CA, account or EAB settings differ from those the store
+  // last saw (across reloads and restarts alike), and records the new ones.
+  Status reset_backoff_on_new_settings(const Config& config);
   void wake();
 
   boost::asio::io_context& control_;

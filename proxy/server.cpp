@@ -1,6 +1,8 @@
 #include "proxy/server.hpp"
 
 #include <csignal>
+#include <string_view>
+#include <unordered_map>
 #include <thread>
 
 #include <boost/asio/as_tuple.hpp>
@@ -96,7 +98,8 @@ std::vector<fs::path> Server::certificate_dirs(const Config& config) {
 }
 
 Result<certstore::CertSnapshotPtr> Server::load_certificates(const Config& config, certstore::Storage* storage,
-                                                             const CertDirectories::Files* dir_files) {
+                                                             const CertDirectories::Files* dir_files,
+                                                             std::vector<Withdrawn>* withdrawn) {
   certstore::CertSnapshot::Builder builder;
   auto def = default_bundle(config);
   if (!def) return tl::unexpected(def.error().with_context("tls.default_cert"));
@@ -121,7 +124,19 @@ Result<certstore::CertSnapshotPtr> Server::load_certificates(const Config& confi
   if (storage != nullptr) {
     auto stored = storage->load_certificates();
     if (!stored) return tl::unexpected(stored.error());
+    std::unordered_map<std::string_view, const EndpointConfig*> endpoints;
+    for (const auto& ep : config.endpoints) endpoints.emplace(ep.id, &ep);
     for (const auto& s : *stored) {
+      // A stored certificate belongs to its endpoint: once the endpoint is gone (or, for a managed
+      // one, no longer managed) it must not answer for the names any more.
+      auto ep = endpoints.find(s.endpoint_id);
+      const char* reason = ep == endpoints.end() ? "endpoint removed"
+                           : s.source == CertSource::managed && !ep->second->managed_https ? "managed_https off"
+                                                                                           : nullptr;
+      if (reason != nullptr) {
+        if (withdrawn != nullptr) withdrawn->push_back({s.name_key, s.endpoint_id, reason});
+        continue;
+      }
       auto bundle = CertBundle::from_pem(s.chain_pem, s.key_pem, s.source, "store:" + s.name_key);
       if (!bundle) {
         log::proxy()->error("stored certificate unusable name_key={} error=\"{}\"", s.name_key, bundle.error().message());
@@ -140,6 +155,9 @@ Status Server::start() {
   fs::create_directories(data_dir, ec);
   if (ec) return fail(Errc::io, data_dir.string() + ": " + ec.message());
   fs::permissions(data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  auto lock = certstore::DataDirLock::acquire(data_dir);
+  if (!lock) return tl::unexpected(lock.error());
+  data_lock_.emplace(std::move(*lock));
 
   auto storage = certstore::SqliteStorage::open(data_dir / "portcullis.db");
   if (!storage) return tl::unexpected(storage.error());
@@ -154,10 +172,12 @@ Status Server::start() {
   if (!dir_files) return tl::unexpected(dir_files.error().with_context("certificate_dir"));
   cert_dirs_.commit(std::move(*dir_files), std::move(dirs));
 
-  auto certs = load_certificates(config_, storage_.get(), &cert_dirs_.files());
+  std::vector<Withdrawn> withdrawn;
+  auto certs = load_certificates(config_, storage_.get(), &cert_dirs_.files(), &withdrawn);
   if (!certs) return tl::unexpected(certs.error());
   file_cache().sweep();
   publish_certificates(*certs);
+  record_withdrawn(withdrawn);
   shared_.routes.publish(std::make_shared<const RouteTable>(config_.endpoints, config_.limits));
   certificates_ = std::make_unique<CertificateManager>(control_, *storage_, shared_,
                                                        [this] { return republish_certificates(); });
@@ -168,7 +188,7 @@ Status Server::start() {
   for (const auto& lc : config_.listeners) {
     ListenerRuntime rt;
     rt.config = lc;
-    rt.tls_hooks = ListenerTls{&shared_.certs, &shared_.routes, lc.scope};
+    rt.tls_hooks = ListenerTls{&shared_.certs, &shared_.routes, lc.scope, tls_policy(config_.tls)};
     for (const auto& other : config_.listeners) {
       if (other.protocol == Protocol::https && other.scope == lc.scope) {
         rt.redirect_port = other.address.port;
@@ -179,11 +199,16 @@ Status Server::start() {
   }
   for (auto& rt : listeners_) {
     if (rt.config.protocol != Protocol::https) continue;
-    auto ctx = make_server_ctx(config_.tls, &rt.tls_hooks);
+    auto ctx = make_server_ctx(&rt.tls_hooks);
     if (!ctx) return tl::unexpected(ctx.error().with_context("listener " + rt.config.name));
     rt.ssl = std::make_shared<asio::ssl::context>(ctx->release());
   }
 
+  // SO_REUSEPORT lets a second process running as the same user bind the same address and take
+  // part of the traffic: an address another process listens on is refused here instead.
+  for (const auto& lc : config_.listeners) {
+    if (auto st = ensure_not_listened_on(lc); !st) return st;
+  }
   unsigned workers = config_.server.workers ? config_.server.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < workers; ++i) {
     auto worker = std::make_unique<Worker>(i, shared_, listeners_);
@@ -206,10 +231,26 @@ Status Server::start() {
 }
 
 Status Server::republish_certificates() {
-  auto certs = load_certificates(config_, storage_.get(), &cert_dirs_.files());
+  std::vector<Withdrawn> withdrawn;
+  auto certs = load_certificates(config_, storage_.get(), &cert_dirs_.files(), &withdrawn);
   if (!certs) return tl::unexpected(certs.error());
   publish_certificates(*certs);
+  record_withdrawn(withdrawn);
   return {};
+}
+
+void Server::record_withdrawn(const std::vector<Withdrawn>& withdrawn) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(certstore::Clock::now().time_since_epoch()).count();
+  for (const auto& w : withdrawn) {
+    if (auto st = storage_->mark_certificate_removed(w.name_key, now); !st) {
+      // Not served either way (it is left out of every snapshot); the mark is for the record.
+      log::proxy()->warn("certificate withdrawn but not marked removed name_key={} error=\"{}\"", w.name_key,
+                         st.error().message());
+      continue;
+    }
+    log::proxy()->info("certificate withdrawn endpoint={} name_key={} reason=\"{}\"", w.endpoint_id, w.name_key,
+                       w.reason);
+  }
 }
 
 void Server::publish_certificates(certstore::CertSnapshotPtr snapshot) {
@@ -272,7 +313,8 @@ void Server::reload() {
   if (auto st = dir_watcher_->watch(dirs); !st) return reject(st.error().with_context("certificate_dir"));
   auto dir_files = cert_dirs_.scan(dirs, /*strict=*/false);
   if (!dir_files) return reject(dir_files.error().with_context("certificate_dir"));
-  auto certs = load_certificates(*next, storage_.get(), &*dir_files);
+  std::vector<Withdrawn> withdrawn;
+  auto certs = load_certificates(*next, storage_.get(), &*dir_files, &withdrawn);
   if (!certs) return reject(certs.error());
   bool listeners_changed = next->listeners.size() != config_.listeners.size();
   for (std::size_t i = 0; !listeners_changed && i < next->listeners.size(); ++i) {
@@ -288,6 +330,7 @@ void Server::reload() {
   // Certificates first: a handshake for a new endpoint must never see its routes without them.
   publish_certificates(*certs);
   shared_.routes.publish(std::make_shared<const RouteTable>(next->endpoints, next->limits));
+  record_withdrawn(withdrawn);
   auto listeners = std::move(config_.listeners);
   config_ = std::move(*next);
   config_.listeners = std::move(listeners);

@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "certstore/cert_snapshot.hpp"
+#include "certstore/data_dir_lock.hpp"
 #include "certstore/storage.hpp"
 #include "proxy/cert_directory.hpp"
 #include "proxy/certificate_manager.hpp"
@@ -37,11 +38,19 @@ class Server {
   // the calling thread until SIGTERM/SIGINT (drain) completes. Returns the process exit code.
   int run();
 
+  // A stored certificate that `config` no longer serves: its endpoint is gone, or it is a managed
+  // certificate of an endpoint that is no longer managed. `reason` says which.
+  struct Withdrawn {
+    std::string name_key, endpoint_id, reason;
+  };
+
   // Builds the certificate snapshot a config asks for (files, the bundles of its certificate
-  // folders as scanned into `dir_files`, stored certificates, default). Blocking (reads files).
-  // Errors name the file and the problem.
+  // folders as scanned into `dir_files`, stored certificates, default). Stored certificates the
+  // config no longer serves are left out and, with `withdrawn`, listed there. Blocking (reads
+  // files and the store). Errors name the file and the problem.
   static Result<certstore::CertSnapshotPtr> load_certificates(const Config& config, certstore::Storage* storage,
-                                                              const CertDirectories::Files* dir_files = nullptr);
+                                                              const CertDirectories::Files* dir_files = nullptr,
+                                                              std::vector<Withdrawn>* withdrawn = nullptr);
 
   // The folders of config.certificate_dirs, resolved against the config file and normalised.
   static std::vector<std::filesystem::path> certificate_dirs(const Config& config);
@@ -49,6 +58,8 @@ class Server {
  private:
   Status start();
   Status republish_certificates();
+  // Marks the withdrawn certificates removed in the store (kept for audit, never loaded again).
+  void record_withdrawn(const std::vector<Withdrawn>& withdrawn);
   void publish_certificates(certstore::CertSnapshotPtr snapshot);
   // inotify saw these files of a certificate folder change: each is re-read alone and the live
   // snapshot republished with just those bundles changed. On overflow every folder is rescanned.
@@ -65,6 +76,8 @@ class Server {
   SharedState shared_;
   std::vector<ListenerRuntime> listeners_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  // Taken before anything in the data folder is read or written; held until the process ends.
+  std::optional<certstore::DataDirLock> data_lock_;
   std::unique_ptr<certstore::Storage> storage_;
   std::unique_ptr<CertificateManager> certificates_;
   CertDirectories cert_dirs_;

@@ -11,14 +11,32 @@
 namespace portcullis::proxy {
 namespace {
 
-// Mozilla server-side TLS, "intermediate" profile (TLS 1.2 suites; TLS 1.3 uses OpenSSL's
-// defaults, which are the profile's).
+// Mozilla server-side TLS, "intermediate" profile (v5.7): AEAD suites with forward secrecy only.
 constexpr const char* intermediate_tls12_ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
+constexpr const char* intermediate_tls13_suites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 constexpr const char* intermediate_groups = "X25519:P-256:P-384";
+// Signatures a handshake may use: no SHA-1 and no SHA-224 (RFC 9155 deprecates SHA-1 in TLS 1.2).
+constexpr const char* signature_algorithms =
+    "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ed25519:ed448:"
+    "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:"
+    "rsa_pss_pss_sha256:rsa_pss_pss_sha384:rsa_pss_pss_sha512:"
+    "RSA+SHA256:RSA+SHA384:RSA+SHA512";
+// Sessions resume only on a context with the same id: every context here has this one.
+constexpr unsigned char session_id_context[] = "portcullis";
+
+// The listener's ticket keys (name, HMAC and AES keys: 80 bytes in OpenSSL 3) into `to`.
+bool copy_ticket_keys(SSL_CTX* from, SSL_CTX* to) {
+  std::array<unsigned char, 80> keys{};
+  const bool ok = SSL_CTX_get_tlsext_ticket_keys(from, keys.data(), keys.size()) == 1 &&
+                  SSL_CTX_set_tlsext_ticket_keys(to, keys.data(), keys.size()) == 1;
+  OPENSSL_cleanse(keys.data(), keys.size());
+  return ok;
+}
 
 // The ex_data slot for ConnectionTls, allocated once per process.
 int connection_index() {
@@ -41,53 +59,69 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 }
 
 // Certificates set as whole SSL_CTXs (SSL_set_SSL_CTX, as nginx does per server block), one per
-// certificate, built by each worker thread for the certificates it serves more than once.
-// SSL_use_cert_and_key re-checks on every call that key and certificate match (an EC group and
-// point comparison) and looks the key's type up by name in the provider store: ~3 % of a full
-// handshake. Tickets stay the listener's: OpenSSL encrypts and decrypts them with the SSL's
-// session_ctx, which SSL_set_SSL_CTX leaves alone. The cache belongs to one snapshot (it keeps it,
-// so the bundles it points at stay alive): a newly published snapshot empties it. Bounded per
-// thread; a certificate seen once, or past the bound, is set the per-handshake way.
+// listener and certificate, built by each worker thread for the certificates it serves more than
+// once. SSL_use_cert_and_key re-checks on every call that key and certificate match (an EC group
+// and point comparison) and looks the key's type up by name in the provider store: ~3 % of a full
+// handshake. SSL_set_SSL_CTX also swaps what the SSL reads from its context after the ClientHello
+// (the TLS 1.2 cipher list, signature algorithms, ALPN callback), so each such context is built by
+// new_policy_ctx(), the function that builds the listener's: the policy cannot differ between the
+// first handshake for a name and the fiftieth. Tickets are encrypted and decrypted with the SSL's
+// session_ctx (the listener's), which SSL_set_SSL_CTX leaves alone; the per-certificate context
+// carries the listener's ticket keys as well. The cache belongs to one snapshot (it keeps it, so
+// the bundles it points at stay alive): a newly published snapshot empties it. Bounded per thread;
+// a certificate seen once, or past the bound, is set the per-handshake way.
 class CertCtxCache {
  public:
-  SSL_CTX* get(const certstore::CertSnapshotPtr& snapshot, const certstore::CertBundle& bundle) {
+  SSL_CTX* get(const ListenerTls& listener, SSL_CTX* listener_ctx, const certstore::CertSnapshotPtr& snapshot,
+               const certstore::CertBundle& bundle) {
     if (snapshot.get() != snapshot_) {
       entries_.clear();
       keep_ = snapshot;
       snapshot_ = snapshot.get();
     }
-    auto it = entries_.find(&bundle);
+    const Key key{&listener, &bundle};
+    auto it = entries_.find(key);
     if (it == entries_.end()) {
-      if (entries_.size() < max_entries) entries_.emplace(&bundle, Entry{});
+      if (entries_.size() < max_entries) entries_.emplace(key, Entry{});
       return nullptr;
     }
     Entry& entry = it->second;
     if (!entry.ctx && !entry.failed) {
-      entry.ctx = make_ctx(bundle);
+      entry.ctx = make_ctx(listener, listener_ctx, bundle);
       entry.failed = !entry.ctx;
     }
     return entry.ctx.get();
   }
 
  private:
+  struct Key {
+    const ListenerTls* listener;
+    const certstore::CertBundle* bundle;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const noexcept {
+      return std::hash<const void*>()(k.bundle) ^ (std::hash<const void*>()(k.listener) << 1);
+    }
+  };
   struct Entry {
     certstore::SslCtxPtr ctx;  // null until the second use
     bool failed = false;
   };
-  static certstore::SslCtxPtr make_ctx(const certstore::CertBundle& bundle) {
-    certstore::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
-    if (!ctx || SSL_CTX_use_cert_and_key(ctx.get(), bundle.leaf(), bundle.key(), bundle.chain_stack(), 1) != 1) {
+  static certstore::SslCtxPtr make_ctx(const ListenerTls& listener, SSL_CTX* listener_ctx,
+                                       const certstore::CertBundle& bundle) {
+    auto ctx = new_policy_ctx(listener.policy);
+    if (!ctx || SSL_CTX_use_cert_and_key(ctx->get(), bundle.leaf(), bundle.key(), bundle.chain_stack(), 1) != 1 ||
+        !copy_ticket_keys(listener_ctx, ctx->get())) {
       ERR_clear_error();
       return nullptr;
     }
-    // What OpenSSL reads from the SSL's current SSL_CTX after the certificate callback.
-    SSL_CTX_set_alpn_select_cb(ctx.get(), select_alpn, nullptr);
-    return ctx;
+    return std::move(*ctx);
   }
   static constexpr std::size_t max_entries = 1024;
   const certstore::CertSnapshot* snapshot_ = nullptr;
   certstore::CertSnapshotPtr keep_;
-  std::unordered_map<const certstore::CertBundle*, Entry> entries_;
+  std::unordered_map<Key, Entry, KeyHash> entries_;
 };
 
 // Called by OpenSSL once the ClientHello is parsed (SNI known), before a certificate is needed:
@@ -130,7 +164,8 @@ int choose_certificate(SSL* ssl, void* arg) {
   conn->served = bundle;
 
   thread_local CertCtxCache cache;
-  if (SSL_CTX* ctx = cache.get(conn->snapshot, *bundle); ctx != nullptr && SSL_set_SSL_CTX(ssl, ctx) == ctx) {
+  if (SSL_CTX* ctx = cache.get(*listener, SSL_get_SSL_CTX(ssl), conn->snapshot, *bundle);
+      ctx != nullptr && SSL_set_SSL_CTX(ssl, ctx) == ctx) {
     return 1;
   }
   // override=1: replace whatever the SSL inherited; the SSL up-refs leaf, key and chain members.
@@ -143,29 +178,44 @@ int choose_certificate(SSL* ssl, void* arg) {
 
 void attach_connection(SSL* ssl, ConnectionTls* conn) { SSL_set_ex_data(ssl, connection_index(), conn); }
 
-Result<certstore::SslCtxPtr> make_server_ctx(const TlsConfig& tls, const ListenerTls* listener) {
+Result<certstore::SslCtxPtr> new_policy_ctx(const TlsPolicy& policy) {
   certstore::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
   if (!ctx) return fail(Errc::crypto, "SSL_CTX_new: " + certstore::openssl_errors());
-
-  int min_version = tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
-  if (SSL_CTX_set_min_proto_version(ctx.get(), min_version) != 1 ||
+  if (SSL_CTX_set_min_proto_version(ctx.get(), policy.min_version) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx.get(), TLS1_3_VERSION) != 1 ||
       SSL_CTX_set_cipher_list(ctx.get(), intermediate_tls12_ciphers) != 1 ||
-      SSL_CTX_set1_groups_list(ctx.get(), intermediate_groups) != 1) {
+      SSL_CTX_set_ciphersuites(ctx.get(), intermediate_tls13_suites) != 1 ||
+      SSL_CTX_set1_groups_list(ctx.get(), intermediate_groups) != 1 ||
+      SSL_CTX_set1_sigalgs_list(ctx.get(), signature_algorithms) != 1 ||
+      SSL_CTX_set_session_id_context(ctx.get(), session_id_context, sizeof session_id_context - 1) != 1) {
     return fail(Errc::crypto, "tls settings: " + certstore::openssl_errors());
   }
-  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                                     SSL_OP_IGNORE_UNEXPECTED_EOF);
+  // No renegotiation (a client-initiated one is a CPU lever), no compression (CRIME). The client's
+  // cipher order wins, as the profile says: every suite offered is strong, and a client without
+  // AES hardware prefers ChaCha20.
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
   // Idle connections give their read/write buffers back; writes may come from a moved buffer.
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                                  SSL_MODE_ENABLE_PARTIAL_WRITE |
-                                  SSL_MODE_NO_AUTO_CHAIN);
-  // Stateless resumption through tickets; the SSL_CTX is shared by every worker so the ticket keys
-  // are too. No server-side session cache to share across threads.
+                                  SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_NO_AUTO_CHAIN);
+  // Stateless resumption through tickets; the listener's SSL_CTX is shared by every worker so the
+  // ticket keys are too. No server-side session cache to share across threads.
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx.get(), 1);
   SSL_CTX_set_alpn_select_cb(ctx.get(), select_alpn, nullptr);
-  SSL_CTX_set_cert_cb(ctx.get(), choose_certificate, const_cast<ListenerTls*>(listener));
   ERR_clear_error();
+  return ctx;
+}
+
+TlsPolicy tls_policy(const TlsConfig& tls) {
+  TlsPolicy policy;
+  policy.min_version = tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+  return policy;
+}
+
+Result<certstore::SslCtxPtr> make_server_ctx(const ListenerTls* listener) {
+  auto ctx = new_policy_ctx(listener->policy);
+  if (!ctx) return ctx;
+  SSL_CTX_set_cert_cb(ctx->get(), choose_certificate, const_cast<ListenerTls*>(listener));
   return ctx;
 }
 

@@ -14,11 +14,20 @@
 
 namespace portcullis::proxy {
 
+// The TLS policy of a listener: Mozilla "intermediate" (TLS >= 1.2, AEAD suites with forward
+// secrecy, X25519/P-256/P-384, no SHA-1 signatures, no renegotiation, no compression, tickets,
+// ALPN http/1.1), with the minimum version from [tls] min_version. Everything else is fixed.
+struct TlsPolicy {
+  int min_version = TLS1_2_VERSION;  // TLS1_2_VERSION or TLS1_3_VERSION
+};
+TlsPolicy tls_policy(const TlsConfig& tls);
+
 // What the certificate callback needs about the listener; outlives every SSL on it.
 struct ListenerTls {
   const certstore::CertRegistry* certs = nullptr;
   const Routes* routes = nullptr;
   Scope scope = Scope::external;
+  TlsPolicy policy;
 };
 
 // Per connection, attached to the SSL with attach_connection() by the session before the handshake.
@@ -32,7 +41,13 @@ struct ConnectionTls {
 // that slot for its verify callback and deletes whatever it holds.)
 void attach_connection(SSL* ssl, ConnectionTls* conn);
 
-// Builds the listener's SSL_CTX. `listener` must outlive it. Errors name the OpenSSL reason.
-Result<certstore::SslCtxPtr> make_server_ctx(const TlsConfig& tls, const ListenerTls* listener);
+// A server SSL_CTX carrying `policy` and no certificate. The one place the TLS policy is built:
+// the listener's context and every per-certificate context (switched in by the certificate
+// callback) come from it. Errors name the OpenSSL reason.
+Result<certstore::SslCtxPtr> new_policy_ctx(const TlsPolicy& policy);
+
+// The listener's SSL_CTX: new_policy_ctx(listener->policy) plus the certificate callback.
+// `listener` must outlive it.
+Result<certstore::SslCtxPtr> make_server_ctx(const ListenerTls* listener);
 
 }  // namespace portcullis::proxy

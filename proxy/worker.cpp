@@ -58,6 +58,31 @@ void UpstreamPool::give_back(const std::string& key, std::unique_ptr<UpstreamCon
   stack.push_back(std::move(conn));
 }
 
+Status ensure_not_listened_on(const ListenerConfig& listener) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(listener.address.host, ec);
+  if (ec) {
+    return fail(Errc::config,
+                "listener " + listener.name + ": address " + listener.address.to_string() + ": " + ec.message());
+  }
+  tcp::endpoint endpoint(address, listener.address.port);
+  asio::io_context io;
+  tcp::acceptor probe(io);
+  probe.open(endpoint.protocol(), ec);
+  // SO_REUSEADDR as the workers set it: a port left in TIME_WAIT is no reason to refuse.
+  if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && address.is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
+  if (!ec) probe.bind(endpoint, ec);
+  if (ec == asio::error::address_in_use) {
+    return fail(Errc::network, "listener " + listener.name + ": " + listener.address.to_string() + ": " +
+                                   ec.message() + ": another process listens there");
+  }
+  if (ec) {
+    return fail(Errc::network, "listener " + listener.name + ": " + listener.address.to_string() + ": " + ec.message());
+  }
+  return {};
+}
+
 Worker::Worker(unsigned index, SharedState& shared, const std::vector<ListenerRuntime>& listeners)
     : index_(index), shared_(shared), listeners_(listeners) {}
 

@@ -77,6 +77,12 @@ class UpstreamPool {
   std::unordered_map<std::string, std::size_t> rr_;
 };
 
+// Fails with Errc::network ("listener NAME: ADDRESS: Address already in use: another process
+// listens there") when another socket listens on the listener's address, whoever opened it: a
+// test bind without SO_REUSEPORT, which the kernel refuses while any socket listens there. Call
+// before the workers bind theirs. Blocking (two system calls).
+Status ensure_not_listened_on(const ListenerConfig& listener);
+
 class Worker {
  public:
   Worker(unsigned index, SharedState& shared, const std::vector<ListenerRuntime>& listeners);

@@ -25,6 +25,7 @@
 
 #include <fmt/format.h>
 
+#include "certstore/sqlite_storage.hpp"
 #include "tests/support/pebble.hpp"
 #include "tests/support/portcullis_fixture.hpp"
 #include "tests/support/upstream_server.hpp"
@@ -664,4 +665,84 @@ TEST_CASE("a reload keeps managing certificates when the CA was given on the com
              issuance_deadline);
   CHECK(count_occurrences(px.log(), "acme disabled") == 0);
   CHECK(issued_lines(px.log(), "added").size() == 1);
+}
+
+// --- removed endpoints and corrected CA settings ---------------------------------------------------
+
+TEST_CASE("a removed endpoint's managed certificate is withdrawn at once and kept in the store as removed",
+          "[integration][acme]") {
+  UpstreamServer upstream;
+  const auto http_port = free_port();
+  PebbleFixture pebble(PebbleOptions{.http_port = http_port});
+  StandardCerts certs;
+  auto o = acme_options(pebble, http_port,
+                        {managed("app", {"app.example.com"}, upstream), managed("api", {"api.example.com"}, upstream)});
+  o.default_cert = certs.default_cert;
+  const TempDir data("portcullis-removed");
+  o.data_dir = data.path();
+  PortcullisFixture first(o);
+  LogOnFailure dump(first, "portcullis log");
+  REQUIRE(wait_issued(first, "app"));
+  REQUIRE(wait_issued(first, "api"));
+  const auto app_serial = issued_serial(first.log(), "app");
+  REQUIRE(first.served_serial("app.example.com") == app_serial);
+  PortcullisFixture* px = &first;
+
+  SECTION("removed by a reload") {
+    o.endpoints = {managed("api", {"api.example.com"}, upstream)};
+    px->rewrite_config(o);
+    REQUIRE(px->reload() == ReloadOutcome::applied);
+    // The reload's snapshot is published before "config reloaded" is logged: no wait needed.
+    CHECK(px->served_serial("app.example.com") == certs.default_cert.serial);
+    CHECK(px->served_serial("api.example.com") == issued_serial(px->log(), "api"));
+    CHECK(lines_with(px->log(), "certificate withdrawn endpoint=app ").size() == 1);
+  }
+  SECTION("managed_https turned off by a reload") {
+    o.endpoints[0].managed_https = false;
+    px->rewrite_config(o);
+    REQUIRE(px->reload() == ReloadOutcome::applied);
+    CHECK(px->served_serial("app.example.com") == certs.default_cert.serial);
+    CHECK(lines_with(px->log(), "reason=\"managed_https off\"").size() == 1);
+  }
+  SECTION("removed while the proxy was stopped") {
+    REQUIRE(first.stop() == 0);
+    o.endpoints = {managed("api", {"api.example.com"}, upstream)};
+    PortcullisFixture second(o);
+    LogOnFailure dump_second(second, "portcullis log after the restart");
+    CHECK(second.served_serial("app.example.com") == certs.default_cert.serial);
+    CHECK(second.served_serial("api.example.com") == issued_serial(first.log(), "api"));
+    CHECK(lines_with(second.log(), "certificate withdrawn endpoint=app ").size() == 1);
+  }
+  auto storage = portcullis::certstore::SqliteStorage::open(data.path() / "portcullis.db");
+  REQUIRE(storage);
+  auto kept = (*storage)->get_certificate("app");
+  REQUIRE(kept);
+  REQUIRE(kept->has_value());
+  CHECK((*kept)->removed_unix >= unix_now() - 120);
+  CHECK(normalize_serial((*kept)->serial_hex) == app_serial);
+  auto live = (*storage)->get_certificate("api");
+  REQUIRE(live);
+  REQUIRE(live->has_value());
+  CHECK((*live)->removed_unix == 0);
+}
+
+TEST_CASE("a corrected CA directory is tried at once, not after the failure backoff", "[integration][acme]") {
+  UpstreamServer upstream;
+  const auto http_port = free_port();
+  PebbleFixture pebble(PebbleOptions{.http_port = http_port});
+  auto o = acme_options(pebble, http_port, {managed("app", {"app.example.com"}, upstream)});
+  // Nothing listens there: the first attempt fails and the 1-minute backoff starts.
+  const auto wrong = fmt::format("https://127.0.0.1:{}/dir", free_port());
+  o.extra_toml = fmt::format("[acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\n", wrong, pebble.ca_bundle().string());
+  PortcullisFixture px(o);
+  LogOnFailure dump(px, "portcullis log");
+  REQUIRE(wait_until([&] { return count_occurrences(px.log(), "retry_in_s=60") >= 1; }, issuance_deadline));
+
+  o.extra_toml = acme_toml(pebble);
+  px.rewrite_config(o);
+  REQUIRE(px.reload() == ReloadOutcome::applied);
+  // Well inside the 60 s backoff the certificate from the corrected CA is issued and served.
+  REQUIRE(wait_issued(px, "app", 1, 20s));
+  CHECK(count_occurrences(px.log(), "failure backoff reset endpoints=1") == 1);
+  CHECK(px.served_serial("app.example.com") == issued_serial(px.log(), "app"));
 }

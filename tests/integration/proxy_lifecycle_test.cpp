@@ -304,6 +304,47 @@ TEST_CASE("portcullis run with a broken config exits 2 before listening", "[inte
   CHECK(r.err.find("broken.toml:2:") != std::string::npos);
 }
 
+// --- one process per data folder and per address ------------------------------------------------
+
+TEST_CASE("a second portcullis on the same data folder exits 1 naming the folder and the PID holding it",
+          "[integration][proxy]") {
+  StandardCerts certs;
+  UpstreamServer upstream;
+  PortcullisFixture px(standard_options(certs, upstream));
+
+  auto second = run_command({portcullis_binary().string(), "run", "--config", px.config_path().string()}, 15s);
+  INFO(second.err);
+  CHECK_FALSE(second.timed_out);
+  CHECK(second.exit_code == 1);
+  CHECK(second.err.find("data folder " + (px.dir() / "data").string() + " is in use") != std::string::npos);
+  CHECK(second.err.find("pid " + std::to_string(px.process().pid())) != std::string::npos);
+  // The first one goes on serving every request alone.
+  for (int i = 0; i < 20; ++i) CHECK(get_status(px.https_port(), "app.example.com", "/still-mine") == 200);
+}
+
+TEST_CASE("an address another process listens on is refused at start-up, not shared", "[integration][proxy]") {
+  StandardCerts certs;
+  UpstreamServer upstream;
+  PortcullisFixture px(standard_options(certs, upstream));
+
+  // The same listeners with a data folder of its own: only the ports are in the way.
+  TempDir other("portcullis-second");
+  auto config = read_file(px.config_path());
+  const auto data_line = config.find("data_dir = ");
+  REQUIRE(data_line != std::string::npos);
+  config.replace(data_line, config.find('\n', data_line) - data_line,
+                 "data_dir = \"" + (other / "data").string() + "\"");
+  write_file(other / "second.toml", config);
+
+  auto second = run_command({portcullis_binary().string(), "run", "--config", (other / "second.toml").string()}, 15s);
+  INFO(second.err);
+  CHECK_FALSE(second.timed_out);
+  CHECK(second.exit_code == 1);
+  CHECK(second.err.find("127.0.0.1:" + std::to_string(px.https_port()) +
+                        ": Address already in use: another process listens there") != std::string::npos);
+  for (int i = 0; i < 20; ++i) CHECK(get_status(px.https_port(), "app.example.com", "/still-mine") == 200);
+}
+
 TEST_CASE("portcullis version prints the version", "[integration][proxy]") {
   auto r = run_command({portcullis_binary().string(), "version"}, 30s);
   CHECK(r.exit_code == 0);

@@ -181,6 +181,19 @@ boost::system::error_code TlsClient::connect() {
 
   SSL* ssl = stream_->native_handle();
   if (!options_.sni.empty()) SSL_set_tlsext_host_name(ssl, options_.sni.c_str());
+  if (!options_.ciphers.empty() && SSL_set_cipher_list(ssl, options_.ciphers.c_str()) != 1)
+    return asio::error::invalid_argument;
+  if (options_.min_version != 0 && SSL_set_min_proto_version(ssl, options_.min_version) != 1)
+    return asio::error::invalid_argument;
+  if (options_.max_version != 0 && SSL_set_max_proto_version(ssl, options_.max_version) != 1)
+    return asio::error::invalid_argument;
+  if (options_.resume) {
+    // A copy, so the caller's session stays resumable whatever becomes of this connection.
+    SSL_SESSION* copy = SSL_SESSION_dup(options_.resume.get());
+    const bool set = copy != nullptr && SSL_set_session(ssl, copy) == 1;
+    SSL_SESSION_free(copy);
+    if (!set) return asio::error::invalid_argument;
+  }
   if (!options_.alpn.empty()) {
     std::string wire;
     for (const auto& p : options_.alpn) {
@@ -219,6 +232,22 @@ std::string TlsClient::alpn_selected() const {
 
 std::string TlsClient::tls_version() const {
   return stream_ ? SSL_get_version(stream_->native_handle()) : "";
+}
+
+std::string TlsClient::cipher() const {
+  if (!stream_) return {};
+  const SSL_CIPHER* c = SSL_get_current_cipher(stream_->native_handle());
+  return c ? SSL_CIPHER_get_name(c) : "";
+}
+
+bool TlsClient::session_reused() const { return stream_ && SSL_session_reused(stream_->native_handle()) == 1; }
+
+std::shared_ptr<SSL_SESSION> TlsClient::session() const {
+  if (!stream_) return nullptr;
+  // A copy: OpenSSL marks the connection's own session not resumable when the connection is freed
+  // without a close_notify, as a test client's often is.
+  SSL_SESSION* s = SSL_SESSION_dup(SSL_get0_session(stream_->native_handle()));
+  return s ? std::shared_ptr<SSL_SESSION>(s, SSL_SESSION_free) : nullptr;
 }
 
 boost::system::error_code TlsClient::write_raw(std::string_view bytes) {

@@ -136,6 +136,11 @@ class TlsClient {
     std::string bind_address;        // local address to bind before connecting (e.g. 127.0.0.2)
     Millis timeout = 5s;             // per operation
     std::vector<std::string> alpn;   // offered protocols
+    // What the client offers; empty / 0 = OpenSSL's client defaults. `ciphers` is the TLS 1.2
+    // list (OpenSSL syntax, e.g. "ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0"); versions are TLS1_x_VERSION.
+    std::string ciphers;
+    int min_version = 0, max_version = 0;
+    std::shared_ptr<SSL_SESSION> resume;  // a session to offer for resumption
   };
   TlsClient(std::uint16_t port, Options options);
   ~TlsClient();
@@ -145,6 +150,11 @@ class TlsClient {
   std::string peer_serial() const;   // normalised; "" before a handshake
   std::string alpn_selected() const;
   std::string tls_version() const;
+  std::string cipher() const;        // the negotiated suite's OpenSSL name; "" before a handshake
+  bool session_reused() const;
+  // The connection's session, to offer on a later connection (Options::resume). With TLS 1.3 the
+  // ticket arrives after the handshake: read a response first.
+  std::shared_ptr<SSL_SESSION> session() const;
 
   boost::system::error_code write_raw(std::string_view bytes);
   boost::system::error_code write(StringRequest& req);

@@ -18,7 +18,8 @@ class MemoryStorage final : public certstore::Storage {
   }
   Result<std::vector<certstore::StoredCertificate>> load_certificates() override {
     std::vector<certstore::StoredCertificate> out;
-    for (auto& [k, v] : certificates) out.push_back(v);
+    for (auto& [k, v] : certificates)
+      if (v.removed_unix == 0) out.push_back(v);
     return out;
   }
   Result<std::optional<certstore::StoredCertificate>> get_certificate(const std::string& name_key) override {
@@ -28,6 +29,11 @@ class MemoryStorage final : public certstore::Storage {
   }
   Status delete_certificate(const std::string& name_key) override {
     certificates.erase(name_key);
+    return {};
+  }
+  Status mark_certificate_removed(const std::string& name_key, std::int64_t when_unix) override {
+    auto it = certificates.find(name_key);
+    if (it != certificates.end() && it->second.removed_unix == 0) it->second.removed_unix = when_unix;
     return {};
   }
   Status put_value(const std::string& key, const certstore::SecretBytes& value) override {

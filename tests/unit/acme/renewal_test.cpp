@@ -115,6 +115,24 @@ TEST_CASE("the scheduler hands out a due endpoint once and backs off on failure"
     CHECK(storage.renewal_states.at("elb-1").next_attempt_unix == unix_of(clock.now + days(60)));
   }
 
+  SECTION("new CA settings clear the backoff: due at once, the last error kept") {
+    REQUIRE(scheduler.track("elb-2", std::nullopt));
+    REQUIRE(scheduler.take_due() == std::vector<std::string>{"elb-2"});  // in flight: left alone
+    auto reset = scheduler.reset_backoff();
+    REQUIRE(reset);
+    CHECK(*reset == 1);
+    auto state = scheduler.state("elb-1");
+    CHECK(state->consecutive_failures == 0);
+    CHECK(state->last_error == "again");
+    CHECK(scheduler.take_due() == std::vector<std::string>{"elb-1"});
+    CHECK(storage.renewal_states.at("elb-1").consecutive_failures == 0);
+    CHECK(storage.renewal_states.at("elb-1").next_attempt_unix == unix_of(clock.now));
+    SECTION("a failure after the reset starts the backoff from its first step") {
+      REQUIRE(scheduler.failed("elb-1", "still failing"));
+      CHECK(scheduler.next_due() == clock.now + 1min);
+    }
+  }
+
   SECTION("the backoff survives a restart") {
     RenewalScheduler restarted(storage, {}, [&] { return clock.now; }, [&] { return clock.draw; });
     REQUIRE(restarted.load());

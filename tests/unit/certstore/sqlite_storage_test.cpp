@@ -150,6 +150,25 @@ TEST_CASE("certificates round-trip and survive a reopen", "[unit][certstore]") {
     REQUIRE(none);
     CHECK_FALSE(none->has_value());
   }
+  SECTION("a certificate marked removed is kept for audit but no longer loaded") {
+    REQUIRE(storage->mark_certificate_removed("elb-1", 1800000000));
+    auto live = storage->load_certificates();
+    REQUIRE(live);
+    REQUIRE(live->size() == 1);
+    CHECK((*live)[0].name_key == "transitional:elb-1");
+    auto kept = storage->get_certificate("elb-1");
+    REQUIRE(kept);
+    REQUIRE(kept->has_value());
+    CHECK((*kept)->removed_unix == 1800000000);
+    CHECK((*kept)->key_pem == managed.key_pem);
+    // Marking again keeps the first time; a new certificate for the name is live again.
+    REQUIRE(storage->mark_certificate_removed("elb-1", 1800000999));
+    CHECK((*storage->get_certificate("elb-1"))->removed_unix == 1800000000);
+    REQUIRE(storage->mark_certificate_removed("not-there", 1800000000));
+    REQUIRE(storage->put_certificate(managed));
+    CHECK((*storage->get_certificate("elb-1"))->removed_unix == 0);
+    CHECK(storage->load_certificates()->size() == 2);
+  }
   SECTION("delete removes only that certificate") {
     REQUIRE(storage->delete_certificate("elb-1"));
     REQUIRE(storage->delete_certificate("not-there"));
@@ -262,6 +281,30 @@ TEST_CASE("a lease is visible to a second connection on the same file", "[unit][
   auto b = open_ok(dir.path() / "portcullis.db");
   REQUIRE(a->try_acquire_lease("app.example.com", "node-a", 60s).value());
   CHECK_FALSE(b->try_acquire_lease("app.example.com", "node-b", 60s).value());
+}
+
+TEST_CASE("certificates stored before removal was recorded are live after the migration", "[unit][certstore]") {
+  TempDir dir;
+  auto file = dir.path() / "portcullis.db";
+  open_ok(file).reset();
+  // Back to schema version 1 by hand, with a certificate row written as that version wrote it.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+  const char* downgrade =
+      "ALTER TABLE certificates DROP COLUMN removed;"
+      "INSERT INTO certificates (name_key, endpoint_id, source, names, chain_pem, key_pem, serial_hex, not_after, "
+      "created) VALUES ('elb-1', 'elb-1', 'managed', 'app.example.com', 'chain', X'6B6579', '01', 1900000000, 1);"
+      "PRAGMA user_version = 1;";
+  REQUIRE(sqlite3_exec(db, downgrade, nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+
+  auto storage = open_ok(file);
+  CHECK(raw_user_version(file) == SqliteStorage::schema_version);
+  auto loaded = storage->load_certificates();
+  REQUIRE(loaded);
+  REQUIRE(loaded->size() == 1);
+  CHECK((*loaded)[0].name_key == "elb-1");
+  CHECK((*loaded)[0].removed_unix == 0);
 }
 
 TEST_CASE("a database from a newer build is refused", "[unit][certstore]") {
