@@ -13,6 +13,8 @@ BUILD_PACKAGES = cmake ninja-build g++ ccache pkg-config make \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libfmt-dev \
   libspdlog-dev libtoml11-dev libcli11-dev libsqlite3-dev catch2 libexpected-dev libldns-dev
 RUNTIME_PACKAGES = openssl ca-certificates curl pebble libjemalloc2
+# What only the slow tests use.
+SLOW_TEST_PACKAGES = testssl.sh
 # The benchmark's peers (nginx, HAProxy, Caddy, wrk, h2load) are installed by bench/run.sh itself,
 # with service start-up blocked so no package starts a daemon on :80/:443.
 
@@ -28,7 +30,7 @@ help:
 	@echo "make bench      benchmark against nginx, HAProxy and Caddy (bench/README.md)"
 
 deps:
-	@missing=""; for p in $(BUILD_PACKAGES) $(RUNTIME_PACKAGES); do \
+	@missing=""; for p in $(BUILD_PACKAGES) $(RUNTIME_PACKAGES) $(EXTRA_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -53,6 +55,7 @@ run: build-binary
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(CTEST_JOBS)
 
+test-slow: EXTRA_PACKAGES = $(SLOW_TEST_PACKAGES)
 test-slow: build
 	$(BUILD_DIR)/tests/integration_tests "[slow]"
 
