@@ -5,6 +5,8 @@
 #include <unordered_map>
 #include <thread>
 
+#include <fmt/ranges.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -303,6 +305,19 @@ void Server::reload() {
     return;
   }
   overrides_.apply(*next);
+  // Read at start only. The running values stay, so that nothing is half-applied (a new data_dir
+  // would read the default certificate from one folder and the store from another), and the log
+  // says which changes wait for a restart.
+  std::vector<std::string_view> restart_only;
+  if (next->resolve(next->server.data_dir) != config_.resolve(config_.server.data_dir)) restart_only.push_back("server.data_dir");
+  if (next->server.workers != config_.server.workers) restart_only.push_back("server.workers");
+  if (next->tls.min_version != config_.tls.min_version) restart_only.push_back("tls.min_version");
+  if (next->demo.enabled != config_.demo.enabled || next->demo.listen.to_string() != config_.demo.listen.to_string())
+    restart_only.push_back("demo");
+  next->server.data_dir = config_.resolve(config_.server.data_dir);
+  next->server.workers = config_.server.workers;
+  next->tls.min_version = config_.tls.min_version;
+  next->demo = config_.demo;
   auto dirs = certificate_dirs(*next);
   // Folders are read again in full (unchanged files come from the cache), and watched from now on;
   // a rejected reload goes back to watching the current ones.
@@ -325,7 +340,10 @@ void Server::reload() {
   if (auto st = certificates_->configure(*next); !st) return reject(st.error());
   cert_dirs_.commit(std::move(*dir_files), std::move(dirs));
   file_cache().sweep();
-  if (listeners_changed) log::proxy()->warn("listener changes take effect after a restart");
+  if (listeners_changed) restart_only.push_back("listener");
+  if (!restart_only.empty()) {
+    log::proxy()->warn("changes take effect after a restart settings={}", fmt::join(restart_only, ","));
+  }
   if (next->server.log_level != config_.server.log_level) (void)log::set_level(next->server.log_level);
   // Certificates first: a handshake for a new endpoint must never see its routes without them.
   publish_certificates(*certs);

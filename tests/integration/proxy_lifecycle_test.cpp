@@ -304,6 +304,29 @@ TEST_CASE("portcullis run with a broken config exits 2 before listening", "[inte
   CHECK(r.err.find("broken.toml:2:") != std::string::npos);
 }
 
+TEST_CASE("a reload that changes start-only settings keeps them and logs that they wait for a restart",
+          "[integration][proxy]") {
+  StandardCerts certs;
+  UpstreamServer upstream;
+  auto options = standard_options(certs, upstream);
+  options.default_cert.reset();  // self-signed, generated in the data folder
+  PortcullisFixture px(options);
+  const auto before = px.served_serial("unknown.example.org");
+  REQUIRE(before);
+
+  TempDir elsewhere("portcullis-other-data");
+  options.data_dir = elsewhere / "data";
+  options.workers = 3;
+  px.rewrite_config(options);
+  REQUIRE(px.reload() == ReloadOutcome::applied);
+  CHECK(px.log().find("changes take effect after a restart settings=server.data_dir,server.workers") !=
+        std::string::npos);
+  // The default certificate still comes from the folder in use, and nothing was written elsewhere.
+  CHECK(px.served_serial("unknown.example.org") == before);
+  CHECK_FALSE(fs::exists(elsewhere / "data"));
+  CHECK(get_status(px.https_port(), "app.example.com", "/after-reload") == 200);
+}
+
 // --- one process per data folder and per address ------------------------------------------------
 
 TEST_CASE("a second portcullis on the same data folder exits 1 naming the folder and the PID holding it",
