@@ -21,6 +21,6 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
 COPY --from=build /src/build/proxy/portcullis /usr/local/bin/portcullis
 USER portcullis
 WORKDIR /var/lib/portcullis
-EXPOSE 8443 8080 9900
+EXPOSE 8443 8080
 ENTRYPOINT ["/usr/local/bin/portcullis"]
 CMD ["run", "--config", "/etc/portcullis/portcullis.toml"]
