@@ -6,8 +6,8 @@
 #   bash bench/run.sh --smoke    ~10-second end-to-end check of the harness with tiny bounds
 #
 # Environment: BUILD_DIR (holds `portcullis` or `proxy/portcullis`), PORTCULLIS_BIN, ROUNDS, DURATION,
-# HS_DURATION, HS_CONNS, MEM_CONNS, PROXIES, PROXY_CPU, LOAD_CPU, BASE_PORT, RESULTS_DIR, EXTRAS,
-# MANY_CERTS, NICE, SNI_MODE, KEEP_TMP.
+# HS_DURATION, HS_CONNS, HS_MAX_BURSTS, MEM_CONNS, PROXIES, PROXY_CPU, LOAD_CPU, BASE_PORT, RESULTS_DIR,
+# EXTRAS, MANY_CERTS, MANY_SWAPS, NICE, SNI_MODE, KEEP_TMP.
 # Every load loop is bounded in time and count and targets 127.0.0.1 only; the harness stops only
 # the processes it started, by PID.
 set -euo pipefail
@@ -606,9 +606,9 @@ portcullis_hot_swap() {
 }
 
 # Many certificates: MANY_CERTS certificates (one shared ECDSA key, names hNNNNNN.many.example.test)
-# as [[certificate]] entries. Measures start-up time, RSS, handshake latency with random SNI (and
-# that the served certificate matches it), then one swap's publish time and the longest handshake
-# while it happens.
+# in a certificate folder ([[certificate_dir]]). Measures start-up time, RSS, handshake latency with
+# random SNI (and that the served certificate matches it), then MANY_SWAPS swaps' publish time and
+# the longest handshake while they happen.
 portcullis_many_certs() {
   local r=$1 out=$RESULTS_DIR/logs/many dir
   # 100,000 small files: on tmpfs when it has room, as creating and deleting them on a disk file
