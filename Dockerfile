@@ -2,6 +2,9 @@
 # Build:  docker build -t portcullis .
 # Run:    docker run --rm -p 443:8443 -p 80:8080 -v $PWD/portcullis.toml:/etc/portcullis/portcullis.toml \
 #           -v portcullis-data:/var/lib/portcullis portcullis
+# The mounted file must listen on 0.0.0.0:8443 (https) and 0.0.0.0:8080 (http), and set
+# data_dir = "/var/lib/portcullis": a relative data_dir resolves against /etc/portcullis, which the
+# portcullis user cannot write.
 FROM debian:12 AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       cmake ninja-build g++ pkg-config make libjemalloc2 \
@@ -21,6 +24,6 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
 COPY --from=build /src/build/proxy/portcullis /usr/local/bin/portcullis
 USER portcullis
 WORKDIR /var/lib/portcullis
-EXPOSE 8443 8080 9900
+EXPOSE 8443 8080
 ENTRYPOINT ["/usr/local/bin/portcullis"]
 CMD ["run", "--config", "/etc/portcullis/portcullis.toml"]

@@ -38,8 +38,8 @@ struct IssueRequest {
   ChallengeType challenge = ChallengeType::http01;  // wildcard names always use dns-01
   std::string replaces;            // ARI id of the certificate this one renews (RFC 9773 §5), or ""
   // DNS-01: the owner name that carries the TXT value for an authorization's identifier (the
-  // base name, without "*."). The platform passes one that returns "acme.<id>.<zone>", where the
-  // customer's _acme-challenge CNAME points. Empty: "_acme-challenge.<name>".
+  // base name, without "*."), such as the target of the customer's _acme-challenge CNAME. Empty:
+  // "_acme-challenge.<name>".
   std::function<std::string(std::string_view name)> dns01_owner;
   // Runs after an answer is published and before the CA is told to validate it: the place to
   // check that the answer is visible from outside (CNAME followed, TXT served), because CAs pause

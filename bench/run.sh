@@ -6,8 +6,8 @@
 #   bash bench/run.sh --smoke    ~10-second end-to-end check of the harness with tiny bounds
 #
 # Environment: BUILD_DIR (holds `portcullis` or `proxy/portcullis`), PORTCULLIS_BIN, ROUNDS, DURATION,
-# HS_DURATION, HS_CONNS, MEM_CONNS, PROXIES, PROXY_CPU, LOAD_CPU, BASE_PORT, RESULTS_DIR, EXTRAS,
-# MANY_CERTS, NICE, SNI_MODE, KEEP_TMP.
+# HS_DURATION, HS_CONNS, HS_MAX_BURSTS, MEM_CONNS, PROXIES, PROXY_CPU, LOAD_CPU, BASE_PORT, RESULTS_DIR,
+# EXTRAS, MANY_CERTS, MANY_SWAPS, NICE, SNI_MODE, KEEP_TMP.
 # Every load loop is bounded in time and count and targets 127.0.0.1 only; the harness stops only
 # the processes it started, by PID.
 set -euo pipefail
@@ -59,7 +59,6 @@ PORT_NGINX=$((BASE_PORT + 1))
 PORT_HAPROXY=$((BASE_PORT + 2))
 PORT_CADDY=$((BASE_PORT + 3))
 PORT_PORTCULLIS=$((BASE_PORT + 4))
-PORT_PORTCULLIS_ADMIN=$((BASE_PORT + 5))
 
 SNI_ECDSA=bench.example.test
 SNI_RSA=rsa.example.test
@@ -340,9 +339,6 @@ id = "bench"
 hostnames = ["$SNI_ECDSA", "$SNI_RSA"]
 upstreams = ["127.0.0.1:$PORT_UPSTREAM"]
 managed_https = false
-
-[admin]
-listen = "127.0.0.1:$PORT_PORTCULLIS_ADMIN"
 EOF
   [ -n "$extra" ] && cat "$extra" >>"$file.tmp"
   mv -f "$file.tmp" "$file"  # atomic: a SIGHUP never sees half a file
@@ -555,8 +551,8 @@ measure_idle_memory() {  # measure_idle_memory ROUND NAME PORT
 skip() { echo "skipped=$*" >>"$RESULTS_DIR/meta.txt"; log "skipped: $*"; }
 
 # Hot swap: keep-alive load while the served certificate for bench.example.test alternates between
-# two files every second, by rewriting the config and sending SIGHUP (design §9: reload is atomic).
-# TODO(admin API): when the certificate upload endpoint exists, add a variant that swaps through it.
+# two files every second, by rewriting the config and sending SIGHUP (a reload is atomic:
+# docs/configuration.md).
 portcullis_hot_swap() {
   local r=$1 conf=$TMP/portcullis/swap.toml out=$RESULTS_DIR/logs/swap
   mkdir -p "$out"
@@ -610,10 +606,9 @@ portcullis_hot_swap() {
 }
 
 # Many certificates: MANY_CERTS certificates (one shared ECDSA key, names hNNNNNN.many.example.test)
-# as [[certificate]] entries. Measures start-up time, RSS, handshake latency with random SNI (and
-# that the served certificate matches it), then one swap's publish time and the longest handshake
-# while it happens.
-# TODO(admin API): loading them through the API instead of the config file, once it exists.
+# in a certificate folder ([[certificate_dir]]). Measures start-up time, RSS, handshake latency with
+# random SNI (and that the served certificate matches it), then MANY_SWAPS swaps' publish time and
+# the longest handshake while they happen.
 portcullis_many_certs() {
   local r=$1 out=$RESULTS_DIR/logs/many dir
   # 100,000 small files: on tmpfs when it has room, as creating and deleting them on a disk file
@@ -706,7 +701,7 @@ main() {
   ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   [ "$(ulimit -n)" -ge $((MEM_CONNS + 1024)) ] || die "open-file limit $(ulimit -n) is below $((MEM_CONNS + 1024)); lower MEM_CONNS"
 
-  for p in $PORT_UPSTREAM $PORT_NGINX $PORT_HAPROXY $PORT_CADDY $PORT_PORTCULLIS $PORT_PORTCULLIS_ADMIN; do
+  for p in $PORT_UPSTREAM $PORT_NGINX $PORT_HAPROXY $PORT_CADDY $PORT_PORTCULLIS; do
     port_busy "$p" && die "port 127.0.0.1:$p is in use; set BASE_PORT to a free range"
   done
 

@@ -1,5 +1,5 @@
 // Durable file writes: temp file in the same directory -> write -> fsync -> rename -> fsync dir.
-// Used for every file Portcullis writes (keys 0600, certificates, tokens).
+// Used for every file Portcullis writes (keys 0600, certificates).
 #pragma once
 
 #include <filesystem>

@@ -1,7 +1,7 @@
-// ChallengeBoard: the ACME challenge answers Portcullis serves — HTTP-01 key authorizations by
-// token (served inline on the plain HTTP listener) and DNS-01 TXT values by owner name (served by
-// the platform zone's DNS server). Writers (ACME solvers, control thread) take a mutex and publish
-// a new immutable ChallengeSnapshot; readers (workers) never lock.
+// ChallengeBoard: the ACME challenge answers — HTTP-01 key authorizations by token (served inline
+// on the plain HTTP listener) and DNS-01 TXT values by owner name (no DNS server in Portcullis
+// reads them: the proxy orders over HTTP-01 only). Writers (ACME solvers, control thread) take a
+// mutex and publish a new immutable ChallengeSnapshot; readers (workers) never lock.
 #pragma once
 
 #include <memory>

@@ -14,7 +14,7 @@
 namespace portcullis::certstore {
 
 enum class Errc {
-  invalid_input,  // malformed PEM, bad CSR, bad admin request
+  invalid_input,  // malformed PEM, bad CSR
   config,         // configuration file rejected
   crypto,         // OpenSSL refused an operation
   io,             // file system

@@ -111,7 +111,7 @@ BioPtr view_bio(std::string_view text) {
 }
 
 // OpenSSL's reasons for the last failure, root cause first, without the numeric codes that make
-// "error:0680009B:asn1 encoding routines::too long" hard to read in an admin API answer.
+// "error:0680009B:asn1 encoding routines::too long" hard to read in a log line or an error.
 std::string reason_or(std::string fallback) {
   std::string out;
   while (unsigned long code = ERR_get_error()) {

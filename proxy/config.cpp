@@ -120,13 +120,24 @@ class Problems {
   std::vector<Problem> list_;
 };
 
+// A key this version recognises but rejects: `why` says what accepting it would mislead about.
+struct Unavailable {
+  std::string_view key;
+  std::string_view why;
+};
+
 // A TOML table whose keys are checked against the known ones on construction.
 class Table {
  public:
-  Table(Problems& problems, const Value& value, std::string path, std::vector<std::string_view> known)
+  Table(Problems& problems, const Value& value, std::string path, std::vector<std::string_view> known,
+        const std::vector<Unavailable>& unavailable = {})
       : problems_(problems), value_(value), path_(std::move(path)) {
     for (const auto& [key, v] : value.as_table()) {
-      if (std::find(known.begin(), known.end(), key) == known.end()) {
+      if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+      auto it = std::find_if(unavailable.begin(), unavailable.end(), [&](const auto& u) { return u.key == key; });
+      if (it != unavailable.end()) {
+        problems.add(v, path_of(key), fmt::format("not available in this version: {}", it->why));
+      } else {
         problems.add(v, path_of(key), fmt::format("unknown key (known: {})", join(known)));
       }
     }
@@ -652,16 +663,6 @@ void read_endpoints(const Table& root, Config& cfg) {
   }
 }
 
-void read_admin(const Table& root, Config& cfg) {
-  const Value* v = section(root, "admin");
-  if (!v) return;
-  Table t(root.problems(), *v, "admin", {"listen", "token_file"});
-  if (t.string("listen", "\"ip:port\"")) {
-    if (auto hp = bind_address(*t.find("listen"), "admin.listen", t.problems())) cfg.admin.listen = hp->to_string();
-  }
-  t.file_path("token_file", cfg.admin.token_file);
-}
-
 bool valid_https_url(std::string_view text) {
   auto url = boost::urls::parse_absolute_uri(text);
   return url && url->scheme() == "https" && url->has_authority() && !url->encoded_host().empty();
@@ -865,9 +866,11 @@ Result<Config> parse_config(std::string_view text, std::string_view filename) {
   Config cfg;
   cfg.source = file;
   Problems problems(file);
+  // [admin] would configure an admin API this version does not have: accepted, it would look as if
+  // something listened there, so it is refused with that reason rather than as an unknown key.
   Table top(problems, root, "",
-            {"server", "listener", "tls", "certificate", "certificate_dir", "limits", "endpoint", "admin", "acme",
-             "demo"});
+            {"server", "listener", "tls", "certificate", "certificate_dir", "limits", "endpoint", "acme", "demo"},
+            {{"admin", "nothing would listen on it; remove the section"}});
   read_server(top, cfg);
   read_listeners(top, cfg);
   read_tls(top, cfg);
@@ -875,7 +878,6 @@ Result<Config> parse_config(std::string_view text, std::string_view filename) {
   read_certificate_dirs(top, cfg);
   read_limits(top, cfg);
   read_endpoints(top, cfg);
-  read_admin(top, cfg);
   read_acme(top, cfg);
   read_demo(top, cfg);
   if (!problems.empty()) return tl::unexpected(problems.to_error());
@@ -900,8 +902,8 @@ constexpr std::string_view embedded_text = R"toml(# Portcullis: the embedded def
 #
 # `portcullis run` without --config uses exactly this file (it is compiled into the binary). It
 # starts a self-contained demo on loopback: HTTPS on 127.0.0.1:8443 with a self-signed default
-# certificate, HTTP on 127.0.0.1:8080 (redirects to https), the admin API on 127.0.0.1:9900 and a
-# built-in demo upstream on 127.0.0.1:9901 that the "demo" endpoint proxies to.
+# certificate, HTTP on 127.0.0.1:8080 (redirects to https) and a built-in demo upstream on
+# 127.0.0.1:9901 that the "demo" endpoint proxies to.
 #
 #   curl -k https://localhost:8443/
 #
@@ -912,7 +914,7 @@ constexpr std::string_view embedded_text = R"toml(# Portcullis: the embedded def
 # current working directory. Every key is described in docs/configuration.md.
 
 [server]
-data_dir = "var"        # certificates, keys, the database and the admin token
+data_dir = "var"        # the database (managed certificates, keys) and the default certificate
 workers = 0             # 0 = one worker thread per core
 log_level = "info"      # trace, debug, info, warn, error
 
@@ -948,10 +950,6 @@ scope = "external"
 upstreams = ["127.0.0.1:9901"]
 ip_allowlist = []       # empty: open to every client
 managed_https = true    # with an ACME CA (make run starts a local Pebble) a certificate is ordered
-
-[admin]
-listen = "127.0.0.1:9900"
-# token_file = "var/admin.token"   # default: <data_dir>/admin.token, generated with mode 0600
 
 [demo]
 enabled = true

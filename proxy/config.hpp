@@ -79,11 +79,6 @@ struct EndpointConfig {
   bool managed_https = true;
 };
 
-struct AdminConfig {
-  std::string listen = "127.0.0.1:9900";
-  std::filesystem::path token_file;     // empty: <data_dir>/admin.token, generated 0600
-};
-
 struct AcmeConfig {
   bool enabled = false;                 // true when [acme] is present with a directory
   std::string directory;                // e.g. https://acme-v02.api.letsencrypt.org/directory
@@ -111,7 +106,6 @@ struct Config {
   std::vector<CertificateDirConfig> certificate_dirs;
   LimitsConfig limits;
   std::vector<EndpointConfig> endpoints;
-  AdminConfig admin;
   AcmeConfig acme;
   DemoConfig demo;
 

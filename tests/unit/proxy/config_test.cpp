@@ -89,7 +89,6 @@ TEST_CASE("the embedded defaults describe the make-run demo", "[unit][proxy]") {
   CHECK(cfg.listeners[1].protocol == Protocol::http);
   CHECK(cfg.listeners[1].scope == Scope::external);
 
-  CHECK(cfg.admin.listen == "127.0.0.1:9900");
   CHECK(cfg.demo.enabled);
   CHECK(cfg.demo.listen.to_string() == "127.0.0.1:9901");
   CHECK_FALSE(cfg.acme.enabled);
@@ -129,8 +128,6 @@ TEST_CASE("a minimal file takes every documented default", "[unit][proxy]") {
   CHECK(cfg.limits.drain_timeout == 30s);
   CHECK(cfg.limits.max_header_bytes == 16 * 1024);
   CHECK(cfg.limits.max_connections == 20'000);
-  CHECK(cfg.admin.listen == "127.0.0.1:9900");
-  CHECK(cfg.admin.token_file.empty());
   CHECK_FALSE(cfg.acme.enabled);
   CHECK_FALSE(cfg.demo.enabled);
   REQUIRE(cfg.endpoints.size() == 1);
@@ -183,7 +180,7 @@ TEST_CASE("an unknown key is an error that lists the known ones", "[unit][proxy]
   SECTION("at the top level") {
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[servr]", "workers = 2"})) ==
           "t.toml:4: servr: unknown key (known: server, listener, tls, certificate, certificate_dir, limits, "
-          "endpoint, admin, acme, demo)");
+          "endpoint, acme, demo)");
   }
   SECTION("in the second table of an array") {
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "", listener_name, "name = \"b\"",
@@ -220,7 +217,7 @@ TEST_CASE("a value of the wrong type is an error that quotes it", "[unit][proxy]
   CHECK(with("[server]", "data_dir = [\"a\"]") == "t.toml:5: server.data_dir: expected a file path, got an array");
   CHECK(with("[server]", "data_dir = \"\"") == "t.toml:5: server.data_dir: expected a file path, got \"\"");
   CHECK(with("[demo]", "enabled = \"yes\"") == "t.toml:5: demo.enabled: expected true or false, got \"yes\"");
-  CHECK(with("[admin]", "listen = 9900") == "t.toml:5: admin.listen: expected \"ip:port\", got 9900");
+  CHECK(with("[demo]", "listen = 9901") == "t.toml:5: demo.listen: expected \"ip:port\", got 9901");
   CHECK(with("[tls]", "min_version = 1.3") == "t.toml:5: tls.min_version: expected \"1.2\" or \"1.3\", got 1.3");
   CHECK(with("[tls]", "min_version = \"1.1\"") ==
         "t.toml:5: tls.min_version: expected \"1.2\" or \"1.3\", got \"1.1\"");
@@ -228,8 +225,8 @@ TEST_CASE("a value of the wrong type is an error that quotes it", "[unit][proxy]
   SECTION("a section written as a value or an array") {
     CHECK(error_of(lines({"server = 1", listener_name, listener_https, listener_addr})) ==
           "t.toml:1: server: expected a table ([server]), got 1");
-    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[[admin]]"})) ==
-          "t.toml:4: admin: expected a table ([admin]), got an array");
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[[tls]]"})) ==
+          "t.toml:4: tls: expected a table ([tls]), got an array");
   }
   SECTION("an array of tables written as a single table") {
     CHECK(error_of(lines({"[listener]", listener_https, listener_addr})) ==
@@ -583,18 +580,37 @@ TEST_CASE("the acme section enables ACME and checks its values", "[unit][proxy]"
   }
 }
 
-TEST_CASE("admin and demo listen addresses are checked", "[unit][proxy]") {
-  Config cfg = parsed(lines({listener_name, listener_https, listener_addr, "[admin]", "listen = \"[::1]:9900\"",
-                             "token_file = \"admin.token\"", "[demo]", "enabled = true", "listen = \"127.0.0.1:9999\""}));
-  CHECK(cfg.admin.listen == "[::1]:9900");
-  CHECK(cfg.admin.token_file == "admin.token");
+TEST_CASE("demo listen addresses are checked", "[unit][proxy]") {
+  Config cfg = parsed(lines({listener_name, listener_https, listener_addr, "[demo]", "enabled = true",
+                             "listen = \"[::1]:9999\""}));
   CHECK(cfg.demo.enabled);
-  CHECK(cfg.demo.listen.port == 9999);
-  CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]", "listen = \"9900\""})) ==
-        "t.toml:5: admin.listen: expected \"host:port\", got \"9900\"");
+  CHECK(cfg.demo.listen.to_string() == "[::1]:9999");
+  CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[demo]", "listen = \"9900\""})) ==
+        "t.toml:5: demo.listen: expected \"host:port\", got \"9900\"");
   CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[demo]", "listen = \"demo:80\""})) ==
         "t.toml:5: demo.listen: expected \"ip:port\" (an IP address to bind, \"[v6]:port\" for IPv6), got "
         "\"demo:80\"");
+}
+
+TEST_CASE("an admin section is rejected: this version has no admin API", "[unit][proxy]") {
+  const std::string rejected = "t.toml:4: admin: not available in this version: nothing would listen on it; remove "
+                               "the section";
+  SECTION("reported at the section's line, its keys unread") {
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]", "listen = \"127.0.0.1:9900\"",
+                          "token_file = \"admin.token\""})) == rejected);
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]", "listen = 9900"})) == rejected);
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]"})) == rejected);
+  }
+  SECTION("in any form") {
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[[admin]]"})) == rejected);
+  }
+  SECTION("with the file's other problems, in line order") {
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[server]", "workers = -1", "[admin]",
+                          "listen = \"127.0.0.1:9900\"", "[demo]", "enabled = 1"})) ==
+          "t.toml:5: server.workers: expected a number of worker threads from 0 (one per core) to 1024, got -1\n"
+          "t.toml:6: admin: not available in this version: nothing would listen on it; remove the section\n"
+          "t.toml:9: demo.enabled: expected true or false, got 1");
+  }
 }
 
 TEST_CASE("every problem in a file is reported, in line order", "[unit][proxy]") {
