@@ -161,9 +161,9 @@ asio::awaitable<Result<HttpResponse>> AcmeClient::post_as_account(std::string_vi
   if (!response && response.error().problem() && response.error().problem()->type == account_does_not_exist) {
     // The CA forgot the account (a test CA restarted, or the account was deleted): register the
     // same key again and retry once.
-    log::acme()->warn("account unknown to the CA url={}; registering again", account_ ? account_->url : "");
-    account_.reset();
-    auto again = co_await register_account();
+    log::acme()->warn("account unknown to the CA url={}; registering again", acct->url);
+    std::string forgotten = acct->url;
+    auto again = co_await settled_account(std::move(forgotten));
     if (!again) co_return tl::unexpected(again.error());
     response = co_await post(step, url, payload);
   }
@@ -192,7 +192,36 @@ asio::awaitable<Status> AcmeClient::load_account_key() {
 }
 
 asio::awaitable<Result<Account>> AcmeClient::account() {
-  if (account_) co_return *account_;
+  // Named, not a temporary in the co_await expression: GCC 12 mishandles those.
+  std::string none;
+  auto account = co_await settled_account(std::move(none));
+  co_return account;
+}
+
+asio::awaitable<Result<Account>> AcmeClient::settled_account(std::string forgotten_url) {
+  // One lookup or registration at a time: the orders of several endpoints start together, and
+  // each registering the same key would cost the CA a request (Pebble even answers the second
+  // one 500 "Error saving account"). Waiters take the holder's result, or try in turn if it failed.
+  while (account_gate_) {
+    auto gate = account_gate_;
+    co_await gate->async_wait(use_tuple);
+  }
+  if (account_ && account_->url != forgotten_url) co_return *account_;
+  auto gate = std::make_shared<asio::steady_timer>(executor_, asio::steady_timer::time_point::max());
+  account_gate_ = gate;
+  account_.reset();
+  Result<Account> result = fail(Errc::internal, "acme: account not settled");
+  if (forgotten_url.empty()) {
+    result = co_await load_or_register_account();
+  } else {
+    result = co_await register_account();
+  }
+  account_gate_.reset();
+  gate->cancel();
+  co_return result;
+}
+
+asio::awaitable<Result<Account>> AcmeClient::load_or_register_account() {
   if (auto loaded = co_await load_account_key(); !loaded) co_return tl::unexpected(loaded.error());
   auto stored_url = storage_.get_value(account_url_storage_key(options_.directory_url));
   if (!stored_url) co_return tl::unexpected(stored_url.error().with_context("acme: load account URL"));

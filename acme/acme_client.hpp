@@ -17,6 +17,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "acme/http_client.hpp"
 #include "acme/protocol.hpp"
@@ -76,7 +77,8 @@ class AcmeClient {
   boost::asio::awaitable<Result<Directory>> directory();
 
   // Loads the account key and URL from Storage, or generates the key (ES256), stores it, and
-  // registers it (with EAB when configured). Cached after the first success.
+  // registers it (with EAB when configured). Cached after the first success; concurrent callers
+  // share one lookup (one new-account request however many orders start together).
   boost::asio::awaitable<Result<Account>> account();
 
   // RFC 8555 §7.4. `replaces` (an ARI certificate id) is sent only when the CA offers ARI; the
@@ -127,6 +129,10 @@ class AcmeClient {
                                                               std::optional<std::string> payload);
   boost::asio::awaitable<Status> load_account_key();
   boost::asio::awaitable<Result<Account>> register_account();
+  boost::asio::awaitable<Result<Account>> load_or_register_account();
+  // account(), single-flight; with `forgotten_url`, the CA no longer knows that account: register
+  // the key again unless another caller already did.
+  boost::asio::awaitable<Result<Account>> settled_account(std::string forgotten_url);
   boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds delay);
 
   boost::asio::any_io_executor executor_;
@@ -136,6 +142,8 @@ class AcmeClient {
   std::optional<Directory> directory_;
   certstore::PkeyPtr account_key_;
   std::optional<Account> account_;
+  // Set while one caller loads or registers the account; the others wait on it (cancelled when done).
+  std::shared_ptr<boost::asio::steady_timer> account_gate_;
   std::deque<std::string> nonces_;
   AcmeStats stats_;
 };

@@ -52,6 +52,7 @@ class CannedCa {
     std::vector<std::string> bad_nonce_replay_nonces;  // Replay-Nonce of each badNonce answer
     json::object order_payload;
     std::string ari_path;
+    int new_account_requests = 0;
   };
   Seen seen() {
     std::lock_guard lock(mutex_);
@@ -82,6 +83,10 @@ class CannedCa {
       res.body() = json::serialize(dir);
     } else if (target == "/nonce") {
     } else if (target == "/acct") {
+      {
+        std::lock_guard lock(mutex_);
+        ++seen_.new_account_requests;
+      }
       res.result(http::status::created);
       res.set(http::field::location, base() + "/acct/1");
       res.body() = R"({"status":"valid"})";
@@ -202,6 +207,30 @@ TEST_CASE("new-order sends the profile and replaces when the CA offers them, aft
   CHECK(seen.order_payload.at("replaces").as_string() == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
   CHECK(storage.values.count(std::string(account_key_storage_key)) == 1);
   CHECK(storage.values.at(account_url_storage_key(options.directory_url)).reveal() == ca.base() + "/acct/1");
+}
+
+TEST_CASE("orders starting together share one new-account request", "[unit][acme]") {
+  CannedCa ca;
+  testing::MemoryStorage storage;
+  asio::io_context io;
+  AcmeClientOptions options;
+  options.directory_url = ca.base() + "/dir";
+  auto client = AcmeClient::create(io.get_executor(), options, storage);
+  REQUIRE(client);
+
+  constexpr int callers = 5;
+  std::vector<std::string> urls;
+  for (int i = 0; i < callers; ++i) {
+    asio::co_spawn(io, (*client)->account(), [&](std::exception_ptr e, Result<Account> account) {
+      if (e) std::rethrow_exception(e);
+      urls.push_back(account ? account->url : "error: " + account.error().message());
+    });
+  }
+  io.run();
+  REQUIRE(urls.size() == callers);
+  for (const auto& url : urls) CHECK(url == ca.base() + "/acct/1");
+  CHECK(ca.seen().new_account_requests == 1);
+  CHECK((*client)->stats().accounts_created == 1);
 }
 
 TEST_CASE("new-order leaves out replaces without ARI and an unlisted profile", "[unit][acme]") {
