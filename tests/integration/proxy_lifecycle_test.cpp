@@ -139,7 +139,7 @@ TEST_CASE("SIGHUP with a broken config is rejected with file:line and the old co
   const std::string fresh_endpoint = "[[endpoint]]\nid = \"fresh\"\nhostnames = [\"fresh.example.com\"]\n"
                                      "scope = \"external\"\nupstreams = [\"" + upstream.address() +
                                      "\"]\nip_allowlist = []\nmanaged_https = false\n\n";
-  good_text.insert(good_text.find("[admin]"), fresh_endpoint);
+  good_text.insert(good_text.find("[demo]"), fresh_endpoint);
   auto broken_text = good_text;
   const auto workers_at = broken_text.find("workers = ");
   broken_text.replace(workers_at, broken_text.find('\n', workers_at) - workers_at, "workers = \"many\"");

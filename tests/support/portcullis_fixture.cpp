@@ -343,12 +343,11 @@ PortcullisFixture::PortcullisFixture(FixtureOptions options) : options_(std::mov
   for (int attempt = 1;; ++attempt) {
     https_port_ = free_port(options_.https_host);
     http_port_ = options_.http_port ? options_.http_port : free_port();
-    admin_port_ = free_port();
     if (options_.internal_listener) internal_port_ = free_port();
     write_file(config_path_, render_config());
     if (start()) return;
     const auto text = log();
-    if (attempt < start_attempts && text.find("Address already in use") != std::string::npos) {
+    if (attempt < start_attempts && says_address_in_use(text)) {
       process_.reset();
       continue;
     }
@@ -427,8 +426,6 @@ std::string PortcullisFixture::render_config() const {
       << "\nip_allowlist = " << toml_array(e.ip_allowlist)
       << "\nmanaged_https = " << (e.managed_https ? "true" : "false") << "\n\n";
   }
-  t << "[admin]\nlisten = " << toml_string(host_port("127.0.0.1", admin_port_))
-    << "\ntoken_file = " << toml_string((dir_ / "data" / "admin.token").string()) << "\n\n";
   t << "[demo]\nenabled = false\n";
   if (!options_.extra_toml.empty()) t << "\n" << options_.extra_toml << "\n";
   return t.str();

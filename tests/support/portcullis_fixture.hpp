@@ -203,7 +203,6 @@ class PortcullisFixture {
   std::uint16_t https_port() const noexcept { return https_port_; }
   std::uint16_t internal_port() const noexcept { return internal_port_; }
   std::uint16_t http_port() const noexcept { return http_port_; }
-  std::uint16_t admin_port() const noexcept { return admin_port_; }
   const std::filesystem::path& config_path() const noexcept { return config_path_; }
   const std::filesystem::path& dir() const noexcept { return dir_.path(); }
   const FixtureOptions& options() const noexcept { return options_; }
@@ -238,7 +237,7 @@ class PortcullisFixture {
 
   FixtureOptions options_;
   TempDir dir_{"portcullis-itest"};
-  std::uint16_t https_port_ = 0, internal_port_ = 0, http_port_ = 0, admin_port_ = 0;
+  std::uint16_t https_port_ = 0, internal_port_ = 0, http_port_ = 0;
   std::filesystem::path config_path_;
   std::unique_ptr<ChildProcess> process_;
   unsigned curl_counter_ = 0;
