@@ -1,6 +1,10 @@
 #include "tests/support/pebble.hpp"
 
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <optional>
@@ -30,6 +34,34 @@ constexpr auto kill_deadline = 5s;
 
 std::string tail(const std::string& text, std::size_t n = 2000) {
   return text.size() <= n ? text : text.substr(text.size() - n);
+}
+
+std::string output_of(const ChildProcess& process) { return process.stdout_text() + process.stderr_text(); }
+
+// True when a DNS server on 127.0.0.1:`port` answers a UDP query (A of "probe.test.") within
+// `timeout`: the management API answering says nothing about challtestsrv's DNS listener.
+bool dns_answers(std::uint16_t port, int timeout_ms = 200) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  static constexpr unsigned char query[] = {
+      0x70, 0x63, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,  // id, recursion desired, one question
+      5, 'p', 'r', 'o', 'b', 'e', 4, 't', 'e', 's', 't', 0, 0, 1, 0, 1};  // probe.test. A IN
+  bool answered = false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
+      ::send(fd, query, sizeof query, 0) == static_cast<ssize_t>(sizeof query)) {
+    pollfd p{fd, POLLIN, 0};
+    unsigned char reply[512];
+    if (::poll(&p, 1, timeout_ms) == 1) {
+      const auto n = ::recv(fd, reply, sizeof reply, 0);
+      answered = n >= 12 && reply[0] == query[0] && reply[1] == query[1] && (reply[2] & 0x80);
+    }
+  }
+  ::close(fd);
+  return answered;
 }
 
 // --- certificates for Pebble's HTTPS listener ------------------------------------------------
@@ -116,11 +148,6 @@ SimpleResponse http_fetch(const std::string& url, const fs::path& ca_bundle, con
 }
 
 PebbleFixture::PebbleFixture(PebbleOptions options) : options_(std::move(options)) {
-  acme_port_ = free_port();
-  management_port_ = free_port();
-  dns_port_ = free_port();
-  challtestsrv_port_ = free_port();
-
   PkeyPtr ca_key(EVP_EC_gen("P-256"));
   auto ca = make_cert(ca_key.get(), "Portcullis test CA for Pebble", nullptr, nullptr, true, 1);
   PkeyPtr tls_key(EVP_EC_gen("P-256"));
@@ -128,17 +155,40 @@ PebbleFixture::PebbleFixture(PebbleOptions options) : options_(std::move(options
   write_file(dir_ / "ca.pem", cert_pem(ca.get()));
   write_file(dir_ / "cert.pem", cert_pem(tls.get()));
   write_file(dir_ / "key.pem", key_pem(tls_key.get()));
-  write_config();
 
-  // On a throw below, the members already built stop their processes, then remove the directory.
-  challtestsrv_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{"/usr/bin/pebble-challtestsrv", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-                               "-http01", "", "-https01", "", "-tlsalpn01", "", "-dns01",
-                               fmt::format("127.0.0.1:{}", dns_port_), "-management",
-                               fmt::format("127.0.0.1:{}", challtestsrv_port_)},
-      dir_.path());
-  wait_ready(challtestsrv_url() + "/", *challtestsrv_);
-  start_pebble();
+  // free_port() cannot reserve a port: another process may bind it before the child does. A child
+  // that says so is stopped (it may run on without that listener, as challtestsrv does) and
+  // started again on fresh ports. On a throw below, the members already built stop their
+  // processes, then remove the directory.
+  for (int attempt = 1;; ++attempt) {
+    dns_port_ = free_port();
+    challtestsrv_port_ = free_port();
+    launch_challtestsrv();
+    const auto outcome = wait_started(*challtestsrv_, challtestsrv_url() + "/",
+                                      [&](std::string& e) { return challtestsrv_ready(e); });
+    if (outcome == StartOutcome::ready) break;
+    if (outcome == StartOutcome::exited || attempt == start_attempts)
+      throw std::runtime_error(fmt::format("pebble-challtestsrv pid {} (DNS on {}, management on {}) failed to "
+                                           "start (attempt {} of {}):\n{}",
+                                           challtestsrv_->pid(), dns_port_, challtestsrv_port_, attempt,
+                                           start_attempts, tail(output_of(*challtestsrv_))));
+    challtestsrv_.reset();
+  }
+  for (int attempt = 1;; ++attempt) {
+    acme_port_ = free_port();
+    management_port_ = free_port();
+    write_config();
+    launch_pebble();
+    const auto outcome =
+        wait_started(*pebble_, directory_url(), [&](std::string& e) { return pebble_ready(e); });
+    if (outcome == StartOutcome::ready) break;
+    if (outcome == StartOutcome::exited || attempt == start_attempts)
+      throw std::runtime_error(fmt::format("pebble pid {} (ACME on {}, management on {}) failed to start "
+                                           "(attempt {} of {}):\n{}",
+                                           pebble_->pid(), acme_port_, management_port_, attempt,
+                                           start_attempts, tail(output_of(*pebble_))));
+    pebble_.reset();
+  }
 }
 
 PebbleFixture::~PebbleFixture() = default;
@@ -164,30 +214,16 @@ void PebbleFixture::write_config() {
   write_file(dir_ / "pebble-config.json", boost::json::serialize(boost::json::object{{"pebble", pebble}}));
 }
 
-void PebbleFixture::wait_ready(const std::string& url, ChildProcess& process) const {
-  std::string last_error;
-  const bool answered = wait_until(
-      [&] {
-        if (!process.running()) return true;
-        try {
-          return http_fetch(url, ca_bundle()).status > 0;
-        } catch (const std::exception& e) {
-          last_error = e.what();
-          return false;
-        }
-      },
-      options_.ready_deadline, poll_interval);
-  const auto output = [&] { return tail(process.stdout_text() + process.stderr_text()); };
-  if (!process.running())
-    throw std::runtime_error(
-        fmt::format("pid {} (to serve {}) exited during start-up:\n{}", process.pid(), url, output()));
-  if (!answered)
-    throw std::runtime_error(fmt::format("{} not ready within {} ms: {}\nlog:\n{}", url,
-                                         options_.ready_deadline.count(), last_error, output()));
+void PebbleFixture::launch_challtestsrv() {
+  challtestsrv_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"/usr/bin/pebble-challtestsrv", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+                               "-http01", "", "-https01", "", "-tlsalpn01", "", "-dns01",
+                               fmt::format("127.0.0.1:{}", dns_port_), "-management",
+                               fmt::format("127.0.0.1:{}", challtestsrv_port_)},
+      dir_.path());
 }
 
-void PebbleFixture::start_pebble() {
-  if (pebble_ && pebble_->running()) return;
+void PebbleFixture::launch_pebble() {
   std::vector<std::string> env{"PEBBLE_VA_NOSLEEP=1"};
   env.insert(env.end(), options_.env.begin(), options_.env.end());
   pebble_ = std::make_unique<ChildProcess>(
@@ -196,7 +232,60 @@ void PebbleFixture::start_pebble() {
       dir_.path(), std::move(env));
   pebble_logs_.push_back(pebble_->stdout_path());
   pebble_logs_.push_back(pebble_->stderr_path());
-  wait_ready(directory_url(), *pebble_);
+}
+
+bool PebbleFixture::answers(const std::string& url, std::string& last_error) const {
+  try {
+    return http_fetch(url, ca_bundle()).status > 0;
+  } catch (const std::exception& e) {
+    last_error = url + ": " + e.what();
+    return false;
+  }
+}
+
+bool PebbleFixture::challtestsrv_ready(std::string& last_error) const {
+  if (!answers(challtestsrv_url() + "/", last_error)) return false;
+  if (dns_answers(dns_port_)) return true;
+  last_error = fmt::format("no DNS answer on 127.0.0.1:{}", dns_port_);
+  return false;
+}
+
+// Pebble serves its management API from a goroutine of its own: the directory answering does
+// not mean that listener is bound.
+bool PebbleFixture::pebble_ready(std::string& last_error) const {
+  return answers(directory_url(), last_error) && answers(management_url() + "/roots/0", last_error);
+}
+
+PebbleFixture::StartOutcome PebbleFixture::wait_started(ChildProcess& process, const std::string& url,
+                                                        const std::function<bool(std::string&)>& ready) const {
+  std::string last_error;
+  StartOutcome outcome = StartOutcome::ready;
+  const bool settled = wait_until(
+      [&] {
+        if (!process.running()) {
+          outcome = says_address_in_use(output_of(process)) ? StartOutcome::address_in_use : StartOutcome::exited;
+          return true;
+        }
+        if (says_address_in_use(output_of(process))) {
+          outcome = StartOutcome::address_in_use;
+          return true;
+        }
+        return ready(last_error);
+      },
+      options_.ready_deadline, poll_interval);
+  if (!settled)
+    throw std::runtime_error(fmt::format("pid {}: {} not ready within {} ms: {}\nlog:\n{}", process.pid(), url,
+                                         options_.ready_deadline.count(), last_error, tail(output_of(process))));
+  return outcome;
+}
+
+void PebbleFixture::start_pebble() {
+  if (pebble_ && pebble_->running()) return;
+  launch_pebble();
+  if (wait_started(*pebble_, directory_url(), [&](std::string& e) { return pebble_ready(e); }) !=
+      StartOutcome::ready)
+    throw std::runtime_error(fmt::format("pebble pid {} (to serve {}) failed to start:\n{}", pebble_->pid(),
+                                         directory_url(), tail(output_of(*pebble_))));
 }
 
 void PebbleFixture::stop_pebble() {

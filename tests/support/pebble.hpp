@@ -1,7 +1,8 @@
 // PebbleFixture: a real Pebble (Let's Encrypt's test CA, unmodified) and pebble-challtestsrv (its
 // mock DNS) on loopback for integration tests. It generates Pebble's TLS certificate from a CA of
 // its own (handed to clients as ca_bundle), writes the config, starts both processes, waits for
-// the directory to answer (with a deadline), and stops exactly the PIDs it started.
+// their listeners to answer (with a deadline), starts again on fresh ports a process that reports
+// a port taken, and stops exactly the PIDs it started.
 #pragma once
 
 #include <sys/types.h>
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,10 +37,14 @@ struct PebbleOptions {
 class PebbleFixture {
  public:
   // Starts challtestsrv, then Pebble; throws std::runtime_error (with the log tail) on failure.
+  // Either is started again on fresh ports (up to start_attempts in all) when it says that an
+  // address is already in use.
   explicit PebbleFixture(PebbleOptions options = {});
   ~PebbleFixture();
   PebbleFixture(const PebbleFixture&) = delete;
   PebbleFixture& operator=(const PebbleFixture&) = delete;
+
+  static constexpr int start_attempts = 3;
 
   std::string directory_url() const;       // https://127.0.0.1:<port>/dir
   std::filesystem::path ca_bundle() const;  // PEM of the CA that signed Pebble's TLS certificate
@@ -58,7 +64,8 @@ class PebbleFixture {
 
   // Stops Pebble only (SIGKILL to its PID, reaped). May run on another thread than the test's
   // as long as the test waits for it to return before it calls start_pebble. start_pebble
-  // restarts it with the same config and ports and waits until ready.
+  // restarts it with the same config and ports (no retry on other ports: clients know these) and
+  // waits until ready.
   void stop_pebble();
   void start_pebble();
   pid_t pebble_pid() const noexcept { return pebble_ ? pebble_->pid() : -1; }
@@ -66,10 +73,19 @@ class PebbleFixture {
   std::string pebble_log() const;
 
  private:
+  enum class StartOutcome { ready, exited, address_in_use };
+
   void write_config();
-  // Polls `url` until it answers; throws (with the tail of the process's output) when `process`
-  // exits first or at options_.ready_deadline.
-  void wait_ready(const std::string& url, ChildProcess& process) const;
+  void launch_challtestsrv();
+  void launch_pebble();
+  bool challtestsrv_ready(std::string& last_error) const;
+  bool pebble_ready(std::string& last_error) const;
+  // True when `url` answers with any HTTP status; otherwise the reason goes to `last_error`.
+  bool answers(const std::string& url, std::string& last_error) const;
+  // Polls `ready` until it holds; a `process` that exits or says an address is in use first has
+  // failed to start. Throws (with the tail of its output) at options_.ready_deadline.
+  StartOutcome wait_started(ChildProcess& process, const std::string& url,
+                            const std::function<bool(std::string&)>& ready) const;
 
   PebbleOptions options_;
   TempDir dir_{"portcullis-pebble"};  // declared before the processes: removed after they stop

@@ -376,7 +376,7 @@ PortcullisFixture::PortcullisFixture(FixtureOptions options) : options_(std::mov
     write_file(config_path_, render_config());
     if (start()) return;
     const auto text = log();
-    if (attempt < start_attempts && text.find("Address already in use") != std::string::npos) {
+    if (attempt < start_attempts && says_address_in_use(text)) {
       process_.reset();
       continue;
     }

@@ -11,13 +11,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -167,32 +171,110 @@ bool wait_until(const std::function<bool()>& predicate, Millis deadline, Millis 
 
 // --- sockets -------------------------------------------------------------------------------------
 
-std::uint16_t free_port(const std::string& host) {
-  const bool v6 = host.find(':') != std::string::npos;
-  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw sys_error("socket");
+namespace {
+
+// An address for `host` ("127.0.0.1", "::1") and `port`; the length goes to `len`.
+sockaddr_storage socket_address(const std::string& host, std::uint16_t port, socklen_t& len) {
   sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (v6) {
+  if (host.find(':') != std::string::npos) {
     auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
     a->sin6_family = AF_INET6;
-    ::inet_pton(AF_INET6, host.c_str(), &a->sin6_addr);
+    a->sin6_port = htons(port);
+    if (::inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1)
+      throw std::runtime_error("not an IPv6 address: " + host);
     len = sizeof(sockaddr_in6);
   } else {
     auto* a = reinterpret_cast<sockaddr_in*>(&ss);
     a->sin_family = AF_INET;
-    ::inet_pton(AF_INET, host.c_str(), &a->sin_addr);
+    a->sin_port = htons(port);
+    if (::inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1)
+      throw std::runtime_error("not an IPv4 address: " + host);
     len = sizeof(sockaddr_in);
   }
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    ::close(fd);
-    throw sys_error("bind " + host + ":0");
+  return ss;
+}
+
+// Binds a socket of `type` to host:port (port 0: the kernel picks) without SO_REUSEADDR, so a
+// listener or a connection still in TIME_WAIT on that port makes it fail. Returns the bound port,
+// or 0 when the bind failed.
+std::uint16_t try_bind(const std::string& host, std::uint16_t port, int type) {
+  socklen_t len = 0;
+  auto ss = socket_address(host, port, len);
+  int fd = ::socket(ss.ss_family, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw sys_error("socket");
+  std::uint16_t bound = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
+    len = sizeof(ss);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+      bound = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+                                       : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
   }
-  len = sizeof(ss);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  const int bind_errno = errno;  // for the caller's message: close() may overwrite it
   ::close(fd);
-  return v6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
-            : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  errno = bind_errno;
+  return bound;
+}
+
+// Children bind TCP, and challtestsrv serves DNS on both TCP and UDP of one port.
+bool bindable(const std::string& host, std::uint16_t port) {
+  return try_bind(host, port, SOCK_STREAM) == port && try_bind(host, port, SOCK_DGRAM) == port;
+}
+
+}  // namespace
+
+PortRange ephemeral_port_range() {
+  PortRange range{32768, 60999};
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned low = 0, high = 0;
+  if (in >> low >> high && low > 0 && low <= high && high <= 65535) {
+    range.low = static_cast<std::uint16_t>(low);
+    range.high = static_cast<std::uint16_t>(high);
+  }
+  return range;
+}
+
+// Why not simply bind port 0: the kernel answers from its ephemeral range, the same range it
+// draws the source ports of outgoing connections from, the test's own included (curl, openssl,
+// the TLS client, Pebble's validations). Such a port can be taken between free_port() and the
+// child's bind, and the kernel may also hand the same port out twice in a row. So ports come from
+// below the ephemeral range, each checked by binding it, never twice per process; the walk starts
+// at an offset derived from the PID so that test processes running side by side (ctest -j) rarely
+// try the same ports. No port is reserved: the fixtures still retry a child whose port was taken.
+std::uint16_t free_port(const std::string& host) {
+  static std::mutex mutex;
+  static std::set<std::uint16_t> handed_out;
+  static std::uint32_t tried = 0;  // candidates walked so far below the ephemeral range
+  std::lock_guard lock(mutex);
+
+  const auto ephemeral = ephemeral_port_range();
+  if (ephemeral.low > free_port_floor) {
+    const std::uint32_t span = ephemeral.low - free_port_floor;
+    // Knuth's multiplicative hash spreads neighbouring PIDs over the whole span.
+    const std::uint32_t offset = static_cast<std::uint32_t>(::getpid()) * 2654435761u % span;
+    while (tried < span) {
+      const auto port = static_cast<std::uint16_t>(free_port_floor + (offset + tried++) % span);
+      if (handed_out.count(port) || !bindable(host, port)) continue;
+      handed_out.insert(port);
+      return port;
+    }
+  }
+  // Nothing left below the ephemeral range: let the kernel choose, skipping what it repeats.
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const auto port = try_bind(host, 0, SOCK_STREAM);
+    if (port == 0) throw sys_error("bind " + host + ":0");
+    if (handed_out.count(port) || !bindable(host, port)) continue;
+    handed_out.insert(port);
+    return port;
+  }
+  throw std::runtime_error("free_port: no port on " + host + " that was not handed out before");
+}
+
+bool says_address_in_use(std::string_view output) {
+  constexpr std::string_view needle = "address already in use";
+  auto it = std::search(output.begin(), output.end(), needle.begin(), needle.end(), [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == b;
+  });
+  return it != output.end();
 }
 
 bool can_connect(const std::string& host, std::uint16_t port, Millis timeout) {

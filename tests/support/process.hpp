@@ -50,8 +50,25 @@ mode_t file_mode(const std::filesystem::path& file);
 // Returns the last value of the predicate (so a late success still counts).
 bool wait_until(const std::function<bool()>& predicate, Millis deadline, Millis poll = 10ms);
 
-// A TCP port that was free on `host` a moment ago (bind to port 0, read it, close).
+// A port that was free for TCP and UDP on `host` a moment ago, never handed out before in this
+// process (for any host). Taken from below the kernel's ephemeral range when there is room there
+// (see free_port_floor), otherwise from the kernel (bind to port 0). Thread-safe.
 std::uint16_t free_port(const std::string& host = "127.0.0.1");
+
+// The lowest port free_port() hands out while the range up to the ephemeral range lasts.
+inline constexpr std::uint16_t free_port_floor = 10000;
+
+// The kernel's ephemeral port range (/proc/sys/net/ipv4/ip_local_port_range; Linux's default
+// 32768-60999 when it cannot be read), inclusive.
+struct PortRange {
+  std::uint16_t low = 0;
+  std::uint16_t high = 0;
+};
+PortRange ephemeral_port_range();
+
+// True when `output` (a child's log) says a bind failed because the address is taken:
+// "address already in use" in any letter case (Go and strerror spell it differently).
+bool says_address_in_use(std::string_view output);
 
 // True when a TCP connect to host:port succeeds within `timeout`.
 bool can_connect(const std::string& host, std::uint16_t port, Millis timeout = 500ms);
