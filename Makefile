@@ -25,7 +25,7 @@ all: build
 help:
 	@echo "make run        install packages, build, start Portcullis on its embedded defaults"
 	@echo "make test       install packages, build, run the test suite (ctest, not [slow])"
-	@echo "make test-slow  the slow soak tests"
+	@echo "make test-slow  the slow tests: soak tests and a testssl.sh scan"
 	@echo "make sanitize   ASan+UBSan build, unit tests under it"
 	@echo "make bench      benchmark against nginx, HAProxy and Caddy (bench/README.md)"
 
