@@ -38,7 +38,7 @@ Result<DataDirLock> DataDirLock::acquire(const std::filesystem::path& data_dir) 
             ? fmt::format("data folder {} is in use by another portcullis process (pid {}, lock file {}): stop "
                           "that process, or give this one another [server] data_dir",
                           std::filesystem::absolute(data_dir).lexically_normal().string(), holder_pid(fd),
-                          path.string())
+                          std::filesystem::absolute(path).lexically_normal().string())
             : path.string() + ": cannot lock: " + errno_text(err);
     ::close(fd);
     return fail(err == EWOULDBLOCK ? Errc::conflict : Errc::io, std::move(message));
