@@ -297,7 +297,10 @@ Task<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer,
     if (!upstream) upstream = co_await connect_upstream(ctx.worker, target, limits.upstream_connect_timeout);
   }
   if (!upstream) {
-    log::proxy()->warn("upstream unavailable endpoint={} tried={}", endpoint.id, count);
+    if (auto dropped = ctx.worker.log_limits().upstream_unavailable.admit(TlsStream::coarse_now())) {
+      log::proxy()->warn("upstream unavailable endpoint={} tried={}{}", endpoint.id, count,
+                         base::suppressed_suffix(*dropped));
+    }
     co_await send_simple(client, http::status::bad_gateway, version, "upstream unavailable\n", false, limits.idle_timeout);
     co_return Outcome::close;
   }
@@ -393,7 +396,10 @@ Task<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer,
       co_return Outcome::close;
     }
     if (rec == beast::error::timeout) {
-      log::proxy()->warn("upstream timeout endpoint={} upstream={}", endpoint.id, *upstream_key);
+      if (auto dropped = ctx.worker.log_limits().upstream_timeout.admit(TlsStream::coarse_now())) {
+        log::proxy()->warn("upstream timeout endpoint={} upstream={}{}", endpoint.id, *upstream_key,
+                           base::suppressed_suffix(*dropped));
+      }
       co_await send_simple(client, http::status::gateway_timeout, version, "upstream timed out\n", false, limits.idle_timeout);
     } else {
       co_await send_simple(client, http::status::bad_gateway, version, "upstream sent no valid response\n", false, limits.idle_timeout);
@@ -592,7 +598,10 @@ Task<void> request_loop(Stream& stream, const RequestContext& base, std::string_
     const unsigned version = req.version();
 
     if (auto problem = framing_problem(req)) {
-      log::proxy()->info("rejected request peer={} reason=\"{}\"", base.peer_text, *problem);
+      if (auto dropped = base.worker.log_limits().rejected_request.admit(TlsStream::coarse_now())) {
+        log::proxy()->info("rejected request peer={} reason=\"{}\"{}", base.peer_text, *problem,
+                           portcullis::base::suppressed_suffix(*dropped));
+      }
       reason = std::string(*problem) + "\n";
       rejection = Rejection{http::status::bad_request, version, reason, limits.idle_timeout};
       break;

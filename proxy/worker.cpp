@@ -131,14 +131,19 @@ Task<void> Worker::accept_loop(Acceptor& acceptor, const ListenerRuntime& listen
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       // EMFILE and friends: log and go on; the next accept may succeed once connections close.
-      log::proxy()->warn("accept failed listener={} error=\"{}\"", listener.config.name, ec.message());
+      if (auto dropped = log_limits_.accept_failed.admit(TlsStream::coarse_now())) {
+        log::proxy()->warn("accept failed listener={} error=\"{}\"{}", listener.config.name, ec.message(),
+                           base::suppressed_suffix(*dropped));
+      }
       continue;
     }
     if (shared_.draining.load(std::memory_order_relaxed)) continue;
     auto limit = shared_.routes.current()->limits().max_connections;
     if (shared_.connections.load(std::memory_order_relaxed) >= limit) {
-      log::proxy()->warn("connection refused listener={} reason=max_connections limit={}",
-                         listener.config.name, limit);
+      if (auto dropped = log_limits_.refused_connection.admit(TlsStream::coarse_now())) {
+        log::proxy()->warn("connection refused listener={} reason=max_connections limit={}{}", listener.config.name,
+                           limit, base::suppressed_suffix(*dropped));
+      }
       continue;  // the socket closes as it goes out of scope
     }
     if (listener.config.protocol == Protocol::https) {

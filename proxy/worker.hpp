@@ -18,6 +18,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
+#include "base/log_limiter.hpp"
 #include "certstore/challenge_board.hpp"
 #include "proxy/config.hpp"
 #include "proxy/executor.hpp"
@@ -83,6 +84,18 @@ class UpstreamPool {
 // before the workers bind theirs. Blocking (two system calls).
 Status ensure_not_listened_on(const ListenerConfig& listener);
 
+// Budgets of the worker's log lines that clients or upstreams can cause at will: 10 a second of
+// each kind per worker, the rest counted (see base::LogLimiter).
+struct WorkerLogLimits {
+  static constexpr std::uint32_t burst = 10;
+  static constexpr std::chrono::seconds interval{1};
+  base::LogLimiter rejected_request{burst, interval};
+  base::LogLimiter refused_connection{burst, interval};
+  base::LogLimiter accept_failed{burst, interval};
+  base::LogLimiter upstream_unavailable{burst, interval};
+  base::LogLimiter upstream_timeout{burst, interval};
+};
+
 class Worker {
  public:
   Worker(unsigned index, SharedState& shared, const std::vector<ListenerRuntime>& listeners);
@@ -99,6 +112,8 @@ class Worker {
   SharedState& shared() noexcept { return shared_; }
   UpstreamPool& pool() noexcept { return pool_; }
   unsigned index() const noexcept { return index_; }
+  // Only the worker's own thread may use them.
+  WorkerLogLimits& log_limits() noexcept { return log_limits_; }
 
  private:
   Task<void> accept_loop(Acceptor& acceptor,
@@ -110,6 +125,7 @@ class Worker {
   boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   UpstreamPool pool_;
+  WorkerLogLimits log_limits_;
   std::thread thread_;
 };
 

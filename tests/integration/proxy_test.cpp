@@ -527,6 +527,46 @@ TEST_CASE("ambiguous framing gets 400 and the connection closed and is never for
   }
 }
 
+TEST_CASE("a flood of malformed requests is logged a few lines a second with the count of the rest",
+          "[integration][proxy]") {
+  constexpr int flood = 100;
+  constexpr std::size_t burst = 10;  // WorkerLogLimits::burst, per second and worker
+  StandardCerts certs;
+  UpstreamServer upstream;
+  auto options = standard_options(certs, upstream);
+  options.workers = 1;
+  PortcullisFixture px(options);
+  // Framing the parser accepts and the proxy refuses (RFC 9112 §6.3): logged as "rejected request".
+  const std::string bad =
+      "POST /flood HTTP/1.1\r\nHost: app.example.com\r\nTransfer-Encoding: chunked, identity\r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\n";
+  auto send_bad = [&] {
+    TlsClient client(px.https_port(), px.client_options("app.example.com"));
+    REQUIRE(!client.connect());
+    REQUIRE(!client.write_raw(bad));
+    StringResponse res;
+    REQUIRE(!client.read(res));
+    CHECK(res.result_int() == 400);
+  };
+
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < flood; ++i) send_bad();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
+  const auto logged = count_occurrences(px.log(), "rejected request peer=");
+  INFO(flood << " rejected in " << seconds.count() << " s, " << logged << " logged");
+  CHECK(logged >= 1);
+  CHECK(logged <= burst * static_cast<std::size_t>(seconds.count() + 2));
+  // Once a second has passed, the next line says how many were left out.
+  REQUIRE(wait_until(
+      [&] {
+        send_bad();
+        const auto log = px.log();
+        const auto at = log.find(" suppressed=");
+        return at != std::string::npos && log.rfind("rejected request peer=", at) > log.rfind('\n', at);
+      },
+      5s, 100ms));
+}
+
 TEST_CASE("stalled clients are cut off by the deadlines of the limits section", "[integration][proxy]") {
   StandardCerts certs;
   UpstreamServer upstream;
