@@ -16,7 +16,7 @@
 
 #include "acme/acme_client.hpp"
 #include "certstore/challenge_board.hpp"
-#include "certstore/error.hpp"
+#include "base/error.hpp"
 #include "certstore/storage.hpp"
 
 namespace portcullis::acme {

@@ -2,13 +2,13 @@
 #pragma once
 
 #include "certstore/cert_snapshot.hpp"
-#include "certstore/published.hpp"
+#include "base/published.hpp"
 
 namespace portcullis::certstore {
 
-class CertRegistry : public Published<CertSnapshot> {
+class CertRegistry : public base::Published<CertSnapshot> {
  public:
-  CertRegistry() : Published<CertSnapshot>(CertSnapshot::Builder().build()) {}
+  CertRegistry() : base::Published<CertSnapshot>(CertSnapshot::Builder().build()) {}
 };
 
 }  // namespace portcullis::certstore

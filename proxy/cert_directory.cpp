@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "certstore/logging.hpp"
+#include "base/logging.hpp"
 
 namespace portcullis::proxy {
 namespace {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "certstore/cert_bundle.hpp"
-#include "certstore/error.hpp"
+#include "base/error.hpp"
 #include "proxy/cert_loader.hpp"
 
 namespace portcullis::proxy {

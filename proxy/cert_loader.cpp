@@ -2,7 +2,7 @@
 
 #include <sys/stat.h>
 
-#include "certstore/atomic_file.hpp"
+#include "base/atomic_file.hpp"
 
 namespace portcullis::proxy {
 
@@ -38,9 +38,9 @@ Result<certstore::CertBundlePtr> CertFileCache::load(const std::filesystem::path
   }
   // Parsed outside the lock; a file that cannot be stat'ed is read anyway so its error is the
   // reader's ("cert.pem: No such file or directory").
-  auto chain = certstore::read_file(cert_file);
+  auto chain = base::read_file(cert_file);
   if (!chain) return tl::unexpected(chain.error());
-  auto key = certstore::read_secret_file(key_file);
+  auto key = base::read_secret_file(key_file);
   if (!key) return tl::unexpected(key.error());
   auto bundle = certstore::CertBundle::from_pem(*chain, *key, source, cert_file.string());
   if (!bundle) return bundle;
@@ -67,7 +67,7 @@ Result<certstore::CertBundlePtr> CertFileCache::load_combined(const std::filesys
       }
     }
   }
-  auto text = certstore::read_secret_file(file);
+  auto text = base::read_secret_file(file);
   if (!text) return tl::unexpected(text.error());
   auto bundle = certstore::CertBundle::from_combined_pem(*text, source, file.string());
   if (!bundle) return bundle;

@@ -9,7 +9,7 @@
 #include <unordered_map>
 
 #include "certstore/cert_bundle.hpp"
-#include "certstore/error.hpp"
+#include "base/error.hpp"
 
 namespace portcullis::proxy {
 

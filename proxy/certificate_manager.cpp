@@ -13,7 +13,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "certstore/logging.hpp"
+#include "base/logging.hpp"
 #include "certstore/pem.hpp"
 
 namespace portcullis::proxy {
@@ -178,7 +178,7 @@ Status CertificateManager::reset_backoff_on_new_settings(const Config& config) {
     log::acme()->info("acme settings changed: failure backoff reset endpoints={} directory={}", *reset,
                       config.acme.directory);
   }
-  return storage_.put_value(acme_settings_key, certstore::SecretBytes(fingerprint));
+  return storage_.put_value(acme_settings_key, base::SecretBytes(fingerprint));
 }
 
 asio::awaitable<void> CertificateManager::schedule_loop() {

@@ -10,7 +10,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
-#include "certstore/error.hpp"
+#include "base/error.hpp"
 
 namespace portcullis::proxy {
 

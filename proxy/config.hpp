@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "certstore/error.hpp"
+#include "base/error.hpp"
 #include "proxy/cidr.hpp"
 
 namespace portcullis::proxy {

@@ -10,7 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "certstore/logging.hpp"
+#include "base/logging.hpp"
 
 namespace portcullis::proxy {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "certstore/error.hpp"
+#include "base/error.hpp"
 #include "proxy/config.hpp"
 
 namespace portcullis::proxy {

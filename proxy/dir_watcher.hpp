@@ -11,7 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
-#include "certstore/error.hpp"
+#include "base/error.hpp"
 
 namespace portcullis::proxy {
 

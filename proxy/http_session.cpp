@@ -15,7 +15,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "certstore/logging.hpp"
+#include "base/logging.hpp"
 #include "proxy/forward_headers.hpp"
 #include "proxy/recycled.hpp"
 #include "proxy/tls_stream.hpp"

@@ -4,7 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "certstore/logging.hpp"
+#include "base/logging.hpp"
 #include "proxy/config.hpp"
 #include "proxy/server.hpp"
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "certstore/cert_snapshot.hpp"
-#include "certstore/published.hpp"
+#include "base/published.hpp"
 #include "proxy/cidr.hpp"
 #include "proxy/config.hpp"
 
@@ -51,7 +51,7 @@ class RouteTable {
   LimitsConfig limits_;
 };
 
-using Routes = certstore::Published<RouteTable>;
+using Routes = base::Published<RouteTable>;
 
 // "App.Example.com:8443" -> "app.example.com"; "[::1]:443" -> "::1". Empty on garbage.
 std::string normalize_authority(std::string_view host_header);

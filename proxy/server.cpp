@@ -13,8 +13,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "certstore/atomic_file.hpp"
-#include "certstore/logging.hpp"
+#include "base/atomic_file.hpp"
+#include "base/logging.hpp"
 #include "certstore/pem.hpp"
 #include "certstore/sqlite_storage.hpp"
 #include "proxy/cert_loader.hpp"
@@ -58,10 +58,10 @@ Result<certstore::CertBundlePtr> default_bundle(const Config& config) {
     if (!key) return tl::unexpected(key.error());
     auto cert = certstore::pem::self_signed(key->get(), {"portcullis.invalid"}, default_cert_days);
     if (!cert) return tl::unexpected(cert.error());
-    if (auto st = certstore::write_secret_file(key_file, certstore::pem::to_pem(key->get())); !st) {
+    if (auto st = base::write_secret_file(key_file, certstore::pem::to_pem(key->get())); !st) {
       return tl::unexpected(st.error());
     }
-    if (auto st = certstore::write_file_atomic(cert_file, certstore::pem::to_pem(cert->get()), 0644); !st) {
+    if (auto st = base::write_file_atomic(cert_file, certstore::pem::to_pem(cert->get()), 0644); !st) {
       return tl::unexpected(st.error());
     }
     log::proxy()->info("generated default certificate file={}", cert_file.string());
@@ -157,7 +157,7 @@ Status Server::start() {
   fs::create_directories(data_dir, ec);
   if (ec) return fail(Errc::io, data_dir.string() + ": " + ec.message());
   fs::permissions(data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-  auto lock = certstore::DataDirLock::acquire(data_dir);
+  auto lock = base::DataDirLock::acquire(data_dir);
   if (!lock) return tl::unexpected(lock.error());
   data_lock_.emplace(std::move(*lock));
 

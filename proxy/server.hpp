@@ -12,7 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "certstore/cert_snapshot.hpp"
-#include "certstore/data_dir_lock.hpp"
+#include "base/data_dir_lock.hpp"
 #include "certstore/storage.hpp"
 #include "proxy/cert_directory.hpp"
 #include "proxy/certificate_manager.hpp"
@@ -77,7 +77,7 @@ class Server {
   std::vector<ListenerRuntime> listeners_;
   std::vector<std::unique_ptr<Worker>> workers_;
   // Taken before anything in the data folder is read or written; held until the process ends.
-  std::optional<certstore::DataDirLock> data_lock_;
+  std::optional<base::DataDirLock> data_lock_;
   std::unique_ptr<certstore::Storage> storage_;
   std::unique_ptr<CertificateManager> certificates_;
   CertDirectories cert_dirs_;

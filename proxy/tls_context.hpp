@@ -7,8 +7,8 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "certstore/cert_registry.hpp"
-#include "certstore/error.hpp"
-#include "certstore/ossl.hpp"
+#include "base/error.hpp"
+#include "base/ossl.hpp"
 #include "proxy/config.hpp"
 #include "proxy/route_table.hpp"
 
@@ -44,10 +44,10 @@ void attach_connection(SSL* ssl, ConnectionTls* conn);
 // A server SSL_CTX carrying `policy` and no certificate. The one place the TLS policy is built:
 // the listener's context and every per-certificate context (switched in by the certificate
 // callback) come from it. Errors name the OpenSSL reason.
-Result<certstore::SslCtxPtr> new_policy_ctx(const TlsPolicy& policy);
+Result<base::SslCtxPtr> new_policy_ctx(const TlsPolicy& policy);
 
 // The listener's SSL_CTX: new_policy_ctx(listener->policy) plus the certificate callback.
 // `listener` must outlive it.
-Result<certstore::SslCtxPtr> make_server_ctx(const ListenerTls* listener);
+Result<base::SslCtxPtr> make_server_ctx(const ListenerTls* listener);
 
 }  // namespace portcullis::proxy

@@ -11,7 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "certstore/logging.hpp"
+#include "base/logging.hpp"
 #include "proxy/http_session.hpp"
 #include "proxy/tls_stream.hpp"
 

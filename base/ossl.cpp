@@ -1,8 +1,8 @@
-#include "certstore/ossl.hpp"
+#include "base/ossl.hpp"
 
 #include <openssl/err.h>
 
-namespace portcullis::certstore {
+namespace portcullis::base {
 
 std::string openssl_errors() {
   std::string out;
@@ -15,4 +15,4 @@ std::string openssl_errors() {
   return out;
 }
 
-}  // namespace portcullis::certstore
+}  // namespace portcullis::base

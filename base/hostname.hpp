@@ -1,12 +1,12 @@
 // Host name helpers shared by CertBundle and CertSnapshot: lower-casing into a stack buffer (the
-// SNI path must not allocate) and RFC 6125 name matching. Internal to certstore.
+// SNI path must not allocate) and RFC 6125 name matching. Used by certstore (CertBundle, CertSnapshot).
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <string_view>
 
-namespace portcullis::certstore {
+namespace portcullis::base {
 
 constexpr char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -61,4 +61,4 @@ constexpr bool name_matches(std::string_view pattern, std::string_view host) noe
   return !parent.empty() && parent == pattern.substr(2);
 }
 
-}  // namespace portcullis::certstore
+}  // namespace portcullis::base

@@ -1,4 +1,4 @@
-#include "certstore/atomic_file.hpp"
+#include "base/atomic_file.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 
-namespace portcullis::certstore {
+namespace portcullis::base {
 namespace {
 
 namespace fs = std::filesystem;
@@ -130,4 +130,4 @@ Result<SecretBytes> read_secret_file(const fs::path& path) {
   return SecretBytes(std::move(*data));
 }
 
-}  // namespace portcullis::certstore
+}  // namespace portcullis::base

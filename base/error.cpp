@@ -1,6 +1,6 @@
-#include "certstore/error.hpp"
+#include "base/error.hpp"
 
-namespace portcullis::certstore {
+namespace portcullis::base {
 
 std::string_view to_string(Errc code) noexcept {
   switch (code) {
@@ -19,4 +19,4 @@ std::string_view to_string(Errc code) noexcept {
   return "unknown";
 }
 
-}  // namespace portcullis::certstore
+}  // namespace portcullis::base

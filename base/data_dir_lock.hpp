@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <utility>
 
-#include "certstore/error.hpp"
+#include "base/error.hpp"
 
-namespace portcullis::certstore {
+namespace portcullis::base {
 
 class DataDirLock {
  public:
@@ -31,4 +31,4 @@ class DataDirLock {
   int fd_ = -1;
 };
 
-}  // namespace portcullis::certstore
+}  // namespace portcullis::base

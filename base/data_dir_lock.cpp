@@ -1,4 +1,4 @@
-#include "certstore/data_dir_lock.hpp"
+#include "base/data_dir_lock.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-namespace portcullis::certstore {
+namespace portcullis::base {
 namespace {
 
 std::string errno_text(int err) { return std::strerror(err); }
@@ -64,4 +64,4 @@ DataDirLock::~DataDirLock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-}  // namespace portcullis::certstore
+}  // namespace portcullis::base

@@ -8,10 +8,10 @@
 
 #include <sys/types.h>
 
-#include "certstore/error.hpp"
-#include "certstore/secret_bytes.hpp"
+#include "base/error.hpp"
+#include "base/secret_bytes.hpp"
 
-namespace portcullis::certstore {
+namespace portcullis::base {
 
 // Blocking: call from the storage pool or at start-up. Creates the file with `mode` from the
 // start (never briefly world-readable). Error messages name the path, never the content.
@@ -24,4 +24,4 @@ inline Status write_secret_file(const std::filesystem::path& path, const SecretB
 Result<std::string> read_file(const std::filesystem::path& path);
 Result<SecretBytes> read_secret_file(const std::filesystem::path& path);
 
-}  // namespace portcullis::certstore
+}  // namespace portcullis::base

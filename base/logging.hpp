@@ -8,7 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "certstore/error.hpp"
+#include "base/error.hpp"
 
 namespace portcullis::log {
 

@@ -1,4 +1,4 @@
-#include "certstore/atomic_file.hpp"
+#include "base/atomic_file.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -9,7 +9,7 @@
 
 #include "tests/support/process.hpp"
 
-using namespace portcullis::certstore;
+using namespace portcullis::base;
 namespace fs = std::filesystem;
 
 namespace {

@@ -1,4 +1,4 @@
-#include "certstore/logging.hpp"
+#include "base/logging.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 

@@ -9,7 +9,7 @@
 
 #include <openssl/crypto.h>
 
-namespace portcullis::certstore {
+namespace portcullis::base {
 
 class SecretBytes {
  public:
@@ -52,4 +52,4 @@ class SecretBytes {
   std::string bytes_;
 };
 
-}  // namespace portcullis::certstore
+}  // namespace portcullis::base

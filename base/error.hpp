@@ -11,7 +11,7 @@
 
 #include <tl/expected.hpp>
 
-namespace portcullis::certstore {
+namespace portcullis::base {
 
 enum class Errc {
   invalid_input,  // malformed PEM, bad CSR
@@ -69,12 +69,12 @@ inline tl::unexpected<Error> fail(Errc code, std::string message) {
   return tl::unexpected<Error>(Error(code, std::move(message)));
 }
 
-}  // namespace portcullis::certstore
+}  // namespace portcullis::base
 
 namespace portcullis {
-using certstore::Errc;
-using certstore::Error;
-using certstore::fail;
-using certstore::Result;
-using certstore::Status;
+using base::Errc;
+using base::Error;
+using base::fail;
+using base::Result;
+using base::Status;
 }  // namespace portcullis

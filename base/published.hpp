@@ -6,7 +6,7 @@
 #include <atomic>
 #include <memory>
 
-namespace portcullis::certstore {
+namespace portcullis::base {
 
 template <class T>
 class Published {
@@ -31,4 +31,4 @@ class Published {
   std::atomic<unsigned long> version_{0};
 };
 
-}  // namespace portcullis::certstore
+}  // namespace portcullis::base

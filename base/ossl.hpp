@@ -11,7 +11,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-namespace portcullis::certstore {
+namespace portcullis::base {
 
 template <auto Free>
 struct OsslDeleter {
@@ -49,4 +49,4 @@ inline PkeyPtr up_ref(EVP_PKEY* k) {
 // Drains OpenSSL's thread-local error queue into one line ("" if it was empty).
 std::string openssl_errors();
 
-}  // namespace portcullis::certstore
+}  // namespace portcullis::base
