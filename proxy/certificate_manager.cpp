@@ -26,7 +26,7 @@ constexpr std::chrono::minutes idle_recheck{10};
 // RFC 9773 §4.3: poll renewalInfo regularly (the CA's Retry-After, when sent, wins if shorter).
 constexpr std::chrono::hours ari_poll_interval{6};
 
-bool same_acme(const AcmeConfig& a, const AcmeConfig& b) {
+bool same_acme(const domain::AcmeConfig& a, const domain::AcmeConfig& b) {
   return a.enabled == b.enabled && a.directory == b.directory && a.ca_bundle == b.ca_bundle && a.email == b.email &&
          a.eab_kid == b.eab_kid && a.eab_hmac_key == b.eab_hmac_key && a.profile == b.profile &&
          a.preferred_chain == b.preferred_chain && a.renew_before_ratio == b.renew_before_ratio;
@@ -48,7 +48,7 @@ constexpr const char* acme_settings_key = "acme.settings_fingerprint";
 
 // SHA-256 (hex) over the settings that decide whom we talk to and as which account: a change of
 // any of them makes earlier failures meaningless. Hashed so the EAB key is not stored twice.
-std::string acme_settings_fingerprint(const AcmeConfig& acme, const std::filesystem::path& ca_bundle) {
+std::string acme_settings_fingerprint(const domain::AcmeConfig& acme, const std::filesystem::path& ca_bundle) {
   std::string text;
   for (const std::string& part : {acme.directory, ca_bundle.string(), acme.email, acme.eab_kid, acme.eab_hmac_key,
                                   acme.profile}) {
@@ -82,7 +82,7 @@ void CertificateManager::stop() {
 
 void CertificateManager::wake() { timer_.cancel(); }
 
-Status CertificateManager::configure(const Config& config) {
+Status CertificateManager::configure(const domain::Config& config) {
   if (!config.acme.enabled) {
     if (!managed_.empty()) log::acme()->info("acme disabled: managed certificates are no longer renewed");
     managed_.clear();
@@ -127,7 +127,7 @@ Status CertificateManager::configure(const Config& config) {
 
   auto stored = storage_.load_certificates();
   if (!stored) return tl::unexpected(stored.error());
-  std::map<std::string, EndpointConfig> next;
+  std::map<std::string, domain::EndpointConfig> next;
   for (const auto& ep : config.endpoints) {
     if (!ep.managed_https) continue;
     if (std::any_of(ep.hostnames.begin(), ep.hostnames.end(), [](const auto& n) { return n.starts_with("*."); })) {
@@ -164,7 +164,7 @@ Status CertificateManager::configure(const Config& config) {
   return {};
 }
 
-Status CertificateManager::reset_backoff_on_new_settings(const Config& config) {
+Status CertificateManager::reset_backoff_on_new_settings(const domain::Config& config) {
   const auto ca_bundle = config.acme.ca_bundle.empty() ? std::filesystem::path() : config.resolve(config.acme.ca_bundle);
   const auto fingerprint = acme_settings_fingerprint(config.acme, ca_bundle);
   auto stored = storage_.get_value(acme_settings_key);

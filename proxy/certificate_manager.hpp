@@ -19,7 +19,7 @@
 #include "acme/issuer.hpp"
 #include "acme/renewal.hpp"
 #include "certstore/storage.hpp"
-#include "proxy/config.hpp"
+#include "domain/config.hpp"
 #include "proxy/worker.hpp"
 
 namespace portcullis::proxy {
@@ -36,7 +36,7 @@ class CertificateManager {
 
   // On start and on every reload: (re)creates the ACME client when [acme] changed and tracks the
   // managed endpoints of `config`. Errors: Errc::config (CA bundle unreadable, EAB half set).
-  Status configure(const Config& config);
+  Status configure(const domain::Config& config);
 
   // Stops scheduling. An issuance in flight runs on to its end (the issuer cleans the board and
   // keeps or drops its order row as usual) but its result is no longer published.
@@ -57,15 +57,15 @@ class CertificateManager {
   std::optional<certstore::StoredCertificate> stored_managed(const std::string& endpoint_id);
   // Clears every failure backoff when the CA, account or EAB settings differ from those the store
   // last saw (across reloads and restarts alike), and records the new ones.
-  Status reset_backoff_on_new_settings(const Config& config);
+  Status reset_backoff_on_new_settings(const domain::Config& config);
   void wake();
 
   boost::asio::io_context& control_;
   certstore::Storage& storage_;
   SharedState& shared_;
   Republish republish_;
-  AcmeConfig acme_config_;
-  std::map<std::string, EndpointConfig> managed_;  // endpoint id -> its config, managed ones only
+  domain::AcmeConfig acme_config_;
+  std::map<std::string, domain::EndpointConfig> managed_;  // endpoint id -> its config, managed ones only
   std::unique_ptr<acme::AcmeClient> client_;
   std::unique_ptr<acme::Issuer> issuer_;
   std::unique_ptr<acme::RenewalScheduler> scheduler_;

@@ -14,6 +14,8 @@
 #include <fmt/format.h>
 #include <toml.hpp>
 
+#include "base/quote.hpp"
+
 namespace portcullis::proxy {
 namespace {
 
@@ -31,20 +33,7 @@ constexpr std::int64_t max_duration_ms = 365LL * 24 * 3600 * 1000;
 constexpr std::size_t max_hostname_length = 253;  // RFC 1035 §2.3.4, without the trailing dot
 constexpr std::size_t max_label_length = 63;
 
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
-      out += fmt::format("\\u{:04X}", static_cast<unsigned char>(c));
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "\"";
-}
+using base::quote;
 
 // What a value is, for "got ...": scalars are shown as written, containers by kind.
 std::string describe(const Value& v) {
@@ -262,7 +251,7 @@ std::vector<std::pair<const Value*, std::string>> string_items(const Table& t, s
 }
 
 // "10s", "500ms", "2m", "1h", or a sum such as "1m30s".
-std::optional<Millis> parse_duration(std::string_view text) {
+std::optional<domain::Millis> parse_duration(std::string_view text) {
   if (text.empty()) return std::nullopt;
   std::int64_t total = 0;
   while (!text.empty()) {
@@ -290,7 +279,7 @@ std::optional<Millis> parse_duration(std::string_view text) {
     total += n * unit;
     if (total > max_duration_ms) return std::nullopt;
   }
-  return Millis{total};
+  return domain::Millis{total};
 }
 
 // 16384, "16384", "512B", "16KiB", "1MiB", "1GiB".
@@ -375,9 +364,9 @@ bool valid_listener_name(std::string_view name) {
 }
 
 // "ip:port" for an address Portcullis binds: the host must be an IP literal.
-std::optional<HostPort> bind_address(const Value& v, const std::string& path, Problems& problems) {
+std::optional<domain::HostPort> bind_address(const Value& v, const std::string& path, Problems& problems) {
   constexpr std::string_view what = "\"ip:port\" (an IP address to bind, \"[v6]:port\" for IPv6)";
-  auto hp = parse_host_port(v.as_string().str);
+  auto hp = domain::parse_host_port(v.as_string().str);
   if (!hp) {
     problems.add(v, path, hp.error().message());
     return std::nullopt;
@@ -390,13 +379,13 @@ std::optional<HostPort> bind_address(const Value& v, const std::string& path, Pr
 }
 
 // The canonical text of a bind address, so "[::1]:80" and "[0:0::1]:80" compare equal.
-std::string canonical(const HostPort& hp) {
+std::string canonical(const domain::HostPort& hp) {
   boost::system::error_code ec;
   auto addr = ip::make_address(hp.host, ec);
-  return HostPort{ec ? hp.host : addr.to_string(), hp.port}.to_string();
+  return domain::HostPort{ec ? hp.host : addr.to_string(), hp.port}.to_string();
 }
 
-void read_server(const Table& root, Config& cfg) {
+void read_server(const Table& root, domain::Config& cfg) {
   const Value* v = section(root, "server");
   if (!v) return;
   Table t(root.problems(), *v, "server", {"data_dir", "workers", "log_level"});
@@ -412,12 +401,12 @@ void read_server(const Table& root, Config& cfg) {
   if (auto i = t.choice("log_level", levels)) cfg.server.log_level = std::string(levels[*i]);
 }
 
-void read_listeners(const Table& root, Config& cfg) {
+void read_listeners(const Table& root, domain::Config& cfg) {
   Problems& problems = root.problems();
   std::map<std::string, std::pair<std::string, unsigned>> names, addresses;  // value -> (path, line)
   for (const auto& [v, path] : array_of_tables(root, "listener")) {
     Table t(problems, *v, path, {"name", "address", "protocol", "scope"});
-    ListenerConfig l;
+    domain::ListenerConfig l;
     bool ok = true;
     if (const std::string* name = t.string("name", "a listener name", true)) {
       const Value& at = *t.find("name");
@@ -449,8 +438,8 @@ void read_listeners(const Table& root, Config& cfg) {
     } else {
       ok = false;
     }
-    if (auto i = t.choice("protocol", {"https", "http"})) l.protocol = *i == 0 ? Protocol::https : Protocol::http;
-    if (auto i = t.choice("scope", {"external", "internal"})) l.scope = *i == 0 ? Scope::external : Scope::internal;
+    if (auto i = t.choice("protocol", {"https", "http"})) l.protocol = *i == 0 ? domain::Protocol::https : domain::Protocol::http;
+    if (auto i = t.choice("scope", {"external", "internal"})) l.scope = *i == 0 ? domain::Scope::external : domain::Scope::internal;
     if (ok) cfg.listeners.push_back(std::move(l));
   }
   if (!root.find("listener") || (root.find("listener")->is_array() && root.find("listener")->as_array().empty())) {
@@ -474,7 +463,7 @@ void read_pair(const Table& t, std::string_view a, std::string_view b, fs::path&
                                present));
 }
 
-void read_tls(const Table& root, Config& cfg) {
+void read_tls(const Table& root, domain::Config& cfg) {
   const Value* v = section(root, "tls");
   if (!v) return;
   Table t(root.problems(), *v, "tls", {"min_version", "default_cert", "default_key", "fallback_cert", "fallback_key"});
@@ -483,10 +472,10 @@ void read_tls(const Table& root, Config& cfg) {
   read_pair(t, "fallback_cert", "fallback_key", cfg.tls.fallback_cert, cfg.tls.fallback_key);
 }
 
-void read_certificates(const Table& root, Config& cfg) {
+void read_certificates(const Table& root, domain::Config& cfg) {
   for (const auto& [v, path] : array_of_tables(root, "certificate")) {
     Table t(root.problems(), *v, path, {"cert_file", "key_file"});
-    CertificateConfig c;
+    domain::CertificateConfig c;
     t.file_path("cert_file", c.cert_file);
     t.file_path("key_file", c.key_file);
     if (!t.find("cert_file")) t.problems().missing(*v, t.path_of("cert_file"), "a file path (PEM chain)");
@@ -495,7 +484,7 @@ void read_certificates(const Table& root, Config& cfg) {
   }
 }
 
-void read_certificate_dirs(const Table& root, Config& cfg) {
+void read_certificate_dirs(const Table& root, domain::Config& cfg) {
   std::map<std::string, std::pair<std::string, unsigned>> seen;  // path as written -> (key path, line)
   for (const auto& [v, path] : array_of_tables(root, "certificate_dir")) {
     Table t(root.problems(), *v, path, {"path"});
@@ -514,15 +503,15 @@ void read_certificate_dirs(const Table& root, Config& cfg) {
                                    quote(*dir), it->second.first, it->second.second));
       continue;
     }
-    cfg.certificate_dirs.push_back(CertificateDirConfig{*dir});
+    cfg.certificate_dirs.push_back(domain::CertificateDirConfig{*dir});
   }
 }
 
-void read_limits(const Table& root, Config& cfg) {
+void read_limits(const Table& root, domain::Config& cfg) {
   const Value* v = section(root, "limits");
   if (!v) return;
   auto& l = cfg.limits;
-  const std::vector<std::pair<std::string_view, Millis*>> durations = {
+  const std::vector<std::pair<std::string_view, domain::Millis*>> durations = {
       {"handshake_timeout", &l.handshake_timeout},   {"header_timeout", &l.header_timeout},
       {"idle_timeout", &l.idle_timeout},             {"upstream_connect_timeout", &l.upstream_connect_timeout},
       {"upstream_timeout", &l.upstream_timeout},     {"drain_timeout", &l.drain_timeout},
@@ -560,14 +549,14 @@ void read_limits(const Table& root, Config& cfg) {
   }
 }
 
-void read_endpoints(const Table& root, Config& cfg) {
+void read_endpoints(const Table& root, domain::Config& cfg) {
   Problems& problems = root.problems();
   std::map<std::string, std::pair<std::string, unsigned>> ids;                    // id -> (path, line)
   std::map<std::string, std::pair<std::string, std::string>> owners;              // hostname -> (id, path)
   for (const auto& [v, path] : array_of_tables(root, "endpoint")) {
     Table t(problems, *v, path,
             {"id", "hostnames", "scope", "upstreams", "ip_allowlist", "managed_https"});
-    EndpointConfig e;
+    domain::EndpointConfig e;
     bool ok = true;
     constexpr std::string_view id_what = "an id of 1 to 63 characters a-z, 0-9 and \"-\" (not first or last)";
     if (const std::string* id = t.string("id", id_what, true)) {
@@ -628,7 +617,7 @@ void read_endpoints(const Table& root, Config& cfg) {
       e.hostnames.push_back(std::move(name));
     }
 
-    if (auto i = t.choice("scope", {"external", "internal"})) e.scope = *i == 0 ? Scope::external : Scope::internal;
+    if (auto i = t.choice("scope", {"external", "internal"})) e.scope = *i == 0 ? domain::Scope::external : domain::Scope::internal;
 
     auto upstreams = string_items(t, "upstreams", "\"host:port\"", "an array of \"host:port\"");
     if (!t.find("upstreams")) {
@@ -639,7 +628,7 @@ void read_endpoints(const Table& root, Config& cfg) {
       ok = false;
     }
     for (const auto& [uv, upath] : upstreams) {
-      auto hp = parse_host_port(uv->as_string().str);
+      auto hp = domain::parse_host_port(uv->as_string().str);
       if (!hp) {
         problems.add(*uv, upath, hp.error().message());
         ok = false;
@@ -649,7 +638,7 @@ void read_endpoints(const Table& root, Config& cfg) {
     }
 
     for (const auto& [cv, cpath] : string_items(t, "ip_allowlist", "a CIDR such as \"10.0.0.0/8\"", "an array of CIDRs")) {
-      auto cidr = Cidr::parse(cv->as_string().str);
+      auto cidr = domain::Cidr::parse(cv->as_string().str);
       if (!cidr) {
         problems.add(*cv, cpath, cidr.error().message());
         ok = false;
@@ -682,7 +671,7 @@ bool valid_base64url(std::string_view text) {
   });
 }
 
-void read_acme(const Table& root, Config& cfg) {
+void read_acme(const Table& root, domain::Config& cfg) {
   const Value* v = section(root, "acme");
   if (!v) return;
   Table t(root.problems(), *v, "acme",
@@ -737,7 +726,7 @@ void read_acme(const Table& root, Config& cfg) {
   }
 }
 
-void read_demo(const Table& root, Config& cfg) {
+void read_demo(const Table& root, domain::Config& cfg) {
   const Value* v = section(root, "demo");
   if (!v) return;
   Table t(root.problems(), *v, "demo", {"enabled", "listen"});
@@ -801,57 +790,7 @@ std::string format_syntax_error(const toml::exception& e, std::string_view file)
 
 }  // namespace
 
-std::string HostPort::to_string() const {
-  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
-}
-
-Result<HostPort> parse_host_port(std::string_view text) {
-  auto bad = [&](std::string_view why = {}) {
-    std::string message = "expected \"host:port\", got " + quote(text);
-    if (!why.empty()) message += " (" + std::string(why) + ")";
-    return fail(Errc::config, std::move(message));
-  };
-  HostPort out;
-  std::string_view port;
-  if (text.starts_with('[')) {
-    const auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return bad();
-    out.host = std::string(text.substr(1, close - 1));
-    port = text.substr(close + 2);
-    boost::system::error_code ec;
-    ip::make_address_v6(out.host, ec);
-    if (ec) return bad("not an IPv6 address between the brackets");
-  } else {
-    const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return bad();
-    out.host = std::string(text.substr(0, colon));
-    port = text.substr(colon + 1);
-    if (out.host.find(':') != std::string::npos) {
-      return bad(fmt::format("write an IPv6 address in brackets: \"[{}]:{}\"", out.host, port));
-    }
-    auto ok = [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-             c == '_';
-    };
-    if (out.host.empty() || !std::all_of(out.host.begin(), out.host.end(), ok)) return bad();
-  }
-  unsigned value = 0;
-  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || port.size() > 5 || ec != std::errc{} || ptr != port.data() + port.size() || value == 0 ||
-      value > 65535) {
-    return bad("the port must be 1 to 65535");
-  }
-  out.port = static_cast<std::uint16_t>(value);
-  return out;
-}
-
-std::filesystem::path Config::resolve(const std::filesystem::path& p) const {
-  // "<embedded>" and other bracketed sources are not files: their paths are relative to the cwd.
-  if (p.empty() || p.is_absolute() || source.empty() || source.native().starts_with('<')) return p;
-  return source.parent_path() / p;
-}
-
-Result<Config> parse_config(std::string_view text, std::string_view filename) {
+Result<domain::Config> parse_config(std::string_view text, std::string_view filename) {
   const std::string file(filename);
   Value root;
   try {
@@ -863,7 +802,7 @@ Result<Config> parse_config(std::string_view text, std::string_view filename) {
     return fail(Errc::config, fmt::format("{}:1: {}", file, e.what()));
   }
 
-  Config cfg;
+  domain::Config cfg;
   cfg.source = file;
   Problems problems(file);
   // [admin] would configure an admin API this version does not have: accepted, it would look as if
@@ -884,7 +823,7 @@ Result<Config> parse_config(std::string_view text, std::string_view filename) {
   return cfg;
 }
 
-Result<Config> load_config(const std::filesystem::path& file) {
+Result<domain::Config> load_config(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return fail(Errc::io, fmt::format("{}: cannot open: {}", file.string(), std::strerror(errno)));
   std::ostringstream text;

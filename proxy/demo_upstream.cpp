@@ -55,7 +55,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
 
 }  // namespace
 
-Status start_demo_upstream(asio::io_context& io, const HostPort& listen) {
+Status start_demo_upstream(asio::io_context& io, const domain::HostPort& listen) {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(listen.host, ec);
   if (ec) return fail(Errc::config, "demo.listen: " + listen.to_string() + ": " + ec.message());

@@ -5,11 +5,11 @@
 #include <boost/asio/io_context.hpp>
 
 #include "base/error.hpp"
-#include "proxy/config.hpp"
+#include "domain/config.hpp"
 
 namespace portcullis::proxy {
 
 // Binds `listen` and serves on `io` (the control thread). Blocking only for the bind.
-Status start_demo_upstream(boost::asio::io_context& io, const HostPort& listen);
+Status start_demo_upstream(boost::asio::io_context& io, const domain::HostPort& listen);
 
 }  // namespace portcullis::proxy

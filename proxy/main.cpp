@@ -13,7 +13,7 @@ namespace {
 // Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
 constexpr int exit_config_error = 2;
 
-void print_try_next(const portcullis::proxy::Config& config) {
+void print_try_next(const portcullis::domain::Config& config) {
   std::fprintf(stderr,
                "\nPortcullis is running on its embedded defaults (data in %s/).\n"
                "Try:\n"

@@ -45,7 +45,7 @@ Result<certstore::CertBundlePtr> load_bundle_files(const fs::path& cert_file, co
 }
 
 // The default certificate: configured, or self-signed and kept in the data dir (0600 key).
-Result<certstore::CertBundlePtr> default_bundle(const Config& config) {
+Result<certstore::CertBundlePtr> default_bundle(const domain::Config& config) {
   if (!config.tls.default_cert.empty()) {
     return load_bundle_files(config.resolve(config.tls.default_cert), config.resolve(config.tls.default_key),
                              CertSource::default_cert);
@@ -71,7 +71,7 @@ Result<certstore::CertBundlePtr> default_bundle(const Config& config) {
 
 }  // namespace
 
-void ConfigOverrides::apply(Config& config) const {
+void ConfigOverrides::apply(domain::Config& config) const {
   if (!acme_directory.empty()) {
     config.acme.enabled = true;
     config.acme.directory = acme_directory;
@@ -79,7 +79,7 @@ void ConfigOverrides::apply(Config& config) const {
   if (!acme_ca_bundle.empty()) config.acme.ca_bundle = acme_ca_bundle;
 }
 
-Server::Server(Config config, ConfigOverrides overrides)
+Server::Server(domain::Config config, ConfigOverrides overrides)
     : config_(std::move(config)), overrides_(std::move(overrides)), cert_dirs_(file_cache()) {
   overrides_.apply(config_);
 }
@@ -89,7 +89,7 @@ Server::~Server() {
   for (auto& w : workers_) w->join();
 }
 
-std::vector<fs::path> Server::certificate_dirs(const Config& config) {
+std::vector<fs::path> Server::certificate_dirs(const domain::Config& config) {
   std::vector<fs::path> dirs;
   for (const auto& d : config.certificate_dirs) {
     fs::path dir = config.resolve(d.path).lexically_normal();
@@ -99,7 +99,7 @@ std::vector<fs::path> Server::certificate_dirs(const Config& config) {
   return dirs;
 }
 
-Result<certstore::CertSnapshotPtr> Server::load_certificates(const Config& config, certstore::Storage* storage,
+Result<certstore::CertSnapshotPtr> Server::load_certificates(const domain::Config& config, certstore::Storage* storage,
                                                              const CertDirectories::Files* dir_files,
                                                              std::vector<Withdrawn>* withdrawn) {
   certstore::CertSnapshot::Builder builder;
@@ -126,7 +126,7 @@ Result<certstore::CertSnapshotPtr> Server::load_certificates(const Config& confi
   if (storage != nullptr) {
     auto stored = storage->load_certificates();
     if (!stored) return tl::unexpected(stored.error());
-    std::unordered_map<std::string_view, const EndpointConfig*> endpoints;
+    std::unordered_map<std::string_view, const domain::EndpointConfig*> endpoints;
     for (const auto& ep : config.endpoints) endpoints.emplace(ep.id, &ep);
     for (const auto& s : *stored) {
       // A stored certificate belongs to its endpoint: once the endpoint is gone (or, for a managed
@@ -192,7 +192,7 @@ Status Server::start() {
     rt.config = lc;
     rt.tls_hooks = ListenerTls{&shared_.certs, &shared_.routes, lc.scope, tls_policy(config_.tls)};
     for (const auto& other : config_.listeners) {
-      if (other.protocol == Protocol::https && other.scope == lc.scope) {
+      if (other.protocol == domain::Protocol::https && other.scope == lc.scope) {
         rt.redirect_port = other.address.port;
         break;
       }
@@ -200,7 +200,7 @@ Status Server::start() {
     listeners_.push_back(std::move(rt));
   }
   for (auto& rt : listeners_) {
-    if (rt.config.protocol != Protocol::https) continue;
+    if (rt.config.protocol != domain::Protocol::https) continue;
     auto ctx = make_server_ctx(&rt.tls_hooks);
     if (!ctx) return tl::unexpected(ctx.error().with_context("listener " + rt.config.name));
     rt.ssl = std::make_shared<asio::ssl::context>(ctx->release());
@@ -224,8 +224,8 @@ Status Server::start() {
 
   for (const auto& lc : config_.listeners) {
     log::proxy()->info("listening name={} address={} protocol={} scope={}", lc.name, lc.address.to_string(),
-                       lc.protocol == Protocol::https ? "https" : "http",
-                       lc.scope == Scope::external ? "external" : "internal");
+                       lc.protocol == domain::Protocol::https ? "https" : "http",
+                       lc.scope == domain::Scope::external ? "external" : "internal");
   }
   log::proxy()->info("started workers={} endpoints={} certificates={} config={}", workers,
                      config_.endpoints.size(), (*certs)->size(), config_.source.string());

@@ -26,12 +26,12 @@ namespace portcullis::proxy {
 struct ConfigOverrides {
   std::string acme_directory;               // --acme-directory: sets [acme] directory, turns ACME on
   std::filesystem::path acme_ca_bundle;     // --acme-ca-bundle (absolute)
-  void apply(Config& config) const;
+  void apply(domain::Config& config) const;
 };
 
 class Server {
  public:
-  explicit Server(Config config, ConfigOverrides overrides = {});
+  explicit Server(domain::Config config, ConfigOverrides overrides = {});
   ~Server();
 
   // Binds every listener, loads certificates, starts the workers, then runs the control loop on
@@ -48,12 +48,12 @@ class Server {
   // folders as scanned into `dir_files`, stored certificates, default). Stored certificates the
   // config no longer serves are left out and, with `withdrawn`, listed there. Blocking (reads
   // files and the store). Errors name the file and the problem.
-  static Result<certstore::CertSnapshotPtr> load_certificates(const Config& config, certstore::Storage* storage,
+  static Result<certstore::CertSnapshotPtr> load_certificates(const domain::Config& config, certstore::Storage* storage,
                                                               const CertDirectories::Files* dir_files = nullptr,
                                                               std::vector<Withdrawn>* withdrawn = nullptr);
 
   // The folders of config.certificate_dirs, resolved against the config file and normalised.
-  static std::vector<std::filesystem::path> certificate_dirs(const Config& config);
+  static std::vector<std::filesystem::path> certificate_dirs(const domain::Config& config);
 
  private:
   Status start();
@@ -68,7 +68,7 @@ class Server {
   void begin_drain(int signal_number);
   void wait_for_signals();
 
-  Config config_;
+  domain::Config config_;
   ConfigOverrides overrides_;
   // First member: destroyed last, after everything that holds timers or sockets on it.
   boost::asio::io_context control_{1};

@@ -206,7 +206,7 @@ Result<base::SslCtxPtr> new_policy_ctx(const TlsPolicy& policy) {
   return ctx;
 }
 
-TlsPolicy tls_policy(const TlsConfig& tls) {
+TlsPolicy tls_policy(const domain::TlsConfig& tls) {
   TlsPolicy policy;
   policy.min_version = tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
   return policy;

@@ -9,7 +9,7 @@
 #include "certstore/cert_registry.hpp"
 #include "base/error.hpp"
 #include "base/ossl.hpp"
-#include "proxy/config.hpp"
+#include "domain/config.hpp"
 #include "proxy/route_table.hpp"
 
 namespace portcullis::proxy {
@@ -20,13 +20,13 @@ namespace portcullis::proxy {
 struct TlsPolicy {
   int min_version = TLS1_2_VERSION;  // TLS1_2_VERSION or TLS1_3_VERSION
 };
-TlsPolicy tls_policy(const TlsConfig& tls);
+TlsPolicy tls_policy(const domain::TlsConfig& tls);
 
 // What the certificate callback needs about the listener; outlives every SSL on it.
 struct ListenerTls {
   const certstore::CertRegistry* certs = nullptr;
   const Routes* routes = nullptr;
-  Scope scope = Scope::external;
+  domain::Scope scope = domain::Scope::external;
   TlsPolicy policy;
 };
 

@@ -58,7 +58,7 @@ void UpstreamPool::give_back(const std::string& key, std::unique_ptr<UpstreamCon
   stack.push_back(std::move(conn));
 }
 
-Status ensure_not_listened_on(const ListenerConfig& listener) {
+Status ensure_not_listened_on(const domain::ListenerConfig& listener) {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(listener.address.host, ec);
   if (ec) {
@@ -141,7 +141,7 @@ Task<void> Worker::accept_loop(Acceptor& acceptor, const ListenerRuntime& listen
                          listener.config.name, limit);
       continue;  // the socket closes as it goes out of scope
     }
-    if (listener.config.protocol == Protocol::https) {
+    if (listener.config.protocol == domain::Protocol::https) {
       asio::co_spawn(io_.get_executor(), serve_tls_connection(std::move(socket), peer, listener, *this), asio::detached);
     } else {
       asio::co_spawn(io_.get_executor(), serve_plain_connection(std::move(socket), peer, listener, *this), asio::detached);

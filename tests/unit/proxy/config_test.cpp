@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+using namespace portcullis::domain;
 using namespace portcullis::proxy;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;

@@ -12,7 +12,7 @@
 
 #include "base/error.hpp"
 
-namespace portcullis::proxy {
+namespace portcullis::domain {
 
 class Cidr {
  public:
@@ -39,4 +39,4 @@ class Allowlist {
   std::vector<Cidr> cidrs_;
 };
 
-}  // namespace portcullis::proxy
+}  // namespace portcullis::domain

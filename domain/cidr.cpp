@@ -1,4 +1,4 @@
-#include "proxy/cidr.hpp"
+#include "domain/cidr.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -6,7 +6,7 @@
 #include <boost/asio/ip/address_v4.hpp>
 #include <boost/asio/ip/address_v6.hpp>
 
-namespace portcullis::proxy {
+namespace portcullis::domain {
 namespace {
 
 namespace ip = boost::asio::ip;
@@ -134,4 +134,4 @@ bool Allowlist::allows(const ip::address& addr) const noexcept {
   return std::any_of(cidrs_.begin(), cidrs_.end(), [&](const Cidr& c) { return c.contains(addr); });
 }
 
-}  // namespace portcullis::proxy
+}  // namespace portcullis::domain

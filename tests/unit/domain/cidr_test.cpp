@@ -1,8 +1,8 @@
-#include "proxy/cidr.hpp"
+#include "domain/cidr.hpp"
 
 #include <catch2/catch.hpp>
 
-using namespace portcullis::proxy;
+using namespace portcullis::domain;
 using boost::asio::ip::make_address;
 
 namespace {
