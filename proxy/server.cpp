@@ -17,7 +17,7 @@
 #include "base/logging.hpp"
 #include "certstore/pem.hpp"
 #include "certstore/sqlite_storage.hpp"
-#include "proxy/cert_loader.hpp"
+#include "certstore/cert_loader.hpp"
 #include "proxy/demo_upstream.hpp"
 
 namespace portcullis::proxy {
@@ -34,8 +34,8 @@ constexpr std::chrono::milliseconds drain_poll_interval{20};
 constexpr int default_cert_days = 3650;
 
 // Certificate files parsed once per process and reused across reloads while unchanged.
-CertFileCache& file_cache() {
-  static CertFileCache cache;
+certstore::CertFileCache& file_cache() {
+  static certstore::CertFileCache cache;
   return cache;
 }
 
@@ -100,7 +100,7 @@ std::vector<fs::path> Server::certificate_dirs(const domain::Config& config) {
 }
 
 Result<certstore::CertSnapshotPtr> Server::load_certificates(const domain::Config& config, certstore::Storage* storage,
-                                                             const CertDirectories::Files* dir_files,
+                                                             const certstore::CertDirectories::Files* dir_files,
                                                              std::vector<Withdrawn>* withdrawn) {
   certstore::CertSnapshot::Builder builder;
   auto def = default_bundle(config);
@@ -166,7 +166,7 @@ Status Server::start() {
   storage_ = std::move(*storage);
 
   // Watched before they are read: a file changed in between is read again, never missed.
-  dir_watcher_ = std::make_unique<DirWatcher>(
+  dir_watcher_ = std::make_unique<control::DirWatcher>(
       control_, [this](std::vector<fs::path> changed, bool overflow) { on_certificate_files(std::move(changed), overflow); });
   auto dirs = certificate_dirs(config_);
   if (auto st = dir_watcher_->watch(dirs); !st) return tl::unexpected(st.error().with_context("certificate_dir"));
@@ -181,8 +181,8 @@ Status Server::start() {
   publish_certificates(*certs);
   record_withdrawn(withdrawn);
   shared_.routes.publish(std::make_shared<const RouteTable>(config_.endpoints, config_.limits));
-  certificates_ = std::make_unique<CertificateManager>(control_, *storage_, shared_,
-                                                       [this] { return republish_certificates(); });
+  certificates_ = std::make_unique<control::CertificateManager>(control_, *storage_, shared_.challenges,
+                                                                [this] { return republish_certificates(); });
   if (auto st = certificates_->configure(config_); !st) return st;
 
   // The port the plain listener redirects to: the first https listener of the same scope.
@@ -271,7 +271,7 @@ void Server::publish_certificates(certstore::CertSnapshotPtr snapshot) {
 }
 
 void Server::on_certificate_files(std::vector<fs::path> changed, bool overflow) {
-  CertChanges changes;
+  certstore::CertChanges changes;
   if (overflow) {
     log::proxy()->warn("certificate folder events overflowed: rescanning every folder");
     auto files = cert_dirs_.scan(cert_dirs_.dirs(), /*strict=*/false);

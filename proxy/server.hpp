@@ -14,10 +14,10 @@
 #include "certstore/cert_snapshot.hpp"
 #include "base/data_dir_lock.hpp"
 #include "certstore/storage.hpp"
-#include "proxy/cert_directory.hpp"
-#include "proxy/certificate_manager.hpp"
+#include "certstore/cert_directory.hpp"
+#include "control/certificate_manager.hpp"
 #include "proxy/config.hpp"
-#include "proxy/dir_watcher.hpp"
+#include "control/dir_watcher.hpp"
 #include "proxy/worker.hpp"
 
 namespace portcullis::proxy {
@@ -49,7 +49,7 @@ class Server {
   // config no longer serves are left out and, with `withdrawn`, listed there. Blocking (reads
   // files and the store). Errors name the file and the problem.
   static Result<certstore::CertSnapshotPtr> load_certificates(const domain::Config& config, certstore::Storage* storage,
-                                                              const CertDirectories::Files* dir_files = nullptr,
+                                                              const certstore::CertDirectories::Files* dir_files = nullptr,
                                                               std::vector<Withdrawn>* withdrawn = nullptr);
 
   // The folders of config.certificate_dirs, resolved against the config file and normalised.
@@ -79,9 +79,9 @@ class Server {
   // Taken before anything in the data folder is read or written; held until the process ends.
   std::optional<base::DataDirLock> data_lock_;
   std::unique_ptr<certstore::Storage> storage_;
-  std::unique_ptr<CertificateManager> certificates_;
-  CertDirectories cert_dirs_;
-  std::unique_ptr<DirWatcher> dir_watcher_;
+  std::unique_ptr<control::CertificateManager> certificates_;
+  certstore::CertDirectories cert_dirs_;
+  std::unique_ptr<control::DirWatcher> dir_watcher_;
   // Fires when the earliest certificate in the live snapshot expires, to rebuild it: the SNI index
   // ranks expired certificates at build time, so an expiry must trigger a rebuild.
   boost::asio::steady_timer expiry_timer_{control_};

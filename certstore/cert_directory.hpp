@@ -9,21 +9,21 @@
 #include <string_view>
 #include <vector>
 
-#include "certstore/cert_bundle.hpp"
 #include "base/error.hpp"
-#include "proxy/cert_loader.hpp"
+#include "certstore/cert_bundle.hpp"
+#include "certstore/cert_loader.hpp"
 
-namespace portcullis::proxy {
+namespace portcullis::certstore {
 
 // A bundle that left and one that came, to hand to CertSnapshot::with_changes.
 struct CertChanges {
-  std::vector<certstore::CertBundlePtr> removed, added;
+  std::vector<CertBundlePtr> removed, added;
   bool empty() const noexcept { return removed.empty() && added.empty(); }
 };
 
 class CertDirectories {
  public:
-  using Files = std::map<std::string, certstore::CertBundlePtr>;  // file path -> its bundle
+  using Files = std::map<std::string, CertBundlePtr>;  // file path -> its bundle
 
   explicit CertDirectories(CertFileCache& cache) : cache_(cache) {}
 
@@ -55,4 +55,4 @@ class CertDirectories {
   std::vector<std::filesystem::path> dirs_;
 };
 
-}  // namespace portcullis::proxy
+}  // namespace portcullis::certstore

@@ -18,11 +18,11 @@
 #include "acme/acme_client.hpp"
 #include "acme/issuer.hpp"
 #include "acme/renewal.hpp"
+#include "certstore/challenge_board.hpp"
 #include "certstore/storage.hpp"
 #include "domain/config.hpp"
-#include "proxy/worker.hpp"
 
-namespace portcullis::proxy {
+namespace portcullis::control {
 
 class CertificateManager {
  public:
@@ -30,7 +30,7 @@ class CertificateManager {
   using Republish = std::function<Status()>;
 
   // All references must outlive the manager; every call is made on `control`'s thread.
-  CertificateManager(boost::asio::io_context& control, certstore::Storage& storage, SharedState& shared,
+  CertificateManager(boost::asio::io_context& control, certstore::Storage& storage, certstore::ChallengeBoard& challenges,
                      Republish republish);
   ~CertificateManager();
 
@@ -62,7 +62,7 @@ class CertificateManager {
 
   boost::asio::io_context& control_;
   certstore::Storage& storage_;
-  SharedState& shared_;
+  certstore::ChallengeBoard& challenges_;
   Republish republish_;
   domain::AcmeConfig acme_config_;
   std::map<std::string, domain::EndpointConfig> managed_;  // endpoint id -> its config, managed ones only
@@ -78,4 +78,4 @@ class CertificateManager {
   Stats stats_;
 };
 
-}  // namespace portcullis::proxy
+}  // namespace portcullis::control

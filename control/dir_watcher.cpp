@@ -1,4 +1,4 @@
-#include "proxy/dir_watcher.hpp"
+#include "control/dir_watcher.hpp"
 
 #include <algorithm>
 #include <array>
@@ -14,7 +14,7 @@
 
 #include "base/logging.hpp"
 
-namespace portcullis::proxy {
+namespace portcullis::control {
 namespace {
 
 namespace fs = std::filesystem;
@@ -112,4 +112,4 @@ void DirWatcher::drain() {
   if (!changed.empty() || overflow) handler_(std::move(changed), overflow);
 }
 
-}  // namespace portcullis::proxy
+}  // namespace portcullis::control

@@ -13,7 +13,7 @@
 
 #include "base/error.hpp"
 
-namespace portcullis::proxy {
+namespace portcullis::control {
 
 class DirWatcher {
  public:
@@ -42,4 +42,4 @@ class DirWatcher {
   bool waiting_ = false;
 };
 
-}  // namespace portcullis::proxy
+}  // namespace portcullis::control

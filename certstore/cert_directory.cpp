@@ -1,4 +1,4 @@
-#include "proxy/cert_directory.hpp"
+#include "certstore/cert_directory.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -9,11 +9,10 @@
 
 #include "base/logging.hpp"
 
-namespace portcullis::proxy {
+namespace portcullis::certstore {
 namespace {
 
 namespace fs = std::filesystem;
-using certstore::CertSource;
 
 // Folder certificates rank as transitional: a managed certificate for the same name outranks them.
 constexpr CertSource dir_source = CertSource::transitional;
@@ -123,4 +122,4 @@ CertChanges CertDirectories::refresh(const fs::path& file) {
   return changes;
 }
 
-}  // namespace portcullis::proxy
+}  // namespace portcullis::certstore

@@ -1,4 +1,4 @@
-#include "proxy/certificate_manager.hpp"
+#include "control/certificate_manager.hpp"
 
 #include <algorithm>
 #include <random>
@@ -16,7 +16,7 @@
 #include "base/logging.hpp"
 #include "certstore/pem.hpp"
 
-namespace portcullis::proxy {
+namespace portcullis::control {
 namespace {
 
 namespace asio = boost::asio;
@@ -68,9 +68,9 @@ double unit_random() {
 
 }  // namespace
 
-CertificateManager::CertificateManager(asio::io_context& control, certstore::Storage& storage, SharedState& shared,
-                                       Republish republish)
-    : control_(control), storage_(storage), shared_(shared), republish_(std::move(republish)), timer_(control) {}
+CertificateManager::CertificateManager(asio::io_context& control, certstore::Storage& storage,
+                                       certstore::ChallengeBoard& challenges, Republish republish)
+    : control_(control), storage_(storage), challenges_(challenges), republish_(std::move(republish)), timer_(control) {}
 
 CertificateManager::~CertificateManager() { stop(); }
 
@@ -107,7 +107,7 @@ Status CertificateManager::configure(const domain::Config& config) {
     }
     if (ari_alive_) *ari_alive_ = false;
     client_ = std::move(*client);
-    issuer_ = std::make_unique<acme::Issuer>(*client_, storage_, shared_.challenges);
+    issuer_ = std::make_unique<acme::Issuer>(*client_, storage_, challenges_);
     // One scheduler for the manager's lifetime: it knows which endpoints are in flight, so a new
     // CA configured mid-issuance cannot start a second order for the same names.
     if (!scheduler_) {
@@ -297,4 +297,4 @@ asio::awaitable<void> CertificateManager::ari_loop(std::shared_ptr<bool> alive, 
   }
 }
 
-}  // namespace portcullis::proxy
+}  // namespace portcullis::control

@@ -8,22 +8,22 @@
 #include <string>
 #include <unordered_map>
 
-#include "certstore/cert_bundle.hpp"
 #include "base/error.hpp"
+#include "certstore/cert_bundle.hpp"
 
-namespace portcullis::proxy {
+namespace portcullis::certstore {
 
 class CertFileCache {
  public:
   // Returns the bundle for this certificate and key file pair: the cached one when both files
   // have the same inode, size and modification time as when it was parsed, else freshly parsed
   // (errors as CertBundle::from_pem, naming the file). Thread-safe; blocking (reads files).
-  Result<certstore::CertBundlePtr> load(const std::filesystem::path& cert_file,
-                                        const std::filesystem::path& key_file, certstore::CertSource source);
+  Result<CertBundlePtr> load(const std::filesystem::path& cert_file,
+                                        const std::filesystem::path& key_file, CertSource source);
 
   // The same for one file holding the chain and its key (a file of a certificate folder, see
   // CertBundle::from_combined_pem). Thread-safe; blocking (reads the file).
-  Result<certstore::CertBundlePtr> load_combined(const std::filesystem::path& file, certstore::CertSource source);
+  Result<CertBundlePtr> load_combined(const std::filesystem::path& file, CertSource source);
 
   // Ends a load pass: entries not asked for since the previous call are dropped, so a
   // certificate removed from the config does not stay in memory.
@@ -39,8 +39,8 @@ class CertFileCache {
   };
   struct Entry {
     Fingerprint cert, key;
-    certstore::CertSource source;
-    certstore::CertBundlePtr bundle;
+    CertSource source;
+    CertBundlePtr bundle;
     unsigned long pass = 0;
   };
   static bool fingerprint(const std::filesystem::path& file, Fingerprint& out);
@@ -51,4 +51,4 @@ class CertFileCache {
   unsigned long pass_ = 1;
 };
 
-}  // namespace portcullis::proxy
+}  // namespace portcullis::certstore

@@ -1,10 +1,10 @@
-#include "proxy/cert_loader.hpp"
+#include "certstore/cert_loader.hpp"
 
 #include <sys/stat.h>
 
 #include "base/atomic_file.hpp"
 
-namespace portcullis::proxy {
+namespace portcullis::certstore {
 
 bool CertFileCache::fingerprint(const std::filesystem::path& file, Fingerprint& out) {
   struct stat st {};
@@ -17,9 +17,9 @@ bool CertFileCache::fingerprint(const std::filesystem::path& file, Fingerprint& 
   return true;
 }
 
-Result<certstore::CertBundlePtr> CertFileCache::load(const std::filesystem::path& cert_file,
+Result<CertBundlePtr> CertFileCache::load(const std::filesystem::path& cert_file,
                                                      const std::filesystem::path& key_file,
-                                                     certstore::CertSource source) {
+                                                     CertSource source) {
   std::string id = cert_file.string();
   id += '\n';
   id += key_file.string();
@@ -42,7 +42,7 @@ Result<certstore::CertBundlePtr> CertFileCache::load(const std::filesystem::path
   if (!chain) return tl::unexpected(chain.error());
   auto key = base::read_secret_file(key_file);
   if (!key) return tl::unexpected(key.error());
-  auto bundle = certstore::CertBundle::from_pem(*chain, *key, source, cert_file.string());
+  auto bundle = CertBundle::from_pem(*chain, *key, source, cert_file.string());
   if (!bundle) return bundle;
   if (stat_ok) {
     std::lock_guard lock(mutex_);
@@ -51,8 +51,8 @@ Result<certstore::CertBundlePtr> CertFileCache::load(const std::filesystem::path
   return bundle;
 }
 
-Result<certstore::CertBundlePtr> CertFileCache::load_combined(const std::filesystem::path& file,
-                                                              certstore::CertSource source) {
+Result<CertBundlePtr> CertFileCache::load_combined(const std::filesystem::path& file,
+                                                              CertSource source) {
   std::string id = file.string();
   id += '\n';
   Fingerprint fp;
@@ -69,7 +69,7 @@ Result<certstore::CertBundlePtr> CertFileCache::load_combined(const std::filesys
   }
   auto text = base::read_secret_file(file);
   if (!text) return tl::unexpected(text.error());
-  auto bundle = certstore::CertBundle::from_combined_pem(*text, source, file.string());
+  auto bundle = CertBundle::from_combined_pem(*text, source, file.string());
   if (!bundle) return bundle;
   if (stat_ok) {
     std::lock_guard lock(mutex_);
@@ -89,4 +89,4 @@ std::size_t CertFileCache::size() const {
   return entries_.size();
 }
 
-}  // namespace portcullis::proxy
+}  // namespace portcullis::certstore
