@@ -1,8 +1,8 @@
 // CertRegistry: the live CertSnapshot. The control thread publishes; every ClientHello reads.
 #pragma once
 
-#include "certstore/cert_snapshot.hpp"
 #include "base/published.hpp"
+#include "certstore/cert_snapshot.hpp"
 
 namespace portcullis::certstore {
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "certstore/cert_bundle.hpp"
 #include "base/error.hpp"
 #include "base/secret_bytes.hpp"
+#include "certstore/cert_bundle.hpp"
 
 namespace portcullis::certstore {
 

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "certstore/cert_snapshot.hpp"
 #include "base/published.hpp"
+#include "certstore/cert_snapshot.hpp"
 #include "domain/cidr.hpp"
 #include "domain/config.hpp"
 

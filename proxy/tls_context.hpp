@@ -6,9 +6,9 @@
 
 #include <boost/asio/ip/address.hpp>
 
-#include "certstore/cert_registry.hpp"
 #include "base/error.hpp"
 #include "base/ossl.hpp"
+#include "certstore/cert_registry.hpp"
 #include "domain/config.hpp"
 #include "proxy/route_table.hpp"
 

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "certstore/cert_bundle.hpp"
 #include "base/ossl.hpp"
 #include "base/secret_bytes.hpp"
+#include "certstore/cert_bundle.hpp"
 
 namespace portcullis::testing {
 

@@ -1,4 +1,4 @@
-#include "proxy/demo_upstream.hpp"
+#include "app/demo_upstream.hpp"
 
 #include <memory>
 
@@ -12,7 +12,7 @@
 
 #include "base/logging.hpp"
 
-namespace portcullis::proxy {
+namespace portcullis::app {
 namespace {
 
 namespace asio = boost::asio;
@@ -71,4 +71,4 @@ Status start_demo_upstream(asio::io_context& io, const domain::HostPort& listen)
   return {};
 }
 
-}  // namespace portcullis::proxy
+}  // namespace portcullis::app

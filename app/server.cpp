@@ -1,4 +1,4 @@
-#include "proxy/server.hpp"
+#include "app/server.hpp"
 
 #include <csignal>
 #include <string_view>
@@ -13,14 +13,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "app/demo_upstream.hpp"
 #include "base/atomic_file.hpp"
 #include "base/logging.hpp"
+#include "certstore/cert_loader.hpp"
 #include "certstore/pem.hpp"
 #include "certstore/sqlite_storage.hpp"
-#include "certstore/cert_loader.hpp"
-#include "proxy/demo_upstream.hpp"
 
-namespace portcullis::proxy {
+namespace portcullis::app {
 namespace {
 
 namespace asio = boost::asio;
@@ -180,7 +180,7 @@ Status Server::start() {
   file_cache().sweep();
   publish_certificates(*certs);
   record_withdrawn(withdrawn);
-  shared_.routes.publish(std::make_shared<const RouteTable>(config_.endpoints, config_.limits));
+  shared_.routes.publish(std::make_shared<const proxy::RouteTable>(config_.endpoints, config_.limits));
   certificates_ = std::make_unique<control::CertificateManager>(control_, *storage_, shared_.challenges,
                                                                 [this] { return republish_certificates(); });
   if (auto st = certificates_->configure(config_); !st) return st;
@@ -188,9 +188,9 @@ Status Server::start() {
   // The port the plain listener redirects to: the first https listener of the same scope.
   listeners_.reserve(config_.listeners.size());
   for (const auto& lc : config_.listeners) {
-    ListenerRuntime rt;
+    proxy::ListenerRuntime rt;
     rt.config = lc;
-    rt.tls_hooks = ListenerTls{&shared_.certs, &shared_.routes, lc.scope, tls_policy(config_.tls)};
+    rt.tls_hooks = proxy::ListenerTls{&shared_.certs, &shared_.routes, lc.scope, proxy::tls_policy(config_.tls)};
     for (const auto& other : config_.listeners) {
       if (other.protocol == domain::Protocol::https && other.scope == lc.scope) {
         rt.redirect_port = other.address.port;
@@ -201,7 +201,7 @@ Status Server::start() {
   }
   for (auto& rt : listeners_) {
     if (rt.config.protocol != domain::Protocol::https) continue;
-    auto ctx = make_server_ctx(&rt.tls_hooks);
+    auto ctx = proxy::make_server_ctx(&rt.tls_hooks);
     if (!ctx) return tl::unexpected(ctx.error().with_context("listener " + rt.config.name));
     rt.ssl = std::make_shared<asio::ssl::context>(ctx->release());
   }
@@ -209,11 +209,11 @@ Status Server::start() {
   // SO_REUSEPORT lets a second process running as the same user bind the same address and take
   // part of the traffic: an address another process listens on is refused here instead.
   for (const auto& lc : config_.listeners) {
-    if (auto st = ensure_not_listened_on(lc); !st) return st;
+    if (auto st = proxy::ensure_not_listened_on(lc); !st) return st;
   }
   unsigned workers = config_.server.workers ? config_.server.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < workers; ++i) {
-    auto worker = std::make_unique<Worker>(i, shared_, listeners_);
+    auto worker = std::make_unique<proxy::Worker>(i, shared_, listeners_);
     if (auto st = worker->listen(); !st) return st;
     workers_.push_back(std::move(worker));
   }
@@ -347,7 +347,7 @@ void Server::reload() {
   if (next->server.log_level != config_.server.log_level) (void)log::set_level(next->server.log_level);
   // Certificates first: a handshake for a new endpoint must never see its routes without them.
   publish_certificates(*certs);
-  shared_.routes.publish(std::make_shared<const RouteTable>(next->endpoints, next->limits));
+  shared_.routes.publish(std::make_shared<const proxy::RouteTable>(next->endpoints, next->limits));
   record_withdrawn(withdrawn);
   auto listeners = std::move(config_.listeners);
   config_ = std::move(*next);
@@ -404,4 +404,4 @@ int Server::run() {
   return exit_code_;
 }
 
-}  // namespace portcullis::proxy
+}  // namespace portcullis::app

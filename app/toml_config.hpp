@@ -9,7 +9,7 @@
 #include "base/error.hpp"
 #include "domain/config.hpp"
 
-namespace portcullis::proxy {
+namespace portcullis::app {
 
 // Blocking (reads the file). Relative paths in the file are resolved against its directory.
 Result<domain::Config> load_config(const std::filesystem::path& file);
@@ -18,4 +18,4 @@ Result<domain::Config> parse_config(std::string_view text, std::string_view file
 // The embedded defaults `portcullis run` uses without --config (see examples/portcullis.toml).
 std::string_view embedded_config_text();
 
-}  // namespace portcullis::proxy
+}  // namespace portcullis::app

@@ -7,9 +7,9 @@
 #include "base/error.hpp"
 #include "domain/config.hpp"
 
-namespace portcullis::proxy {
+namespace portcullis::app {
 
 // Binds `listen` and serves on `io` (the control thread). Blocking only for the bind.
 Status start_demo_upstream(boost::asio::io_context& io, const domain::HostPort& listen);
 
-}  // namespace portcullis::proxy
+}  // namespace portcullis::app

@@ -4,9 +4,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/server.hpp"
+#include "app/toml_config.hpp"
 #include "base/logging.hpp"
-#include "proxy/config.hpp"
-#include "proxy/server.hpp"
 
 namespace {
 
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (app.got_subcommand("check-config")) {
-    auto config = proxy::load_config(check_file);
+    auto config = app::load_config(check_file);
     if (!config) {
       std::fprintf(stderr, "%s\n", config.error().message().c_str());
       return exit_config_error;
@@ -69,19 +69,19 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto config = config_file.empty() ? proxy::parse_config(proxy::embedded_config_text(), "<embedded>")
-                                    : proxy::load_config(config_file);
+  auto config = config_file.empty() ? app::parse_config(app::embedded_config_text(), "<embedded>")
+                                    : app::load_config(config_file);
   if (!config) {
     std::fprintf(stderr, "%s\n", config.error().message().c_str());
     return exit_config_error;
   }
-  proxy::ConfigOverrides overrides;
+  app::ConfigOverrides overrides;
   overrides.acme_directory = acme_directory;
   if (!acme_ca_bundle.empty()) overrides.acme_ca_bundle = std::filesystem::absolute(acme_ca_bundle);
   if (config_file.empty()) {
     config->source = "<embedded>";
     print_try_next(*config);
   }
-  proxy::Server server(std::move(*config), std::move(overrides));
+  app::Server server(std::move(*config), std::move(overrides));
   return server.run();
 }

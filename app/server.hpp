@@ -11,16 +11,16 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "certstore/cert_snapshot.hpp"
+#include "app/toml_config.hpp"
 #include "base/data_dir_lock.hpp"
-#include "certstore/storage.hpp"
 #include "certstore/cert_directory.hpp"
+#include "certstore/cert_snapshot.hpp"
+#include "certstore/storage.hpp"
 #include "control/certificate_manager.hpp"
-#include "proxy/config.hpp"
 #include "control/dir_watcher.hpp"
 #include "proxy/worker.hpp"
 
-namespace portcullis::proxy {
+namespace portcullis::app {
 
 // Settings given on the command line over the file's; re-applied after every reload.
 struct ConfigOverrides {
@@ -73,9 +73,9 @@ class Server {
   // First member: destroyed last, after everything that holds timers or sockets on it.
   boost::asio::io_context control_{1};
   boost::asio::signal_set signals_{control_};
-  SharedState shared_;
-  std::vector<ListenerRuntime> listeners_;
-  std::vector<std::unique_ptr<Worker>> workers_;
+  proxy::SharedState shared_;
+  std::vector<proxy::ListenerRuntime> listeners_;
+  std::vector<std::unique_ptr<proxy::Worker>> workers_;
   // Taken before anything in the data folder is read or written; held until the process ends.
   std::optional<base::DataDirLock> data_lock_;
   std::unique_ptr<certstore::Storage> storage_;
@@ -88,4 +88,4 @@ class Server {
   int exit_code_ = 0;
 };
 
-}  // namespace portcullis::proxy
+}  // namespace portcullis::app

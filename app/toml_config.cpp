@@ -1,4 +1,4 @@
-#include "proxy/config.hpp"
+#include "app/toml_config.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -16,7 +16,7 @@
 
 #include "base/quote.hpp"
 
-namespace portcullis::proxy {
+namespace portcullis::app {
 namespace {
 
 namespace fs = std::filesystem;
@@ -899,4 +899,4 @@ listen = "127.0.0.1:9901"
 
 std::string_view embedded_config_text() { return embedded_text; }
 
-}  // namespace portcullis::proxy
+}  // namespace portcullis::app

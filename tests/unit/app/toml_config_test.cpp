@@ -1,4 +1,4 @@
-#include "proxy/config.hpp"
+#include "app/toml_config.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -7,7 +7,7 @@
 #include <catch2/catch.hpp>
 
 using namespace portcullis::domain;
-using namespace portcullis::proxy;
+using namespace portcullis::app;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
