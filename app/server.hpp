@@ -48,9 +48,9 @@ class Server {
   // folders as scanned into `dir_files`, stored certificates, default). Stored certificates the
   // config no longer serves are left out and, with `withdrawn`, listed there. Blocking (reads
   // files and the store). Errors name the file and the problem.
-  static Result<certstore::CertSnapshotPtr> load_certificates(const domain::Config& config, certstore::Storage* storage,
-                                                              const certstore::CertDirectories::Files* dir_files = nullptr,
-                                                              std::vector<Withdrawn>* withdrawn = nullptr);
+  static Result<certstore::CertSnapshotPtr> load_certificates(
+      const domain::Config& config, certstore::Storage* storage,
+      const certstore::CertDirectories::Files* dir_files = nullptr, std::vector<Withdrawn>* withdrawn = nullptr);
 
   // The folders of config.certificate_dirs, resolved against the config file and normalised.
   static std::vector<std::filesystem::path> certificate_dirs(const domain::Config& config);

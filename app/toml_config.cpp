@@ -438,8 +438,12 @@ void read_listeners(const Table& root, domain::Config& cfg) {
     } else {
       ok = false;
     }
-    if (auto i = t.choice("protocol", {"https", "http"})) l.protocol = *i == 0 ? domain::Protocol::https : domain::Protocol::http;
-    if (auto i = t.choice("scope", {"external", "internal"})) l.scope = *i == 0 ? domain::Scope::external : domain::Scope::internal;
+    if (auto i = t.choice("protocol", {"https", "http"})) {
+      l.protocol = *i == 0 ? domain::Protocol::https : domain::Protocol::http;
+    }
+    if (auto i = t.choice("scope", {"external", "internal"})) {
+      l.scope = *i == 0 ? domain::Scope::external : domain::Scope::internal;
+    }
     if (ok) cfg.listeners.push_back(std::move(l));
   }
   if (!root.find("listener") || (root.find("listener")->is_array() && root.find("listener")->as_array().empty())) {
@@ -617,7 +621,9 @@ void read_endpoints(const Table& root, domain::Config& cfg) {
       e.hostnames.push_back(std::move(name));
     }
 
-    if (auto i = t.choice("scope", {"external", "internal"})) e.scope = *i == 0 ? domain::Scope::external : domain::Scope::internal;
+    if (auto i = t.choice("scope", {"external", "internal"})) {
+      e.scope = *i == 0 ? domain::Scope::external : domain::Scope::internal;
+    }
 
     auto upstreams = string_items(t, "upstreams", "\"host:port\"", "an array of \"host:port\"");
     if (!t.find("upstreams")) {

@@ -306,8 +306,8 @@ write_caddy_conf() {
 EOF
 }
 
-# The schema is domain/config.hpp, read by app/toml_config.cpp (reference: docs/configuration.md). Extra TOML can be appended by
-# the Portcullis-only measures (many certificates, swapped certificate paths).
+# The schema is domain/config.hpp, read by app/toml_config.cpp (reference: docs/configuration.md).
+# Extra TOML can be appended by the Portcullis-only measures (many certificates, swapped certificate paths).
 write_portcullis_conf() {  # write_portcullis_conf FILE ECDSA_CERT ECDSA_KEY [EXTRA_TOML_FILE]
   local file=$1 cert=$2 key=$3 extra=${4:-}
   local d=$TMP/portcullis; mkdir -p "$d/data"

@@ -34,7 +34,8 @@ std::string common_name(const X509_NAME* name) {
 // RFC 6125 §6.4.4: the CN is consulted only when the certificate has no DNS subjectAltName.
 std::vector<std::string> dns_names(X509* cert) {
   std::vector<std::string> names;
-  base::GeneralNamesPtr sans(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  base::GeneralNamesPtr sans(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   if (sans) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
@@ -93,8 +94,9 @@ std::string normalize_host(std::string_view host) {
   return out;
 }
 
-Result<std::shared_ptr<const CertBundle>> CertBundle::from_pem(std::string_view chain_pem, const base::SecretBytes& key_pem,
-                                                              CertSource source, std::string_view origin) {
+Result<std::shared_ptr<const CertBundle>> CertBundle::from_pem(std::string_view chain_pem,
+                                                              const base::SecretBytes& key_pem, CertSource source,
+                                                              std::string_view origin) {
   auto chain = pem::parse_chain(chain_pem);
   if (!chain) return tl::unexpected(chain.error().with_context(origin));
   auto key = pem::parse_private_key(key_pem);
@@ -102,8 +104,8 @@ Result<std::shared_ptr<const CertBundle>> CertBundle::from_pem(std::string_view 
   return assemble(std::move(*chain), std::move(*key), source, origin);
 }
 
-Result<std::shared_ptr<const CertBundle>> CertBundle::from_combined_pem(const base::SecretBytes& pem_text, CertSource source,
-                                                                       std::string_view origin) {
+Result<std::shared_ptr<const CertBundle>> CertBundle::from_combined_pem(const base::SecretBytes& pem_text,
+                                                                       CertSource source, std::string_view origin) {
   auto parsed = pem::parse_chain_and_key(pem_text);
   if (!parsed) return tl::unexpected(parsed.error().with_context(origin));
   return assemble(std::move(parsed->chain), std::move(parsed->key), source, origin);

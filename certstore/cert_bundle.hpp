@@ -41,8 +41,8 @@ class CertBundle {
   // One PEM text holding the chain (leaf first, then intermediates) and the private key, blocks in
   // any order: a file of a certificate folder. Errors as from_pem, block numbers and lines counted
   // in the whole text ("dir/app.pem: no private key in input"). Never quotes key bytes.
-  static Result<std::shared_ptr<const CertBundle>> from_combined_pem(const base::SecretBytes& pem_text, CertSource source,
-                                                                     std::string_view origin);
+  static Result<std::shared_ptr<const CertBundle>> from_combined_pem(const base::SecretBytes& pem_text,
+                                                                     CertSource source, std::string_view origin);
 
   // Extra checks for an upload / configured file: not expired at `now`, chain order (each cert is
   // signed by the next), and every name in `must_cover` covered by the certificate.

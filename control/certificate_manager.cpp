@@ -70,7 +70,11 @@ double unit_random() {
 
 CertificateManager::CertificateManager(asio::io_context& control, certstore::Storage& storage,
                                        certstore::ChallengeBoard& challenges, Republish republish)
-    : control_(control), storage_(storage), challenges_(challenges), republish_(std::move(republish)), timer_(control) {}
+    : control_(control),
+      storage_(storage),
+      challenges_(challenges),
+      republish_(std::move(republish)),
+      timer_(control) {}
 
 CertificateManager::~CertificateManager() { stop(); }
 

@@ -30,8 +30,8 @@ class CertificateManager {
   using Republish = std::function<Status()>;
 
   // All references must outlive the manager; every call is made on `control`'s thread.
-  CertificateManager(boost::asio::io_context& control, certstore::Storage& storage, certstore::ChallengeBoard& challenges,
-                     Republish republish);
+  CertificateManager(boost::asio::io_context& control, certstore::Storage& storage,
+                     certstore::ChallengeBoard& challenges, Republish republish);
   ~CertificateManager();
 
   // On start and on every reload: (re)creates the ACME client when [acme] changed and tracks the

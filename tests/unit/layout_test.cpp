@@ -60,8 +60,8 @@ std::vector<std::string> check_file(const std::string& folder, const std::string
       if (target != folder && !may_include.count(target)) {
         std::string allowed;
         for (const auto& f : may_include) allowed += (allowed.empty() ? "" : ", ") + f + "/";
-        problems.push_back(path + ":" + std::to_string(number) + ": includes " + target + "/; " + folder + "/ may include " +
-                           (allowed.empty() ? "no other folder" : "only " + allowed));
+        problems.push_back(path + ":" + std::to_string(number) + ": includes " + target + "/; " + folder +
+                           "/ may include " + (allowed.empty() ? "no other folder" : "only " + allowed));
       }
     }
     if (std::regex_search(line, m, namespace_re)) {
