@@ -21,7 +21,7 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
       libssl3 libfmt9 libspdlog1.10 libsqlite3-0 libjemalloc2 libboost-json1.81.0 libboost-url1.81.0 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /var/lib/portcullis --create-home portcullis
-COPY --from=build /src/build/proxy/portcullis /usr/local/bin/portcullis
+COPY --from=build /src/build/app/portcullis /usr/local/bin/portcullis
 USER portcullis
 WORKDIR /var/lib/portcullis
 EXPOSE 8443 8080

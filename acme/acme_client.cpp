@@ -12,15 +12,15 @@
 #include <fmt/ranges.h>
 
 #include "acme/jws.hpp"
-#include "certstore/logging.hpp"
+#include "base/logging.hpp"
 #include "certstore/pem.hpp"
 
 namespace portcullis::acme {
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 namespace json = boost::json;
-using certstore::PkeyPtr;
-using certstore::SecretBytes;
+using base::PkeyPtr;
+using base::SecretBytes;
 
 namespace {
 
@@ -457,22 +457,22 @@ asio::awaitable<Result<RenewalInfo>> AcmeClient::renewal_info(std::string certif
 
 Result<std::string> make_csr_der(EVP_PKEY* key, const std::vector<std::string>& names) {
   if (names.empty()) return fail(Errc::invalid_input, "csr: no names");
-  certstore::X509ReqPtr req(X509_REQ_new());
-  if (!req) return fail(Errc::crypto, "csr: X509_REQ_new: " + certstore::openssl_errors());
+  base::X509ReqPtr req(X509_REQ_new());
+  if (!req) return fail(Errc::crypto, "csr: X509_REQ_new: " + base::openssl_errors());
   X509_REQ_set_version(req.get(), 0);  // PKCS#10 v1
   if (names.front().size() <= max_cn_length) {
     X509_NAME* subject = X509_REQ_get_subject_name(req.get());
     X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
                                reinterpret_cast<const unsigned char*>(names.front().c_str()), -1, -1, 0);
   }
-  certstore::GeneralNamesPtr sans(sk_GENERAL_NAME_new_null());
+  base::GeneralNamesPtr sans(sk_GENERAL_NAME_new_null());
   for (const auto& name : names) {
     GENERAL_NAME* gn = GENERAL_NAME_new();
     ASN1_IA5STRING* ia5 = ASN1_IA5STRING_new();
     if (!gn || !ia5 || ASN1_STRING_set(ia5, name.data(), static_cast<int>(name.size())) != 1) {
       GENERAL_NAME_free(gn);
       ASN1_IA5STRING_free(ia5);
-      return fail(Errc::crypto, "csr: building subjectAltName: " + certstore::openssl_errors());
+      return fail(Errc::crypto, "csr: building subjectAltName: " + base::openssl_errors());
     }
     GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
     sk_GENERAL_NAME_push(sans.get(), gn);
@@ -481,11 +481,11 @@ Result<std::string> make_csr_der(EVP_PKEY* key, const std::vector<std::string>& 
   STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
   bool ok = ext && exts && sk_X509_EXTENSION_push(exts, ext) > 0 && X509_REQ_add_extensions(req.get(), exts) == 1;
   sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-  if (!ok) return fail(Errc::crypto, "csr: adding subjectAltName: " + certstore::openssl_errors());
+  if (!ok) return fail(Errc::crypto, "csr: adding subjectAltName: " + base::openssl_errors());
   if (X509_REQ_set_pubkey(req.get(), key) != 1 || X509_REQ_sign(req.get(), key, EVP_sha256()) <= 0)
-    return fail(Errc::crypto, "csr: signing: " + certstore::openssl_errors());
+    return fail(Errc::crypto, "csr: signing: " + base::openssl_errors());
   int len = i2d_X509_REQ(req.get(), nullptr);
-  if (len <= 0) return fail(Errc::crypto, "csr: encoding: " + certstore::openssl_errors());
+  if (len <= 0) return fail(Errc::crypto, "csr: encoding: " + base::openssl_errors());
   std::string der(static_cast<size_t>(len), '\0');
   auto* out = reinterpret_cast<unsigned char*>(der.data());
   i2d_X509_REQ(req.get(), &out);
@@ -501,7 +501,7 @@ Result<std::string> chain_top_issuer_cn(std::string_view chain_pem) {
   ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(issuer, index));
   unsigned char* utf8 = nullptr;
   int len = ASN1_STRING_to_UTF8(&utf8, data);
-  if (len < 0) return fail(Errc::crypto, "issuer CN: " + certstore::openssl_errors());
+  if (len < 0) return fail(Errc::crypto, "issuer CN: " + base::openssl_errors());
   std::string cn(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
   OPENSSL_free(utf8);
   return cn;

@@ -21,8 +21,8 @@
 
 #include "acme/http_client.hpp"
 #include "acme/protocol.hpp"
-#include "certstore/error.hpp"
-#include "certstore/ossl.hpp"
+#include "base/error.hpp"
+#include "base/ossl.hpp"
 #include "certstore/storage.hpp"
 
 namespace portcullis::acme {
@@ -140,7 +140,7 @@ class AcmeClient {
   certstore::Storage& storage_;
   std::unique_ptr<HttpClient> http_;
   std::optional<Directory> directory_;
-  certstore::PkeyPtr account_key_;
+  base::PkeyPtr account_key_;
   std::optional<Account> account_;
   // Set while one caller loads or registers the account; the others wait on it (cancelled when done).
   std::shared_ptr<boost::asio::steady_timer> account_gate_;

@@ -16,7 +16,7 @@
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
-#include "certstore/logging.hpp"
+#include "base/logging.hpp"
 
 namespace portcullis::acme {
 namespace asio = boost::asio;

@@ -19,7 +19,7 @@
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/verb.hpp>
 
-#include "certstore/error.hpp"
+#include "base/error.hpp"
 
 namespace portcullis::acme {
 

@@ -7,13 +7,13 @@
 #include <fmt/ranges.h>
 
 #include "acme/jws.hpp"
-#include "certstore/logging.hpp"
+#include "base/logging.hpp"
 #include "certstore/pem.hpp"
 
 namespace portcullis::acme {
 namespace asio = boost::asio;
 using certstore::ChallengeBoard;
-using certstore::SecretBytes;
+using base::SecretBytes;
 using certstore::StoredCertificate;
 using certstore::StoredOrder;
 
@@ -125,9 +125,9 @@ Result<LeafFacts> leaf_facts(std::string_view chain_pem) {
   if (!chain) return tl::unexpected(chain.error());
   X509* leaf = chain->front().get();
   LeafFacts facts;
-  certstore::BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), nullptr));
+  base::BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), nullptr));
   char* hex = serial ? BN_bn2hex(serial.get()) : nullptr;
-  if (!hex) return fail(Errc::crypto, "certificate serial: " + certstore::openssl_errors());
+  if (!hex) return fail(Errc::crypto, "certificate serial: " + base::openssl_errors());
   facts.serial_hex = hex;
   OPENSSL_free(hex);
   auto not_before = asn1_to_unix(X509_get0_notBefore(leaf));
@@ -135,7 +135,7 @@ Result<LeafFacts> leaf_facts(std::string_view chain_pem) {
   if (!not_before || !not_after) return fail(Errc::crypto, "certificate validity: unreadable notBefore/notAfter");
   facts.not_before_unix = *not_before;
   facts.not_after_unix = *not_after;
-  certstore::GeneralNamesPtr sans(
+  base::GeneralNamesPtr sans(
       static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr)));
   for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans.get()); ++i) {
     const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);

@@ -15,8 +15,8 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "acme/acme_client.hpp"
+#include "base/error.hpp"
 #include "certstore/challenge_board.hpp"
-#include "certstore/error.hpp"
 #include "certstore/storage.hpp"
 
 namespace portcullis::acme {

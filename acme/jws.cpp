@@ -13,22 +13,22 @@
 
 namespace portcullis::acme {
 namespace json = boost::json;
-using certstore::BignumPtr;
-using certstore::EcdsaSigPtr;
-using certstore::MdCtxPtr;
-using certstore::PkeyCtxPtr;
-using certstore::PkeyPtr;
+using base::BignumPtr;
+using base::EcdsaSigPtr;
+using base::MdCtxPtr;
+using base::PkeyCtxPtr;
+using base::PkeyPtr;
 
 namespace {
 
 constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr int p256_coordinate_bytes = 32;
 
-using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, certstore::OsslDeleter<OSSL_PARAM_BLD_free>>;
-using ParamPtr = std::unique_ptr<OSSL_PARAM, certstore::OsslDeleter<OSSL_PARAM_free>>;
+using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, base::OsslDeleter<OSSL_PARAM_BLD_free>>;
+using ParamPtr = std::unique_ptr<OSSL_PARAM, base::OsslDeleter<OSSL_PARAM_free>>;
 
 tl::unexpected<Error> crypto_error(std::string_view what) {
-  auto detail = certstore::openssl_errors();
+  auto detail = base::openssl_errors();
   return fail(Errc::crypto, detail.empty() ? std::string(what) : fmt::format("{}: {}", what, detail));
 }
 
@@ -274,7 +274,7 @@ bool verify(EVP_PKEY* key, std::string_view signing_input, std::string_view sign
             EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(der.data()), der.size(),
                              reinterpret_cast<const unsigned char*>(signing_input.data()),
                              signing_input.size()) == 1;
-  certstore::openssl_errors();  // a failed verification is an answer, not an error to keep
+  base::openssl_errors();  // a failed verification is an answer, not an error to keep
   return ok;
 }
 

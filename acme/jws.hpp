@@ -10,8 +10,8 @@
 
 #include <boost/json/object.hpp>
 
-#include "certstore/error.hpp"
-#include "certstore/ossl.hpp"
+#include "base/error.hpp"
+#include "base/ossl.hpp"
 
 namespace portcullis::acme {
 
@@ -25,7 +25,7 @@ Result<std::string> base64url_decode(std::string_view text);
 Result<boost::json::object> public_jwk(EVP_PKEY* key);
 
 // A public key back from a JWK (EC P-256 or RSA); used to verify our own signatures in tests.
-Result<certstore::PkeyPtr> public_key_from_jwk(const boost::json::object& jwk);
+Result<base::PkeyPtr> public_key_from_jwk(const boost::json::object& jwk);
 
 // RFC 7638 thumbprint: base64url(SHA-256(canonical JSON of the required members)).
 Result<std::string> jwk_thumbprint(const boost::json::object& jwk);

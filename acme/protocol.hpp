@@ -12,12 +12,12 @@
 
 #include <boost/json/value.hpp>
 
-#include "certstore/error.hpp"
-#include "certstore/ossl.hpp"
+#include "base/error.hpp"
+#include "base/ossl.hpp"
 
 namespace portcullis::acme {
 
-using certstore::AcmeProblem;
+using base::AcmeProblem;
 using Clock = std::chrono::system_clock;
 
 // RFC 8555 §7.1.1.

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "certstore/logging.hpp"
+#include "base/logging.hpp"
 
 namespace portcullis::acme {
 namespace {

@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "certstore/error.hpp"
+#include "base/error.hpp"
 #include "certstore/storage.hpp"
 
 namespace portcullis::acme {

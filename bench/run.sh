@@ -5,7 +5,7 @@
 #   bash bench/run.sh            full run (ROUNDS=5; prints the expected duration first)
 #   bash bench/run.sh --smoke    ~10-second end-to-end check of the harness with tiny bounds
 #
-# Environment: BUILD_DIR (holds `portcullis` or `proxy/portcullis`), PORTCULLIS_BIN, ROUNDS, DURATION,
+# Environment: BUILD_DIR (holds `portcullis` or `app/portcullis`), PORTCULLIS_BIN, ROUNDS, DURATION,
 # HS_DURATION, HS_CONNS, HS_MAX_BURSTS, MEM_CONNS, PROXIES, PROXY_CPU, LOAD_CPU, BASE_PORT, RESULTS_DIR,
 # EXTRAS, MANY_CERTS, MANY_SWAPS, NICE, SNI_MODE, KEEP_TMP.
 # Every load loop is bounded in time and count and targets 127.0.0.1 only; the harness stops only
@@ -25,10 +25,10 @@ for arg in "$@"; do
 done
 
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
-# CMake puts the binary in <build>/proxy/; PORTCULLIS_BIN overrides.
+# CMake puts the binary in <build>/app/; PORTCULLIS_BIN overrides.
 if [ -z "${PORTCULLIS_BIN:-}" ]; then
   PORTCULLIS_BIN=$BUILD_DIR/portcullis
-  [ -x "$PORTCULLIS_BIN" ] || [ ! -x "$BUILD_DIR/proxy/portcullis" ] || PORTCULLIS_BIN=$BUILD_DIR/proxy/portcullis
+  [ -x "$PORTCULLIS_BIN" ] || [ ! -x "$BUILD_DIR/app/portcullis" ] || PORTCULLIS_BIN=$BUILD_DIR/app/portcullis
 fi
 if [ "$SMOKE" = 1 ]; then
   ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-1}; HS_DURATION=${HS_DURATION:-1}
@@ -306,8 +306,8 @@ write_caddy_conf() {
 EOF
 }
 
-# The schema is proxy/config.hpp (reference: docs/configuration.md). Extra TOML can be appended by
-# the Portcullis-only measures (many certificates, swapped certificate paths).
+# The schema is domain/config.hpp, read by app/toml_config.cpp (reference: docs/configuration.md).
+# Extra TOML can be appended by the Portcullis-only measures (many certificates, swapped certificate paths).
 write_portcullis_conf() {  # write_portcullis_conf FILE ECDSA_CERT ECDSA_KEY [EXTRA_TOML_FILE]
   local file=$1 cert=$2 key=$3 extra=${4:-}
   local d=$TMP/portcullis; mkdir -p "$d/data"

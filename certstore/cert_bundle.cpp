@@ -7,7 +7,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 
-#include "certstore/host_match.hpp"
+#include "base/hostname.hpp"
 #include "certstore/pem.hpp"
 
 namespace portcullis::certstore {
@@ -34,7 +34,8 @@ std::string common_name(const X509_NAME* name) {
 // RFC 6125 §6.4.4: the CN is consulted only when the certificate has no DNS subjectAltName.
 std::vector<std::string> dns_names(X509* cert) {
   std::vector<std::string> names;
-  GeneralNamesPtr sans(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  base::GeneralNamesPtr sans(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   if (sans) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
@@ -89,12 +90,13 @@ std::string_view to_string(CertSource source) noexcept {
 std::string normalize_host(std::string_view host) {
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
   std::string out(host);
-  for (char& c : out) c = ascii_lower(c);
+  for (char& c : out) c = base::ascii_lower(c);
   return out;
 }
 
-Result<std::shared_ptr<const CertBundle>> CertBundle::from_pem(std::string_view chain_pem, const SecretBytes& key_pem,
-                                                              CertSource source, std::string_view origin) {
+Result<std::shared_ptr<const CertBundle>> CertBundle::from_pem(std::string_view chain_pem,
+                                                              const base::SecretBytes& key_pem, CertSource source,
+                                                              std::string_view origin) {
   auto chain = pem::parse_chain(chain_pem);
   if (!chain) return tl::unexpected(chain.error().with_context(origin));
   auto key = pem::parse_private_key(key_pem);
@@ -102,14 +104,14 @@ Result<std::shared_ptr<const CertBundle>> CertBundle::from_pem(std::string_view 
   return assemble(std::move(*chain), std::move(*key), source, origin);
 }
 
-Result<std::shared_ptr<const CertBundle>> CertBundle::from_combined_pem(const SecretBytes& pem_text, CertSource source,
-                                                                       std::string_view origin) {
+Result<std::shared_ptr<const CertBundle>> CertBundle::from_combined_pem(const base::SecretBytes& pem_text,
+                                                                       CertSource source, std::string_view origin) {
   auto parsed = pem::parse_chain_and_key(pem_text);
   if (!parsed) return tl::unexpected(parsed.error().with_context(origin));
   return assemble(std::move(parsed->chain), std::move(parsed->key), source, origin);
 }
 
-Result<std::shared_ptr<const CertBundle>> CertBundle::assemble(std::vector<X509Ptr> chain, PkeyPtr key,
+Result<std::shared_ptr<const CertBundle>> CertBundle::assemble(std::vector<base::X509Ptr> chain, base::PkeyPtr key,
                                                               CertSource source, std::string_view origin) {
   X509* leaf = chain.front().get();
   ERR_clear_error();
@@ -131,7 +133,7 @@ Result<std::shared_ptr<const CertBundle>> CertBundle::assemble(std::vector<X509P
   bundle->not_before_ = *nb;
   bundle->not_after_ = *na;
 
-  BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), nullptr));
+  base::BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), nullptr));
   if (serial) {
     char* hex = BN_bn2hex(serial.get());  // upper-case already
     if (hex != nullptr) {
@@ -195,10 +197,10 @@ Status CertBundle::validate(Clock::time_point now, const std::vector<std::string
 }
 
 bool CertBundle::covers(std::string_view host) const {
-  LowerHost lowered(host);
+  base::LowerHost lowered(host);
   if (!lowered.ok()) return false;
   for (const auto& name : names_) {
-    if (name_matches(name, lowered.view())) return true;
+    if (base::name_matches(name, lowered.view())) return true;
   }
   return false;
 }

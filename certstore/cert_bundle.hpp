@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "certstore/error.hpp"
-#include "certstore/ossl.hpp"
-#include "certstore/secret_bytes.hpp"
+#include "base/error.hpp"
+#include "base/ossl.hpp"
+#include "base/secret_bytes.hpp"
 
 namespace portcullis::certstore {
 
@@ -34,22 +34,22 @@ class CertBundle {
   // certificate in input", "cert.pem: private key: ..." for the key. Never quotes key bytes.
   // Does not reject expired certificates (see validate()); callers decide.
   static Result<std::shared_ptr<const CertBundle>> from_pem(std::string_view chain_pem,
-                                                            const SecretBytes& key_pem,
+                                                            const base::SecretBytes& key_pem,
                                                             CertSource source,
                                                             std::string_view origin);
 
   // One PEM text holding the chain (leaf first, then intermediates) and the private key, blocks in
   // any order: a file of a certificate folder. Errors as from_pem, block numbers and lines counted
   // in the whole text ("dir/app.pem: no private key in input"). Never quotes key bytes.
-  static Result<std::shared_ptr<const CertBundle>> from_combined_pem(const SecretBytes& pem_text, CertSource source,
-                                                                     std::string_view origin);
+  static Result<std::shared_ptr<const CertBundle>> from_combined_pem(const base::SecretBytes& pem_text,
+                                                                     CertSource source, std::string_view origin);
 
   // Extra checks for an upload / configured file: not expired at `now`, chain order (each cert is
   // signed by the next), and every name in `must_cover` covered by the certificate.
   Status validate(Clock::time_point now, const std::vector<std::string>& must_cover) const;
 
   X509* leaf() const noexcept { return leaf_.get(); }
-  const std::vector<X509Ptr>& intermediates() const noexcept { return intermediates_; }
+  const std::vector<base::X509Ptr>& intermediates() const noexcept { return intermediates_; }
   // The intermediates as the STACK_OF(X509) a handshake hands to SSL_use_cert_and_key (which
   // up-refs what it keeps), built once; nullptr when there are none.
   STACK_OF(X509)* chain_stack() const noexcept { return chain_stack_.get(); }
@@ -70,15 +70,15 @@ class CertBundle {
 
  private:
   CertBundle() = default;
-  static Result<std::shared_ptr<const CertBundle>> assemble(std::vector<X509Ptr> chain, PkeyPtr key,
+  static Result<std::shared_ptr<const CertBundle>> assemble(std::vector<base::X509Ptr> chain, base::PkeyPtr key,
                                                             CertSource source, std::string_view origin);
-  X509Ptr leaf_;
-  std::vector<X509Ptr> intermediates_;
+  base::X509Ptr leaf_;
+  std::vector<base::X509Ptr> intermediates_;
   struct X509StackFree {
     void operator()(STACK_OF(X509)* s) const noexcept { sk_X509_free(s); }  // members: intermediates_
   };
   std::unique_ptr<STACK_OF(X509), X509StackFree> chain_stack_;
-  PkeyPtr key_;
+  base::PkeyPtr key_;
   std::vector<std::string> names_;
   Clock::time_point not_before_{};
   Clock::time_point not_after_{};

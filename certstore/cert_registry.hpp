@@ -1,14 +1,14 @@
 // CertRegistry: the live CertSnapshot. The control thread publishes; every ClientHello reads.
 #pragma once
 
+#include "base/published.hpp"
 #include "certstore/cert_snapshot.hpp"
-#include "certstore/published.hpp"
 
 namespace portcullis::certstore {
 
-class CertRegistry : public Published<CertSnapshot> {
+class CertRegistry : public base::Published<CertSnapshot> {
  public:
-  CertRegistry() : Published<CertSnapshot>(CertSnapshot::Builder().build()) {}
+  CertRegistry() : base::Published<CertSnapshot>(CertSnapshot::Builder().build()) {}
 };
 
 }  // namespace portcullis::certstore

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
-#include "certstore/host_match.hpp"
+#include "base/hostname.hpp"
 
 namespace portcullis::certstore {
 namespace {
@@ -107,10 +107,10 @@ const CertBundle* CertSnapshot::select(std::string_view server_name) const noexc
     }
   };
 
-  LowerHost host(server_name);
+  base::LowerHost host(server_name);
   if (host.ok() && !host.view().empty()) {
     consider(probe_exact(host.view()), Match::exact);
-    consider(probe_wildcard(parent_of(host.view())), Match::wildcard);
+    consider(probe_wildcard(base::parent_of(host.view())), Match::wildcard);
     if (fallback_ && fallback_->covers(host.view())) consider(fallback_.get(), Match::fallback);
   }
   if (best != nullptr) return best;

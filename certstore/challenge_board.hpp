@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "certstore/published.hpp"
+#include "base/published.hpp"
 
 namespace portcullis::certstore {
 
@@ -23,7 +23,7 @@ struct ChallengeSnapshot {
   const std::string* http01_answer(std::string_view token) const;
 };
 
-class ChallengeBoard : public Published<ChallengeSnapshot> {
+class ChallengeBoard : public base::Published<ChallengeSnapshot> {
  public:
   // Thread-safe; each call publishes a new snapshot.
   void put_http01(std::string token, std::string key_authorization);

@@ -106,8 +106,8 @@ bool is_private_key_type(std::string_view type) {
          type == "ENCRYPTED PRIVATE KEY" || type == "DSA PRIVATE KEY";
 }
 
-BioPtr view_bio(std::string_view text) {
-  return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+base::BioPtr view_bio(std::string_view text) {
+  return base::BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
 }
 
 // OpenSSL's reasons for the last failure, root cause first, without the numeric codes that make
@@ -127,13 +127,13 @@ std::string reason_or(std::string fallback) {
 // Never prompts: OpenSSL's default callback would read a passphrase from the terminal.
 int no_passphrase(char*, int, int, void*) { return -1; }
 
-Result<X509Ptr> decode_certificate(const Block& b) {
+Result<base::X509Ptr> decode_certificate(const Block& b) {
   if (b.type != "CERTIFICATE" && b.type != "X509 CERTIFICATE" && b.type != "TRUSTED CERTIFICATE") {
     return fail(Errc::invalid_input, fmt::format("{}: not a certificate: found a {} block", block_label(b), b.type));
   }
   ERR_clear_error();
   auto bio = view_bio(b.text);
-  X509Ptr cert(b.type == "TRUSTED CERTIFICATE" ? PEM_read_bio_X509_AUX(bio.get(), nullptr, no_passphrase, nullptr)
+  base::X509Ptr cert(b.type == "TRUSTED CERTIFICATE" ? PEM_read_bio_X509_AUX(bio.get(), nullptr, no_passphrase, nullptr)
                                                : PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr));
   if (!cert) {
     return fail(Errc::invalid_input, fmt::format("{}: not a certificate: {}", block_label(b),
@@ -142,7 +142,7 @@ Result<X509Ptr> decode_certificate(const Block& b) {
   return cert;
 }
 
-Result<PkeyPtr> decode_key(const Block& b) {
+Result<base::PkeyPtr> decode_key(const Block& b) {
   if (b.type == "ENCRYPTED PRIVATE KEY" || b.encrypted_header) {
     return fail(Errc::invalid_input,
                 fmt::format("{}: the private key is encrypted; provide it unencrypted "
@@ -151,7 +151,7 @@ Result<PkeyPtr> decode_key(const Block& b) {
   }
   ERR_clear_error();
   auto bio = view_bio(b.text);
-  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
+  base::PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
   if (!key) {
     // OpenSSL's reasons are codes and names, never the key bytes.
     return fail(Errc::invalid_input, fmt::format("{}: not a usable private key: {}", block_label(b),
@@ -162,10 +162,10 @@ Result<PkeyPtr> decode_key(const Block& b) {
 
 }  // namespace
 
-Result<std::vector<X509Ptr>> parse_chain(std::string_view text) {
+Result<std::vector<base::X509Ptr>> parse_chain(std::string_view text) {
   auto blocks = split_blocks(text);
   if (!blocks) return tl::unexpected(blocks.error());
-  std::vector<X509Ptr> chain;
+  std::vector<base::X509Ptr> chain;
   for (const Block& b : *blocks) {
     if (is_private_key_type(b.type)) {
       return fail(Errc::invalid_input,
@@ -180,7 +180,7 @@ Result<std::vector<X509Ptr>> parse_chain(std::string_view text) {
   return chain;
 }
 
-Result<PkeyPtr> parse_private_key(const SecretBytes& text) {
+Result<base::PkeyPtr> parse_private_key(const base::SecretBytes& text) {
   auto blocks = split_blocks(text.reveal());
   if (!blocks) return tl::unexpected(blocks.error());
   const Block* key_block = nullptr;
@@ -201,7 +201,7 @@ Result<PkeyPtr> parse_private_key(const SecretBytes& text) {
   return decode_key(*key_block);
 }
 
-Result<ChainAndKey> parse_chain_and_key(const SecretBytes& text) {
+Result<ChainAndKey> parse_chain_and_key(const base::SecretBytes& text) {
   auto blocks = split_blocks(text.reveal());
   if (!blocks) return tl::unexpected(blocks.error());
   ChainAndKey out;
@@ -229,46 +229,46 @@ Result<ChainAndKey> parse_chain_and_key(const SecretBytes& text) {
 }
 
 std::string to_pem(X509* cert) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
+  base::BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) return {};
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<std::size_t>(len));
 }
 
-SecretBytes to_pem(EVP_PKEY* key) {
+base::SecretBytes to_pem(EVP_PKEY* key) {
   // A secmem BIO clears its buffer when freed, so the only copy left is the SecretBytes.
-  BioPtr bio(BIO_new(BIO_s_secmem()));
+  base::BioPtr bio(BIO_new(BIO_s_secmem()));
   if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) return {};
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
-  return SecretBytes(std::string(data, static_cast<std::size_t>(len)));
+  return base::SecretBytes(std::string(data, static_cast<std::size_t>(len)));
 }
 
-Result<PkeyPtr> generate_p256() {
-  PkeyPtr key(EVP_EC_gen("P-256"));
+Result<base::PkeyPtr> generate_p256() {
+  base::PkeyPtr key(EVP_EC_gen("P-256"));
   if (!key) return fail(Errc::crypto, "generating a P-256 key: " + reason_or("EVP_EC_gen failed"));
   return key;
 }
 
-Result<PkeyPtr> generate_rsa(int bits) {
+Result<base::PkeyPtr> generate_rsa(int bits) {
   if (bits < 2048) return fail(Errc::invalid_input, fmt::format("RSA keys need at least 2048 bits, got {}", bits));
-  PkeyPtr key(EVP_RSA_gen(static_cast<unsigned>(bits)));
+  base::PkeyPtr key(EVP_RSA_gen(static_cast<unsigned>(bits)));
   if (!key) return fail(Errc::crypto, fmt::format("generating an RSA-{} key: {}", bits, reason_or("EVP_RSA_gen failed")));
   return key;
 }
 
-Result<X509Ptr> self_signed(EVP_PKEY* key, const std::vector<std::string>& names, int days) {
+Result<base::X509Ptr> self_signed(EVP_PKEY* key, const std::vector<std::string>& names, int days) {
   if (names.empty()) return fail(Errc::invalid_input, "self-signed certificate: no names");
   auto crypto_fail = [](std::string_view step) {
     return fail(Errc::crypto, fmt::format("self-signed certificate: {}: {}", step, reason_or("failed")));
   };
-  X509Ptr cert(X509_new());
+  base::X509Ptr cert(X509_new());
   if (!cert) return crypto_fail("X509_new");
   X509_set_version(cert.get(), X509_VERSION_3);
 
   // RFC 5280 §4.1.2.2: positive, at most 20 octets; 16 random bytes keep serials unique.
-  BignumPtr serial(BN_new());
+  base::BignumPtr serial(BN_new());
   if (!serial || BN_rand(serial.get(), 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
       BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())) == nullptr) {
     return crypto_fail("serial");
@@ -285,7 +285,7 @@ Result<X509Ptr> self_signed(EVP_PKEY* key, const std::vector<std::string>& names
   }
   if (X509_set_pubkey(cert.get(), key) != 1) return crypto_fail("public key");
 
-  GeneralNamesPtr sans(sk_GENERAL_NAME_new_null());
+  base::GeneralNamesPtr sans(sk_GENERAL_NAME_new_null());
   if (!sans) return crypto_fail("subjectAltName");
   for (const auto& name : names) {
     GENERAL_NAME* gn = GENERAL_NAME_new();

@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
-#include "certstore/logging.hpp"
+#include "base/logging.hpp"
 
 namespace portcullis::certstore {
 namespace {
@@ -126,7 +126,7 @@ class Statement {
     ok(sqlite3_bind_text(stmt_.get(), ++index_, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
     return *this;
   }
-  Statement& bind_secret(const SecretBytes& secret) {
+  Statement& bind_secret(const base::SecretBytes& secret) {
     auto view = secret.reveal();
     ok(sqlite3_bind_blob(stmt_.get(), ++index_, view.data(), static_cast<int>(view.size()), SQLITE_STATIC));
     return *this;
@@ -156,9 +156,9 @@ class Statement {
     auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_.get(), col));
     return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), col))) : std::string();
   }
-  SecretBytes secret(int col) const {
+  base::SecretBytes secret(int col) const {
     auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_.get(), col));
-    return SecretBytes(p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), col)))
+    return base::SecretBytes(p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), col)))
                          : std::string());
   }
   std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
@@ -376,20 +376,20 @@ Status SqliteStorage::mark_certificate_removed(const std::string& name_key, std:
   return q.run("mark certificate removed " + name_key);
 }
 
-Status SqliteStorage::put_value(const std::string& key, const SecretBytes& value) {
+Status SqliteStorage::put_value(const std::string& key, const base::SecretBytes& value) {
   std::lock_guard lock(mutex_);
   Statement q(db_, file_, "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)");
   q.bind(key).bind_secret(value);
   return q.run("put value " + key);
 }
 
-Result<std::optional<SecretBytes>> SqliteStorage::get_value(const std::string& key) {
+Result<std::optional<base::SecretBytes>> SqliteStorage::get_value(const std::string& key) {
   std::lock_guard lock(mutex_);
   Statement q(db_, file_, "SELECT value FROM kv WHERE key = ?");
   q.bind(key);
-  if (q.next_row()) return std::optional<SecretBytes>(q.secret(0));
+  if (q.next_row()) return std::optional<base::SecretBytes>(q.secret(0));
   if (auto st = q.status("get value " + key); !st) return tl::unexpected(st.error());
-  return std::optional<SecretBytes>();
+  return std::optional<base::SecretBytes>();
 }
 
 Status SqliteStorage::put_order(const StoredOrder& order) {

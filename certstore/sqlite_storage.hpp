@@ -26,8 +26,8 @@ class SqliteStorage final : public Storage {
   Result<std::optional<StoredCertificate>> get_certificate(const std::string& name_key) override;
   Status delete_certificate(const std::string& name_key) override;
   Status mark_certificate_removed(const std::string& name_key, std::int64_t when_unix) override;
-  Status put_value(const std::string& key, const SecretBytes& value) override;
-  Result<std::optional<SecretBytes>> get_value(const std::string& key) override;
+  Status put_value(const std::string& key, const base::SecretBytes& value) override;
+  Result<std::optional<base::SecretBytes>> get_value(const std::string& key) override;
   Status put_order(const StoredOrder& order) override;
   Result<std::vector<StoredOrder>> load_orders() override;
   Status delete_order(const std::string& endpoint_id) override;

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "base/error.hpp"
+#include "base/secret_bytes.hpp"
 #include "certstore/cert_bundle.hpp"
-#include "certstore/error.hpp"
-#include "certstore/secret_bytes.hpp"
 
 namespace portcullis::certstore {
 
@@ -23,7 +23,7 @@ struct StoredCertificate {
   CertSource source = CertSource::managed;
   std::vector<std::string> names;
   std::string chain_pem;
-  SecretBytes key_pem;
+  base::SecretBytes key_pem;
   std::string serial_hex;
   std::int64_t not_after_unix = 0;
   std::int64_t created_unix = 0;
@@ -38,7 +38,7 @@ struct StoredOrder {
   std::string order_url;        // the CA's Location for the order
   std::vector<std::string> names;
   std::string status;           // the CA's last known status: pending, ready, processing, valid
-  SecretBytes cert_key_pem;     // the fresh key the CSR is (or will be) made from
+  base::SecretBytes cert_key_pem;     // the fresh key the CSR is (or will be) made from
   std::string replaces;         // ARI certificate id the order replaces, may be empty
   std::int64_t created_unix = 0;
   std::int64_t updated_unix = 0;
@@ -70,8 +70,8 @@ class Storage {
   virtual Status mark_certificate_removed(const std::string& name_key, std::int64_t when_unix) = 0;
 
   // Small named values: the ACME account key ("acme.account_key"), account URL, ticket keys.
-  virtual Status put_value(const std::string& key, const SecretBytes& value) = 0;
-  virtual Result<std::optional<SecretBytes>> get_value(const std::string& key) = 0;
+  virtual Status put_value(const std::string& key, const base::SecretBytes& value) = 0;
+  virtual Result<std::optional<base::SecretBytes>> get_value(const std::string& key) = 0;
 
   // Orders in flight.
   virtual Status put_order(const StoredOrder& order) = 0;

@@ -15,7 +15,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "certstore/logging.hpp"
+#include "base/logging.hpp"
 #include "proxy/forward_headers.hpp"
 #include "proxy/recycled.hpp"
 #include "proxy/tls_stream.hpp"
@@ -67,7 +67,7 @@ auto& tcp_of(Stream& s) {
 // A short response of our own (errors, redirects, challenge answers).
 template <class Stream>
 Task<error_code> send_simple(Stream& stream, http::status status, unsigned version,
-                                        std::string body, bool keep_alive, Millis timeout,
+                                        std::string body, bool keep_alive, domain::Millis timeout,
                                         std::string_view location = {},
                                         std::string_view content_type = "text/plain; charset=utf-8") {
   http::response<http::string_body> res{status, version};
@@ -149,7 +149,7 @@ std::size_t write_now(Stream& stream, std::string_view bytes, error_code& ec) {
 
 // The rest of `bytes` from `done` on, through the reactor (after write_now came up short).
 template <class Stream>
-Task<error_code> write_rest(Stream& stream, std::string_view bytes, std::size_t done, Millis timeout) {
+Task<error_code> write_rest(Stream& stream, std::string_view bytes, std::size_t done, domain::Millis timeout) {
   tcp_of(stream).expires_after(timeout);
   auto [ec, n] = co_await asio::async_write(stream, asio::buffer(bytes.data() + done, bytes.size() - done), task_tuple);
   co_return ec;
@@ -161,7 +161,7 @@ template <bool isRequest, class In, class Buffer, class Out>
 Task<error_code> relay_body(In& in, Buffer& in_buffer,
                                        http::parser<isRequest, http::buffer_body>& parser, Out& out,
                                        http::serializer<isRequest, http::buffer_body>& sr,
-                                       Millis read_timeout, Millis write_timeout, bool& read_failed) {
+                                       domain::Millis read_timeout, domain::Millis write_timeout, bool& read_failed) {
   // The slice a body is relayed through: recycled, held only while a body is in flight.
   auto slice = make_recycled<RelayChunk>();
   auto& chunk = *slice;
@@ -196,7 +196,7 @@ Task<error_code> relay_body(In& in, Buffer& in_buffer,
 
 // Copies raw bytes one way until EOF or error (an upgraded connection's tunnel).
 template <class In, class Out>
-Task<void> pump(In& in, Out& out, Millis idle) {
+Task<void> pump(In& in, Out& out, domain::Millis idle) {
   auto slice = make_recycled<RelayChunk>();
   auto& chunk = *slice;
   for (;;) {
@@ -210,8 +210,8 @@ Task<void> pump(In& in, Out& out, Millis idle) {
 }
 
 Task<std::unique_ptr<UpstreamConnection>> connect_upstream(Worker& worker,
-                                                                       const HostPort& target,
-                                                                       Millis timeout) {
+                                                                       const domain::HostPort& target,
+                                                                       domain::Millis timeout) {
   auto conn = std::make_unique<UpstreamConnection>(worker.io().get_executor());
   error_code ec;
   auto address = asio::ip::make_address(target.host, ec);
@@ -234,7 +234,7 @@ Task<std::unique_ptr<UpstreamConnection>> connect_upstream(Worker& worker,
 struct RequestContext {
   const ListenerRuntime& listener;
   Worker& worker;
-  const LimitsConfig& limits;
+  const domain::LimitsConfig& limits;
   asio::ip::address peer;
   bool tls = false;
   std::string_view peer_text;  // the peer's address as X-Forwarded-For gives it
@@ -539,7 +539,7 @@ struct Rejection {
   http::status status = http::status::bad_request;
   unsigned version = 11;
   std::string_view body;
-  Millis timeout{};
+  domain::Millis timeout{};
 };
 
 // The request loop shared by TLS and (for challenges/redirects) plain connections. Rejections

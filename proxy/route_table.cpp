@@ -5,7 +5,7 @@
 
 namespace portcullis::proxy {
 
-RouteTable::RouteTable(const std::vector<EndpointConfig>& endpoints, LimitsConfig limits)
+RouteTable::RouteTable(const std::vector<domain::EndpointConfig>& endpoints, domain::LimitsConfig limits)
     : limits_(limits) {
   endpoints_.reserve(endpoints.size());
   for (const auto& cfg : endpoints) {
@@ -15,7 +15,7 @@ RouteTable::RouteTable(const std::vector<EndpointConfig>& endpoints, LimitsConfi
     ep->scope = cfg.scope;
     ep->upstreams = cfg.upstreams;
     for (const auto& u : ep->upstreams) ep->upstream_keys.push_back(u.to_string());
-    ep->allowlist = Allowlist(cfg.ip_allowlist);
+    ep->allowlist = domain::Allowlist(cfg.ip_allowlist);
     ep->managed_https = cfg.managed_https;
     for (const auto& name : ep->hostnames) {
       if (name.starts_with("*.")) {
@@ -36,7 +36,7 @@ const Endpoint* RouteTable::find(std::string_view host) const noexcept {
   return nullptr;
 }
 
-bool RouteTable::any_admits(Scope scope, const boost::asio::ip::address& peer) const noexcept {
+bool RouteTable::any_admits(domain::Scope scope, const boost::asio::ip::address& peer) const noexcept {
   return std::any_of(endpoints_.begin(), endpoints_.end(), [&](const auto& ep) {
     return ep->scope == scope && ep->allowlist.allows(peer);
   });

@@ -7,51 +7,51 @@
 #include <string_view>
 #include <vector>
 
+#include "base/published.hpp"
 #include "certstore/cert_snapshot.hpp"
-#include "certstore/published.hpp"
-#include "proxy/cidr.hpp"
-#include "proxy/config.hpp"
+#include "domain/cidr.hpp"
+#include "domain/config.hpp"
 
 namespace portcullis::proxy {
 
 struct Endpoint {
   std::string id;
   std::vector<std::string> hostnames;
-  Scope scope = Scope::external;
-  std::vector<HostPort> upstreams;
+  domain::Scope scope = domain::Scope::external;
+  std::vector<domain::HostPort> upstreams;
   std::vector<std::string> upstream_keys;  // upstreams[i].to_string(): the connection pool's key
-  Allowlist allowlist;
+  domain::Allowlist allowlist;
   bool managed_https = true;
 };
 
 class RouteTable {
  public:
   RouteTable() = default;
-  RouteTable(const std::vector<EndpointConfig>& endpoints, LimitsConfig limits);
+  RouteTable(const std::vector<domain::EndpointConfig>& endpoints, domain::LimitsConfig limits);
 
   // Exact host first, then the wildcard of its parent. `host` must be normalised (lower-case, no
   // port, no trailing dot); see normalize_authority(). nullptr when no endpoint claims it.
   const Endpoint* find(std::string_view host) const noexcept;
   // Like find() but only endpoints of `scope`; an endpoint of the other scope is invisible.
-  const Endpoint* find(std::string_view host, Scope scope) const noexcept {
+  const Endpoint* find(std::string_view host, domain::Scope scope) const noexcept {
     const Endpoint* e = find(host);
     return e && e->scope == scope ? e : nullptr;
   }
 
   // True when some endpoint of `scope` admits `peer` (used at accept time, before SNI is known).
-  bool any_admits(Scope scope, const boost::asio::ip::address& peer) const noexcept;
+  bool any_admits(domain::Scope scope, const boost::asio::ip::address& peer) const noexcept;
 
-  const LimitsConfig& limits() const noexcept { return limits_; }
+  const domain::LimitsConfig& limits() const noexcept { return limits_; }
   const std::vector<std::shared_ptr<const Endpoint>>& endpoints() const noexcept { return endpoints_; }
 
  private:
   std::vector<std::shared_ptr<const Endpoint>> endpoints_;
   std::unordered_map<std::string, const Endpoint*, certstore::StringHash, std::equal_to<>> exact_;
   std::unordered_map<std::string, const Endpoint*, certstore::StringHash, std::equal_to<>> wildcard_;
-  LimitsConfig limits_;
+  domain::LimitsConfig limits_;
 };
 
-using Routes = certstore::Published<RouteTable>;
+using Routes = base::Published<RouteTable>;
 
 // "App.Example.com:8443" -> "app.example.com"; "[::1]:443" -> "::1". Empty on garbage.
 std::string normalize_authority(std::string_view host_header);

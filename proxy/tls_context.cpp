@@ -6,7 +6,7 @@
 
 #include <openssl/err.h>
 
-#include "certstore/logging.hpp"
+#include "base/logging.hpp"
 
 namespace portcullis::proxy {
 namespace {
@@ -105,10 +105,10 @@ class CertCtxCache {
     }
   };
   struct Entry {
-    certstore::SslCtxPtr ctx;  // null until the second use
+    base::SslCtxPtr ctx;  // null until the second use
     bool failed = false;
   };
-  static certstore::SslCtxPtr make_ctx(const ListenerTls& listener, SSL_CTX* listener_ctx,
+  static base::SslCtxPtr make_ctx(const ListenerTls& listener, SSL_CTX* listener_ctx,
                                        const certstore::CertBundle& bundle) {
     auto ctx = new_policy_ctx(listener.policy);
     if (!ctx || SSL_CTX_use_cert_and_key(ctx->get(), bundle.leaf(), bundle.key(), bundle.chain_stack(), 1) != 1 ||
@@ -178,9 +178,9 @@ int choose_certificate(SSL* ssl, void* arg) {
 
 void attach_connection(SSL* ssl, ConnectionTls* conn) { SSL_set_ex_data(ssl, connection_index(), conn); }
 
-Result<certstore::SslCtxPtr> new_policy_ctx(const TlsPolicy& policy) {
-  certstore::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
-  if (!ctx) return fail(Errc::crypto, "SSL_CTX_new: " + certstore::openssl_errors());
+Result<base::SslCtxPtr> new_policy_ctx(const TlsPolicy& policy) {
+  base::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) return fail(Errc::crypto, "SSL_CTX_new: " + base::openssl_errors());
   if (SSL_CTX_set_min_proto_version(ctx.get(), policy.min_version) != 1 ||
       SSL_CTX_set_max_proto_version(ctx.get(), TLS1_3_VERSION) != 1 ||
       SSL_CTX_set_cipher_list(ctx.get(), intermediate_tls12_ciphers) != 1 ||
@@ -188,7 +188,7 @@ Result<certstore::SslCtxPtr> new_policy_ctx(const TlsPolicy& policy) {
       SSL_CTX_set1_groups_list(ctx.get(), intermediate_groups) != 1 ||
       SSL_CTX_set1_sigalgs_list(ctx.get(), signature_algorithms) != 1 ||
       SSL_CTX_set_session_id_context(ctx.get(), session_id_context, sizeof session_id_context - 1) != 1) {
-    return fail(Errc::crypto, "tls settings: " + certstore::openssl_errors());
+    return fail(Errc::crypto, "tls settings: " + base::openssl_errors());
   }
   // No renegotiation (a client-initiated one is a CPU lever), no compression (CRIME). The client's
   // cipher order wins, as the profile says: every suite offered is strong, and a client without
@@ -206,13 +206,13 @@ Result<certstore::SslCtxPtr> new_policy_ctx(const TlsPolicy& policy) {
   return ctx;
 }
 
-TlsPolicy tls_policy(const TlsConfig& tls) {
+TlsPolicy tls_policy(const domain::TlsConfig& tls) {
   TlsPolicy policy;
   policy.min_version = tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
   return policy;
 }
 
-Result<certstore::SslCtxPtr> make_server_ctx(const ListenerTls* listener) {
+Result<base::SslCtxPtr> make_server_ctx(const ListenerTls* listener) {
   auto ctx = new_policy_ctx(listener->policy);
   if (!ctx) return ctx;
   SSL_CTX_set_cert_cb(ctx->get(), choose_certificate, const_cast<ListenerTls*>(listener));

@@ -6,10 +6,10 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "base/error.hpp"
+#include "base/ossl.hpp"
 #include "certstore/cert_registry.hpp"
-#include "certstore/error.hpp"
-#include "certstore/ossl.hpp"
-#include "proxy/config.hpp"
+#include "domain/config.hpp"
 #include "proxy/route_table.hpp"
 
 namespace portcullis::proxy {
@@ -20,13 +20,13 @@ namespace portcullis::proxy {
 struct TlsPolicy {
   int min_version = TLS1_2_VERSION;  // TLS1_2_VERSION or TLS1_3_VERSION
 };
-TlsPolicy tls_policy(const TlsConfig& tls);
+TlsPolicy tls_policy(const domain::TlsConfig& tls);
 
 // What the certificate callback needs about the listener; outlives every SSL on it.
 struct ListenerTls {
   const certstore::CertRegistry* certs = nullptr;
   const Routes* routes = nullptr;
-  Scope scope = Scope::external;
+  domain::Scope scope = domain::Scope::external;
   TlsPolicy policy;
 };
 
@@ -44,10 +44,10 @@ void attach_connection(SSL* ssl, ConnectionTls* conn);
 // A server SSL_CTX carrying `policy` and no certificate. The one place the TLS policy is built:
 // the listener's context and every per-certificate context (switched in by the certificate
 // callback) come from it. Errors name the OpenSSL reason.
-Result<certstore::SslCtxPtr> new_policy_ctx(const TlsPolicy& policy);
+Result<base::SslCtxPtr> new_policy_ctx(const TlsPolicy& policy);
 
 // The listener's SSL_CTX: new_policy_ctx(listener->policy) plus the certificate callback.
 // `listener` must outlive it.
-Result<certstore::SslCtxPtr> make_server_ctx(const ListenerTls* listener);
+Result<base::SslCtxPtr> make_server_ctx(const ListenerTls* listener);
 
 }  // namespace portcullis::proxy

@@ -25,7 +25,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "certstore/ossl.hpp"
+#include "base/ossl.hpp"
 #include "proxy/executor.hpp"
 #include "proxy/recycled.hpp"
 
@@ -193,7 +193,7 @@ class TlsStream {
   struct Op;
 
   Socket socket_;
-  certstore::SslPtr ssl_;
+  base::SslPtr ssl_;
   std::shared_ptr<Deadline> deadline_;
   Incoming in_;
   char peek_byte_ = 0;

@@ -11,7 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "certstore/logging.hpp"
+#include "base/logging.hpp"
 #include "proxy/http_session.hpp"
 #include "proxy/tls_stream.hpp"
 
@@ -58,7 +58,7 @@ void UpstreamPool::give_back(const std::string& key, std::unique_ptr<UpstreamCon
   stack.push_back(std::move(conn));
 }
 
-Status ensure_not_listened_on(const ListenerConfig& listener) {
+Status ensure_not_listened_on(const domain::ListenerConfig& listener) {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(listener.address.host, ec);
   if (ec) {
@@ -146,7 +146,7 @@ Task<void> Worker::accept_loop(Acceptor& acceptor, const ListenerRuntime& listen
       }
       continue;  // the socket closes as it goes out of scope
     }
-    if (listener.config.protocol == Protocol::https) {
+    if (listener.config.protocol == domain::Protocol::https) {
       asio::co_spawn(io_.get_executor(), serve_tls_connection(std::move(socket), peer, listener, *this), asio::detached);
     } else {
       asio::co_spawn(io_.get_executor(), serve_plain_connection(std::move(socket), peer, listener, *this), asio::detached);

@@ -20,7 +20,7 @@
 
 #include "base/log_limiter.hpp"
 #include "certstore/challenge_board.hpp"
-#include "proxy/config.hpp"
+#include "domain/config.hpp"
 #include "proxy/executor.hpp"
 #include "proxy/route_table.hpp"
 #include "proxy/tls_context.hpp"
@@ -41,7 +41,7 @@ struct SharedState {
 
 // A listener as the workers see it. The TLS context (for https) is shared by every worker.
 struct ListenerRuntime {
-  ListenerConfig config;
+  domain::ListenerConfig config;
   ListenerTls tls_hooks;                                   // for the certificate callback
   std::shared_ptr<boost::asio::ssl::context> ssl;          // nullptr for plain HTTP
   std::uint16_t redirect_port = 443;                       // https port the :80 listener points to
@@ -82,7 +82,7 @@ class UpstreamPool {
 // listens there") when another socket listens on the listener's address, whoever opened it: a
 // test bind without SO_REUSEPORT, which the kernel refuses while any socket listens there. Call
 // before the workers bind theirs. Blocking (two system calls).
-Status ensure_not_listened_on(const ListenerConfig& listener);
+Status ensure_not_listened_on(const domain::ListenerConfig& listener);
 
 // Budgets of the worker's log lines that clients or upstreams can cause at will: 10 a second of
 // each kind per worker, the rest counted (see base::LogLimiter).

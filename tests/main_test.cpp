@@ -5,7 +5,7 @@
 
 #include <cstdlib>
 
-#include "certstore/logging.hpp"
+#include "base/logging.hpp"
 
 int main(int argc, char** argv) {
   const char* level = std::getenv("PORTCULLIS_TEST_LOG");

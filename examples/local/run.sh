@@ -7,7 +7,7 @@
 set -euo pipefail
 
 build_dir=${1:-build}
-bin="$build_dir/proxy/portcullis"
+bin="$build_dir/app/portcullis"
 [ -x "$bin" ] || { echo "run.sh: $bin is not built (make build)" >&2; exit 1; }
 
 state=var/pebble

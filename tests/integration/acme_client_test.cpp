@@ -157,7 +157,7 @@ std::string unique_label() {
   return fmt::format("t{}-{}", ::getpid(), counter++);
 }
 
-certstore::X509Ptr first_cert(const std::string& pem) {
+base::X509Ptr first_cert(const std::string& pem) {
   auto chain = certstore::pem::parse_chain(pem);
   REQUIRE(chain);
   return std::move(chain->front());

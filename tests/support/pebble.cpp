@@ -18,15 +18,15 @@
 #include <openssl/pem.h>
 
 #include "acme/http_client.hpp"
-#include "certstore/ossl.hpp"
+#include "base/ossl.hpp"
 
 namespace portcullis::testing {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using certstore::PkeyPtr;
-using certstore::X509Ptr;
+using base::PkeyPtr;
+using base::X509Ptr;
 
 constexpr auto poll_interval = 20ms;
 // SIGKILL cannot be ignored: the exit follows at once.
@@ -71,7 +71,7 @@ void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
   X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-  if (!ext) throw std::runtime_error(fmt::format("extension {}: {}", value, certstore::openssl_errors()));
+  if (!ext) throw std::runtime_error(fmt::format("extension {}: {}", value, base::openssl_errors()));
   X509_add_ext(cert, ext, -1);
   X509_EXTENSION_free(ext);
 }
@@ -99,12 +99,12 @@ X509Ptr make_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_
     add_ext(cert.get(), signer, NID_authority_key_identifier, "keyid");
   }
   if (X509_sign(cert.get(), issuer_key ? issuer_key : key, EVP_sha256()) <= 0)
-    throw std::runtime_error("X509_sign: " + certstore::openssl_errors());
+    throw std::runtime_error("X509_sign: " + base::openssl_errors());
   return cert;
 }
 
 std::string cert_pem(X509* cert) {
-  certstore::BioPtr bio(BIO_new(BIO_s_mem()));
+  base::BioPtr bio(BIO_new(BIO_s_mem()));
   PEM_write_bio_X509(bio.get(), cert);
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
@@ -112,7 +112,7 @@ std::string cert_pem(X509* cert) {
 }
 
 std::string key_pem(EVP_PKEY* key) {
-  certstore::BioPtr bio(BIO_new(BIO_s_mem()));
+  base::BioPtr bio(BIO_new(BIO_s_mem()));
   PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);

@@ -5,7 +5,7 @@
 #include <openssl/bn.h>
 #include <openssl/rand.h>
 
-#include "certstore/atomic_file.hpp"
+#include "base/atomic_file.hpp"
 #include "certstore/pem.hpp"
 
 namespace portcullis::testing {
@@ -14,12 +14,12 @@ namespace {
 using namespace std::chrono_literals;
 using certstore::CertBundlePtr;
 using certstore::CertSource;
-using certstore::PkeyPtr;
-using certstore::X509Ptr;
+using base::PkeyPtr;
+using base::X509Ptr;
 using Clock = certstore::Clock;
 
 [[noreturn]] void die(const std::string& what) {
-  throw std::runtime_error("test certificates: " + what + ": " + certstore::openssl_errors());
+  throw std::runtime_error("test certificates: " + what + ": " + base::openssl_errors());
 }
 
 PkeyPtr make_key(KeyType type) {
@@ -39,7 +39,7 @@ void add_ext(X509* cert, X509* issuer, int nid, const std::string& value) {
 }
 
 void set_serial(X509* cert, const std::optional<std::string>& serial_hex) {
-  certstore::BignumPtr bn(BN_new());
+  base::BignumPtr bn(BN_new());
   if (!bn) die("BN_new");
   if (serial_hex) {
     BIGNUM* raw = bn.get();
@@ -112,10 +112,10 @@ CertBundlePtr TestCert::bundle(CertSource source) const {
 }
 
 void TestCert::write_files(const std::filesystem::path& cert_file, const std::filesystem::path& key_file) const {
-  if (auto st = certstore::write_file_atomic(cert_file, chain_pem, 0644); !st) {
+  if (auto st = base::write_file_atomic(cert_file, chain_pem, 0644); !st) {
     throw std::runtime_error(st.error().message());
   }
-  if (auto st = certstore::write_secret_file(key_file, key_pem); !st) throw std::runtime_error(st.error().message());
+  if (auto st = base::write_secret_file(key_file, key_pem); !st) throw std::runtime_error(st.error().message());
 }
 
 TestCa TestCa::create(const std::string& common_name, Validity validity, KeyType key_type) {
@@ -170,7 +170,7 @@ TestCert TestCa::issue(const IssueOptions& options) const {
   out.leaf_pem = certstore::pem::to_pem(cert.get());
   out.chain_pem = out.leaf_pem + chain_above_;
   out.key_pem = certstore::pem::to_pem(key.get());
-  certstore::BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
+  base::BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
   char* hex = BN_bn2hex(serial.get());
   out.serial_hex = hex;
   OPENSSL_free(hex);

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "base/ossl.hpp"
+#include "base/secret_bytes.hpp"
 #include "certstore/cert_bundle.hpp"
-#include "certstore/ossl.hpp"
-#include "certstore/secret_bytes.hpp"
 
 namespace portcullis::testing {
 
@@ -51,7 +51,7 @@ struct IssueOptions {
 struct TestCert {
   std::string leaf_pem;
   std::string chain_pem;  // leaf first, then every intermediate up to (not including) the root
-  certstore::SecretBytes key_pem;    // PKCS#8, unencrypted
+  base::SecretBytes key_pem;    // PKCS#8, unencrypted
   std::string serial_hex; // upper-case hex, as CertBundle reports it
 
   // Parses chain + key into a bundle; throws if CertBundle refuses it.

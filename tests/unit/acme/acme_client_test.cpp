@@ -161,8 +161,8 @@ T run(asio::io_context& io, asio::awaitable<T> task) {
 
 // A leaf with an authority key identifier and serial 0x87654321 (RFC 9773's example serial).
 std::string leaf_pem_with_aki() {
-  certstore::PkeyPtr key(EVP_EC_gen("P-256"));
-  certstore::X509Ptr cert(X509_new());
+  base::PkeyPtr key(EVP_EC_gen("P-256"));
+  base::X509Ptr cert(X509_new());
   X509_set_version(cert.get(), 2);
   ASN1_INTEGER_set_uint64(X509_get_serialNumber(cert.get()), 0x87654321);
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);

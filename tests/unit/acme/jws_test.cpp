@@ -11,7 +11,7 @@ using namespace portcullis;
 using namespace portcullis::acme;
 namespace json = boost::json;
 
-certstore::PkeyPtr make_p256() { return certstore::PkeyPtr(EVP_EC_gen("P-256")); }
+base::PkeyPtr make_p256() { return base::PkeyPtr(EVP_EC_gen("P-256")); }
 
 json::object decode_object(std::string_view b64) {
   auto raw = base64url_decode(b64);

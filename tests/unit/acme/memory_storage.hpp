@@ -36,14 +36,14 @@ class MemoryStorage final : public certstore::Storage {
     if (it != certificates.end() && it->second.removed_unix == 0) it->second.removed_unix = when_unix;
     return {};
   }
-  Status put_value(const std::string& key, const certstore::SecretBytes& value) override {
+  Status put_value(const std::string& key, const base::SecretBytes& value) override {
     values[key] = value;
     return {};
   }
-  Result<std::optional<certstore::SecretBytes>> get_value(const std::string& key) override {
+  Result<std::optional<base::SecretBytes>> get_value(const std::string& key) override {
     auto it = values.find(key);
-    if (it == values.end()) return std::optional<certstore::SecretBytes>();
-    return std::optional<certstore::SecretBytes>(it->second);
+    if (it == values.end()) return std::optional<base::SecretBytes>();
+    return std::optional<base::SecretBytes>(it->second);
   }
   Status put_order(const certstore::StoredOrder& order) override {
     orders[order.endpoint_id] = order;
@@ -84,7 +84,7 @@ class MemoryStorage final : public certstore::Storage {
   }
 
   std::map<std::string, certstore::StoredCertificate> certificates;
-  std::map<std::string, certstore::SecretBytes> values;
+  std::map<std::string, base::SecretBytes> values;
   std::map<std::string, certstore::StoredOrder> orders;
   std::map<std::string, certstore::RenewalState> renewal_states;
   std::map<std::string, std::pair<std::string, Clock::time_point>> leases;

@@ -166,8 +166,8 @@ TEST_CASE("the ARI certificate id matches RFC 9773's example", "[unit][acme]") {
   // RFC 9773 §4.1: AKI keyIdentifier 69:88:5B:...:C8:D4, serial 0x87654321.
   const unsigned char key_id[] = {0x69, 0x88, 0x5B, 0x6B, 0x87, 0x46, 0x40, 0x41, 0xE1, 0xB3,
                                   0x7B, 0x84, 0x7B, 0xA0, 0xAE, 0x2C, 0xDE, 0x01, 0xC8, 0xD4};
-  certstore::PkeyPtr key(EVP_EC_gen("P-256"));
-  certstore::X509Ptr cert(X509_new());
+  base::PkeyPtr key(EVP_EC_gen("P-256"));
+  base::X509Ptr cert(X509_new());
   X509_set_version(cert.get(), 2);
   ASN1_INTEGER_set_uint64(X509_get_serialNumber(cert.get()), 0x87654321);
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
@@ -183,7 +183,7 @@ TEST_CASE("the ARI certificate id matches RFC 9773's example", "[unit][acme]") {
   unsigned char* der = nullptr;
   int len = i2d_X509(cert.get(), &der);
   const unsigned char* p = der;
-  certstore::X509Ptr parsed(d2i_X509(nullptr, &p, len));
+  base::X509Ptr parsed(d2i_X509(nullptr, &p, len));
   OPENSSL_free(der);
   REQUIRE(parsed);
 
@@ -193,11 +193,11 @@ TEST_CASE("the ARI certificate id matches RFC 9773's example", "[unit][acme]") {
 }
 
 TEST_CASE("a CSR carries every name as a SAN and is signed by the certificate key", "[unit][acme]") {
-  certstore::PkeyPtr key(EVP_EC_gen("P-256"));
+  base::PkeyPtr key(EVP_EC_gen("P-256"));
   auto der = make_csr_der(key.get(), {"a.example.com", "b.example.com"});
   REQUIRE(der);
   const auto* p = reinterpret_cast<const unsigned char*>(der->data());
-  certstore::X509ReqPtr req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der->size())));
+  base::X509ReqPtr req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der->size())));
   REQUIRE(req);
   CHECK(X509_REQ_verify(req.get(), key.get()) == 1);
   STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(req.get());

@@ -6,6 +6,7 @@
 #include "tests/support/test_certs.hpp"
 
 using namespace portcullis;
+using namespace portcullis::base;
 using namespace portcullis::certstore;
 using portcullis::testing::IssueOptions;
 using portcullis::testing::KeyType;

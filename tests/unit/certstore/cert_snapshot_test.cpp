@@ -8,6 +8,7 @@
 #include "tests/support/test_certs.hpp"
 
 using namespace portcullis;
+using namespace portcullis::base;
 using namespace portcullis::certstore;
 using portcullis::testing::TestCa;
 using portcullis::testing::Validity;

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+using namespace portcullis::base;
 using namespace portcullis::certstore;
 
 TEST_CASE("the challenge board starts empty", "[unit][certstore]") {

@@ -11,6 +11,7 @@
 #include "tests/support/test_certs.hpp"
 
 using namespace portcullis;
+using namespace portcullis::base;
 using namespace portcullis::certstore;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;

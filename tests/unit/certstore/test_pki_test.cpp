@@ -5,10 +5,11 @@
 
 #include <catch2/catch.hpp>
 
-#include "certstore/atomic_file.hpp"
+#include "base/atomic_file.hpp"
 #include "certstore/cert_bundle.hpp"
 #include "tests/support/process.hpp"
 
+using namespace portcullis::base;
 using namespace portcullis::certstore;
 namespace fs = std::filesystem;
 

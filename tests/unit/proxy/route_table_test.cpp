@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+using namespace portcullis::domain;
 using namespace portcullis::proxy;
 
 namespace {

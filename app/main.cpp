@@ -1,0 +1,87 @@
+// portcullis: run | check-config | version.
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "app/server.hpp"
+#include "app/toml_config.hpp"
+#include "base/logging.hpp"
+
+namespace {
+
+// Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
+constexpr int exit_config_error = 2;
+
+void print_try_next(const portcullis::domain::Config& config) {
+  std::fprintf(stderr,
+               "\nPortcullis is running on its embedded defaults (data in %s/).\n"
+               "Try:\n"
+               "  curl -k https://localhost:8443/          # proxied to the demo upstream\n"
+               "  curl -i http://localhost:8080/           # redirected to https\n"
+               "  openssl s_client -connect 127.0.0.1:8443 -servername localhost </dev/null\n"
+               "Stop with Ctrl-C (drains in-flight requests). There is no file to reload: for a configuration\n"
+               "of your own, start from examples/portcullis.toml and run with --config FILE.\n\n",
+               config.server.data_dir.string().c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace portcullis;
+  CLI::App app{"Portcullis: an edge proxy with managed HTTPS", "portcullis"};
+  app.require_subcommand(1);
+
+  std::string config_file;
+  auto* run = app.add_subcommand("run", "Run the proxy (embedded defaults without --config)");
+  run->add_option("-c,--config", config_file, "Configuration file (TOML)")->check(CLI::ExistingFile);
+  std::string acme_directory, acme_ca_bundle;
+  run->add_option("--acme-directory", acme_directory,
+                  "ACME directory URL; overrides [acme] directory and enables managed certificates");
+  run->add_option("--acme-ca-bundle", acme_ca_bundle, "PEM file of roots that sign the ACME server's TLS certificate")
+      ->check(CLI::ExistingFile);
+
+  std::string check_file;
+  auto* check = app.add_subcommand("check-config", "Validate a configuration file and exit");
+  check->add_option("file", check_file, "Configuration file (TOML)")->required();
+
+  app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : exit_config_error;
+  }
+
+  if (app.got_subcommand("version")) {
+    std::printf("portcullis %s\n", PORTCULLIS_VERSION);
+    return 0;
+  }
+  if (app.got_subcommand("check-config")) {
+    auto config = app::load_config(check_file);
+    if (!config) {
+      std::fprintf(stderr, "%s\n", config.error().message().c_str());
+      return exit_config_error;
+    }
+    std::printf("%s: ok (%zu listeners, %zu endpoints)\n", check_file.c_str(), config->listeners.size(),
+                config->endpoints.size());
+    return 0;
+  }
+
+  auto config = config_file.empty() ? app::parse_config(app::embedded_config_text(), "<embedded>")
+                                    : app::load_config(config_file);
+  if (!config) {
+    std::fprintf(stderr, "%s\n", config.error().message().c_str());
+    return exit_config_error;
+  }
+  app::ConfigOverrides overrides;
+  overrides.acme_directory = acme_directory;
+  if (!acme_ca_bundle.empty()) overrides.acme_ca_bundle = std::filesystem::absolute(acme_ca_bundle);
+  if (config_file.empty()) {
+    config->source = "<embedded>";
+    print_try_next(*config);
+  }
+  app::Server server(std::move(*config), std::move(overrides));
+  return server.run();
+}

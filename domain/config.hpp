@@ -1,0 +1,93 @@
+// The whole configuration as plain values: server, listeners, TLS, certificate files and folders,
+// limits, endpoints, ACME and the demo upstream. Filled by the TOML reader (app/); read by the data
+// plane and the control plane, which therefore never see TOML.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "domain/endpoint.hpp"
+
+namespace portcullis::domain {
+
+using Millis = std::chrono::milliseconds;
+
+struct ServerConfig {
+  std::filesystem::path data_dir = "var";
+  unsigned workers = 0;             // 0 = one per core
+  std::string log_level = "info";   // trace, debug, info, warn, error
+};
+
+struct ListenerConfig {
+  std::string name;
+  HostPort address;
+  Protocol protocol = Protocol::https;
+  Scope scope = Scope::external;
+};
+
+struct TlsConfig {
+  std::string min_version = "1.2";  // "1.2" | "1.3"
+  std::filesystem::path default_cert, default_key;    // empty: self-signed, generated in data_dir
+  std::filesystem::path fallback_cert, fallback_key;  // empty: none (the platform wildcard)
+};
+
+// A static ("transitional") certificate for the names it covers.
+struct CertificateConfig {
+  std::filesystem::path cert_file, key_file;
+};
+
+// A folder of certificates: every "*.pem" in it holds a chain and its private key, served as a
+// transitional certificate for the names it covers; watched for changes while running.
+struct CertificateDirConfig {
+  std::filesystem::path path;
+};
+
+struct LimitsConfig {
+  Millis handshake_timeout{10'000};
+  Millis header_timeout{30'000};         // a request's header must arrive within this
+  Millis idle_timeout{60'000};           // keep-alive between requests, and a body stalled this long
+  Millis upstream_connect_timeout{5'000};
+  Millis upstream_timeout{60'000};       // upstream's response header; 504 past it
+  Millis drain_timeout{30'000};          // SIGTERM: in-flight requests get this long
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_connections = 20'000;  // per process; beyond it a new connection is closed at once
+};
+
+struct AcmeConfig {
+  bool enabled = false;                 // true when [acme] is present with a directory
+  std::string directory;                // e.g. https://acme-v02.api.letsencrypt.org/directory
+  std::filesystem::path ca_bundle;      // empty: system trust store
+  std::string email;
+  std::string eab_kid;
+  std::string eab_hmac_key;             // base64url
+  std::string profile;
+  std::string preferred_chain;          // issuer CN of the alternate chain to prefer
+  double renew_before_ratio = 1.0 / 3;  // renew when this fraction of the lifetime is left
+};
+
+// A built-in HTTP upstream answering a small page: what `make run` proxies to out of the box.
+struct DemoConfig {
+  bool enabled = false;
+  HostPort listen{"127.0.0.1", 9901};
+};
+
+struct Config {
+  std::filesystem::path source;         // the file it came from ("<embedded>" for defaults)
+  ServerConfig server;
+  std::vector<ListenerConfig> listeners;
+  TlsConfig tls;
+  std::vector<CertificateConfig> certificates;
+  std::vector<CertificateDirConfig> certificate_dirs;
+  LimitsConfig limits;
+  std::vector<EndpointConfig> endpoints;
+  AcmeConfig acme;
+  DemoConfig demo;
+
+  // Resolves a path from the config relative to the config file's directory.
+  std::filesystem::path resolve(const std::filesystem::path& p) const;
+};
+
+}  // namespace portcullis::domain
