@@ -1,4 +1,4 @@
-#include "certstore/data_dir_lock.hpp"
+#include "base/data_dir_lock.hpp"
 
 #include <unistd.h>
 
@@ -8,13 +8,13 @@
 
 #include "tests/support/process.hpp"
 
-using namespace portcullis::certstore;
+using namespace portcullis::base;
 using portcullis::Errc;
 using portcullis::testing::read_file;
 using portcullis::testing::TempDir;
 
 TEST_CASE("a data folder is locked once, names its holder's PID, and is free again when released",
-          "[unit][certstore]") {
+          "[unit][base]") {
   TempDir dir;
   const auto pid = std::to_string(::getpid());
   {
@@ -34,7 +34,7 @@ TEST_CASE("a data folder is locked once, names its holder's PID, and is free aga
   CHECK(DataDirLock::acquire(dir.path()));
 }
 
-TEST_CASE("a data folder that cannot hold the lock file is an io error naming the file", "[unit][certstore]") {
+TEST_CASE("a data folder that cannot hold the lock file is an io error naming the file", "[unit][base]") {
   TempDir dir;
   auto lock = DataDirLock::acquire(dir.path() / "missing" / "folder");
   REQUIRE_FALSE(lock);
