@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <toml.hpp>
 
+#include "base/hostname.hpp"
 #include "base/quote.hpp"
 
 namespace portcullis::app {
@@ -30,7 +31,6 @@ constexpr std::int64_t max_workers = 1024;
 constexpr std::int64_t max_connections_limit = 10'000'000;
 constexpr std::size_t max_header_bytes_limit = 64 * 1024 * 1024;
 constexpr std::int64_t max_duration_ms = 365LL * 24 * 3600 * 1000;
-constexpr std::size_t max_hostname_length = 253;  // RFC 1035 §2.3.4, without the trailing dot
 constexpr std::size_t max_label_length = 63;
 
 using base::quote;
@@ -304,51 +304,6 @@ std::optional<std::size_t> parse_size(const Value& v) {
   return static_cast<std::size_t>(n * scale);
 }
 
-bool is_ip_address(std::string_view host) {
-  boost::system::error_code ec;
-  ip::make_address(std::string(host), ec);
-  return !ec;
-}
-
-// Lower-cases and strips one trailing dot; returns why `name` is not a hostname, or "" when it is.
-std::string normalize_hostname(std::string& name) {
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (name.ends_with('.')) name.pop_back();
-  if (name.empty()) return "empty";
-  if (is_ip_address(name)) return "an IP address is not a hostname";
-  if (name.size() > max_hostname_length) return "longer than 253 characters";
-  std::vector<std::string_view> labels;
-  std::string_view rest = name;
-  for (;;) {
-    auto dot = rest.find('.');
-    labels.push_back(rest.substr(0, dot));
-    if (dot == std::string_view::npos) break;
-    rest.remove_prefix(dot + 1);
-  }
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    const auto label = labels[i];
-    if (label.empty()) return "empty label";
-    if (label.find('*') != std::string_view::npos) {
-      if (label != "*" || i != 0) return "a wildcard \"*\" must be the whole leftmost label";
-      continue;
-    }
-    if (label.size() > max_label_length) return "a label is longer than 63 characters";
-    for (char c : label) {
-      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-        return fmt::format("character {} is not allowed in a hostname", quote(std::string_view(&c, 1)));
-      }
-    }
-    if (label.front() == '-' || label.back() == '-') return "a label may not start or end with \"-\"";
-  }
-  if (labels.front() == "*" && labels.size() < 3) return "a wildcard needs at least two labels after \"*.\"";
-  const auto tld = labels.back();
-  if (std::all_of(tld.begin(), tld.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return "the last label may not be all digits";
-  }
-  return {};
-}
-
 bool valid_endpoint_id(std::string_view id) {
   if (id.empty() || id.size() > max_label_length) return false;
   auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; };
@@ -371,7 +326,7 @@ std::optional<domain::HostPort> bind_address(const Value& v, const std::string& 
     problems.add(v, path, hp.error().message());
     return std::nullopt;
   }
-  if (!is_ip_address(hp->host)) {
+  if (!base::is_ip_address(hp->host)) {
     problems.expected(v, path, what);
     return std::nullopt;
   }
@@ -591,13 +546,13 @@ void read_endpoints(const Table& root, domain::Config& cfg) {
     }
     std::string wildcard;
     for (const auto& [hv, hpath] : hostnames) {
-      std::string name = hv->as_string().str;
-      if (auto why = normalize_hostname(name); !why.empty()) {
-        problems.add(*hv, hpath, fmt::format("expected {}, got {} ({})", host_what, describe(*hv), why));
+      std::string name = base::normalize_hostname(hv->as_string().str);
+      if (auto why = base::hostname_problem(name)) {
+        problems.add(*hv, hpath, fmt::format("expected {}, got {} ({})", host_what, describe(*hv), *why));
         ok = false;
         continue;
       }
-      if (name.starts_with("*.")) {
+      if (base::is_wildcard(name)) {
         if (!wildcard.empty()) {
           problems.add(*hv, hpath,
                        fmt::format("expected at most one wildcard hostname per endpoint, got {} (the other is {})",
