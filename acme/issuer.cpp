@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "acme/jws.hpp"
+#include "base/hostname.hpp"
 #include "base/logging.hpp"
 #include "certstore/pem.hpp"
 
@@ -25,9 +26,8 @@ std::int64_t unix_now() {
 
 std::vector<std::string> normalise(const std::vector<std::string>& names) {
   std::vector<std::string> out;
-  for (auto name : names) {
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    while (!name.empty() && name.back() == '.') name.pop_back();
+  for (const auto& raw : names) {
+    std::string name = base::normalize_hostname(raw);
     if (!name.empty() && std::find(out.begin(), out.end(), name) == out.end()) out.push_back(std::move(name));
   }
   return out;
@@ -156,7 +156,7 @@ asio::awaitable<Result<StoredCertificate>> Issuer::issue(IssueRequest request) {
   const auto names = normalise(request.names);
   if (names.empty()) co_return fail(Errc::invalid_input, fmt::format("issue {}: no names", endpoint));
   const bool has_wildcard =
-      std::any_of(names.begin(), names.end(), [](const std::string& n) { return n.rfind("*.", 0) == 0; });
+      std::any_of(names.begin(), names.end(), [](const std::string& n) { return base::is_wildcard(n); });
   if (has_wildcard && request.challenge != ChallengeType::dns01)
     co_return fail(Errc::invalid_input,
                    fmt::format("issue {}: wildcard names need dns-01, not {}", endpoint, to_string(request.challenge)));

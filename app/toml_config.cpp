@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <toml.hpp>
 
+#include "base/hostname.hpp"
 #include "base/quote.hpp"
 
 namespace portcullis::app {
@@ -30,8 +31,6 @@ constexpr std::int64_t max_workers = 1024;
 constexpr std::int64_t max_connections_limit = 10'000'000;
 constexpr std::size_t max_header_bytes_limit = 64 * 1024 * 1024;
 constexpr std::int64_t max_duration_ms = 365LL * 24 * 3600 * 1000;
-constexpr std::size_t max_hostname_length = 253;  // RFC 1035 §2.3.4, without the trailing dot
-constexpr std::size_t max_label_length = 63;
 
 using base::quote;
 
@@ -304,57 +303,6 @@ std::optional<std::size_t> parse_size(const Value& v) {
   return static_cast<std::size_t>(n * scale);
 }
 
-bool is_ip_address(std::string_view host) {
-  boost::system::error_code ec;
-  ip::make_address(std::string(host), ec);
-  return !ec;
-}
-
-// Lower-cases and strips one trailing dot; returns why `name` is not a hostname, or "" when it is.
-std::string normalize_hostname(std::string& name) {
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (name.ends_with('.')) name.pop_back();
-  if (name.empty()) return "empty";
-  if (is_ip_address(name)) return "an IP address is not a hostname";
-  if (name.size() > max_hostname_length) return "longer than 253 characters";
-  std::vector<std::string_view> labels;
-  std::string_view rest = name;
-  for (;;) {
-    auto dot = rest.find('.');
-    labels.push_back(rest.substr(0, dot));
-    if (dot == std::string_view::npos) break;
-    rest.remove_prefix(dot + 1);
-  }
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    const auto label = labels[i];
-    if (label.empty()) return "empty label";
-    if (label.find('*') != std::string_view::npos) {
-      if (label != "*" || i != 0) return "a wildcard \"*\" must be the whole leftmost label";
-      continue;
-    }
-    if (label.size() > max_label_length) return "a label is longer than 63 characters";
-    for (char c : label) {
-      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-        return fmt::format("character {} is not allowed in a hostname", quote(std::string_view(&c, 1)));
-      }
-    }
-    if (label.front() == '-' || label.back() == '-') return "a label may not start or end with \"-\"";
-  }
-  if (labels.front() == "*" && labels.size() < 3) return "a wildcard needs at least two labels after \"*.\"";
-  const auto tld = labels.back();
-  if (std::all_of(tld.begin(), tld.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return "the last label may not be all digits";
-  }
-  return {};
-}
-
-bool valid_endpoint_id(std::string_view id) {
-  if (id.empty() || id.size() > max_label_length) return false;
-  auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; };
-  return std::all_of(id.begin(), id.end(), ok) && id.front() != '-' && id.back() != '-';
-}
-
 bool valid_listener_name(std::string_view name) {
   auto ok = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
@@ -371,7 +319,7 @@ std::optional<domain::HostPort> bind_address(const Value& v, const std::string& 
     problems.add(v, path, hp.error().message());
     return std::nullopt;
   }
-  if (!is_ip_address(hp->host)) {
+  if (!base::is_ip_address(hp->host)) {
     problems.expected(v, path, what);
     return std::nullopt;
   }
@@ -553,108 +501,89 @@ void read_limits(const Table& root, domain::Config& cfg) {
   }
 }
 
+// One [[endpoint]] table as read: its spec for domain::validate() and, for each field, the TOML
+// values its items came from, so the domain's problems are reported at their lines.
+struct EndpointRead {
+  const Value* table = nullptr;
+  std::string path;                                                  // "endpoint[2]"
+  std::map<std::string_view, std::vector<std::pair<const Value*, std::string>>> items;  // field -> items
+  std::vector<std::string_view> unreadable;  // fields whose TOML type was wrong, reported here
+};
+
+// The strings of the array `field`, into `out`; a missing key leaves `out` empty (std::nullopt).
+void read_string_list(const Table& t, std::string_view field, std::string_view what, std::string_view list_what,
+                      EndpointRead& read, std::optional<std::vector<std::string>>& out) {
+  const Value* v = t.find(field);
+  auto items = string_items(t, field, what, list_what);
+  if (v && (!v->is_array() || items.size() != v->as_array().size())) read.unreadable.push_back(field);
+  if (v && v->is_array()) {
+    out.emplace();
+    for (const auto& [item, path] : items) out->push_back(item->as_string().str);
+  }
+  read.items[field] = std::move(items);
+}
+
+EndpointRead read_endpoint(const Value& v, std::string path, Problems& problems, domain::EndpointSpec& spec) {
+  EndpointRead read{&v, path, {}, {}};
+  Table t(problems, v, std::move(path), {"id", "hostnames", "scope", "upstreams", "ip_allowlist", "managed_https"});
+  if (const std::string* id = t.string("id", domain::expects::id)) {
+    spec.id = *id;
+  } else if (t.find("id")) {
+    read.unreadable.push_back("id");
+  }
+  read_string_list(t, "hostnames", domain::expects::hostname, domain::expects::hostnames, read, spec.hostnames);
+  if (auto i = t.choice("scope", {"external", "internal"})) {
+    spec.scope = *i == 0 ? domain::Scope::external : domain::Scope::internal;
+  }
+  read_string_list(t, "upstreams", domain::expects::upstream, domain::expects::upstreams, read, spec.upstreams);
+  std::optional<std::vector<std::string>> allowlist;
+  read_string_list(t, "ip_allowlist", domain::expects::cidr, domain::expects::cidrs, read, allowlist);
+  spec.ip_allowlist = allowlist.value_or(std::vector<std::string>{});
+  t.boolean("managed_https", spec.managed_https);
+  return read;
+}
+
+// A domain problem at its line: an item at its value, a field at its key, an absent key at the table.
+void report(const EndpointRead& read, const domain::Problem& problem, Problems& problems) {
+  const auto& place = problem.place;
+  if (place.item) {
+    const auto& [at, path] = read.items.at(place.field).at(*place.item);
+    return problems.add(*at, path, problem.message);
+  }
+  // A field the reader could not read as the domain expects was reported with its TOML type.
+  if (std::find(read.unreadable.begin(), read.unreadable.end(), place.field) != read.unreadable.end()) return;
+  const auto& table = read.table->as_table();
+  const auto it = table.find(std::string(place.field));
+  problems.add(it == table.end() ? *read.table : it->second, read.path + "." + std::string(place.field),
+               problem.message);
+}
+
 void read_endpoints(const Table& root, domain::Config& cfg) {
   Problems& problems = root.problems();
-  std::map<std::string, std::pair<std::string, unsigned>> ids;                    // id -> (path, line)
-  std::map<std::string, std::pair<std::string, std::string>> owners;              // hostname -> (id, path)
+  std::vector<EndpointRead> reads;
+  std::vector<domain::EndpointCheck> checks;
   for (const auto& [v, path] : array_of_tables(root, "endpoint")) {
-    Table t(problems, *v, path,
-            {"id", "hostnames", "scope", "upstreams", "ip_allowlist", "managed_https"});
-    domain::EndpointConfig e;
-    bool ok = true;
-    constexpr std::string_view id_what = "an id of 1 to 63 characters a-z, 0-9 and \"-\" (not first or last)";
-    if (const std::string* id = t.string("id", id_what, true)) {
-      const Value& at = *t.find("id");
-      if (!valid_endpoint_id(*id)) {
-        problems.expected(at, t.path_of("id"), id_what);
-        ok = false;
-      } else if (auto [it, fresh] = ids.try_emplace(*id, t.path_of("id"), line_of(at)); !fresh) {
-        problems.add(at, t.path_of("id"),
-                     fmt::format("expected a unique endpoint id, got {} (also {}, line {})", quote(*id),
-                                 it->second.first, it->second.second));
-        ok = false;
-      }
-      e.id = *id;
-    } else {
-      ok = false;
-    }
-    const std::string label = e.id.empty() ? path : quote(e.id);
-
-    constexpr std::string_view host_what = "a hostname such as \"app.example.com\" or \"*.example.com\"";
-    auto hostnames = string_items(t, "hostnames", host_what, "an array of hostnames");
-    if (!t.find("hostnames")) {
-      problems.missing(*v, t.path_of("hostnames"), "an array of hostnames");
-      ok = false;
-    } else if (t.find("hostnames")->is_array() && t.find("hostnames")->as_array().empty()) {
-      problems.expected(*t.find("hostnames"), t.path_of("hostnames"), "at least one hostname");
-      ok = false;
-    }
-    std::string wildcard;
-    for (const auto& [hv, hpath] : hostnames) {
-      std::string name = hv->as_string().str;
-      if (auto why = normalize_hostname(name); !why.empty()) {
-        problems.add(*hv, hpath, fmt::format("expected {}, got {} ({})", host_what, describe(*hv), why));
-        ok = false;
-        continue;
-      }
-      if (name.starts_with("*.")) {
-        if (!wildcard.empty()) {
-          problems.add(*hv, hpath,
-                       fmt::format("expected at most one wildcard hostname per endpoint, got {} (the other is {})",
-                                   quote(name), quote(wildcard)));
-          ok = false;
-          continue;
-        }
-        wildcard = name;
-      }
-      if (auto [it, fresh] = owners.try_emplace(name, label, hpath); !fresh) {
-        const auto& [other, other_path] = it->second;
-        problems.add(*hv, hpath,
-                     other == label
-                         ? fmt::format("{} is listed twice in endpoint {} (also {})", quote(name), label, other_path)
-                         : fmt::format("{} belongs to endpoint {} and to endpoint {} ({}); a hostname may belong "
-                                       "to only one endpoint",
-                                       quote(name), other, label, other_path));
-        ok = false;
-        continue;
-      }
-      e.hostnames.push_back(std::move(name));
-    }
-
-    if (auto i = t.choice("scope", {"external", "internal"})) {
-      e.scope = *i == 0 ? domain::Scope::external : domain::Scope::internal;
-    }
-
-    auto upstreams = string_items(t, "upstreams", "\"host:port\"", "an array of \"host:port\"");
-    if (!t.find("upstreams")) {
-      problems.missing(*v, t.path_of("upstreams"), "an array of \"host:port\"");
-      ok = false;
-    } else if (t.find("upstreams")->is_array() && t.find("upstreams")->as_array().empty()) {
-      problems.expected(*t.find("upstreams"), t.path_of("upstreams"), "at least one \"host:port\"");
-      ok = false;
-    }
-    for (const auto& [uv, upath] : upstreams) {
-      auto hp = domain::parse_host_port(uv->as_string().str);
-      if (!hp) {
-        problems.add(*uv, upath, hp.error().message());
-        ok = false;
-        continue;
-      }
-      e.upstreams.push_back(std::move(*hp));
-    }
-
-    for (const auto& [cv, cpath] : string_items(t, "ip_allowlist", "a CIDR such as \"10.0.0.0/8\"", "an array of CIDRs")) {
-      auto cidr = domain::Cidr::parse(cv->as_string().str);
-      if (!cidr) {
-        problems.add(*cv, cpath, cidr.error().message());
-        ok = false;
-        continue;
-      }
-      e.ip_allowlist.push_back(*cidr);
-    }
-
-    t.boolean("managed_https", e.managed_https);
-    if (ok) cfg.endpoints.push_back(std::move(e));
+    domain::EndpointSpec spec;
+    reads.push_back(read_endpoint(*v, path, problems, spec));
+    checks.push_back(domain::validate(spec));
+    for (const auto& problem : checks.back().problems) report(reads.back(), problem, problems);
+  }
+  // Another endpoint's field by its TOML path; an id also by its line, as ids are found by eye.
+  const auto cite = [&](const domain::Place& place) {
+    const EndpointRead& read = reads.at(place.endpoint);
+    if (place.field.empty()) return read.path;
+    if (place.item) return read.items.at(place.field).at(*place.item).second;
+    std::string path = read.path + "." + std::string(place.field);
+    if (place.field == "id") path += fmt::format(", line {}", line_of(read.table->as_table().at("id")));
+    return path;
+  };
+  std::vector<bool> clash(checks.size(), false);
+  for (const auto& problem : domain::validate_together(checks, cite)) {
+    report(reads.at(problem.place.endpoint), problem, problems);
+    clash[problem.place.endpoint] = true;
+  }
+  for (std::size_t i = 0; i < checks.size(); ++i) {
+    if (checks[i].ok() && !clash[i]) cfg.endpoints.push_back(std::move(checks[i].endpoint));
   }
 }
 
@@ -839,70 +768,5 @@ Result<domain::Config> load_config(const std::filesystem::path& file) {
   if (cfg) cfg->source = file;
   return cfg;
 }
-
-namespace {
-
-// examples/portcullis.toml, byte for byte (a unit test compares the two).
-constexpr std::string_view embedded_text = R"toml(# Portcullis: the embedded defaults.
-#
-# `portcullis run` without --config uses exactly this file (it is compiled into the binary). It
-# starts a self-contained demo on loopback: HTTPS on 127.0.0.1:8443 with a self-signed default
-# certificate, HTTP on 127.0.0.1:8080 (redirects to https) and a built-in demo upstream on
-# 127.0.0.1:9901 that the "demo" endpoint proxies to.
-#
-#   curl -k https://localhost:8443/
-#
-# No [acme] section: managed certificates are ordered only when a CA is configured, here or with
-# `portcullis run --acme-directory URL` (as `make run` does, with a local Pebble).
-#
-# Relative paths are resolved against this file's directory; for the embedded copy, against the
-# current working directory. Every key is described in docs/configuration.md.
-
-[server]
-data_dir = "var"        # the database (managed certificates, keys) and the default certificate
-workers = 0             # 0 = one worker thread per core
-log_level = "info"      # trace, debug, info, warn, error
-
-[[listener]]
-name = "https"
-address = "127.0.0.1:8443"
-protocol = "https"
-scope = "external"
-
-[[listener]]
-name = "http"
-address = "127.0.0.1:8080"
-protocol = "http"       # ACME HTTP-01 challenges; everything else is redirected to https
-scope = "external"
-
-[tls]
-min_version = "1.2"     # no default_cert: a self-signed one is generated in data_dir
-
-[limits]
-handshake_timeout = "10s"
-header_timeout = "30s"
-idle_timeout = "60s"
-upstream_connect_timeout = "5s"
-upstream_timeout = "60s"
-drain_timeout = "30s"
-max_header_bytes = "16KiB"
-max_connections = 20000
-
-[[endpoint]]
-id = "demo"
-hostnames = ["localhost", "demo.localhost"]
-scope = "external"
-upstreams = ["127.0.0.1:9901"]
-ip_allowlist = []       # empty: open to every client
-managed_https = true    # with an ACME CA (make run starts a local Pebble) a certificate is ordered
-
-[demo]
-enabled = true
-listen = "127.0.0.1:9901"
-)toml";
-
-}  // namespace
-
-std::string_view embedded_config_text() { return embedded_text; }
 
 }  // namespace portcullis::app

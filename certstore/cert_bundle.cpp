@@ -13,8 +13,6 @@
 namespace portcullis::certstore {
 namespace {
 
-std::string lower_name(std::string_view name) { return normalize_host(name); }
-
 std::string asn1_to_utf8(const ASN1_STRING* s) {
   unsigned char* out = nullptr;
   int len = ASN1_STRING_to_UTF8(&out, s);
@@ -40,12 +38,12 @@ std::vector<std::string> dns_names(X509* cert) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
       if (gn->type != GEN_DNS) continue;
-      std::string name = lower_name(asn1_to_utf8(gn->d.dNSName));
+      std::string name = base::normalize_hostname(asn1_to_utf8(gn->d.dNSName));
       if (!name.empty()) names.push_back(std::move(name));
     }
   }
   if (names.empty()) {
-    std::string cn = lower_name(common_name(X509_get_subject_name(cert)));
+    std::string cn = base::normalize_hostname(common_name(X509_get_subject_name(cert)));
     if (!cn.empty()) names.push_back(std::move(cn));
   }
   std::sort(names.begin(), names.end());
@@ -85,13 +83,6 @@ std::string_view to_string(CertSource source) noexcept {
     case CertSource::default_cert: return "default";
   }
   return "unknown";
-}
-
-std::string normalize_host(std::string_view host) {
-  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  std::string out(host);
-  for (char& c : out) c = base::ascii_lower(c);
-  return out;
 }
 
 Result<std::shared_ptr<const CertBundle>> CertBundle::from_pem(std::string_view chain_pem,
@@ -185,7 +176,7 @@ Status CertBundle::validate(Clock::time_point now, const std::vector<std::string
 
   std::vector<std::string> missing;
   for (const auto& name : must_cover) {
-    if (!covers(name)) missing.push_back(normalize_host(name));
+    if (!covers(name)) missing.push_back(base::normalize_hostname(name));
   }
   if (!missing.empty()) {
     problems.push_back(fmt::format("names not covered by the certificate: {} (it covers: {})",

@@ -90,7 +90,4 @@ class CertBundle {
 
 using CertBundlePtr = std::shared_ptr<const CertBundle>;
 
-// Normalises a host name for lookups: lower-case ASCII, trailing dot removed.
-std::string normalize_host(std::string_view host);
-
 }  // namespace portcullis::certstore

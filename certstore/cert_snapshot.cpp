@@ -37,7 +37,7 @@ void keep_best(CertSnapshot::BaseIndex& index, std::string_view key, const CertB
 template <class Exact, class Wildcard>
 void for_each_key(const CertBundle& bundle, Exact&& exact, Wildcard&& wildcard) {
   for (const auto& name : bundle.names()) {
-    if (name.starts_with("*.")) {
+    if (base::is_wildcard(name)) {
       if (name.size() > 2) wildcard(std::string_view(name).substr(2));
     } else if (name.find('*') == std::string::npos) {
       exact(std::string_view(name));

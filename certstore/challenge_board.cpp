@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "certstore/cert_bundle.hpp"
+#include "base/hostname.hpp"
 
 namespace portcullis::certstore {
 
@@ -31,7 +31,7 @@ void ChallengeBoard::remove_http01(const std::string& token) {
 }
 
 void ChallengeBoard::put_dns01(std::string fqdn, std::string txt_value) {
-  std::string key = normalize_host(fqdn);
+  std::string key = base::normalize_hostname(fqdn);
   std::lock_guard lock(mutex_);
   auto next = std::make_shared<ChallengeSnapshot>(*current());
   // Several values may be live at once for one name (RFC 8555 §8.4: a wildcard and its base name
@@ -42,7 +42,7 @@ void ChallengeBoard::put_dns01(std::string fqdn, std::string txt_value) {
 }
 
 void ChallengeBoard::remove_dns01(const std::string& fqdn, const std::string& txt_value) {
-  std::string key = normalize_host(fqdn);
+  std::string key = base::normalize_hostname(fqdn);
   std::lock_guard lock(mutex_);
   auto next = std::make_shared<ChallengeSnapshot>(*current());
   if (auto it = next->dns01.find(key); it != next->dns01.end()) {

@@ -13,6 +13,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "base/hostname.hpp"
 #include "base/logging.hpp"
 #include "certstore/pem.hpp"
 
@@ -134,7 +135,7 @@ Status CertificateManager::configure(const domain::Config& config) {
   std::map<std::string, domain::EndpointConfig> next;
   for (const auto& ep : config.endpoints) {
     if (!ep.managed_https) continue;
-    if (std::any_of(ep.hostnames.begin(), ep.hostnames.end(), [](const auto& n) { return n.starts_with("*."); })) {
+    if (std::any_of(ep.hostnames.begin(), ep.hostnames.end(), [](const auto& n) { return base::is_wildcard(n); })) {
       log::acme()->warn("endpoint not managed endpoint={} reason=\"a wildcard name needs DNS-01\"", ep.id);
       continue;
     }

@@ -15,6 +15,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "base/hostname.hpp"
 #include "base/logging.hpp"
 #include "proxy/forward_headers.hpp"
 #include "proxy/recycled.hpp"
@@ -671,7 +672,7 @@ Task<void> serve_tls_connection(Socket socket, tcp::endpoint peer_endpoint,
   conn_tls.served = nullptr;
 
   const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
-  std::string sni_name = sni ? certstore::normalize_host(sni) : std::string();
+  std::string sni_name = sni ? base::normalize_hostname(sni) : std::string();
   const std::string peer_text = peer.to_string();
   RequestContext ctx{listener, worker, limits, peer, true, peer_text};
   co_await request_loop(stream, ctx, sni_name);

@@ -1,7 +1,8 @@
 #include "proxy/route_table.hpp"
 
 #include <algorithm>
-#include <cctype>
+
+#include "base/hostname.hpp"
 
 namespace portcullis::proxy {
 
@@ -18,7 +19,7 @@ RouteTable::RouteTable(const std::vector<domain::EndpointConfig>& endpoints, dom
     ep->allowlist = domain::Allowlist(cfg.ip_allowlist);
     ep->managed_https = cfg.managed_https;
     for (const auto& name : ep->hostnames) {
-      if (name.starts_with("*.")) {
+      if (base::is_wildcard(name)) {
         wildcard_.emplace(name.substr(2), ep.get());
       } else {
         exact_.emplace(name, ep.get());
@@ -30,9 +31,9 @@ RouteTable::RouteTable(const std::vector<domain::EndpointConfig>& endpoints, dom
 
 const Endpoint* RouteTable::find(std::string_view host) const noexcept {
   if (auto it = exact_.find(host); it != exact_.end()) return it->second;
-  auto dot = host.find('.');
-  if (dot == std::string_view::npos) return nullptr;
-  if (auto it = wildcard_.find(host.substr(dot + 1)); it != wildcard_.end()) return it->second;
+  const std::string_view parent = base::parent_of(host);
+  if (parent.empty()) return nullptr;
+  if (auto it = wildcard_.find(parent); it != wildcard_.end()) return it->second;
   return nullptr;
 }
 
@@ -52,14 +53,11 @@ std::string normalize_authority(std::string_view host) {
     if (name.find(':') != colon) return {};  // bare IPv6 without brackets is not a valid Host
     name = name.substr(0, colon);
   }
-  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-  std::string out(name);
-  for (char& c : out) {
-    unsigned char u = static_cast<unsigned char>(c);
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
     if (u <= ' ' || u == '/' || u == '@' || u >= 0x7f) return {};
-    c = static_cast<char>(std::tolower(u));
   }
-  return out;
+  return base::normalize_hostname(name);
 }
 
 }  // namespace portcullis::proxy

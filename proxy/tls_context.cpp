@@ -6,6 +6,7 @@
 
 #include <openssl/err.h>
 
+#include "base/hostname.hpp"
 #include "base/logging.hpp"
 
 namespace portcullis::proxy {
@@ -132,12 +133,9 @@ int choose_certificate(SSL* ssl, void* arg) {
   if (conn == nullptr) return 0;
 
   const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-  std::string_view name = sni ? std::string_view(sni) : std::string_view();
-  std::string lowered;
-  if (!name.empty()) {
-    lowered = certstore::normalize_host(name);
-    name = lowered;
-  }
+  // OpenSSL caps a server_name at 255 bytes (TLSEXT_MAXLEN_host_name), so it always fits.
+  const base::LowerHost lowered(sni ? std::string_view(sni) : std::string_view());
+  const std::string_view name = lowered.ok() ? lowered.view() : std::string_view();
 
   auto routes = listener->routes->current();
   const Endpoint* endpoint = name.empty() ? nullptr : routes->find(name);

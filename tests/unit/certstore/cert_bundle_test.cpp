@@ -175,13 +175,6 @@ TEST_CASE("validate accepts a good chain and names what is wrong otherwise", "[u
   }
 }
 
-TEST_CASE("host names normalise to lower case without the trailing dot", "[unit][certstore]") {
-  CHECK(normalize_host("App.Example.COM.") == "app.example.com");
-  CHECK(normalize_host("app.example.com") == "app.example.com");
-  CHECK(normalize_host("") == "");
-  CHECK(normalize_host(".") == "");
-}
-
 TEST_CASE("one PEM text holding the chain and the key makes a bundle, blocks in any order", "[unit][certstore]") {
   auto cert = inter().issue({"combined.example.com"});
   const std::string key(cert.key_pem.reveal());
