@@ -4,6 +4,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -72,9 +73,10 @@ void AcmeClient::reset() {
   http_->close_idle();
 }
 
-asio::awaitable<void> AcmeClient::sleep_for(std::chrono::milliseconds delay) {
+asio::awaitable<bool> AcmeClient::sleep_for(std::chrono::milliseconds delay) {
   asio::steady_timer timer(executor_, delay);
-  co_await timer.async_wait(use_tuple);
+  auto [ec] = co_await timer.async_wait(use_tuple);
+  co_return !ec;  // the timer is this call's own: only a cancellation of the caller aborts it
 }
 
 asio::awaitable<Result<HttpResponse>> AcmeClient::send(std::string_view step, HttpRequest request) {
@@ -205,6 +207,9 @@ asio::awaitable<Result<Account>> AcmeClient::settled_account(std::string forgott
   while (account_gate_) {
     auto gate = account_gate_;
     co_await gate->async_wait(use_tuple);
+    const auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none)
+      co_return fail(Errc::cancelled, "acme: account: stopped while another request settles it");
   }
   if (account_ && account_->url != forgotten_url) co_return *account_;
   auto gate = std::make_shared<asio::steady_timer>(executor_, asio::steady_timer::time_point::max());
@@ -342,7 +347,8 @@ asio::awaitable<Result<Authorization>> AcmeClient::wait_authorization(std::strin
     if (std::chrono::steady_clock::now() + wait > give_up)
       co_return fail(Errc::timeout, fmt::format("acme: poll-authorization {}: still {} after the {} ms deadline", url,
                                                 authz->status, options_.poll_deadline.count()));
-    co_await sleep_for(wait);
+    if (!co_await sleep_for(wait))
+      co_return fail(Errc::cancelled, fmt::format("acme: poll-authorization {}: stopped while {}", url, authz->status));
     delay = std::min(delay * 2, options_.poll_max);
   }
 }
@@ -363,7 +369,8 @@ asio::awaitable<Result<Order>> AcmeClient::wait_order(std::string url) {
     if (std::chrono::steady_clock::now() + wait > give_up)
       co_return fail(Errc::timeout, fmt::format("acme: poll-order {}: still {} after the {} ms deadline", url,
                                                 order->status, options_.poll_deadline.count()));
-    co_await sleep_for(wait);
+    if (!co_await sleep_for(wait))
+      co_return fail(Errc::cancelled, fmt::format("acme: poll-order {}: stopped while {}", url, order->status));
     delay = std::min(delay * 2, options_.poll_max);
   }
 }
@@ -401,6 +408,7 @@ asio::awaitable<Result<std::string>> AcmeClient::download_certificate(std::strin
   for (const auto& alternate : parse_link_header(response->header_values("Link"), "alternate")) {
     auto alt = co_await post_as_account("download-certificate", alternate, std::nullopt);
     if (!alt) {
+      if (alt.error().code() == Errc::cancelled) co_return tl::unexpected(alt.error());
       log::acme()->warn("alternate chain unavailable url={} error=\"{}\"", alternate, alt.error().message());
       continue;
     }

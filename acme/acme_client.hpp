@@ -133,7 +133,8 @@ class AcmeClient {
   // account(), single-flight; with `forgotten_url`, the CA no longer knows that account: register
   // the key again unless another caller already did.
   boost::asio::awaitable<Result<Account>> settled_account(std::string forgotten_url);
-  boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds delay);
+  // False when the wait was cancelled (the task is stopping).
+  boost::asio::awaitable<bool> sleep_for(std::chrono::milliseconds delay);
 
   boost::asio::any_io_executor executor_;
   AcmeClientOptions options_;

@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -40,6 +41,16 @@ tl::unexpected<Error> io_error(std::string_view step, std::string_view peer, con
   if (ec == beast::error::timeout || ec == asio::error::operation_aborted)
     return fail(Errc::timeout, fmt::format("{} {}: deadline of {} ms expired", step, peer, deadline.count()));
   return fail(Errc::network, fmt::format("{} {}: {}", step, peer, describe(ec)));
+}
+
+// A request of a stopped task (Asio per-operation cancellation, e.g. at shutdown) ends with its
+// pending step aborted: that is a stop, not a deadline or a network failure.
+tl::unexpected<Error> stopped(std::string_view step, std::string_view peer) {
+  return fail(Errc::cancelled, fmt::format("{} {}: stopped", step, peer));
+}
+
+bool is_cancelled(const asio::cancellation_state& state) {
+  return state.cancelled() != asio::cancellation_type::none;
 }
 
 bool is_stale_connection_error(const boost::system::error_code& ec) {
@@ -191,7 +202,11 @@ asio::awaitable<Result<HttpResponse>> HttpClient::request(HttpRequest request) {
       reused = true;
     } else {
       auto fresh = co_await connect(scheme, host, port);
-      if (!fresh) co_return tl::unexpected(fresh.error());
+      if (!fresh) {
+        const auto state = co_await asio::this_coro::cancellation_state;
+        if (is_cancelled(state)) co_return stopped("connect", origin);
+        co_return tl::unexpected(fresh.error());
+      }
       conn = std::move(*fresh);
     }
 
@@ -210,6 +225,9 @@ asio::awaitable<Result<HttpResponse>> HttpClient::request(HttpRequest request) {
       if (!ec) std::tie(ec, std::ignore) = co_await http::async_read(*conn->plain, conn->buffer, parser, use_tuple);
     }
     if (ec) {
+      const auto state = co_await asio::this_coro::cancellation_state;
+      if (is_cancelled(state))
+        co_return stopped(fmt::format("{} {}", http::to_string(request.method), request.url), origin);
       if (reused && attempt == 0 && is_stale_connection_error(ec)) {
         log::acme()->debug("http stale keep-alive connection origin={} error=\"{}\"; reconnecting", origin,
                            ec.message());

@@ -66,7 +66,8 @@ class HttpClient {
   // Call from coroutines running on the executor given to create(); several may be in flight at
   // once (each takes its own connection). The client must outlive every request in flight.
   // Errors: Errc::network (resolve, connect, TLS, I/O; the message names the step and peer),
-  // Errc::timeout (a deadline expired; the message names it), Errc::invalid_input (bad URL).
+  // Errc::timeout (a deadline expired; the message names it), Errc::invalid_input (bad URL),
+  // Errc::cancelled (the calling task was cancelled: its pending step was aborted).
   // Any HTTP status is a successful response.
   boost::asio::awaitable<Result<HttpResponse>> request(HttpRequest request);
 

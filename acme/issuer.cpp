@@ -39,7 +39,11 @@ bool same_names(std::vector<std::string> a, std::vector<std::string> b) {
   return a == b;
 }
 
-bool may_complete_later(const Error& e) { return e.code() == Errc::network || e.code() == Errc::timeout; }
+// The order may still complete: keep its row so that the next attempt (or the next start, after a
+// stop at shutdown) resumes it rather than opening a second one.
+bool may_complete_later(const Error& e) {
+  return e.code() == Errc::network || e.code() == Errc::timeout || e.code() == Errc::cancelled;
+}
 
 // Deletes the order row once the order is done with (issued, or failed for good). A failure is
 // logged, not returned: the outcome of the issuance is already decided.

@@ -65,7 +65,9 @@ class Issuer {
   // still complete (network failure, timeout), so the next call resumes it.
   // Errors: Errc::conflict (another order holds one of the names), Errc::acme (the CA's problem,
   // with the failed validation's own problem when there is one), Errc::network / Errc::timeout,
-  // Errc::storage, Errc::crypto.
+  // Errc::storage, Errc::crypto, Errc::cancelled (the calling task was cancelled, e.g. at
+  // shutdown: the step in flight is abandoned, the names' leases are released and the board
+  // cleaned as on any failure, and the order row stays so that the next start resumes it).
   boost::asio::awaitable<Result<certstore::StoredCertificate>> issue(IssueRequest request);
 
  private:

@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -66,6 +67,12 @@ class Server {
   void on_certificate_files(std::vector<std::filesystem::path> changed, bool overflow);
   void reload();
   void begin_drain(int signal_number);
+  // Waits for requests in flight (up to the drain deadline), stops the workers, then stops the
+  // background tasks and awaits their end. Runs on the control thread; begin_drain() stops the
+  // control loop once it returns (or throws).
+  boost::asio::awaitable<void> drain(std::chrono::steady_clock::time_point deadline);
+  // Stops the certificate manager's tasks and awaits them, bounded by a deadline of its own.
+  boost::asio::awaitable<void> stop_background_tasks();
   void wait_for_signals();
 
   domain::Config config_;
@@ -79,6 +86,8 @@ class Server {
   // Taken before anything in the data folder is read or written; held until the process ends.
   std::optional<base::DataDirLock> data_lock_;
   std::unique_ptr<certstore::Storage> storage_;
+  // Its tasks use storage_ and shared_.challenges: declared after both, so destroyed before them,
+  // and the drain awaits its shutdown() before control_ stops, so no task is left to outlive them.
   std::unique_ptr<control::CertificateManager> certificates_;
   certstore::CertDirectories cert_dirs_;
   std::unique_ptr<control::DirWatcher> dir_watcher_;

@@ -15,6 +15,7 @@ std::string_view to_string(Errc code) noexcept {
     case Errc::not_found: return "not found";
     case Errc::conflict: return "conflict";
     case Errc::internal: return "internal";
+    case Errc::cancelled: return "cancelled";
   }
   return "unknown";
 }

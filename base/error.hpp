@@ -25,6 +25,7 @@ enum class Errc {
   not_found,
   conflict,
   internal,       // a broken invariant caught at a boundary
+  cancelled,      // the task was stopped (shutdown): not a failure, nothing to retry or report
 };
 
 std::string_view to_string(Errc code) noexcept;

@@ -9,8 +9,7 @@
 #include <openssl/evp.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "base/hostname.hpp"
@@ -62,6 +61,10 @@ std::string acme_settings_fingerprint(const domain::AcmeConfig& acme, const std:
   return fmt::format("{:02x}", fmt::join(digest, digest + size, ""));
 }
 
+bool is_cancelled(const asio::cancellation_state& state) {
+  return state.cancelled() != asio::cancellation_type::none;
+}
+
 double unit_random() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
@@ -75,14 +78,14 @@ CertificateManager::CertificateManager(asio::io_context& control, certstore::Sto
       storage_(storage),
       challenges_(challenges),
       republish_(std::move(republish)),
-      timer_(control) {}
+      timer_(control),
+      tasks_(control.get_executor(), log::acme()) {}
 
-CertificateManager::~CertificateManager() { stop(); }
+CertificateManager::~CertificateManager() = default;
 
-void CertificateManager::stop() {
-  *alive_ = false;
-  if (ari_alive_) *ari_alive_ = false;
-  timer_.cancel();
+asio::awaitable<void> CertificateManager::shutdown() {
+  tasks_.stop();
+  co_await tasks_.wait();
 }
 
 void CertificateManager::wake() { timer_.cancel(); }
@@ -93,7 +96,7 @@ Status CertificateManager::configure(const domain::Config& config) {
     managed_.clear();
     return {};
   }
-  if (!client_ || !same_acme(acme_config_, config.acme)) {
+  if (!acme_ || !same_acme(acme_config_, config.acme)) {
     acme::AcmeClientOptions options;
     options.directory_url = config.acme.directory;
     options.ca_bundle = config.acme.ca_bundle.empty() ? std::filesystem::path() : config.resolve(config.acme.ca_bundle);
@@ -104,15 +107,13 @@ Status CertificateManager::configure(const domain::Config& config) {
     options.preferred_chain = config.acme.preferred_chain;
     auto client = acme::AcmeClient::create(control_.get_executor(), options, storage_);
     if (!client) return tl::unexpected(client.error().with_context("acme"));
-    // An issuance or ARI poll in flight keeps running on the client it started with: retired
-    // clients stay alive (they are small) until the manager goes.
-    if (client_) {
-      retired_clients_.push_back(std::move(client_));
-      retired_issuers_.push_back(std::move(issuer_));
-    }
-    if (ari_alive_) *ari_alive_ = false;
-    client_ = std::move(*client);
-    issuer_ = std::make_unique<acme::Issuer>(*client_, storage_, challenges_);
+    auto session = std::make_shared<AcmeSession>();
+    session->client = std::move(*client);
+    session->issuer = std::make_unique<acme::Issuer>(*session->client, storage_, challenges_);
+    // An issuance in flight runs on to its end on the session it started with (its task holds
+    // it); the previous ARI poll ends now, and the previous session with the last of them.
+    if (ari_task_) tasks_.cancel(*ari_task_);
+    acme_ = std::move(session);
     // One scheduler for the manager's lifetime: it knows which endpoints are in flight, so a new
     // CA configured mid-issuance cannot start a second order for the same names.
     if (!scheduler_) {
@@ -125,9 +126,8 @@ Status CertificateManager::configure(const domain::Config& config) {
       log::acme()->warn("acme.renew_before_ratio changed: the new ratio applies after a restart");
     }
     acme_config_ = config.acme;
-    // A new client starts a new ARI poll; the previous one ends with its client.
-    ari_alive_ = std::make_shared<bool>(true);
-    asio::co_spawn(control_, ari_loop(ari_alive_, client_.get()), asio::detached);
+    // A new client starts a new ARI poll.
+    ari_task_ = tasks_.spawn("ari", ari_loop(acme_));
   }
 
   auto stored = storage_.load_certificates();
@@ -161,8 +161,7 @@ Status CertificateManager::configure(const domain::Config& config) {
   if (auto st = reset_backoff_on_new_settings(config); !st) return st;
   log::acme()->info("managing endpoints={} directory={}", managed_.size(), acme_config_.directory);
   if (!loop_running_) {
-    loop_running_ = true;
-    asio::co_spawn(control_, schedule_loop(), asio::detached);
+    loop_running_ = tasks_.spawn("schedule", schedule_loop()).has_value();
   } else {
     wake();
   }
@@ -187,11 +186,11 @@ Status CertificateManager::reset_backoff_on_new_settings(const domain::Config& c
 }
 
 asio::awaitable<void> CertificateManager::schedule_loop() {
-  auto alive = alive_;
-  while (*alive) {
+  for (;;) {
     if (scheduler_) {
       for (auto& id : scheduler_->take_due()) {
-        asio::co_spawn(control_, issue_one(std::move(id)), asio::detached);
+        auto name = "issue " + id;
+        tasks_.spawn(std::move(name), issue_one(std::move(id), acme_));
       }
     }
     auto now = acme::Clock::now();
@@ -201,12 +200,13 @@ asio::awaitable<void> CertificateManager::schedule_loop() {
                      : std::chrono::duration_cast<std::chrono::milliseconds>(idle_recheck);
     wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(idle_recheck));
     timer_.expires_after(wait);
-    co_await timer_.async_wait(use_tuple);  // cancelled by wake(): look again at once
+    co_await timer_.async_wait(use_tuple);  // aborted by wake(): look again at once
+    const auto state = co_await asio::this_coro::cancellation_state;
+    if (is_cancelled(state)) co_return;  // aborted by shutdown()
   }
 }
 
-asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id) {
-  auto alive = alive_;
+asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std::shared_ptr<AcmeSession> acme) {
   auto it = managed_.find(endpoint_id);
   if (it == managed_.end()) {
     scheduler_->forget(endpoint_id);
@@ -224,11 +224,17 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id) {
   }
   auto started = std::chrono::steady_clock::now();
   log::acme()->info("issuance started endpoint={} names={}", endpoint_id, fmt::join(request.names, ","));
-  auto result = co_await issuer_->issue(std::move(request));
+  auto result = co_await acme->issuer->issue(std::move(request));
   // An issuance started on a previous CA configuration still reports to the same scheduler: its
   // certificate (already stored by the issuer) is as valid as any.
-  if (!*alive) co_return;
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  const auto state = co_await asio::this_coro::cancellation_state;
+  if (!result && (result.error().code() == Errc::cancelled || is_cancelled(state))) {
+    // Shutdown: not the CA's failure, so no backoff; the issuer kept the order row for the next start.
+    log::acme()->info("issuance stopped endpoint={} elapsed_ms={} reason=\"{}\"", endpoint_id, elapsed.count(),
+                      result.error().message());
+    co_return;
+  }
   if (!result) {
     ++stats_.failed;
     log::acme()->error("issuance failed endpoint={} elapsed_ms={} error=\"{}\"", endpoint_id, elapsed.count(),
@@ -269,18 +275,18 @@ std::optional<certstore::StoredCertificate> CertificateManager::stored_managed(c
   return std::move(**stored);
 }
 
-asio::awaitable<void> CertificateManager::ari_loop(std::shared_ptr<bool> alive, acme::AcmeClient* client) {
+asio::awaitable<void> CertificateManager::ari_loop(std::shared_ptr<AcmeSession> acme) {
   asio::steady_timer timer(control_);
-  while (*alive) {
+  for (;;) {
     auto wait = std::chrono::duration_cast<std::chrono::seconds>(ari_poll_interval);
     std::vector<std::string> ids;
     for (const auto& entry : managed_) ids.push_back(entry.first);
     for (const auto& id : ids) {
-      if (!*alive) co_return;
       auto cert = stored_managed(id);
       if (!cert) continue;
-      auto info = co_await client->renewal_info(cert->chain_pem);
-      if (!*alive) co_return;
+      auto info = co_await acme->client->renewal_info(cert->chain_pem);
+      const auto state = co_await asio::this_coro::cancellation_state;
+      if (is_cancelled(state)) co_return;  // a new session took over, or shutdown
       if (!info) {
         if (info.error().code() == Errc::not_found) {
           log::acme()->info("the CA offers no renewal information (ARI): renewing by certificate lifetime");
@@ -298,7 +304,8 @@ asio::awaitable<void> CertificateManager::ari_loop(std::shared_ptr<bool> alive, 
     }
     wake();
     timer.expires_after(std::max(wait, std::chrono::seconds(60)));
-    co_await timer.async_wait(use_tuple);
+    auto [ec] = co_await timer.async_wait(use_tuple);
+    if (ec) co_return;  // the timer is this task's own: aborted only by its cancellation
   }
 }
 

@@ -2,7 +2,9 @@
 // managed_https, it asks the RenewalScheduler when a certificate is due, runs the acme::Issuer
 // (HTTP-01 answered inline by the workers through the ChallengeBoard), and on success publishes a
 // new CertSnapshot so the next handshake serves the new certificate — transitional certificates
-// are outranked at once. Issuance never blocks start-up or the data plane.
+// are outranked at once. Issuance never blocks start-up or the data plane. The schedule loop,
+// every issuance and the ARI poll are tasks of one base::TaskGroup: shutdown() stops and awaits
+// them all, so none outlives the Storage and ChallengeBoard it uses.
 #pragma once
 
 #include <functional>
@@ -18,6 +20,7 @@
 #include "acme/acme_client.hpp"
 #include "acme/issuer.hpp"
 #include "acme/renewal.hpp"
+#include "base/task_group.hpp"
 #include "certstore/challenge_board.hpp"
 #include "certstore/storage.hpp"
 #include "domain/config.hpp"
@@ -29,7 +32,8 @@ class CertificateManager {
   // Rebuilds and publishes the certificate snapshot from the current config and the store.
   using Republish = std::function<Status()>;
 
-  // All references must outlive the manager; every call is made on `control`'s thread.
+  // All references must outlive the manager; every call is made on `control`'s thread. Destroy the
+  // manager only after shutdown() has completed, or when `control` will never run again.
   CertificateManager(boost::asio::io_context& control, certstore::Storage& storage,
                      certstore::ChallengeBoard& challenges, Republish republish);
   ~CertificateManager();
@@ -38,9 +42,13 @@ class CertificateManager {
   // managed endpoints of `config`. Errors: Errc::config (CA bundle unreadable, EAB half set).
   Status configure(const domain::Config& config);
 
-  // Stops scheduling. An issuance in flight runs on to its end (the issuer cleans the board and
-  // keeps or drops its order row as usual) but its result is no longer published.
-  void stop();
+  // Stops every task (schedule loop, issuances, ARI poll) and completes once they have ended;
+  // the drain awaits it before the control loop stops. An issuance in flight is abandoned at the
+  // step it waits on: its leases are released, its challenge answers leave the board, and its
+  // order row stays, so the next start resumes the order ("issuance stopped", no failure backoff).
+  // Nothing starts afterwards (configure() still tracks endpoints but spawns no task). Call on the
+  // control thread; suspends, never blocks.
+  boost::asio::awaitable<void> shutdown();
 
   struct Stats {
     std::uint64_t issued = 0;
@@ -49,11 +57,18 @@ class CertificateManager {
   const Stats& stats() const noexcept { return stats_; }
 
  private:
+  // An ACME client and the issuer that uses it, for one [acme] configuration. Every task that
+  // uses them holds this; after an [acme] change the old pair goes with its last task.
+  struct AcmeSession {
+    std::unique_ptr<acme::AcmeClient> client;
+    std::unique_ptr<acme::Issuer> issuer;  // refers to `client`: declared after it, destroyed first
+  };
+
   boost::asio::awaitable<void> schedule_loop();
-  boost::asio::awaitable<void> issue_one(std::string endpoint_id);
+  boost::asio::awaitable<void> issue_one(std::string endpoint_id, std::shared_ptr<AcmeSession> acme);
   // RFC 9773: asks the CA for each managed certificate's renewal window and hands it to the
-  // scheduler; stops when the CA offers no ARI.
-  boost::asio::awaitable<void> ari_loop(std::shared_ptr<bool> alive, acme::AcmeClient* client);
+  // scheduler; stops when the CA offers no ARI, or when cancelled (a new session took over).
+  boost::asio::awaitable<void> ari_loop(std::shared_ptr<AcmeSession> acme);
   std::optional<certstore::StoredCertificate> stored_managed(const std::string& endpoint_id);
   // Clears every failure backoff when the CA, account or EAB settings differ from those the store
   // last saw (across reloads and restarts alike), and records the new ones.
@@ -66,16 +81,14 @@ class CertificateManager {
   Republish republish_;
   domain::AcmeConfig acme_config_;
   std::map<std::string, domain::EndpointConfig> managed_;  // endpoint id -> its config, managed ones only
-  std::unique_ptr<acme::AcmeClient> client_;
-  std::unique_ptr<acme::Issuer> issuer_;
+  std::shared_ptr<AcmeSession> acme_;  // the current one; tasks started earlier may hold older ones
   std::unique_ptr<acme::RenewalScheduler> scheduler_;
-  std::vector<std::unique_ptr<acme::AcmeClient>> retired_clients_;
-  std::vector<std::unique_ptr<acme::Issuer>> retired_issuers_;
-  boost::asio::steady_timer timer_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  std::shared_ptr<bool> ari_alive_;
+  boost::asio::steady_timer timer_;  // the schedule loop's; wake() cancels it
+  std::optional<base::TaskGroup::TaskId> ari_task_;
   bool loop_running_ = false;
   Stats stats_;
+  // Last member: destroyed first. Its tasks use every member above; shutdown() ends them.
+  base::TaskGroup tasks_;
 };
 
 }  // namespace portcullis::control

@@ -462,6 +462,82 @@ TEST_CASE("a restart in the middle of an order resumes that order instead of ope
   CHECK(px.served_serial("app.example.com") == issued_serial(px.log(), "app"));
 }
 
+// --- SIGTERM mid-order -----------------------------------------------------------------------------
+
+// What AddressSanitizer, LeakSanitizer and UBSan write when they find something (sanitized builds).
+bool sanitizer_report(const std::string& log) {
+  return log.find("AddressSanitizer") != std::string::npos || log.find("LeakSanitizer") != std::string::npos ||
+         log.find("runtime error:") != std::string::npos;
+}
+
+TEST_CASE("a SIGTERM while an issuance waits on its validation stops it cleanly and the next start resumes the order",
+          "[integration][acme]") {
+  // No request is in flight: the drain has nothing to wait for and ends well inside this.
+  constexpr Millis drain_deadline = 10s;
+  UpstreamServer upstream;
+  const auto http_port = free_port();
+  ValidationGate gate(http_port);
+  PebbleFixture pebble(PebbleOptions{.http_port = gate.port()});
+  const TempDir data("portcullis-acme-data");
+  auto options = acme_options(pebble, http_port, {managed("app", {"app.example.com"}, upstream)});
+  options.data_dir = data.path();
+  options.limits = {{"drain_timeout", fmt::format("\"{}s\"", drain_deadline.count() / 1000)}};
+
+  std::string first_log;
+  {
+    PortcullisFixture px(options);
+    LogOnFailure dump(px, "first run log");
+    // The issuance is suspended: its answer is on the board and Pebble's validation of it is held.
+    REQUIRE(wait_until([&] { return gate.received() >= 1; }, issuance_deadline));
+    const auto signalled = Clock::now();
+    const auto exit_code = px.stop(drain_deadline);
+    const auto took = std::chrono::duration_cast<Millis>(Clock::now() - signalled);
+    first_log = px.log();
+    INFO("exit took " << took.count() << " ms");
+    REQUIRE(exit_code == 0);
+    CHECK(took < drain_deadline);
+  }
+  INFO("first run log:\n" << first_log);
+  CHECK_FALSE(sanitizer_report(first_log));
+  CHECK(count_occurrences(first_log, "order created") == 1);
+  // Stopped, not failed: no error line and no failure backoff.
+  CHECK(lines_with(first_log, "issuance stopped endpoint=app ").size() == 1);
+  CHECK(lines_with(first_log, "issuance failed endpoint=").empty());
+  CHECK(count_occurrences(first_log, "retry_in_s=") == 0);
+  CHECK(count_occurrences(first_log, "task failed") == 0);
+  CHECK(count_occurrences(first_log, "proxy: stopped") == 1);
+  {
+    // The order row stays for the next start; the name's lease is free.
+    auto storage = portcullis::certstore::SqliteStorage::open(data.path() / "portcullis.db");
+    REQUIRE(storage);
+    auto orders = (*storage)->load_orders();
+    REQUIRE(orders);
+    REQUIRE(orders->size() == 1);
+    CHECK(orders->front().endpoint_id == "app");
+    CHECK_FALSE(orders->front().order_url.empty());
+    auto lease = (*storage)->try_acquire_lease("app.example.com", "probe", std::chrono::seconds(1));
+    REQUIRE(lease);
+    CHECK(*lease);
+    REQUIRE((*storage)->release_lease("app.example.com", "probe"));
+  }
+  const auto token = gate.token();
+  REQUIRE_FALSE(token.empty());
+
+  PortcullisFixture px(options);
+  LogOnFailure dump(px, "second run log");
+  REQUIRE(wait_until([&] { return count_occurrences(px.log(), "order resumed endpoint=app") >= 1; },
+                     issuance_deadline));
+  REQUIRE(wait_until([&] { return px.curl_http("app.example.com", "/.well-known/acme-challenge/" + token).status == 200; },
+                     issuance_deadline));
+  gate.open();
+  REQUIRE(wait_issued(px, "app"));
+  CHECK(count_occurrences(px.log(), "order created") == 0);
+  CHECK(count_occurrences(pebble.pebble_log(), "Added order") == 1);
+  CHECK(px.served_serial("app.example.com") == issued_serial(px.log(), "app"));
+  CHECK(px.stop(drain_deadline) == 0);
+  CHECK_FALSE(sanitizer_report(px.log()));
+}
+
 // --- transitional -> managed -----------------------------------------------------------------------
 
 TEST_CASE("a transitional certificate is served until the managed one replaces it under a client loop with no failed request",
