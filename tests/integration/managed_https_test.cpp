@@ -420,6 +420,22 @@ TEST_CASE("a short-lived certificate is renewed by itself before it expires and 
 
 // --- restart mid-order -----------------------------------------------------------------------------
 
+// The second run of a restart mid-order: it must resume the stored order (Pebble holds exactly one),
+// answer the same token, and serve the certificate once `gate` lets the validation through.
+void check_order_resumed(PortcullisFixture& px, const PebbleFixture& pebble, ValidationGate& gate,
+                         const std::string& token) {
+  REQUIRE(wait_until([&] { return count_occurrences(px.log(), "order resumed endpoint=app") >= 1; },
+                     issuance_deadline));
+  // Release the held validation once the second run answers the same token.
+  REQUIRE(wait_until([&] { return px.curl_http("app.example.com", "/.well-known/acme-challenge/" + token).status == 200; },
+                     issuance_deadline));
+  gate.open();
+  REQUIRE(wait_issued(px, "app"));
+  CHECK(count_occurrences(px.log(), "order created") == 0);
+  CHECK(count_occurrences(pebble.pebble_log(), "Added order") == 1);
+  CHECK(px.served_serial("app.example.com") == issued_serial(px.log(), "app"));
+}
+
 TEST_CASE("a restart in the middle of an order resumes that order instead of opening a second one",
           "[integration][acme]") {
   UpstreamServer upstream;
@@ -449,17 +465,7 @@ TEST_CASE("a restart in the middle of an order resumes that order instead of ope
   PortcullisFixture px(options);
   LogOnFailure dump(px, "second run log");
   INFO("first run log:\n" << first_log);
-  REQUIRE(wait_until([&] { return count_occurrences(px.log(), "order resumed endpoint=app") >= 1; },
-                     issuance_deadline));
-  // Release the held validation once the second run answers the same token.
-  REQUIRE(wait_until([&] { return px.curl_http("app.example.com", "/.well-known/acme-challenge/" + token).status == 200; },
-                     issuance_deadline));
-  gate.open();
-  REQUIRE(wait_issued(px, "app"));
-
-  CHECK(count_occurrences(px.log(), "order created") == 0);
-  CHECK(count_occurrences(pebble.pebble_log(), "Added order") == 1);
-  CHECK(px.served_serial("app.example.com") == issued_serial(px.log(), "app"));
+  check_order_resumed(px, pebble, gate, token);
 }
 
 // --- SIGTERM mid-order -----------------------------------------------------------------------------
@@ -525,15 +531,7 @@ TEST_CASE("a SIGTERM while an issuance waits on its validation stops it cleanly 
 
   PortcullisFixture px(options);
   LogOnFailure dump(px, "second run log");
-  REQUIRE(wait_until([&] { return count_occurrences(px.log(), "order resumed endpoint=app") >= 1; },
-                     issuance_deadline));
-  REQUIRE(wait_until([&] { return px.curl_http("app.example.com", "/.well-known/acme-challenge/" + token).status == 200; },
-                     issuance_deadline));
-  gate.open();
-  REQUIRE(wait_issued(px, "app"));
-  CHECK(count_occurrences(px.log(), "order created") == 0);
-  CHECK(count_occurrences(pebble.pebble_log(), "Added order") == 1);
-  CHECK(px.served_serial("app.example.com") == issued_serial(px.log(), "app"));
+  check_order_resumed(px, pebble, gate, token);
   CHECK(px.stop(drain_deadline) == 0);
   CHECK_FALSE(sanitizer_report(px.log()));
 }

@@ -159,6 +159,15 @@ T run(asio::io_context& io, asio::awaitable<T> task) {
   return std::move(*out);
 }
 
+// A client of `ca` with `options` (its directory set to the canned one), on `io`.
+std::unique_ptr<AcmeClient> client_of(const CannedCa& ca, testing::MemoryStorage& storage, asio::io_context& io,
+                                      AcmeClientOptions options = {}) {
+  options.directory_url = ca.base() + "/dir";
+  auto client = AcmeClient::create(io.get_executor(), options, storage);
+  REQUIRE(client);
+  return std::move(*client);
+}
+
 // A leaf with an authority key identifier and serial 0x87654321 (RFC 9773's example serial).
 std::string leaf_pem_with_aki() {
   base::PkeyPtr key(EVP_EC_gen("P-256"));
@@ -189,15 +198,13 @@ TEST_CASE("new-order sends the profile and replaces when the CA offers them, aft
   testing::MemoryStorage storage;
   asio::io_context io;
   AcmeClientOptions options;
-  options.directory_url = ca.base() + "/dir";
   options.profile = "shortlived";
-  auto client = AcmeClient::create(io.get_executor(), options, storage);
-  REQUIRE(client);
+  auto client = client_of(ca, storage, io, options);
 
-  auto order = run(io, (*client)->new_order({"a.example"}, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"));
+  auto order = run(io, client->new_order({"a.example"}, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"));
   if (!order) FAIL(order.error().message());
   CHECK(order->url == ca.base() + "/order/1");
-  CHECK((*client)->stats().bad_nonce_retries == 1);
+  CHECK(client->stats().bad_nonce_retries == 1);
   auto seen = ca.seen();
   REQUIRE(seen.order_nonces.size() == 2);
   REQUIRE(seen.bad_nonce_replay_nonces.size() == 1);
@@ -206,22 +213,19 @@ TEST_CASE("new-order sends the profile and replaces when the CA offers them, aft
   CHECK(seen.order_payload.at("profile").as_string() == "shortlived");
   CHECK(seen.order_payload.at("replaces").as_string() == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
   CHECK(storage.values.count(std::string(account_key_storage_key)) == 1);
-  CHECK(storage.values.at(account_url_storage_key(options.directory_url)).reveal() == ca.base() + "/acct/1");
+  CHECK(storage.values.at(account_url_storage_key(ca.base() + "/dir")).reveal() == ca.base() + "/acct/1");
 }
 
 TEST_CASE("orders starting together share one new-account request", "[unit][acme]") {
   CannedCa ca;
   testing::MemoryStorage storage;
   asio::io_context io;
-  AcmeClientOptions options;
-  options.directory_url = ca.base() + "/dir";
-  auto client = AcmeClient::create(io.get_executor(), options, storage);
-  REQUIRE(client);
+  auto client = client_of(ca, storage, io);
 
   constexpr int callers = 5;
   std::vector<std::string> urls;
   for (int i = 0; i < callers; ++i) {
-    asio::co_spawn(io, (*client)->account(), [&](std::exception_ptr e, Result<Account> account) {
+    asio::co_spawn(io, client->account(), [&](std::exception_ptr e, Result<Account> account) {
       if (e) std::rethrow_exception(e);
       urls.push_back(account ? account->url : "error: " + account.error().message());
     });
@@ -230,7 +234,7 @@ TEST_CASE("orders starting together share one new-account request", "[unit][acme
   REQUIRE(urls.size() == callers);
   for (const auto& url : urls) CHECK(url == ca.base() + "/acct/1");
   CHECK(ca.seen().new_account_requests == 1);
-  CHECK((*client)->stats().accounts_created == 1);
+  CHECK(client->stats().accounts_created == 1);
 }
 
 TEST_CASE("new-order leaves out replaces without ARI and an unlisted profile", "[unit][acme]") {
@@ -240,18 +244,16 @@ TEST_CASE("new-order leaves out replaces without ARI and an unlisted profile", "
   testing::MemoryStorage storage;
   asio::io_context io;
   AcmeClientOptions options;
-  options.directory_url = ca.base() + "/dir";
   options.profile = "tlsserver";
-  auto client = AcmeClient::create(io.get_executor(), options, storage);
-  REQUIRE(client);
-  auto order = run(io, (*client)->new_order({"a.example"}, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"));
+  auto client = client_of(ca, storage, io, options);
+  auto order = run(io, client->new_order({"a.example"}, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"));
   REQUIRE(order);
   auto payload = ca.seen().order_payload;
   CHECK_FALSE(payload.contains("replaces"));
   CHECK_FALSE(payload.contains("profile"));
 
   SECTION("and renewalInfo is reported as not offered") {
-    auto info = run(io, (*client)->renewal_info(leaf_pem_with_aki()));
+    auto info = run(io, client->renewal_info(leaf_pem_with_aki()));
     REQUIRE_FALSE(info);
     CHECK(info.error().code() == Errc::not_found);
   }
@@ -261,12 +263,9 @@ TEST_CASE("renewalInfo is fetched by ARI certificate id with its Retry-After", "
   CannedCa ca;
   testing::MemoryStorage storage;
   asio::io_context io;
-  AcmeClientOptions options;
-  options.directory_url = ca.base() + "/dir";
-  auto client = AcmeClient::create(io.get_executor(), options, storage);
-  REQUIRE(client);
+  auto client = client_of(ca, storage, io);
   const std::string pem = leaf_pem_with_aki();
-  auto info = run(io, (*client)->renewal_info(pem));
+  auto info = run(io, client->renewal_info(pem));
   if (!info) FAIL(info.error().message());
   CHECK(info->window_start == parse_rfc3339("2030-01-01T00:00:00Z").value());
   CHECK(info->window_end == parse_rfc3339("2030-01-02T00:00:00Z").value());
@@ -280,11 +279,8 @@ TEST_CASE("a problem answer becomes an acme Error naming the step and URL", "[un
   CannedCa ca;
   testing::MemoryStorage storage;
   asio::io_context io;
-  AcmeClientOptions options;
-  options.directory_url = ca.base() + "/dir";
-  auto client = AcmeClient::create(io.get_executor(), options, storage);
-  REQUIRE(client);
-  auto revoked = run(io, (*client)->revoke(leaf_pem_with_aki(), 4));
+  auto client = client_of(ca, storage, io);
+  auto revoked = run(io, client->revoke(leaf_pem_with_aki(), 4));
   REQUIRE_FALSE(revoked);
   CHECK(revoked.error().code() == Errc::acme);
   CHECK(revoked.error().message() == fmt::format("acme: revoke {}/revoke: 403 urn:ietf:params:acme:error:unauthorized "
