@@ -1,7 +1,10 @@
 #include "certstore/cert_directory.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <optional>
+#include <thread>
 
 #include <sys/stat.h>
 
@@ -16,6 +19,9 @@ namespace fs = std::filesystem;
 
 // Folder certificates rank as transitional: a managed certificate for the same name outranks them.
 constexpr CertSource dir_source = CertSource::transitional;
+
+// Threads that read and parse a folder's files at once (at most one per core).
+constexpr std::size_t max_scan_threads = 16;
 
 }  // namespace
 
@@ -39,9 +45,27 @@ Result<CertDirectories::Files> CertDirectories::scan(const std::vector<fs::path>
   }
   std::sort(paths.begin(), paths.end());
 
+  // Reading and parsing a file is independent of every other (the cache locks only its map):
+  // spread over the cores, results kept in path order.
+  std::vector<std::optional<Result<CertBundlePtr>>> loaded(paths.size());
+  {
+    std::atomic<std::size_t> next_index{0};
+    auto work = [&] {
+      for (std::size_t i; (i = next_index.fetch_add(1, std::memory_order_relaxed)) < paths.size();) {
+        loaded[i].emplace(cache_.load_combined(paths[i], dir_source));
+      }
+    };
+    const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t threads = std::min<std::size_t>({cores, max_scan_threads, (paths.size() + 63) / 64});
+    std::vector<std::jthread> helpers;
+    for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+    work();
+  }  // the helpers are joined here
+
   Files next;
-  for (const auto& path : paths) {
-    auto bundle = cache_.load_combined(path, dir_source);
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    const auto& path = paths[i];
+    auto& bundle = *loaded[i];
     if (bundle) {
       next.emplace_hint(next.end(), path.string(), std::move(*bundle));
       continue;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <openssl/bn.h>
+#include <openssl/decoder.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -142,6 +143,45 @@ Result<base::X509Ptr> decode_certificate(const Block& b) {
   return cert;
 }
 
+// A private key decoder, one per thread and reused. OpenSSL 3.0 builds a decoder context (every
+// provider's decoders, looked up under locks) for each PEM_read_bio_PrivateKey call, which costs
+// about ten times the decoding itself (openssl/openssl#15199): 100,000 certificate files spent
+// most of their start-up there. The context is the one PEM_read_bio_PrivateKey builds (input
+// "PEM", any structure and key type, no passphrase callback: encrypted keys fail), built once.
+class KeyDecoder {
+ public:
+  static KeyDecoder& for_this_thread() {
+    thread_local KeyDecoder decoder;
+    return decoder;
+  }
+  KeyDecoder(const KeyDecoder&) = delete;
+  KeyDecoder& operator=(const KeyDecoder&) = delete;
+  ~KeyDecoder() { OSSL_DECODER_CTX_free(ctx_); }
+
+  // The key in `pem` (one PEM block), or null with OpenSSL's reason on its error queue.
+  base::PkeyPtr decode(std::string_view pem) {
+    if (ctx_ == nullptr) {  // could not be built: the one-shot path, with its own error
+      auto bio = view_bio(pem);
+      return base::PkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
+    }
+    out_ = nullptr;
+    auto data = reinterpret_cast<const unsigned char*>(pem.data());
+    std::size_t left = pem.size();
+    const bool ok = OSSL_DECODER_from_data(ctx_, &data, &left) == 1;
+    base::PkeyPtr key(out_);  // the context's constructor stored the decoded key here
+    out_ = nullptr;
+    if (!ok) key.reset();
+    return key;
+  }
+
+ private:
+  KeyDecoder()
+      : ctx_(OSSL_DECODER_CTX_new_for_pkey(&out_, "PEM", nullptr, nullptr, EVP_PKEY_KEYPAIR, nullptr, nullptr)) {}
+
+  EVP_PKEY* out_ = nullptr;
+  OSSL_DECODER_CTX* ctx_ = nullptr;
+};
+
 Result<base::PkeyPtr> decode_key(const Block& b) {
   if (b.type == "ENCRYPTED PRIVATE KEY" || b.encrypted_header) {
     return fail(Errc::invalid_input,
@@ -150,8 +190,7 @@ Result<base::PkeyPtr> decode_key(const Block& b) {
                             block_label(b)));
   }
   ERR_clear_error();
-  auto bio = view_bio(b.text);
-  base::PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
+  base::PkeyPtr key = KeyDecoder::for_this_thread().decode(b.text);
   if (!key) {
     // OpenSSL's reasons are codes and names, never the key bytes.
     return fail(Errc::invalid_input, fmt::format("{}: not a usable private key: {}", block_label(b),
