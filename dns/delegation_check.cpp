@@ -186,6 +186,9 @@ domain::Observation DelegationChecker::check_cname(std::string_view name, std::s
   std::set<std::string> seen{current};
   for (unsigned hop = 0; hop <= max_cname_hops; ++hop) {
     auto reply = query.ask(current, LDNS_RR_TYPE_CNAME);
+    // A later hop that cannot be looked up does not lead to us as far as anyone can tell.
+    if (!reply && hop > 0)
+      return {domain::RecordState::wrong_target, fmt::format("CNAME {} ({})", chain, reply.error().message())};
     if (!reply) return failed(reply.error());
     auto cname = std::find_if(reply->answer.begin(), reply->answer.end(), [&](const Rr& rr) {
       return rr.type == LDNS_RR_TYPE_CNAME && rr.owner == current;
