@@ -1,7 +1,7 @@
-// The core of `portcullis dns-check`: every record the endpoints need (domain/records), checked
+// The DNS record check's report: every record the endpoints need (domain/records), checked
 // through a recursive resolver (dns::DelegationChecker) and rendered for a person (an aligned
-// table) or a program (JSON). The command-line wiring reads the zone and resolver from the
-// configuration; this file takes them as arguments.
+// table) or a program (JSON). The zone and the resolver are arguments: nothing here reads the
+// configuration.
 #pragma once
 
 #include <functional>
