@@ -15,9 +15,11 @@ using namespace portcullis::testing;
 
 TEST_CASE("a CNAME added to Knot with knsupdate is answered by Unbound at once, and removed likewise",
           "[integration][dns]") {
+  const bool forward = GENERATE(false, true);  // Unbound iterates to Knot (stub) or forwards to it
   KnotFixture knot({.zones = {{"example.com", {"www 0 A 192.0.2.10"}}}});
-  UnboundFixture unbound({.zones = {{"example.com", knot.host(), knot.port()}}});
-  INFO("knot log:\n" << knot.log() << "\nunbound log:\n" << unbound.log());
+  UnboundFixture unbound({.zones = {{"example.com", knot.host(), knot.port(), forward}}});
+  INFO((forward ? "forward-zone" : "stub-zone") << "\nknot log:\n" << knot.log() << "\nunbound log:\n"
+                                                << unbound.log());
 
   auto ask = [&](const std::string& name, const std::string& type) {
     return kdig(unbound.host(), unbound.port(), name, type);
