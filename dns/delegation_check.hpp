@@ -19,7 +19,7 @@ namespace portcullis::dns {
 
 struct ResolverOptions {
   domain::HostPort address;                  // the recursive resolver, "127.0.0.1:53" / "[::1]:53"
-  std::chrono::milliseconds timeout{2'000};  // per attempt; rounded up to whole milliseconds
+  std::chrono::milliseconds timeout{2'000};  // per attempt
   unsigned attempts = 2;                     // tries in all (1 to 255)
 };
 

@@ -191,6 +191,12 @@ TEST_CASE("the delegation check reports an unreachable or failing resolver as an
     CHECK(seen.found == fmt::format("resolver {}: SERVFAIL for _acme-challenge.app.example.org CNAME",
                                     unbound.host_port()));
   }
+  SECTION("no attempts at all is refused before anything is sent") {
+    dns::DelegationChecker checker({.address = {"127.0.0.1", 53}, .timeout = 1s, .attempts = 0});
+    auto seen = checker.check_cname("a.example.com", "b.example.net");
+    CHECK(seen.state == RecordState::error);
+    CHECK(seen.found == "resolver 127.0.0.1:53: expected a positive timeout and 1 to 255 attempts, got 1000 ms and 0");
+  }
   SECTION("a resolver address that is not an IP") {
     dns::DelegationChecker checker({.address = {"resolver.example", 53}});
     auto seen = checker.check_cname("a.example.com", "b.example.net");
