@@ -228,7 +228,8 @@ void PebbleFixture::launch_pebble() {
   env.insert(env.end(), options_.env.begin(), options_.env.end());
   pebble_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{"/usr/bin/pebble", "-config", (dir_ / "pebble-config.json").string(), "-dnsserver",
-                               fmt::format("127.0.0.1:{}", dns_port_)},
+                               options_.dns_server.empty() ? fmt::format("127.0.0.1:{}", dns_port_)
+                                                           : options_.dns_server},
       dir_.path(), std::move(env));
   pebble_logs_.push_back(pebble_->stdout_path());
   pebble_logs_.push_back(pebble_->stderr_path());

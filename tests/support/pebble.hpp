@@ -32,6 +32,10 @@ struct PebbleOptions {
   // nonce rejection (5%) and authorization reuse are left at Pebble's defaults.
   std::vector<std::string> env;
   std::chrono::milliseconds ready_deadline{15'000};
+  // "ip:port" of the DNS server Pebble resolves every name through (-dnsserver): an
+  // UnboundFixture, for validations that follow real CNAMEs. Empty: challtestsrv, which answers
+  // every name with 127.0.0.1 and serves set_txt's records.
+  std::string dns_server;
 };
 
 class PebbleFixture {
