@@ -21,6 +21,7 @@
 
 #include "acme/http_client.hpp"
 #include "acme/protocol.hpp"
+#include "base/blocking_pool.hpp"
 #include "base/error.hpp"
 #include "base/ossl.hpp"
 #include "certstore/storage.hpp"
@@ -63,10 +64,12 @@ std::string account_url_storage_key(std::string_view directory_url);
 
 class AcmeClient {
  public:
-  // Does no I/O. `storage` must outlive the client; its calls are brief and made on the executor's
-  // thread. Errors: Errc::config (unreadable CA bundle, EAB half configured).
+  // Does no I/O. `storage` and `pool` must outlive the client; every store call and the account
+  // key generation run on `pool` (store calls on its store lane). Errors: Errc::config
+  // (unreadable CA bundle, EAB half configured).
   static Result<std::unique_ptr<AcmeClient>> create(boost::asio::any_io_executor executor,
-                                                    AcmeClientOptions options, certstore::Storage& storage);
+                                                    AcmeClientOptions options, certstore::Storage& storage,
+                                                    base::BlockingPool& pool);
   ~AcmeClient();
 
   // Every coroutine below runs on the executor given to create() and may run concurrently with
@@ -116,7 +119,7 @@ class AcmeClient {
     std::string location;
   };
   AcmeClient(boost::asio::any_io_executor executor, AcmeClientOptions options, certstore::Storage& storage,
-             std::unique_ptr<HttpClient> http);
+             base::BlockingPool& pool, std::unique_ptr<HttpClient> http);
 
   boost::asio::awaitable<Result<HttpResponse>> send(std::string_view step, HttpRequest request);
   boost::asio::awaitable<Result<std::string>> take_nonce(std::string_view step);
@@ -139,6 +142,7 @@ class AcmeClient {
   boost::asio::any_io_executor executor_;
   AcmeClientOptions options_;
   certstore::Storage& storage_;
+  base::BlockingPool& pool_;
   std::unique_ptr<HttpClient> http_;
   std::optional<Directory> directory_;
   base::PkeyPtr account_key_;

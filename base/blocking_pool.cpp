@@ -10,6 +10,9 @@ BlockingPool::BlockingPool(std::size_t threads)
       store_lane_(boost::asio::make_strand(pool_.get_executor())) {}
 
 BlockingPool::~BlockingPool() {
+  // A queued call abandoned here destroys its caller's frame, whose guards may queue more (a lease
+  // release): from now on those run inline, never into a pool that is going away.
+  finished_ = true;
   pool_.stop();
   pool_.join();
 }

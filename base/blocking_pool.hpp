@@ -62,7 +62,8 @@ class BlockingPool {
   static constexpr std::size_t default_threads = 2;
 
   explicit BlockingPool(std::size_t threads = default_threads);
-  // Abandons queued calls that have not started, then joins (see finish() for the orderly end).
+  // Abandons queued calls that have not started, then joins (see finish() for the orderly end);
+  // calls submitted meanwhile run inline.
   ~BlockingPool();
   BlockingPool(const BlockingPool&) = delete;
   BlockingPool& operator=(const BlockingPool&) = delete;

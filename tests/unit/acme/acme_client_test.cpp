@@ -159,11 +159,17 @@ T run(asio::io_context& io, asio::awaitable<T> task) {
   return std::move(*out);
 }
 
+// The blocking pool of the clients below: its threads run the store calls and key generation.
+base::BlockingPool& pool() {
+  static base::BlockingPool instance;
+  return instance;
+}
+
 // A client of `ca` with `options` (its directory set to the canned one), on `io`.
 std::unique_ptr<AcmeClient> client_of(const CannedCa& ca, testing::MemoryStorage& storage, asio::io_context& io,
                                       AcmeClientOptions options = {}) {
   options.directory_url = ca.base() + "/dir";
-  auto client = AcmeClient::create(io.get_executor(), options, storage);
+  auto client = AcmeClient::create(io.get_executor(), options, storage, pool());
   REQUIRE(client);
   return std::move(*client);
 }
@@ -295,7 +301,7 @@ TEST_CASE("an unreachable CA is a network error that names the step and URL", "[
   asio::io_context io;
   AcmeClientOptions options;
   options.directory_url = "http://127.0.0.1:1/dir";
-  auto client = AcmeClient::create(io.get_executor(), options, storage);
+  auto client = AcmeClient::create(io.get_executor(), options, storage, pool());
   REQUIRE(client);
   auto dir = run(io, (*client)->directory());
   REQUIRE_FALSE(dir);
