@@ -450,13 +450,23 @@ asio::awaitable<Status> AcmeClient::revoke(std::string certificate_pem, int reas
 }
 
 asio::awaitable<Result<RenewalInfo>> AcmeClient::renewal_info(std::string certificate_pem) {
+  auto chain = certstore::pem::parse_chain(certificate_pem);
+  Result<std::string> id = chain ? ari_certificate_id(chain->front().get()) : tl::unexpected(chain.error());
+  auto info = co_await renewal_info_of(std::move(id));
+  co_return info;
+}
+
+asio::awaitable<Result<RenewalInfo>> AcmeClient::renewal_info(certstore::CertBundlePtr certificate) {
+  auto id = ari_certificate_id(certificate->leaf());
+  auto info = co_await renewal_info_of(std::move(id));
+  co_return info;
+}
+
+asio::awaitable<Result<RenewalInfo>> AcmeClient::renewal_info_of(Result<std::string> id) {
   auto dir = co_await directory();
   if (!dir) co_return tl::unexpected(dir.error());
   if (dir->renewal_info.empty())
     co_return fail(Errc::not_found, fmt::format("acme: renewal-info: {} offers no ARI", options_.directory_url));
-  auto chain = certstore::pem::parse_chain(certificate_pem);
-  if (!chain) co_return with_step(chain, "renewal-info", dir->renewal_info);
-  auto id = ari_certificate_id(chain->front().get());
   if (!id) co_return with_step(id, "renewal-info", dir->renewal_info);
   std::string base = dir->renewal_info;
   if (!base.empty() && base.back() == '/') base.pop_back();

@@ -104,6 +104,8 @@ class AcmeClient {
   boost::asio::awaitable<Status> revoke(std::string certificate_pem, int reason = 0);
   // RFC 9773 renewalInfo for the leaf of `certificate_pem`; Errc::not_found when the CA has no ARI.
   boost::asio::awaitable<Result<RenewalInfo>> renewal_info(std::string certificate_pem);
+  // The same for a certificate already parsed (the one being served): no PEM is parsed again.
+  boost::asio::awaitable<Result<RenewalInfo>> renewal_info(certstore::CertBundlePtr certificate);
 
   // Valid after account() succeeded.
   Result<std::string> key_authorization(std::string_view token) const;
@@ -136,6 +138,8 @@ class AcmeClient {
   // account(), single-flight; with `forgotten_url`, the CA no longer knows that account: register
   // the key again unless another caller already did.
   boost::asio::awaitable<Result<Account>> settled_account(std::string forgotten_url);
+  // renewalInfo for the certificate with this ARI id (or the error computing it).
+  boost::asio::awaitable<Result<RenewalInfo>> renewal_info_of(Result<std::string> id);
   // False when the wait was cancelled (the task is stopping).
   boost::asio::awaitable<bool> sleep_for(std::chrono::milliseconds delay);
 

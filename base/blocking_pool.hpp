@@ -75,7 +75,9 @@ class BlockingPool {
   // writes). The caller suspends and resumes on its own executor with f's result; an exception
   // becomes Errc::internal. Not cancellable: a cancelled caller resumes when `f` has returned and
   // sees its cancellation at its next asynchronous step; the caller stays suspended until `f` has
-  // returned, so `f` may refer to the caller's locals.
+  // returned, so `f` may refer to the caller's locals. Pass a lambda that captures by reference
+  // (a closure with a trivial destructor): GCC 12 mishandles temporaries with non-trivial
+  // destructors in a co_await expression; bind any other callable to a named variable first.
   template <class F>
   boost::asio::awaitable<result_of<F>> run(F f) {
     if (finished_) co_return detail::invoke_caught(f);

@@ -289,8 +289,7 @@ asio::awaitable<void> CertificateManager::ari_loop(std::shared_ptr<AcmeSession> 
     for (const auto& id : ids) {
       auto cert = managed_bundle(id);
       if (!cert) continue;
-      std::string chain_pem = cert->chain_pem();
-      auto info = co_await acme->client->renewal_info(std::move(chain_pem));
+      auto info = co_await acme->client->renewal_info(cert);
       const auto state = co_await asio::this_coro::cancellation_state;
       if (is_cancelled(state)) co_return;  // a new session took over, or shutdown
       if (!info) {

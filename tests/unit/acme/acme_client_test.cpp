@@ -20,6 +20,7 @@
 
 #include "acme/jws.hpp"
 #include "certstore/pem.hpp"
+#include "tests/support/test_certs.hpp"
 #include "tests/unit/acme/memory_storage.hpp"
 
 namespace {
@@ -279,6 +280,19 @@ TEST_CASE("renewalInfo is fetched by ARI certificate id with its Retry-After", "
   auto leaf = certstore::pem::parse_chain(pem).value();
   CHECK(ca.seen().ari_path == "/ari/" + ari_certificate_id(leaf.front().get()).value());
   CHECK(ca.seen().ari_path.ends_with(".AIdlQyE"));
+}
+
+TEST_CASE("renewalInfo for a certificate already parsed asks by the same ARI id, parsing no PEM", "[unit][acme]") {
+  CannedCa ca;
+  testing::MemoryStorage storage;
+  asio::io_context io;
+  auto client = client_of(ca, storage, io);
+  const auto root = testing::TestCa::create("ARI Test Root");
+  const auto bundle = root.issue({"app.example.com"}).bundle(certstore::CertSource::managed);
+  auto info = run(io, client->renewal_info(bundle));
+  if (!info) FAIL(info.error().message());
+  CHECK(info->window_start == parse_rfc3339("2030-01-01T00:00:00Z").value());
+  CHECK(ca.seen().ari_path == "/ari/" + ari_certificate_id(bundle->leaf()).value());
 }
 
 TEST_CASE("a problem answer becomes an acme Error naming the step and URL", "[unit][acme]") {
