@@ -48,13 +48,17 @@ std::string account_url_storage_key(std::string_view directory_url) {
 }
 
 AcmeClient::AcmeClient(asio::any_io_executor executor, AcmeClientOptions options, certstore::Storage& storage,
-                       std::unique_ptr<HttpClient> http)
-    : executor_(std::move(executor)), options_(std::move(options)), storage_(storage), http_(std::move(http)) {}
+                       base::BlockingPool& pool, std::unique_ptr<HttpClient> http)
+    : executor_(std::move(executor)),
+      options_(std::move(options)),
+      storage_(storage),
+      pool_(pool),
+      http_(std::move(http)) {}
 
 AcmeClient::~AcmeClient() = default;
 
 Result<std::unique_ptr<AcmeClient>> AcmeClient::create(asio::any_io_executor executor, AcmeClientOptions options,
-                                                       certstore::Storage& storage) {
+                                                       certstore::Storage& storage, base::BlockingPool& pool) {
   if (options.directory_url.empty()) return fail(Errc::config, "acme: directory URL is empty");
   if (options.eab_kid.empty() != options.eab_hmac_key.empty())
     return fail(Errc::config, "acme: eab_kid and eab_hmac_key must be set together");
@@ -63,7 +67,7 @@ Result<std::unique_ptr<AcmeClient>> AcmeClient::create(asio::any_io_executor exe
   http_options.timeouts = options.timeouts;
   auto http = HttpClient::create(executor, http_options);
   if (!http) return tl::unexpected(http.error().with_context("acme"));
-  return std::unique_ptr<AcmeClient>(new AcmeClient(std::move(executor), std::move(options), storage, std::move(*http)));
+  return std::unique_ptr<AcmeClient>(new AcmeClient(std::move(executor), std::move(options), storage, pool, std::move(*http)));
 }
 
 void AcmeClient::reset() {
@@ -174,7 +178,7 @@ asio::awaitable<Result<HttpResponse>> AcmeClient::post_as_account(std::string_vi
 
 asio::awaitable<Status> AcmeClient::load_account_key() {
   if (account_key_) co_return Status{};
-  auto stored = storage_.get_value(std::string(account_key_storage_key));
+  auto stored = co_await pool_.store([&] { return storage_.get_value(std::string(account_key_storage_key)); });
   if (!stored) co_return tl::unexpected(stored.error().with_context("acme: load account key"));
   if (*stored) {
     auto key = certstore::pem::parse_private_key(**stored);
@@ -183,10 +187,11 @@ asio::awaitable<Status> AcmeClient::load_account_key() {
     account_key_ = std::move(*key);
     co_return Status{};
   }
-  auto key = certstore::pem::generate_p256();
+  auto key = co_await pool_.run([] { return certstore::pem::generate_p256(); });
   if (!key) co_return tl::unexpected(key.error().with_context("acme: generate account key"));
   SecretBytes pem = certstore::pem::to_pem(key->get());
-  if (auto put = storage_.put_value(std::string(account_key_storage_key), pem); !put)
+  auto put = co_await pool_.store([&] { return storage_.put_value(std::string(account_key_storage_key), pem); });
+  if (!put)
     co_return tl::unexpected(put.error().with_context("acme: store account key"));
   account_key_ = std::move(*key);
   log::acme()->info("account key generated alg=ES256");
@@ -228,7 +233,8 @@ asio::awaitable<Result<Account>> AcmeClient::settled_account(std::string forgott
 
 asio::awaitable<Result<Account>> AcmeClient::load_or_register_account() {
   if (auto loaded = co_await load_account_key(); !loaded) co_return tl::unexpected(loaded.error());
-  auto stored_url = storage_.get_value(account_url_storage_key(options_.directory_url));
+  auto stored_url =
+      co_await pool_.store([&] { return storage_.get_value(account_url_storage_key(options_.directory_url)); });
   if (!stored_url) co_return tl::unexpected(stored_url.error().with_context("acme: load account URL"));
   if (*stored_url && !(*stored_url)->empty()) {
     auto thumbprint = jwk_thumbprint(account_key_.get());
@@ -263,7 +269,9 @@ asio::awaitable<Result<Account>> AcmeClient::register_account() {
                                            response->status));
   auto thumbprint = jwk_thumbprint(account_key_.get());
   if (!thumbprint) co_return tl::unexpected(thumbprint.error());
-  if (auto put = storage_.put_value(account_url_storage_key(options_.directory_url), SecretBytes(url)); !put)
+  auto put = co_await pool_.store(
+      [&] { return storage_.put_value(account_url_storage_key(options_.directory_url), SecretBytes(url)); });
+  if (!put)
     co_return tl::unexpected(put.error().with_context("acme: store account URL"));
   bool created = response->status == 201;
   if (created) ++stats_.accounts_created;
@@ -442,13 +450,23 @@ asio::awaitable<Status> AcmeClient::revoke(std::string certificate_pem, int reas
 }
 
 asio::awaitable<Result<RenewalInfo>> AcmeClient::renewal_info(std::string certificate_pem) {
+  auto chain = certstore::pem::parse_chain(certificate_pem);
+  Result<std::string> id = chain ? ari_certificate_id(chain->front().get()) : tl::unexpected(chain.error());
+  auto info = co_await renewal_info_of(std::move(id));
+  co_return info;
+}
+
+asio::awaitable<Result<RenewalInfo>> AcmeClient::renewal_info(certstore::CertBundlePtr certificate) {
+  auto id = ari_certificate_id(certificate->leaf());
+  auto info = co_await renewal_info_of(std::move(id));
+  co_return info;
+}
+
+asio::awaitable<Result<RenewalInfo>> AcmeClient::renewal_info_of(Result<std::string> id) {
   auto dir = co_await directory();
   if (!dir) co_return tl::unexpected(dir.error());
   if (dir->renewal_info.empty())
     co_return fail(Errc::not_found, fmt::format("acme: renewal-info: {} offers no ARI", options_.directory_url));
-  auto chain = certstore::pem::parse_chain(certificate_pem);
-  if (!chain) co_return with_step(chain, "renewal-info", dir->renewal_info);
-  auto id = ari_certificate_id(chain->front().get());
   if (!id) co_return with_step(id, "renewal-info", dir->renewal_info);
   std::string base = dir->renewal_info;
   if (!base.empty() && base.back() == '/') base.pop_back();

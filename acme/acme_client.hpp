@@ -21,6 +21,7 @@
 
 #include "acme/http_client.hpp"
 #include "acme/protocol.hpp"
+#include "base/blocking_pool.hpp"
 #include "base/error.hpp"
 #include "base/ossl.hpp"
 #include "certstore/storage.hpp"
@@ -63,10 +64,12 @@ std::string account_url_storage_key(std::string_view directory_url);
 
 class AcmeClient {
  public:
-  // Does no I/O. `storage` must outlive the client; its calls are brief and made on the executor's
-  // thread. Errors: Errc::config (unreadable CA bundle, EAB half configured).
+  // Does no I/O. `storage` and `pool` must outlive the client; every store call and the account
+  // key generation run on `pool` (store calls on its store lane). Errors: Errc::config
+  // (unreadable CA bundle, EAB half configured).
   static Result<std::unique_ptr<AcmeClient>> create(boost::asio::any_io_executor executor,
-                                                    AcmeClientOptions options, certstore::Storage& storage);
+                                                    AcmeClientOptions options, certstore::Storage& storage,
+                                                    base::BlockingPool& pool);
   ~AcmeClient();
 
   // Every coroutine below runs on the executor given to create() and may run concurrently with
@@ -101,6 +104,8 @@ class AcmeClient {
   boost::asio::awaitable<Status> revoke(std::string certificate_pem, int reason = 0);
   // RFC 9773 renewalInfo for the leaf of `certificate_pem`; Errc::not_found when the CA has no ARI.
   boost::asio::awaitable<Result<RenewalInfo>> renewal_info(std::string certificate_pem);
+  // The same for a certificate already parsed (the one being served): no PEM is parsed again.
+  boost::asio::awaitable<Result<RenewalInfo>> renewal_info(certstore::CertBundlePtr certificate);
 
   // Valid after account() succeeded.
   Result<std::string> key_authorization(std::string_view token) const;
@@ -116,7 +121,7 @@ class AcmeClient {
     std::string location;
   };
   AcmeClient(boost::asio::any_io_executor executor, AcmeClientOptions options, certstore::Storage& storage,
-             std::unique_ptr<HttpClient> http);
+             base::BlockingPool& pool, std::unique_ptr<HttpClient> http);
 
   boost::asio::awaitable<Result<HttpResponse>> send(std::string_view step, HttpRequest request);
   boost::asio::awaitable<Result<std::string>> take_nonce(std::string_view step);
@@ -133,12 +138,15 @@ class AcmeClient {
   // account(), single-flight; with `forgotten_url`, the CA no longer knows that account: register
   // the key again unless another caller already did.
   boost::asio::awaitable<Result<Account>> settled_account(std::string forgotten_url);
+  // renewalInfo for the certificate with this ARI id (or the error computing it).
+  boost::asio::awaitable<Result<RenewalInfo>> renewal_info_of(Result<std::string> id);
   // False when the wait was cancelled (the task is stopping).
   boost::asio::awaitable<bool> sleep_for(std::chrono::milliseconds delay);
 
   boost::asio::any_io_executor executor_;
   AcmeClientOptions options_;
   certstore::Storage& storage_;
+  base::BlockingPool& pool_;
   std::unique_ptr<HttpClient> http_;
   std::optional<Directory> directory_;
   base::PkeyPtr account_key_;

@@ -47,35 +47,46 @@ bool may_complete_later(const Error& e) {
 
 // Deletes the order row once the order is done with (issued, or failed for good). A failure is
 // logged, not returned: the outcome of the issuance is already decided.
-void drop_order(certstore::Storage& storage, const std::string& endpoint) {
-  if (auto dropped = storage.delete_order(endpoint); !dropped)
+asio::awaitable<void> drop_order(base::BlockingPool& pool, certstore::Storage& storage, const std::string& endpoint) {
+  auto dropped = co_await pool.store([&] { return storage.delete_order(endpoint); });
+  if (!dropped)
     log::acme()->warn("order row delete failed endpoint={} error=\"{}\"", endpoint, dropped.error().message());
 }
 
-// Releases the names this issuance holds, in the store and in this process.
+// Releases the names this issuance holds, in this process at once and in the store through the
+// pool's store lane (queued, not awaited: a destructor cannot suspend; the lane's order makes the
+// release visible to every store call submitted after it).
 class LeaseGuard {
  public:
-  LeaseGuard(certstore::Storage& storage, std::set<std::string>& in_flight, std::string holder)
-      : storage_(storage), in_flight_(in_flight), holder_(std::move(holder)) {}
+  LeaseGuard(certstore::Storage& storage, base::BlockingPool& pool, std::set<std::string>& in_flight,
+             std::string holder)
+      : storage_(storage), pool_(pool), in_flight_(in_flight), holder_(std::move(holder)) {}
   ~LeaseGuard() {
-    for (const auto& name : held_) {
-      in_flight_.erase(name);
-      if (auto released = storage_.release_lease(name, holder_); !released)
-        log::acme()->warn("lease release failed name={} error=\"{}\"", name, released.error().message());
-    }
+    for (const auto& name : held_) in_flight_.erase(name);
+    if (held_.empty()) return;
+    pool_.post_store([&storage = storage_, names = std::move(held_), holder = holder_] {
+      for (const auto& name : names) {
+        if (auto released = storage.release_lease(name, holder); !released)
+          log::acme()->warn("lease release failed name={} error=\"{}\"", name, released.error().message());
+      }
+    });
   }
-  Status acquire(const std::string& name, std::chrono::seconds ttl) {
-    if (in_flight_.count(name)) return fail(Errc::conflict, fmt::format("an order for {} is already in flight", name));
-    auto got = storage_.try_acquire_lease(name, holder_, ttl);
-    if (!got) return tl::unexpected(got.error().with_context("lease " + name));
-    if (!*got) return fail(Errc::conflict, fmt::format("an order for {} is in flight on another node", name));
+  asio::awaitable<Status> acquire(const std::string& name, std::chrono::seconds ttl) {
+    if (in_flight_.count(name))
+      co_return fail(Errc::conflict, fmt::format("an order for {} is already in flight", name));
+    // Held in this process before the store answers: a second issuance for the name, starting
+    // while this one waits on the pool, is refused here rather than racing it in the store.
     in_flight_.insert(name);
     held_.push_back(name);
-    return {};
+    auto got = co_await pool_.store([&] { return storage_.try_acquire_lease(name, holder_, ttl); });
+    if (!got) co_return tl::unexpected(got.error().with_context("lease " + name));
+    if (!*got) co_return fail(Errc::conflict, fmt::format("an order for {} is in flight on another node", name));
+    co_return Status{};
   }
 
  private:
   certstore::Storage& storage_;
+  base::BlockingPool& pool_;
   std::set<std::string>& in_flight_;
   std::string holder_;
   std::vector<std::string> held_;
@@ -151,10 +162,11 @@ Result<LeafFacts> leaf_facts(std::string_view chain_pem) {
   return facts;
 }
 
-Issuer::Issuer(AcmeClient& client, certstore::Storage& storage, ChallengeBoard& board, IssuerOptions options)
-    : client_(client), storage_(storage), board_(board), options_(std::move(options)) {}
+Issuer::Issuer(AcmeClient& client, certstore::Storage& storage, ChallengeBoard& board, base::BlockingPool& pool,
+               IssuerOptions options)
+    : client_(client), storage_(storage), board_(board), pool_(pool), options_(std::move(options)) {}
 
-asio::awaitable<Result<StoredCertificate>> Issuer::issue(IssueRequest request) {
+asio::awaitable<Result<IssuedCertificate>> Issuer::issue(IssueRequest request) {
   const auto started = std::chrono::steady_clock::now();
   const std::string& endpoint = request.endpoint_id;
   const auto names = normalise(request.names);
@@ -165,10 +177,11 @@ asio::awaitable<Result<StoredCertificate>> Issuer::issue(IssueRequest request) {
     co_return fail(Errc::invalid_input,
                    fmt::format("issue {}: wildcard names need dns-01, not {}", endpoint, to_string(request.challenge)));
 
-  LeaseGuard leases(storage_, in_flight_names_, options_.lease_holder);
-  for (const auto& name : names)
-    if (auto held = leases.acquire(name, options_.lease_ttl); !held)
-      co_return tl::unexpected(held.error().with_context("issue " + endpoint));
+  LeaseGuard leases(storage_, pool_, in_flight_names_, options_.lease_holder);
+  for (const auto& name : names) {
+    auto held = co_await leases.acquire(name, options_.lease_ttl);
+    if (!held) co_return tl::unexpected(held.error().with_context("issue " + endpoint));
+  }
   BoardGuard board(board_);
 
   auto account = co_await client_.account();
@@ -176,7 +189,7 @@ asio::awaitable<Result<StoredCertificate>> Issuer::issue(IssueRequest request) {
 
   // Resume the stored order when there is one for the same names (RFC 8555 §7.4: the CA keeps it;
   // a second order would count against rate limits).
-  auto stored_orders = storage_.load_orders();
+  auto stored_orders = co_await pool_.store([&] { return storage_.load_orders(); });
   if (!stored_orders) co_return tl::unexpected(stored_orders.error().with_context("issue " + endpoint));
   std::optional<StoredOrder> stored;
   for (auto& o : *stored_orders)
@@ -202,27 +215,30 @@ asio::awaitable<Result<StoredCertificate>> Issuer::issue(IssueRequest request) {
   }
   if (!order) {
     // Persist the key and the intent before the CA hears of the order.
-    auto key = certstore::pem::generate_p256();
+    auto key = co_await pool_.run([] { return certstore::pem::generate_p256(); });
     if (!key) co_return tl::unexpected(key.error().with_context("issue " + endpoint));
     stored = StoredOrder{endpoint, "", names, "new", certstore::pem::to_pem(key->get()), request.replaces,
                          unix_now(), unix_now()};
-    if (auto put = storage_.put_order(*stored); !put) co_return tl::unexpected(put.error().with_context("issue " + endpoint));
+    auto put = co_await pool_.store([&] { return storage_.put_order(*stored); });
+    if (!put) co_return tl::unexpected(put.error().with_context("issue " + endpoint));
     auto created = co_await client_.new_order(names, request.replaces);
     if (!created) co_return tl::unexpected(created.error());
     order = std::move(*created);
     stored->order_url = order->url;
     stored->status = order->status;
     stored->updated_unix = unix_now();
-    if (auto put = storage_.put_order(*stored); !put) co_return tl::unexpected(put.error().with_context("issue " + endpoint));
+    auto updated = co_await pool_.store([&] { return storage_.put_order(*stored); });
+    if (!updated) co_return tl::unexpected(updated.error().with_context("issue " + endpoint));
   }
   auto certificate_key = certstore::pem::parse_private_key(stored->cert_key_pem);
   if (!certificate_key) co_return tl::unexpected(certificate_key.error().with_context("issue " + endpoint + ": stored order key"));
 
-  auto persist_status = [&](const std::string& status) -> Status {
+  auto persist_status = [&](const std::string& status) -> asio::awaitable<Status> {
     stored->status = status;
     stored->updated_unix = unix_now();
-    if (auto put = storage_.put_order(*stored); !put) return tl::unexpected(put.error().with_context("issue " + endpoint));
-    return {};
+    auto put = co_await pool_.store([&] { return storage_.put_order(*stored); });
+    if (!put) co_return tl::unexpected(put.error().with_context("issue " + endpoint));
+    co_return Status{};
   };
 
   if (order->status == "pending") {
@@ -264,21 +280,25 @@ asio::awaitable<Result<StoredCertificate>> Issuer::issue(IssueRequest request) {
       if (!authz) co_return tl::unexpected(authz.error());
       if (authz->status != "valid") {
         auto err = validation_error(*authz, type);
-        drop_order(storage_, endpoint);
+        co_await drop_order(pool_, storage_, endpoint);
         co_return tl::unexpected(err);
       }
     }
     auto ready = co_await client_.wait_order(order->url);
     if (!ready) co_return tl::unexpected(ready.error());
     order = std::move(*ready);
-    if (auto put = persist_status(order->status); !put) co_return tl::unexpected(put.error());
+    auto status = order->status;
+    auto put = co_await persist_status(status);
+    if (!put) co_return tl::unexpected(put.error());
   }
 
   if (order->status == "ready") {
-    if (auto put = persist_status("processing"); !put) co_return tl::unexpected(put.error());
+    std::string processing = "processing";
+    auto put = co_await persist_status(processing);
+    if (!put) co_return tl::unexpected(put.error());
     auto finalized = co_await client_.finalize(*order, certificate_key->get());
     if (!finalized) {
-      if (!may_complete_later(finalized.error())) drop_order(storage_, endpoint);
+      if (!may_complete_later(finalized.error())) co_await drop_order(pool_, storage_, endpoint);
       co_return tl::unexpected(finalized.error());
     }
     order = std::move(*finalized);
@@ -288,16 +308,23 @@ asio::awaitable<Result<StoredCertificate>> Issuer::issue(IssueRequest request) {
     order = std::move(*waited);
   }
   if (order->status != "valid") {
-    drop_order(storage_, endpoint);
+    co_await drop_order(pool_, storage_, endpoint);
     if (order->error) co_return tl::unexpected(problem_error("order", order->url, *order->error));
     co_return fail(Errc::acme, fmt::format("acme: order {}: status {}, expected valid", order->url, order->status));
   }
-  if (auto put = persist_status("valid"); !put) co_return tl::unexpected(put.error());
+  std::string valid = "valid";
+  if (auto put = co_await persist_status(valid); !put) co_return tl::unexpected(put.error());
 
   auto chain = co_await client_.download_certificate(order->certificate);
   if (!chain) co_return tl::unexpected(chain.error());
-  auto facts = leaf_facts(*chain);
-  if (!facts) co_return tl::unexpected(facts.error().with_context("acme: download-certificate " + order->certificate));
+  // Parsed once, here: the bundle is what the proxy serves, and its facts are what the row keeps.
+  auto bundle = co_await pool_.run([&] {
+    return certstore::CertBundle::from_pem(*chain, stored->cert_key_pem, certstore::CertSource::managed,
+                                           "acme:" + endpoint);
+  });
+  if (!bundle) {
+    co_return tl::unexpected(bundle.error().with_context("acme: download-certificate " + order->certificate));
+  }
 
   StoredCertificate cert;
   cert.name_key = endpoint;
@@ -306,16 +333,17 @@ asio::awaitable<Result<StoredCertificate>> Issuer::issue(IssueRequest request) {
   cert.names = names;
   cert.chain_pem = std::move(*chain);
   cert.key_pem = std::move(stored->cert_key_pem);
-  cert.serial_hex = facts->serial_hex;
-  cert.not_after_unix = facts->not_after_unix;
+  cert.serial_hex = (*bundle)->serial_hex();
+  cert.not_after_unix = Clock::to_time_t((*bundle)->not_after());
   cert.created_unix = unix_now();
-  if (auto put = storage_.put_certificate(cert); !put) co_return tl::unexpected(put.error().with_context("issue " + endpoint));
-  drop_order(storage_, endpoint);
+  auto put = co_await pool_.store([&] { return storage_.put_certificate(cert); });
+  if (!put) co_return tl::unexpected(put.error().with_context("issue " + endpoint));
+  co_await drop_order(pool_, storage_, endpoint);
 
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   log::acme()->info("issued endpoint={} names={} serial={} not_after={} elapsed_ms={}", endpoint,
                     fmt::join(names, ","), cert.serial_hex, cert.not_after_unix, elapsed.count());
-  co_return cert;
+  co_return IssuedCertificate{std::move(cert), std::move(*bundle)};
 }
 
 }  // namespace portcullis::acme

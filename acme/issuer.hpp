@@ -15,6 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "acme/acme_client.hpp"
+#include "base/blocking_pool.hpp"
 #include "base/error.hpp"
 #include "certstore/challenge_board.hpp"
 #include "certstore/storage.hpp"
@@ -52,28 +53,37 @@ struct IssuerOptions {
   std::chrono::seconds lease_ttl{std::chrono::minutes(10)};
 };
 
+// An issued certificate: the row as stored, and the bundle parsed once from it (what the proxy
+// serves; its validity and serial are what the row records).
+struct IssuedCertificate {
+  certstore::StoredCertificate stored;
+  certstore::CertBundlePtr bundle;
+};
+
 class Issuer {
  public:
-  // All three must outlive the Issuer. Runs on the AcmeClient's executor (control thread).
-  Issuer(AcmeClient& client, certstore::Storage& storage, certstore::ChallengeBoard& board,
+  // All four must outlive the Issuer. Runs on the AcmeClient's executor (control thread); every
+  // store call runs on `pool`'s store lane and the certificate key is generated on `pool`.
+  Issuer(AcmeClient& client, certstore::Storage& storage, certstore::ChallengeBoard& board, base::BlockingPool& pool,
          IssuerOptions options = {});
 
   // Obtains a certificate for request.names. On success the certificate (chain PEM, key PEM in
   // SecretBytes, serial, not_after) is already stored with Storage::put_certificate under
   // name_key = endpoint id, the order row is deleted and the board is clean; the caller publishes
-  // a new snapshot. On failure the board is clean too, and the order row stays when the order may
+  // the returned bundle (parsed once, on the pool). On failure the board is clean too, and the order row stays when the order may
   // still complete (network failure, timeout), so the next call resumes it.
   // Errors: Errc::conflict (another order holds one of the names), Errc::acme (the CA's problem,
   // with the failed validation's own problem when there is one), Errc::network / Errc::timeout,
   // Errc::storage, Errc::crypto, Errc::cancelled (the calling task was cancelled, e.g. at
   // shutdown: the step in flight is abandoned, the names' leases are released and the board
   // cleaned as on any failure, and the order row stays so that the next start resumes it).
-  boost::asio::awaitable<Result<certstore::StoredCertificate>> issue(IssueRequest request);
+  boost::asio::awaitable<Result<IssuedCertificate>> issue(IssueRequest request);
 
  private:
   AcmeClient& client_;
   certstore::Storage& storage_;
   certstore::ChallengeBoard& board_;
+  base::BlockingPool& pool_;
   IssuerOptions options_;
   std::set<std::string> in_flight_names_;  // leases held by this process (the store's lease is per holder)
 };

@@ -61,7 +61,7 @@ Status RenewalScheduler::load() {
 }
 
 Status RenewalScheduler::save(const Entry& entry) {
-  auto put = storage_.put_renewal_state(entry.state);
+  auto put = writer_ ? writer_(entry.state) : storage_.put_renewal_state(entry.state);
   if (!put) return tl::unexpected(put.error().with_context("renewal: store state for " + entry.state.endpoint_id));
   return {};
 }

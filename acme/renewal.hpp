@@ -45,7 +45,8 @@ struct CertificateLifetime {
 
 // Decides, per endpoint, when the next issuance attempt is due, and never hands out an endpoint
 // that is already in flight. Owned and called by the control thread only (not thread-safe).
-// Every state change is written through Storage::put_renewal_state (blocking, brief).
+// Every state change is written through Storage::put_renewal_state (blocking, brief), or handed to
+// the writer set with set_writer().
 //
 // Driving loop (control thread):
 //   scheduler.load(); for each managed endpoint: scheduler.track(id, lifetime-or-nullopt);
@@ -57,7 +58,14 @@ class RenewalScheduler {
                    UnitRandom random);
 
   // Reads the stored RenewalState rows (failure counts and next attempts survive a restart).
+  // Blocking: at start-up.
   Status load();
+
+  // Where every later state change goes instead of Storage::put_renewal_state (called inline).
+  // The control plane passes one that queues the write on the blocking pool's store lane: the
+  // state is kept here first, so a write that fails or is still queued is lost on restart only.
+  using StateWriter = std::function<Status(const certstore::RenewalState&)>;
+  void set_writer(StateWriter writer) { writer_ = std::move(writer); }
 
   // An endpoint to manage, with its current certificate (nullopt: none yet, due at once unless a
   // failure backoff is running). A stored next attempt that was computed for this certificate is
@@ -101,6 +109,7 @@ class RenewalScheduler {
   RenewalPolicy policy_;
   std::function<Clock::time_point()> now_;
   UnitRandom random_;
+  StateWriter writer_;
   std::unordered_map<std::string, Entry> entries_;
 };
 

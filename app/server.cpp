@@ -1,8 +1,6 @@
 #include "app/server.hpp"
 
 #include <csignal>
-#include <string_view>
-#include <unordered_map>
 #include <thread>
 
 #include <fmt/ranges.h>
@@ -14,63 +12,21 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "app/demo_upstream.hpp"
-#include "base/atomic_file.hpp"
 #include "base/logging.hpp"
-#include "certstore/cert_loader.hpp"
-#include "certstore/pem.hpp"
 #include "certstore/sqlite_storage.hpp"
+#include "control/reload.hpp"
 
 namespace portcullis::app {
 namespace {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
-using certstore::CertBundle;
-using certstore::CertSource;
 
 // How often the drain loop looks at the in-flight request count.
 constexpr std::chrono::milliseconds drain_poll_interval{20};
 // How long the background tasks (issuances, renewal loop) get to end once cancelled. They end at
 // their next step, within milliseconds; the bound keeps a stuck one from holding the process.
 constexpr std::chrono::seconds background_stop_deadline{5};
-// The self-signed default certificate, generated once per data dir.
-constexpr int default_cert_days = 3650;
-
-// Certificate files parsed once per process and reused across reloads while unchanged.
-certstore::CertFileCache& file_cache() {
-  static certstore::CertFileCache cache;
-  return cache;
-}
-
-Result<certstore::CertBundlePtr> load_bundle_files(const fs::path& cert_file, const fs::path& key_file,
-                                                   CertSource source) {
-  return file_cache().load(cert_file, key_file, source);
-}
-
-// The default certificate: configured, or self-signed and kept in the data dir (0600 key).
-Result<certstore::CertBundlePtr> default_bundle(const domain::Config& config) {
-  if (!config.tls.default_cert.empty()) {
-    return load_bundle_files(config.resolve(config.tls.default_cert), config.resolve(config.tls.default_key),
-                             CertSource::default_cert);
-  }
-  fs::path dir = config.resolve(config.server.data_dir);
-  fs::path cert_file = dir / "default.crt", key_file = dir / "default.key";
-  std::error_code ec;
-  if (!fs::exists(cert_file, ec) || !fs::exists(key_file, ec)) {
-    auto key = certstore::pem::generate_p256();
-    if (!key) return tl::unexpected(key.error());
-    auto cert = certstore::pem::self_signed(key->get(), {"portcullis.invalid"}, default_cert_days);
-    if (!cert) return tl::unexpected(cert.error());
-    if (auto st = base::write_secret_file(key_file, certstore::pem::to_pem(key->get())); !st) {
-      return tl::unexpected(st.error());
-    }
-    if (auto st = base::write_file_atomic(cert_file, certstore::pem::to_pem(cert->get()), 0644); !st) {
-      return tl::unexpected(st.error());
-    }
-    log::proxy()->info("generated default certificate file={}", cert_file.string());
-  }
-  return load_bundle_files(cert_file, key_file, CertSource::default_cert);
-}
 
 }  // namespace
 
@@ -83,74 +39,13 @@ void ConfigOverrides::apply(domain::Config& config) const {
 }
 
 Server::Server(domain::Config config, ConfigOverrides overrides)
-    : config_(std::move(config)), overrides_(std::move(overrides)), cert_dirs_(file_cache()) {
+    : config_(std::move(config)), overrides_(std::move(overrides)) {
   overrides_.apply(config_);
 }
 
 Server::~Server() {
   for (auto& w : workers_) w->stop();
   for (auto& w : workers_) w->join();
-}
-
-std::vector<fs::path> Server::certificate_dirs(const domain::Config& config) {
-  std::vector<fs::path> dirs;
-  for (const auto& d : config.certificate_dirs) {
-    fs::path dir = config.resolve(d.path).lexically_normal();
-    if (!dir.has_filename() && dir.has_parent_path() && dir != dir.root_path()) dir = dir.parent_path();
-    dirs.push_back(std::move(dir));
-  }
-  return dirs;
-}
-
-Result<certstore::CertSnapshotPtr> Server::load_certificates(const domain::Config& config, certstore::Storage* storage,
-                                                             const certstore::CertDirectories::Files* dir_files,
-                                                             std::vector<Withdrawn>* withdrawn) {
-  certstore::CertSnapshot::Builder builder;
-  auto def = default_bundle(config);
-  if (!def) return tl::unexpected(def.error().with_context("tls.default_cert"));
-  builder.default_cert(*def);
-  if (!config.tls.fallback_cert.empty()) {
-    auto fb = load_bundle_files(config.resolve(config.tls.fallback_cert), config.resolve(config.tls.fallback_key),
-                                CertSource::fallback);
-    if (!fb) return tl::unexpected(fb.error().with_context("tls.fallback_cert"));
-    builder.fallback(*fb);
-  }
-  for (const auto& c : config.certificates) {
-    auto bundle = load_bundle_files(config.resolve(c.cert_file), config.resolve(c.key_file), CertSource::transitional);
-    if (!bundle) return tl::unexpected(bundle.error().with_context("certificate"));
-    if ((*bundle)->expired(certstore::Clock::now())) {
-      log::proxy()->warn("certificate expired file={} not_after_passed=true", c.cert_file.string());
-    }
-    builder.add(*bundle);
-  }
-  if (dir_files != nullptr) {
-    for (const auto& [file, bundle] : *dir_files) builder.add(bundle);
-  }
-  if (storage != nullptr) {
-    auto stored = storage->load_certificates();
-    if (!stored) return tl::unexpected(stored.error());
-    std::unordered_map<std::string_view, const domain::EndpointConfig*> endpoints;
-    for (const auto& ep : config.endpoints) endpoints.emplace(ep.id, &ep);
-    for (const auto& s : *stored) {
-      // A stored certificate belongs to its endpoint: once the endpoint is gone (or, for a managed
-      // one, no longer managed) it must not answer for the names any more.
-      auto ep = endpoints.find(s.endpoint_id);
-      const char* reason = ep == endpoints.end() ? "endpoint removed"
-                           : s.source == CertSource::managed && !ep->second->managed_https ? "managed_https off"
-                                                                                           : nullptr;
-      if (reason != nullptr) {
-        if (withdrawn != nullptr) withdrawn->push_back({s.name_key, s.endpoint_id, reason});
-        continue;
-      }
-      auto bundle = CertBundle::from_pem(s.chain_pem, s.key_pem, s.source, "store:" + s.name_key);
-      if (!bundle) {
-        log::proxy()->error("stored certificate unusable name_key={} error=\"{}\"", s.name_key, bundle.error().message());
-        continue;
-      }
-      builder.add(*bundle);
-    }
-  }
-  return builder.build();
 }
 
 Status Server::start() {
@@ -168,24 +63,11 @@ Status Server::start() {
   if (!storage) return tl::unexpected(storage.error());
   storage_ = std::move(*storage);
 
-  // Watched before they are read: a file changed in between is read again, never missed.
-  dir_watcher_ = std::make_unique<control::DirWatcher>(
-      control_, [this](std::vector<fs::path> changed, bool overflow) { on_certificate_files(std::move(changed), overflow); });
-  auto dirs = certificate_dirs(config_);
-  if (auto st = dir_watcher_->watch(dirs); !st) return tl::unexpected(st.error().with_context("certificate_dir"));
-  auto dir_files = cert_dirs_.scan(dirs, /*strict=*/true);
-  if (!dir_files) return tl::unexpected(dir_files.error().with_context("certificate_dir"));
-  cert_dirs_.commit(std::move(*dir_files), std::move(dirs));
-
-  std::vector<Withdrawn> withdrawn;
-  auto certs = load_certificates(config_, storage_.get(), &cert_dirs_.files(), &withdrawn);
-  if (!certs) return tl::unexpected(certs.error());
-  file_cache().sweep();
-  publish_certificates(*certs);
-  record_withdrawn(withdrawn);
+  catalog_ = std::make_unique<control::CertCatalog>(control_, *storage_, pool_, shared_.certs);
+  if (auto st = catalog_->start(config_); !st) return st;
   shared_.routes.publish(std::make_shared<const proxy::RouteTable>(config_.endpoints, config_.limits));
-  certificates_ = std::make_unique<control::CertificateManager>(control_, *storage_, shared_.challenges,
-                                                                [this] { return republish_certificates(); });
+  certificates_ = std::make_unique<control::CertificateManager>(control_, *storage_, pool_, shared_.challenges,
+                                                                *catalog_);
   if (auto st = certificates_->configure(config_); !st) return st;
 
   // The port the plain listener redirects to: the first https listener of the same scope.
@@ -231,131 +113,67 @@ Status Server::start() {
                        lc.scope == domain::Scope::external ? "external" : "internal");
   }
   log::proxy()->info("started workers={} endpoints={} certificates={} config={}", workers,
-                     config_.endpoints.size(), (*certs)->size(), config_.source.string());
+                     config_.endpoints.size(), catalog_->current()->size(), config_.source.string());
   return {};
 }
 
-Status Server::republish_certificates() {
-  std::vector<Withdrawn> withdrawn;
-  auto certs = load_certificates(config_, storage_.get(), &cert_dirs_.files(), &withdrawn);
-  if (!certs) return tl::unexpected(certs.error());
-  publish_certificates(*certs);
-  record_withdrawn(withdrawn);
-  return {};
-}
-
-void Server::record_withdrawn(const std::vector<Withdrawn>& withdrawn) {
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(certstore::Clock::now().time_since_epoch()).count();
-  for (const auto& w : withdrawn) {
-    if (auto st = storage_->mark_certificate_removed(w.name_key, now); !st) {
-      // Not served either way (it is left out of every snapshot); the mark is for the record.
-      log::proxy()->warn("certificate withdrawn but not marked removed name_key={} error=\"{}\"", w.name_key,
-                         st.error().message());
-      continue;
-    }
-    log::proxy()->info("certificate withdrawn endpoint={} name_key={} reason=\"{}\"", w.endpoint_id, w.name_key,
-                       w.reason);
+void Server::request_reload() {
+  if (reloading_) {
+    reload_again_ = true;
+    return;
   }
+  // Set first: the task may run up to its first suspension inside spawn(), and a reload that
+  // ends there clears it.
+  reloading_ = true;
+  if (!tasks_.spawn("reload", reload_until_settled())) reloading_ = false;
 }
 
-void Server::publish_certificates(certstore::CertSnapshotPtr snapshot) {
-  auto now = certstore::Clock::now();
-  std::optional<certstore::Clock::time_point> next_expiry = snapshot->next_expiry();
-  shared_.certs.publish(std::move(snapshot));
-  expiry_timer_.cancel();
-  if (!next_expiry) return;
-  expiry_timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(*next_expiry - now) +
-                              std::chrono::seconds(1));
-  expiry_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
-    log::proxy()->info("a certificate expired: rebuilding the SNI index");
-    if (auto st = republish_certificates(); !st) log::proxy()->error("rebuild failed: {}", st.error().message());
-  });
+asio::awaitable<void> Server::reload_until_settled() {
+  do {
+    reload_again_ = false;
+    co_await reload();
+  } while (reload_again_);
+  reloading_ = false;
 }
 
-void Server::on_certificate_files(std::vector<fs::path> changed, bool overflow) {
-  certstore::CertChanges changes;
-  if (overflow) {
-    log::proxy()->warn("certificate folder events overflowed: rescanning every folder");
-    auto files = cert_dirs_.scan(cert_dirs_.dirs(), /*strict=*/false);
-    if (!files) {
-      log::proxy()->error("certificate folder rescan failed: {}", files.error().message());
-      return;
-    }
-    changes = cert_dirs_.commit(std::move(*files), cert_dirs_.dirs());
-  } else {
-    for (const auto& file : changed) {
-      auto one = cert_dirs_.refresh(file);
-      changes.removed.insert(changes.removed.end(), one.removed.begin(), one.removed.end());
-      changes.added.insert(changes.added.end(), one.added.begin(), one.added.end());
-    }
-  }
-  if (changes.empty()) return;
-  auto next = shared_.certs.current()->with_changes(changes.removed, changes.added);
-  log::proxy()->debug("certificates published removed={} added={} certificates={} overlay={}", changes.removed.size(),
-                      changes.added.size(), next->size(), next->overlay_size());
-  publish_certificates(std::move(next));
-}
-
-void Server::reload() {
+asio::awaitable<void> Server::reload() {
   if (config_.source == "<embedded>") {
     log::proxy()->info("config reloaded source=<embedded> (nothing to re-read)");
-    return;
+    co_return;
   }
   auto next = load_config(config_.source);
   if (!next) {
     log::proxy()->error("reload rejected, previous config stays: {}", next.error().message());
-    return;
+    co_return;
   }
   overrides_.apply(*next);
   // Read at start only. The running values stay, so that nothing is half-applied (a new data_dir
   // would read the default certificate from one folder and the store from another), and the log
   // says which changes wait for a restart.
-  std::vector<std::string_view> restart_only;
-  if (next->resolve(next->server.data_dir) != config_.resolve(config_.server.data_dir)) restart_only.push_back("server.data_dir");
-  if (next->server.workers != config_.server.workers) restart_only.push_back("server.workers");
-  if (next->tls.min_version != config_.tls.min_version) restart_only.push_back("tls.min_version");
-  if (next->demo.enabled != config_.demo.enabled || next->demo.listen.to_string() != config_.demo.listen.to_string())
-    restart_only.push_back("demo");
-  next->server.data_dir = config_.resolve(config_.server.data_dir);
-  next->server.workers = config_.server.workers;
-  next->tls.min_version = config_.tls.min_version;
-  next->demo = config_.demo;
-  auto dirs = certificate_dirs(*next);
-  // Folders are read again in full (unchanged files come from the cache), and watched from now on;
-  // a rejected reload goes back to watching the current ones.
+  auto restart_only = control::keep_start_only(config_, *next);
+  // The catalog watches the new folders from now on; a rejected reload goes back to the current ones.
   auto reject = [&](const Error& error) {
     log::proxy()->error("reload rejected, previous config stays: {}", error.message());
-    if (auto st = dir_watcher_->watch(cert_dirs_.dirs()); !st) log::proxy()->error("{}", st.error().message());
+    catalog_->abandon();
   };
-  if (auto st = dir_watcher_->watch(dirs); !st) return reject(st.error().with_context("certificate_dir"));
-  auto dir_files = cert_dirs_.scan(dirs, /*strict=*/false);
-  if (!dir_files) return reject(dir_files.error().with_context("certificate_dir"));
-  std::vector<Withdrawn> withdrawn;
-  auto certs = load_certificates(*next, storage_.get(), &*dir_files, &withdrawn);
-  if (!certs) return reject(certs.error());
-  bool listeners_changed = next->listeners.size() != config_.listeners.size();
-  for (std::size_t i = 0; !listeners_changed && i < next->listeners.size(); ++i) {
-    const auto &a = next->listeners[i], &b = config_.listeners[i];
-    listeners_changed = a.name != b.name || a.address.to_string() != b.address.to_string() ||
-                        a.protocol != b.protocol || a.scope != b.scope;
+  auto prepared = co_await catalog_->prepare(*next);
+  if (!prepared) {
+    reject(prepared.error());
+    co_return;
   }
-  if (auto st = certificates_->configure(*next); !st) return reject(st.error());
-  cert_dirs_.commit(std::move(*dir_files), std::move(dirs));
-  file_cache().sweep();
-  if (listeners_changed) restart_only.push_back("listener");
+  if (auto st = certificates_->configure(*next); !st) {
+    reject(st.error());
+    co_return;
+  }
   if (!restart_only.empty()) {
     log::proxy()->warn("changes take effect after a restart settings={}", fmt::join(restart_only, ","));
   }
   if (next->server.log_level != config_.server.log_level) (void)log::set_level(next->server.log_level);
   // Certificates first: a handshake for a new endpoint must never see its routes without them.
-  publish_certificates(*certs);
+  auto served = co_await catalog_->commit(std::move(*prepared));
   shared_.routes.publish(std::make_shared<const proxy::RouteTable>(next->endpoints, next->limits));
-  record_withdrawn(withdrawn);
-  auto listeners = std::move(config_.listeners);
   config_ = std::move(*next);
-  config_.listeners = std::move(listeners);
-  log::proxy()->info("config reloaded endpoints={} certificates={}", config_.endpoints.size(), (*certs)->size());
+  log::proxy()->info("config reloaded endpoints={} certificates={}", config_.endpoints.size(), served);
 }
 
 void Server::begin_drain(int signal_number) {
@@ -388,16 +206,23 @@ asio::awaitable<void> Server::drain(std::chrono::steady_clock::time_point deadli
   for (auto& w : workers_) w->stop();
   for (auto& w : workers_) w->join();
   co_await stop_background_tasks();
-  dir_watcher_->stop();
-  expiry_timer_.cancel();
+  // What the tasks queued on the store lane (lease releases, renewal state) reaches the store.
+  pool_.finish();
+  if (catalog_) catalog_->stop();
+  lag_probe_.stop();
+  lag_probe_.log_summary();
   log::proxy()->info("stopped");
 }
 
 asio::awaitable<void> Server::stop_background_tasks() {
-  if (!certificates_) co_return;
+  tasks_.stop();
+  if (!certificates_) {
+    co_await tasks_.wait();
+    co_return;
+  }
   using namespace asio::experimental::awaitable_operators;
   asio::steady_timer deadline(control_, background_stop_deadline);
-  auto first = co_await (certificates_->shutdown() || deadline.async_wait(asio::use_awaitable));
+  auto first = co_await ((certificates_->shutdown() && tasks_.wait()) || deadline.async_wait(asio::use_awaitable));
   if (first.index() == 1) {
     // What is left may touch the store after it closes: a bug to fix, not a state to live with.
     log::proxy()->error("background tasks still running after the stop deadline deadline_s={}",
@@ -409,7 +234,7 @@ void Server::wait_for_signals() {
   signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
-      reload();
+      request_reload();
     } else {
       begin_drain(sig);
     }
@@ -425,11 +250,15 @@ int Server::run() {
   if (auto st = start(); !st) {
     log::proxy()->error("start failed: {}", st.error().message());
     // Tasks the certificate manager spawned have not run yet: end them before anything they use goes.
-    asio::co_spawn(control_, stop_background_tasks(), [this](std::exception_ptr) { control_.stop(); });
+    asio::co_spawn(control_, stop_background_tasks(), [this](std::exception_ptr) {
+      pool_.finish();
+      control_.stop();
+    });
     control_.run();
     return 1;
   }
   wait_for_signals();
+  lag_probe_.start();
   control_.run();
   return exit_code_;
 }

@@ -1,5 +1,6 @@
-// Server: the process. Owns the configuration, the shared snapshots, the workers and the control
-// thread (signals, reloads, certificate loading). `portcullis run` is Server::run().
+// Server: the process, and the composition root: owns the configuration, the shared snapshots, the
+// workers and the control thread; wires the control plane (certificate catalog, certificate
+// manager) to the data plane, handles the signals and the drain. `portcullis run` is Server::run().
 #pragma once
 
 #include <filesystem>
@@ -10,15 +11,16 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "app/toml_config.hpp"
+#include "base/logging.hpp"
+#include "base/blocking_pool.hpp"
 #include "base/data_dir_lock.hpp"
-#include "certstore/cert_directory.hpp"
-#include "certstore/cert_snapshot.hpp"
+#include "base/loop_lag.hpp"
+#include "base/task_group.hpp"
 #include "certstore/storage.hpp"
+#include "control/cert_catalog.hpp"
 #include "control/certificate_manager.hpp"
-#include "control/dir_watcher.hpp"
 #include "proxy/worker.hpp"
 
 namespace portcullis::app {
@@ -39,39 +41,21 @@ class Server {
   // the calling thread until SIGTERM/SIGINT (drain) completes. Returns the process exit code.
   int run();
 
-  // A stored certificate that `config` no longer serves: its endpoint is gone, or it is a managed
-  // certificate of an endpoint that is no longer managed. `reason` says which.
-  struct Withdrawn {
-    std::string name_key, endpoint_id, reason;
-  };
-
-  // Builds the certificate snapshot a config asks for (files, the bundles of its certificate
-  // folders as scanned into `dir_files`, stored certificates, default). Stored certificates the
-  // config no longer serves are left out and, with `withdrawn`, listed there. Blocking (reads
-  // files and the store). Errors name the file and the problem.
-  static Result<certstore::CertSnapshotPtr> load_certificates(
-      const domain::Config& config, certstore::Storage* storage,
-      const certstore::CertDirectories::Files* dir_files = nullptr, std::vector<Withdrawn>* withdrawn = nullptr);
-
-  // The folders of config.certificate_dirs, resolved against the config file and normalised.
-  static std::vector<std::filesystem::path> certificate_dirs(const domain::Config& config);
-
  private:
   Status start();
-  Status republish_certificates();
-  // Marks the withdrawn certificates removed in the store (kept for audit, never loaded again).
-  void record_withdrawn(const std::vector<Withdrawn>& withdrawn);
-  void publish_certificates(certstore::CertSnapshotPtr snapshot);
-  // inotify saw these files of a certificate folder change: each is re-read alone and the live
-  // snapshot republished with just those bundles changed. On overflow every folder is rescanned.
-  void on_certificate_files(std::vector<std::filesystem::path> changed, bool overflow);
-  void reload();
+  // SIGHUP: one reload at a time; a SIGHUP during a reload runs another one after it.
+  void request_reload();
+  boost::asio::awaitable<void> reload_until_settled();
+  // Re-reads the config file and applies it whole or not at all (certificates through the
+  // catalog, managed endpoints, routes); a rejected file leaves the running config live.
+  boost::asio::awaitable<void> reload();
   void begin_drain(int signal_number);
   // Waits for requests in flight (up to the drain deadline), stops the workers, then stops the
   // background tasks and awaits their end. Runs on the control thread; begin_drain() stops the
   // control loop once it returns (or throws).
   boost::asio::awaitable<void> drain(std::chrono::steady_clock::time_point deadline);
-  // Stops the certificate manager's tasks and awaits them, bounded by a deadline of its own.
+  // Stops the certificate manager's tasks and the reload, and awaits them, bounded by a deadline
+  // of its own.
   boost::asio::awaitable<void> stop_background_tasks();
   void wait_for_signals();
 
@@ -86,15 +70,22 @@ class Server {
   // Taken before anything in the data folder is read or written; held until the process ends.
   std::optional<base::DataDirLock> data_lock_;
   std::unique_ptr<certstore::Storage> storage_;
-  // Its tasks use storage_ and shared_.challenges: declared after both, so destroyed before them,
-  // and the drain awaits its shutdown() before control_ stops, so no task is left to outlive them.
+  // Runs the store calls, key generation and file writes of the control thread's coroutines.
+  // Declared after storage_ (its queued calls use the store) and finished by the drain.
+  base::BlockingPool pool_;
+  // Measures how late the control loop runs what is due; summarised at drain.
+  base::LoopLagProbe lag_probe_{control_.get_executor(), log::proxy()};
+  // Every certificate source; publishes into shared_.certs.
+  std::unique_ptr<control::CertCatalog> catalog_;
+  // Its tasks use storage_, the catalog and shared_.challenges: declared after them, so destroyed
+  // before them, and the drain awaits its shutdown() before control_ stops, so no task is left to
+  // outlive them.
   std::unique_ptr<control::CertificateManager> certificates_;
-  certstore::CertDirectories cert_dirs_;
-  std::unique_ptr<control::DirWatcher> dir_watcher_;
-  // Fires when the earliest certificate in the live snapshot expires, to rebuild it: the SNI index
-  // ranks expired certificates at build time, so an expiry must trigger a rebuild.
-  boost::asio::steady_timer expiry_timer_{control_};
   int exit_code_ = 0;
+  bool reloading_ = false;
+  bool reload_again_ = false;
+  // The reload task. Last member: destroyed first; the drain stops and awaits it.
+  base::TaskGroup tasks_{control_.get_executor(), log::proxy()};
 };
 
 }  // namespace portcullis::app

@@ -73,11 +73,13 @@ double unit_random() {
 }  // namespace
 
 CertificateManager::CertificateManager(asio::io_context& control, certstore::Storage& storage,
-                                       certstore::ChallengeBoard& challenges, Republish republish)
+                                       base::BlockingPool& pool, certstore::ChallengeBoard& challenges,
+                                       CertCatalog& catalog)
     : control_(control),
       storage_(storage),
+      pool_(pool),
       challenges_(challenges),
-      republish_(std::move(republish)),
+      catalog_(catalog),
       timer_(control),
       tasks_(control.get_executor(), log::acme()) {}
 
@@ -105,11 +107,11 @@ Status CertificateManager::configure(const domain::Config& config) {
     options.eab_hmac_key = config.acme.eab_hmac_key;
     options.profile = config.acme.profile;
     options.preferred_chain = config.acme.preferred_chain;
-    auto client = acme::AcmeClient::create(control_.get_executor(), options, storage_);
+    auto client = acme::AcmeClient::create(control_.get_executor(), options, storage_, pool_);
     if (!client) return tl::unexpected(client.error().with_context("acme"));
     auto session = std::make_shared<AcmeSession>();
     session->client = std::move(*client);
-    session->issuer = std::make_unique<acme::Issuer>(*session->client, storage_, challenges_);
+    session->issuer = std::make_unique<acme::Issuer>(*session->client, storage_, challenges_, pool_);
     // An issuance in flight runs on to its end on the session it started with (its task holds
     // it); the previous ARI poll ends now, and the previous session with the last of them.
     if (ari_task_) tasks_.cancel(*ari_task_);
@@ -122,16 +124,27 @@ Status CertificateManager::configure(const domain::Config& config) {
       scheduler_ = std::make_unique<acme::RenewalScheduler>(storage_, policy, [] { return acme::Clock::now(); },
                                                             unit_random);
       if (auto st = scheduler_->load(); !st) return st;
+      // From here on the scheduler's writes queue on the store lane (write-behind, see renewal.hpp).
+      scheduler_->set_writer([&pool = pool_, &storage = storage_](const certstore::RenewalState& state) {
+        pool.post_store([&storage, state] {
+          auto put = storage.put_renewal_state(state);
+          if (!put) {
+            log_unsaved(tl::unexpected(put.error().with_context("renewal: store state for " + state.endpoint_id)));
+          }
+        });
+        return Status{};
+      });
     } else if (config.acme.renew_before_ratio != acme_config_.renew_before_ratio) {
       log::acme()->warn("acme.renew_before_ratio changed: the new ratio applies after a restart");
     }
     acme_config_ = config.acme;
-    // A new client starts a new ARI poll.
+    // A new client starts a new ARI poll, and a look at whether the failures so far were seen with
+    // other settings.
     ari_task_ = tasks_.spawn("ari", ari_loop(acme_));
+    auto fingerprint = acme_settings_fingerprint(config.acme, options.ca_bundle);
+    tasks_.spawn("acme settings", reset_backoff_on_new_settings(std::move(fingerprint), config.acme.directory));
   }
 
-  auto stored = storage_.load_certificates();
-  if (!stored) return tl::unexpected(stored.error());
   std::map<std::string, domain::EndpointConfig> next;
   for (const auto& ep : config.endpoints) {
     if (!ep.managed_https) continue;
@@ -146,19 +159,16 @@ Status CertificateManager::configure(const domain::Config& config) {
   }
   for (const auto& [id, ep] : next) {
     std::optional<acme::CertificateLifetime> lifetime;
-    for (const auto& cert : *stored) {
-      if (cert.source != certstore::CertSource::managed || cert.name_key != id) continue;
-      // A certificate for another set of names than the endpoint has now is due at once.
-      if (sorted(cert.names) != sorted(ep.hostnames)) break;
-      auto facts = acme::leaf_facts(cert.chain_pem);
-      if (!facts) break;
-      lifetime = acme::CertificateLifetime{acme::Clock::from_time_t(facts->not_before_unix),
-                                           acme::Clock::from_time_t(facts->not_after_unix)};
+    // Managed certificates are stored under the endpoint id. One for another set of names than
+    // the endpoint has now is due at once.
+    const auto* cert = catalog_.stored(id);
+    if (cert && cert->bundle->source() == certstore::CertSource::managed &&
+        sorted(cert->names) == sorted(ep.hostnames)) {
+      lifetime = acme::CertificateLifetime{cert->bundle->not_before(), cert->bundle->not_after()};
     }
     if (auto st = scheduler_->track(id, lifetime); !st) return st;
   }
   managed_ = std::move(next);
-  if (auto st = reset_backoff_on_new_settings(config); !st) return st;
   log::acme()->info("managing endpoints={} directory={}", managed_.size(), acme_config_.directory);
   if (!loop_running_) {
     loop_running_ = tasks_.spawn("schedule", schedule_loop()).has_value();
@@ -168,21 +178,28 @@ Status CertificateManager::configure(const domain::Config& config) {
   return {};
 }
 
-Status CertificateManager::reset_backoff_on_new_settings(const domain::Config& config) {
-  const auto ca_bundle = config.acme.ca_bundle.empty() ? std::filesystem::path() : config.resolve(config.acme.ca_bundle);
-  const auto fingerprint = acme_settings_fingerprint(config.acme, ca_bundle);
-  auto stored = storage_.get_value(acme_settings_key);
-  if (!stored) return tl::unexpected(stored.error());
-  if (*stored && (*stored)->reveal() == fingerprint) return {};
+asio::awaitable<void> CertificateManager::reset_backoff_on_new_settings(std::string fingerprint,
+                                                                       std::string directory) {
+  auto stored = co_await pool_.store([&] { return storage_.get_value(acme_settings_key); });
+  if (!stored) {
+    log::acme()->error("acme settings not compared error=\"{}\"", stored.error().message());
+    co_return;
+  }
+  if (*stored && (*stored)->reveal() == fingerprint) co_return;
   // Unknown before (a first start, or a store from an older build): nothing to compare with, and
   // a failure backoff from before is as likely to be stale as not. Reset it too.
   auto reset = scheduler_->reset_backoff();
-  if (!reset) return tl::unexpected(reset.error());
-  if (*reset > 0) {
-    log::acme()->info("acme settings changed: failure backoff reset endpoints={} directory={}", *reset,
-                      config.acme.directory);
+  if (!reset) {
+    log::acme()->error("failure backoff not reset error=\"{}\"", reset.error().message());
+    co_return;
   }
-  return storage_.put_value(acme_settings_key, base::SecretBytes(fingerprint));
+  if (*reset > 0) {
+    log::acme()->info("acme settings changed: failure backoff reset endpoints={} directory={}", *reset, directory);
+    wake();
+  }
+  auto put =
+      co_await pool_.store([&] { return storage_.put_value(acme_settings_key, base::SecretBytes(fingerprint)); });
+  if (!put) log::acme()->warn("acme settings not saved error=\"{}\"", put.error().message());
 }
 
 asio::awaitable<void> CertificateManager::schedule_loop() {
@@ -217,10 +234,8 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
   request.names = it->second.hostnames;
   request.challenge = acme::ChallengeType::http01;
   // A renewal names the certificate it replaces (RFC 9773 §5); sent only if the CA offers ARI.
-  if (auto current = stored_managed(endpoint_id)) {
-    if (auto chain = certstore::pem::parse_chain(current->chain_pem); chain && !chain->empty()) {
-      if (auto id = acme::ari_certificate_id(chain->front().get())) request.replaces = *id;
-    }
+  if (auto current = managed_bundle(endpoint_id)) {
+    if (auto id = acme::ari_certificate_id(current->leaf())) request.replaces = *id;
   }
   auto started = std::chrono::steady_clock::now();
   log::acme()->info("issuance started endpoint={} names={}", endpoint_id, fmt::join(request.names, ","));
@@ -245,34 +260,24 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
   }
   ++stats_.issued;
   // The endpoint stays in flight until the scheduler hears succeeded() or failed(): without one of
-  // them it would never be renewed again.
-  if (auto facts = acme::leaf_facts(result->chain_pem)) {
-    log_unsaved(scheduler_->succeeded(endpoint_id, {acme::Clock::from_time_t(facts->not_before_unix),
-                                                    acme::Clock::from_time_t(facts->not_after_unix)}));
-  } else {
-    log::acme()->error("issued certificate unreadable endpoint={} error=\"{}\"", endpoint_id,
-                       facts.error().message());
-    log_unsaved(scheduler_->failed(endpoint_id, facts.error().message()));
-  }
-  if (auto st = republish_(); !st) {
+  // them it would never be renewed again. The bundle was parsed once, by the issuer.
+  const auto& bundle = result->bundle;
+  log_unsaved(scheduler_->succeeded(endpoint_id, {bundle->not_before(), bundle->not_after()}));
+  const auto& stored = result->stored;
+  if (auto st = catalog_.put_stored(stored.name_key, {stored.endpoint_id, stored.names, bundle}); !st) {
     log::acme()->error("certificate stored but not published endpoint={} error=\"{}\"", endpoint_id,
                        st.error().message());
   } else {
     log::acme()->info("certificate issued endpoint={} serial={} not_after={} elapsed_ms={} swapped=true", endpoint_id,
-                      result->serial_hex, result->not_after_unix, elapsed.count());
+                      stored.serial_hex, stored.not_after_unix, elapsed.count());
   }
   wake();
 }
 
-std::optional<certstore::StoredCertificate> CertificateManager::stored_managed(const std::string& endpoint_id) {
-  auto stored = storage_.get_certificate(endpoint_id);  // managed certificates are keyed by endpoint id
-  if (!stored) {
-    log::acme()->warn("stored certificate unreadable endpoint={} error=\"{}\"", endpoint_id, stored.error().message());
-    return std::nullopt;
-  }
-  if (!*stored || (*stored)->source != certstore::CertSource::managed || (*stored)->removed_unix != 0)
-    return std::nullopt;
-  return std::move(**stored);
+certstore::CertBundlePtr CertificateManager::managed_bundle(const std::string& endpoint_id) const {
+  const auto* cert = catalog_.stored(endpoint_id);  // managed certificates are keyed by endpoint id
+  if (!cert || cert->bundle->source() != certstore::CertSource::managed) return nullptr;
+  return cert->bundle;
 }
 
 asio::awaitable<void> CertificateManager::ari_loop(std::shared_ptr<AcmeSession> acme) {
@@ -282,9 +287,9 @@ asio::awaitable<void> CertificateManager::ari_loop(std::shared_ptr<AcmeSession> 
     std::vector<std::string> ids;
     for (const auto& entry : managed_) ids.push_back(entry.first);
     for (const auto& id : ids) {
-      auto cert = stored_managed(id);
+      auto cert = managed_bundle(id);
       if (!cert) continue;
-      auto info = co_await acme->client->renewal_info(cert->chain_pem);
+      auto info = co_await acme->client->renewal_info(cert);
       const auto state = co_await asio::this_coro::cancellation_state;
       if (is_cancelled(state)) co_return;  // a new session took over, or shutdown
       if (!info) {

@@ -1,13 +1,13 @@
 // CertificateManager: managed HTTPS on the control thread. For every endpoint with
 // managed_https, it asks the RenewalScheduler when a certificate is due, runs the acme::Issuer
-// (HTTP-01 answered inline by the workers through the ChallengeBoard), and on success publishes a
-// new CertSnapshot so the next handshake serves the new certificate — transitional certificates
-// are outranked at once. Issuance never blocks start-up or the data plane. The schedule loop,
+// (HTTP-01 answered inline by the workers through the ChallengeBoard), and on success hands the
+// issued bundle to the CertCatalog, which publishes that one change so the next handshake serves
+// the new certificate — transitional certificates are outranked at once. Issuance never blocks
+// start-up or the data plane. The schedule loop,
 // every issuance and the ARI poll are tasks of one base::TaskGroup: shutdown() stops and awaits
 // them all, so none outlives the Storage and ChallengeBoard it uses.
 #pragma once
 
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,7 +20,9 @@
 #include "acme/acme_client.hpp"
 #include "acme/issuer.hpp"
 #include "acme/renewal.hpp"
+#include "base/blocking_pool.hpp"
 #include "base/task_group.hpp"
+#include "control/cert_catalog.hpp"
 #include "certstore/challenge_board.hpp"
 #include "certstore/storage.hpp"
 #include "domain/config.hpp"
@@ -29,17 +31,20 @@ namespace portcullis::control {
 
 class CertificateManager {
  public:
-  // Rebuilds and publishes the certificate snapshot from the current config and the store.
-  using Republish = std::function<Status()>;
-
   // All references must outlive the manager; every call is made on `control`'s thread. Destroy the
   // manager only after shutdown() has completed, or when `control` will never run again.
-  CertificateManager(boost::asio::io_context& control, certstore::Storage& storage,
-                     certstore::ChallengeBoard& challenges, Republish republish);
+  // Every store call and key generation of the manager and its ACME session runs on `pool`.
+  // Managed certificates are read from and published through `catalog`.
+  CertificateManager(boost::asio::io_context& control, certstore::Storage& storage, base::BlockingPool& pool,
+                     certstore::ChallengeBoard& challenges, CertCatalog& catalog);
   ~CertificateManager();
 
   // On start and on every reload: (re)creates the ACME client when [acme] changed and tracks the
-  // managed endpoints of `config`. Errors: Errc::config (CA bundle unreadable, EAB half set).
+  // managed endpoints of `config`, each with the lifetime of its certificate in the catalog:
+  // O(managed), no PEM parsed, no store call (except reading the renewal state the first time
+  // ACME is on, at start-up). A new ACME client starts a task that compares its settings with the
+  // store's and clears the failure backoff when they differ. Errors: Errc::config (CA bundle
+  // unreadable, EAB half set), Errc::storage (renewal state unreadable).
   Status configure(const domain::Config& config);
 
   // Stops every task (schedule loop, issuances, ARI poll) and completes once they have ended;
@@ -69,16 +74,19 @@ class CertificateManager {
   // RFC 9773: asks the CA for each managed certificate's renewal window and hands it to the
   // scheduler; stops when the CA offers no ARI, or when cancelled (a new session took over).
   boost::asio::awaitable<void> ari_loop(std::shared_ptr<AcmeSession> acme);
-  std::optional<certstore::StoredCertificate> stored_managed(const std::string& endpoint_id);
+  // The managed certificate the catalog serves for the endpoint, or nullptr.
+  certstore::CertBundlePtr managed_bundle(const std::string& endpoint_id) const;
   // Clears every failure backoff when the CA, account or EAB settings differ from those the store
-  // last saw (across reloads and restarts alike), and records the new ones.
-  Status reset_backoff_on_new_settings(const domain::Config& config);
+  // last saw (across reloads and restarts alike), and records the new ones. A task: the store is
+  // read and written through the pool.
+  boost::asio::awaitable<void> reset_backoff_on_new_settings(std::string fingerprint, std::string directory);
   void wake();
 
   boost::asio::io_context& control_;
   certstore::Storage& storage_;
+  base::BlockingPool& pool_;
   certstore::ChallengeBoard& challenges_;
-  Republish republish_;
+  CertCatalog& catalog_;
   domain::AcmeConfig acme_config_;
   std::map<std::string, domain::EndpointConfig> managed_;  // endpoint id -> its config, managed ones only
   std::shared_ptr<AcmeSession> acme_;  // the current one; tasks started earlier may hold older ones

@@ -128,6 +128,8 @@ struct Bench {
   fs::path db = pebble.dir() / "portcullis.db";
   std::unique_ptr<certstore::SqliteStorage> storage = open_storage(db);
   asio::io_context io;
+  // Declared after the store and the io_context: destroyed (its threads joined) before either.
+  base::BlockingPool pool;
 
   static std::unique_ptr<certstore::SqliteStorage> open_storage(const fs::path& file) {
     auto s = certstore::SqliteStorage::open(file);
@@ -146,7 +148,7 @@ struct Bench {
     return o;
   }
   std::unique_ptr<AcmeClient> client() {
-    auto c = AcmeClient::create(io.get_executor(), options(), *storage);
+    auto c = AcmeClient::create(io.get_executor(), options(), *storage, pool);
     if (!c) FAIL(c.error().message());
     return std::move(*c);
   }
@@ -193,30 +195,35 @@ TEST_CASE("an ACME account is created once and reused by the next client", "[int
 TEST_CASE("a certificate for two names is issued over HTTP-01 by Pebble's intermediate", "[integration][acme]") {
   Bench bench;
   auto client = bench.client();
-  Issuer issuer(*client, *bench.storage, bench.board);
+  Issuer issuer(*client, *bench.storage, bench.board, bench.pool);
   const std::string label = unique_label();
   std::vector<std::string> names{"a-" + label + ".example.com", "b-" + label + ".example.com"};
 
   auto cert = run(bench.io, issuer.issue({"elb-1", names, ChallengeType::http01}));
   if (!cert) FAIL(cert.error().message());
   CHECK(bench.http01.served() >= 2);
-  CHECK(cert->name_key == "elb-1");
-  CHECK(cert->names == names);
+  CHECK(cert->stored.name_key == "elb-1");
+  CHECK(cert->stored.names == names);
 
-  auto facts = leaf_facts(cert->chain_pem);
+  auto facts = leaf_facts(cert->stored.chain_pem);
   REQUIRE(facts);
   auto sans = facts->names;  // the CA may order SANs its own way
   std::sort(sans.begin(), sans.end());
   CHECK(sans == names);
-  CHECK(facts->serial_hex == cert->serial_hex);
-  CHECK(cert->not_after_unix > std::chrono::duration_cast<std::chrono::seconds>(
+  CHECK(facts->serial_hex == cert->stored.serial_hex);
+  // The bundle handed back is the stored certificate, parsed: what the proxy serves.
+  REQUIRE(cert->bundle);
+  CHECK(cert->bundle->serial_hex() == cert->stored.serial_hex);
+  CHECK(cert->bundle->source() == certstore::CertSource::managed);
+  CHECK(std::chrono::system_clock::to_time_t(cert->bundle->not_after()) == cert->stored.not_after_unix);
+  CHECK(cert->stored.not_after_unix > std::chrono::duration_cast<std::chrono::seconds>(
                                    std::chrono::system_clock::now().time_since_epoch()).count());
 
-  auto leaf = first_cert(cert->chain_pem);
+  auto leaf = first_cert(cert->stored.chain_pem);
   auto intermediate = first_cert(bench.pebble.intermediate_pem());
   CHECK(X509_NAME_cmp(X509_get_issuer_name(leaf.get()), X509_get_subject_name(intermediate.get())) == 0);
   CHECK(X509_verify(leaf.get(), X509_get0_pubkey(intermediate.get())) == 1);
-  auto key = certstore::pem::parse_private_key(cert->key_pem);
+  auto key = certstore::pem::parse_private_key(cert->stored.key_pem);
   REQUIRE(key);
   CHECK(X509_check_private_key(leaf.get(), key->get()) == 1);
   CHECK(EVP_PKEY_is_a(key->get(), "EC"));
@@ -225,7 +232,7 @@ TEST_CASE("a certificate for two names is issued over HTTP-01 by Pebble's interm
   auto stored = bench.storage->load_certificates();
   REQUIRE(stored);
   REQUIRE(stored->size() == 1);
-  CHECK(stored->front().serial_hex == cert->serial_hex);
+  CHECK(stored->front().serial_hex == cert->stored.serial_hex);
   CHECK(bench.storage->load_orders()->empty());
   CHECK(bench.board.current()->http01.empty());
 }
@@ -234,7 +241,7 @@ TEST_CASE("issuance from a local Pebble takes well under a second and survives b
   Bench bench;
   auto client = bench.client();
   REQUIRE(run(bench.io, client->account()));
-  Issuer issuer(*client, *bench.storage, bench.board);
+  Issuer issuer(*client, *bench.storage, bench.board, bench.pool);
 
   constexpr int runs = 10;
   std::vector<double> millis;
@@ -274,7 +281,7 @@ TEST_CASE("a stored pending order is resumed instead of opening a new one", "[in
     order_url = order->url;
   }
   auto after = bench.client();  // the restarted process
-  Issuer issuer(*after, *bench.storage, bench.board);
+  Issuer issuer(*after, *bench.storage, bench.board, bench.pool);
   auto cert = run(bench.io, issuer.issue({"elb-r", names}));
   if (!cert) FAIL(cert.error().message());
   CHECK(after->stats().orders_created == 0);
@@ -289,7 +296,7 @@ TEST_CASE("a stored pending order is resumed instead of opening a new one", "[in
 TEST_CASE("Pebble stopped mid-order gives a network error, then success once it is back", "[integration][acme]") {
   Bench bench;
   auto client = bench.client();
-  Issuer issuer(*client, *bench.storage, bench.board);
+  Issuer issuer(*client, *bench.storage, bench.board, bench.pool);
   const std::string label = unique_label();
   IssueRequest request{"elb-down", {label + ".example.com"}};
 
@@ -318,7 +325,7 @@ TEST_CASE("Pebble stopped mid-order gives a network error, then success once it 
   bench.pebble.start_pebble();  // a new Pebble: new CA, no memory of the account or order
   auto cert = run(bench.io, issuer.issue(request));
   if (!cert) FAIL(cert.error().message());
-  auto leaf = first_cert(cert->chain_pem);
+  auto leaf = first_cert(cert->stored.chain_pem);
   auto intermediate = first_cert(bench.pebble.intermediate_pem());
   CHECK(X509_verify(leaf.get(), X509_get0_pubkey(intermediate.get())) == 1);
   CHECK(bench.storage->load_orders()->empty());
@@ -328,7 +335,7 @@ TEST_CASE("a name already in flight is refused with a conflict", "[integration][
   Bench bench;
   auto client = bench.client();
   REQUIRE(bench.storage->try_acquire_lease("busy.example.com", "other-node", 60s).value());
-  Issuer issuer(*client, *bench.storage, bench.board);
+  Issuer issuer(*client, *bench.storage, bench.board, bench.pool);
   auto refused = run(bench.io, issuer.issue({"elb-busy", {"busy.example.com"}}));
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code() == Errc::conflict);
@@ -359,7 +366,7 @@ std::string subject_cn(const std::string& pem) {
 TEST_CASE("a wildcard and its base name are issued over DNS-01", "[integration][acme]") {
   Bench bench;
   auto client = bench.client();
-  Issuer issuer(*client, *bench.storage, bench.board);
+  Issuer issuer(*client, *bench.storage, bench.board, bench.pool);
   const std::string base = unique_label() + ".example.com";
   IssueRequest request{"elb-dns", {"*." + base, base}, ChallengeType::dns01};
   std::vector<std::string> owners;
@@ -377,7 +384,7 @@ TEST_CASE("a wildcard and its base name are issued over DNS-01", "[integration][
   // Pebble reuses valid authorizations half of the time, so one or two answers were needed.
   REQUIRE_FALSE(owners.empty());
   for (const auto& owner : owners) CHECK(owner == "_acme-challenge." + base);
-  auto facts = leaf_facts(cert->chain_pem);
+  auto facts = leaf_facts(cert->stored.chain_pem);
   REQUIRE(facts);
   CHECK(std::find(facts->names.begin(), facts->names.end(), "*." + base) != facts->names.end());
   CHECK(bench.board.current()->dns01.empty());
@@ -398,24 +405,24 @@ TEST_CASE("the preferred chain is chosen among the alternates by issuer name", "
 
   auto options = bench.options();
   options.preferred_chain = alternate_root;
-  auto made = AcmeClient::create(bench.io.get_executor(), options, *bench.storage);
+  auto made = AcmeClient::create(bench.io.get_executor(), options, *bench.storage, bench.pool);
   REQUIRE(made);
   auto& client = **made;
-  Issuer issuer(client, *bench.storage, bench.board);
+  Issuer issuer(client, *bench.storage, bench.board, bench.pool);
   auto cert = run(bench.io, issuer.issue({"elb-alt", {unique_label() + ".example.com"}}));
   if (!cert) FAIL(cert.error().message());
-  auto top = chain_top_issuer_cn(cert->chain_pem);
+  auto top = chain_top_issuer_cn(cert->stored.chain_pem);
   REQUIRE(top);
   CHECK(*top == alternate_root);
 
   SECTION("and an unknown preference falls back to the default chain") {
     options.preferred_chain = "No Such Root";
-    auto other = AcmeClient::create(bench.io.get_executor(), options, *bench.storage);
+    auto other = AcmeClient::create(bench.io.get_executor(), options, *bench.storage, bench.pool);
     REQUIRE(other);
-    Issuer fallback(**other, *bench.storage, bench.board);
+    Issuer fallback(**other, *bench.storage, bench.board, bench.pool);
     auto plain = run(bench.io, fallback.issue({"elb-alt2", {unique_label() + ".example.com"}}));
     if (!plain) FAIL(plain.error().message());
-    CHECK(chain_top_issuer_cn(plain->chain_pem).value() == default_root);
+    CHECK(chain_top_issuer_cn(plain->stored.chain_pem).value() == default_root);
   }
 }
 
@@ -427,7 +434,7 @@ TEST_CASE("External Account Binding registers an account when the CA requires it
     auto options = bench.options();
     options.eab_kid = "kid-1";
     options.eab_hmac_key = mac;
-    auto client = AcmeClient::create(bench.io.get_executor(), options, *bench.storage);
+    auto client = AcmeClient::create(bench.io.get_executor(), options, *bench.storage, bench.pool);
     REQUIRE(client);
     auto account = run(bench.io, (*client)->account());
     if (!account) FAIL(account.error().message());

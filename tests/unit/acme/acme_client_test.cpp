@@ -20,6 +20,7 @@
 
 #include "acme/jws.hpp"
 #include "certstore/pem.hpp"
+#include "tests/support/test_certs.hpp"
 #include "tests/unit/acme/memory_storage.hpp"
 
 namespace {
@@ -159,11 +160,17 @@ T run(asio::io_context& io, asio::awaitable<T> task) {
   return std::move(*out);
 }
 
+// The blocking pool of the clients below: its threads run the store calls and key generation.
+base::BlockingPool& pool() {
+  static base::BlockingPool instance;
+  return instance;
+}
+
 // A client of `ca` with `options` (its directory set to the canned one), on `io`.
 std::unique_ptr<AcmeClient> client_of(const CannedCa& ca, testing::MemoryStorage& storage, asio::io_context& io,
                                       AcmeClientOptions options = {}) {
   options.directory_url = ca.base() + "/dir";
-  auto client = AcmeClient::create(io.get_executor(), options, storage);
+  auto client = AcmeClient::create(io.get_executor(), options, storage, pool());
   REQUIRE(client);
   return std::move(*client);
 }
@@ -275,6 +282,19 @@ TEST_CASE("renewalInfo is fetched by ARI certificate id with its Retry-After", "
   CHECK(ca.seen().ari_path.ends_with(".AIdlQyE"));
 }
 
+TEST_CASE("renewalInfo for a certificate already parsed asks by the same ARI id, parsing no PEM", "[unit][acme]") {
+  CannedCa ca;
+  testing::MemoryStorage storage;
+  asio::io_context io;
+  auto client = client_of(ca, storage, io);
+  const auto root = testing::TestCa::create("ARI Test Root");
+  const auto bundle = root.issue({"app.example.com"}).bundle(certstore::CertSource::managed);
+  auto info = run(io, client->renewal_info(bundle));
+  if (!info) FAIL(info.error().message());
+  CHECK(info->window_start == parse_rfc3339("2030-01-01T00:00:00Z").value());
+  CHECK(ca.seen().ari_path == "/ari/" + ari_certificate_id(bundle->leaf()).value());
+}
+
 TEST_CASE("a problem answer becomes an acme Error naming the step and URL", "[unit][acme]") {
   CannedCa ca;
   testing::MemoryStorage storage;
@@ -295,7 +315,7 @@ TEST_CASE("an unreachable CA is a network error that names the step and URL", "[
   asio::io_context io;
   AcmeClientOptions options;
   options.directory_url = "http://127.0.0.1:1/dir";
-  auto client = AcmeClient::create(io.get_executor(), options, storage);
+  auto client = AcmeClient::create(io.get_executor(), options, storage, pool());
   REQUIRE(client);
   auto dir = run(io, (*client)->directory());
   REQUIRE_FALSE(dir);

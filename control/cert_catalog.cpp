@@ -1,0 +1,367 @@
+#include "control/cert_catalog.hpp"
+
+#include <algorithm>
+#include <future>
+#include <utility>
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+
+#include "base/atomic_file.hpp"
+#include "base/logging.hpp"
+#include "certstore/pem.hpp"
+
+namespace portcullis::control {
+namespace {
+
+namespace fs = std::filesystem;
+using certstore::CertBundle;
+using certstore::CertBundlePtr;
+using certstore::CertSource;
+
+// The self-signed default certificate, generated once per data dir.
+constexpr int default_cert_days = 3650;
+// A rebuild runs this long after the earliest certificate expires, so that it is expired then.
+constexpr std::chrono::seconds expiry_margin{1};
+
+// The default certificate: configured, or self-signed and kept in the data dir (0600 key).
+Result<CertBundlePtr> default_bundle(const domain::Config& config, certstore::CertFileCache& cache) {
+  if (!config.tls.default_cert.empty()) {
+    return cache.load(config.resolve(config.tls.default_cert), config.resolve(config.tls.default_key),
+                      CertSource::default_cert);
+  }
+  fs::path dir = config.resolve(config.server.data_dir);
+  fs::path cert_file = dir / "default.crt", key_file = dir / "default.key";
+  std::error_code ec;
+  if (!fs::exists(cert_file, ec) || !fs::exists(key_file, ec)) {
+    auto key = certstore::pem::generate_p256();
+    if (!key) return tl::unexpected(key.error());
+    auto cert = certstore::pem::self_signed(key->get(), {"portcullis.invalid"}, default_cert_days);
+    if (!cert) return tl::unexpected(cert.error());
+    if (auto st = base::write_secret_file(key_file, certstore::pem::to_pem(key->get())); !st) {
+      return tl::unexpected(st.error());
+    }
+    if (auto st = base::write_file_atomic(cert_file, certstore::pem::to_pem(cert->get()), 0644); !st) {
+      return tl::unexpected(st.error());
+    }
+    log::proxy()->info("generated default certificate file={}", cert_file.string());
+  }
+  return cache.load(cert_file, key_file, CertSource::default_cert);
+}
+
+std::unordered_map<std::string, bool> served_endpoints(const domain::Config& config) {
+  std::unordered_map<std::string, bool> endpoints;
+  for (const auto& ep : config.endpoints) endpoints.emplace(ep.id, ep.managed_https);
+  return endpoints;
+}
+
+// Why a stored certificate is not served under `endpoints`, or nullptr when it is.
+const char* withdraw_reason(const std::unordered_map<std::string, bool>& endpoints, const std::string& endpoint_id,
+                            CertSource source) {
+  // A stored certificate belongs to its endpoint: once the endpoint is gone (or, for a managed
+  // one, no longer managed) it must not answer for the names any more.
+  auto ep = endpoints.find(endpoint_id);
+  if (ep == endpoints.end()) return "endpoint removed";
+  if (source == CertSource::managed && !ep->second) return "managed_https off";
+  return nullptr;
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(certstore::Clock::now().time_since_epoch()).count();
+}
+
+// Marks withdrawn rows removed (kept for audit, never loaded again) and logs each. Blocking.
+void mark_withdrawn(certstore::Storage& storage, const std::vector<CertCatalog::Withdrawn>& withdrawn) {
+  const auto now = unix_now();
+  for (const auto& w : withdrawn) {
+    if (auto st = storage.mark_certificate_removed(w.name_key, now); !st) {
+      // Not served either way (it is left out of every snapshot); the mark is for the record.
+      log::proxy()->warn("certificate withdrawn but not marked removed name_key={} error=\"{}\"", w.name_key,
+                         st.error().message());
+      continue;
+    }
+    log::proxy()->info("certificate withdrawn endpoint={} name_key={} reason=\"{}\"", w.endpoint_id, w.name_key,
+                       w.reason);
+  }
+}
+
+// Parses stored rows into bundles on `pool`'s threads, one slice per thread, and waits for them.
+// Start-up only (blocks the caller). A row that does not parse is logged and left out.
+std::map<std::string, CertCatalog::Stored> parse_stored(std::vector<certstore::StoredCertificate> rows,
+                                                        base::BlockingPool& pool) {
+  std::vector<Result<CertBundlePtr>> parsed(rows.size(), Result<CertBundlePtr>(CertBundlePtr()));
+  const std::size_t slices = std::min<std::size_t>(pool.threads(), std::max<std::size_t>(rows.size(), 1));
+  std::vector<std::future<void>> done;
+  for (std::size_t slice = 0; slice < slices; ++slice) {
+    std::packaged_task<void()> task([&rows, &parsed, slice, slices] {
+      for (std::size_t i = slice; i < rows.size(); i += slices) {
+        const auto& row = rows[i];
+        parsed[i] = CertBundle::from_pem(row.chain_pem, row.key_pem, row.source, "store:" + row.name_key);
+      }
+    });
+    done.push_back(task.get_future());
+    boost::asio::post(pool.executor(), std::move(task));
+  }
+  for (auto& d : done) d.get();
+  std::map<std::string, CertCatalog::Stored> out;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    auto& row = rows[i];
+    if (!parsed[i]) {
+      log::proxy()->error("stored certificate unusable name_key={} error=\"{}\"", row.name_key,
+                          parsed[i].error().message());
+      continue;
+    }
+    out.emplace(row.name_key, CertCatalog::Stored{row.endpoint_id, std::move(row.names), std::move(*parsed[i])});
+  }
+  return out;
+}
+
+}  // namespace
+
+struct CertCatalog::Loaded {
+  CertBundlePtr default_cert, fallback;
+  std::vector<CertBundlePtr> files;
+  certstore::CertDirectories::Files dir_files;
+};
+
+CertCatalog::CertCatalog(boost::asio::io_context& control, certstore::Storage& storage, base::BlockingPool& pool,
+                         certstore::CertRegistry& registry)
+    : control_(control), storage_(storage), pool_(pool), registry_(registry), expiry_timer_(control) {}
+
+CertCatalog::~CertCatalog() = default;
+
+std::vector<fs::path> CertCatalog::certificate_dirs(const domain::Config& config) {
+  std::vector<fs::path> dirs;
+  for (const auto& d : config.certificate_dirs) {
+    fs::path dir = config.resolve(d.path).lexically_normal();
+    if (!dir.has_filename() && dir.has_parent_path() && dir != dir.root_path()) dir = dir.parent_path();
+    dirs.push_back(std::move(dir));
+  }
+  return dirs;
+}
+
+Result<CertCatalog::Loaded> CertCatalog::load_files(const domain::Config& config, std::vector<fs::path> dirs,
+                                                    bool strict) {
+  Loaded loaded;
+  auto& cache = file_cache_;  // thread-safe
+  auto dir_files = dirs_.scan(dirs, strict);
+  if (!dir_files) return tl::unexpected(dir_files.error().with_context("certificate_dir"));
+  loaded.dir_files = std::move(*dir_files);
+  auto def = default_bundle(config, cache);
+  if (!def) return tl::unexpected(def.error().with_context("tls.default_cert"));
+  loaded.default_cert = std::move(*def);
+  if (!config.tls.fallback_cert.empty()) {
+    auto fb = cache.load(config.resolve(config.tls.fallback_cert), config.resolve(config.tls.fallback_key),
+                         CertSource::fallback);
+    if (!fb) return tl::unexpected(fb.error().with_context("tls.fallback_cert"));
+    loaded.fallback = std::move(*fb);
+  }
+  for (const auto& c : config.certificates) {
+    auto bundle = cache.load(config.resolve(c.cert_file), config.resolve(c.key_file), CertSource::transitional);
+    if (!bundle) return tl::unexpected(bundle.error().with_context("certificate"));
+    if ((*bundle)->expired(certstore::Clock::now())) {
+      log::proxy()->warn("certificate expired file={} not_after_passed=true", c.cert_file.string());
+    }
+    loaded.files.push_back(std::move(*bundle));
+  }
+  return loaded;
+}
+
+std::vector<CertCatalog::Withdrawn> CertCatalog::withdrawn_by(const std::unordered_map<std::string, bool>& endpoints,
+                                                              const std::map<std::string, Stored>& stored) {
+  std::vector<Withdrawn> out;
+  for (const auto& [name_key, s] : stored) {
+    if (const char* reason = withdraw_reason(endpoints, s.endpoint_id, s.bundle->source())) {
+      out.push_back({name_key, s.endpoint_id, reason});
+    }
+  }
+  return out;
+}
+
+Status CertCatalog::start(const domain::Config& config) {
+  // Watched before they are read: a file changed in between is read again, never missed.
+  watcher_ = std::make_unique<DirWatcher>(control_, [this](std::vector<fs::path> changed, bool overflow) {
+    on_folder_files(std::move(changed), overflow);
+  });
+  auto dirs = certificate_dirs(config);
+  if (auto st = watcher_->watch(dirs); !st) return tl::unexpected(st.error().with_context("certificate_dir"));
+  auto loaded = load_files(config, dirs, /*strict=*/true);
+  if (!loaded) return tl::unexpected(loaded.error());
+  dirs_.commit(std::move(loaded->dir_files), std::move(dirs));
+  file_cache_.sweep();
+  default_cert_ = std::move(loaded->default_cert);
+  fallback_ = std::move(loaded->fallback);
+  files_ = std::move(loaded->files);
+
+  // The store, read once: rows the config no longer serves are withdrawn unparsed.
+  endpoints_ = served_endpoints(config);
+  auto rows = storage_.load_certificates();
+  if (!rows) return tl::unexpected(rows.error());
+  std::vector<Withdrawn> withdrawn;
+  std::vector<certstore::StoredCertificate> served;
+  for (auto& row : *rows) {
+    if (const char* reason = withdraw_reason(endpoints_, row.endpoint_id, row.source)) {
+      withdrawn.push_back({row.name_key, row.endpoint_id, reason});
+    } else {
+      served.push_back(std::move(row));
+    }
+  }
+  stored_ = parse_stored(std::move(served), pool_);
+  rebuild();
+  mark_withdrawn(storage_, withdrawn);
+  return {};
+}
+
+boost::asio::awaitable<Result<CertCatalog::Prepared>> CertCatalog::prepare(const domain::Config& next) {
+  auto dirs = certificate_dirs(next);
+  if (auto st = watcher_->watch(dirs); !st) co_return tl::unexpected(st.error().with_context("certificate_dir"));
+  // Folders are read again in full (unchanged files come from the cache), off the control thread.
+  preparing_ = true;
+  auto loaded = co_await pool_.run([&] { return load_files(next, dirs, /*strict=*/false); });
+  preparing_ = false;
+  if (!loaded) co_return tl::unexpected(loaded.error());
+  Prepared prepared;
+  prepared.default_cert = std::move(loaded->default_cert);
+  prepared.fallback = std::move(loaded->fallback);
+  prepared.files = std::move(loaded->files);
+  prepared.dir_files = std::move(loaded->dir_files);
+  prepared.dirs = std::move(dirs);
+  prepared.endpoints = served_endpoints(next);
+  prepared.withdrawn = withdrawn_by(prepared.endpoints, stored_);
+  co_return prepared;
+}
+
+void CertCatalog::abandon() {
+  if (auto st = watcher_->watch(dirs_.dirs()); !st) log::proxy()->error("{}", st.error().message());
+  replay_deferred();
+}
+
+void CertCatalog::replay_deferred() {
+  if (deferred_.empty() && !deferred_overflow_) return;
+  auto changed = std::move(deferred_);
+  deferred_.clear();
+  const bool overflow = std::exchange(deferred_overflow_, false);
+  on_folder_files(std::move(changed), overflow);
+}
+
+boost::asio::awaitable<std::size_t> CertCatalog::commit(Prepared prepared) {
+  dirs_.commit(std::move(prepared.dir_files), std::move(prepared.dirs));
+  file_cache_.sweep();
+  default_cert_ = std::move(prepared.default_cert);
+  fallback_ = std::move(prepared.fallback);
+  files_ = std::move(prepared.files);
+  endpoints_ = std::move(prepared.endpoints);
+  for (const auto& w : prepared.withdrawn) stored_.erase(w.name_key);
+  rebuild();
+  replay_deferred();
+  const auto served = current()->size();
+  if (!prepared.withdrawn.empty()) {
+    auto marked = co_await pool_.store([&] { mark_withdrawn(storage_, prepared.withdrawn); });
+    if (!marked) log::proxy()->error("withdrawn certificates not marked error=\"{}\"", marked.error().message());
+  }
+  co_return served;
+}
+
+Status CertCatalog::put_stored(const std::string& name_key, Stored stored) {
+  if (!stored.bundle) return fail(Errc::invalid_input, "certificate catalog: no bundle for " + name_key);
+  const auto source = stored.bundle->source();
+  if (source != CertSource::managed && source != CertSource::transitional) {
+    return fail(Errc::invalid_input, fmt::format("certificate catalog: {} is a {} certificate, not a stored one",
+                                                 name_key, certstore::to_string(source)));
+  }
+  if (const char* reason = withdraw_reason(endpoints_, stored.endpoint_id, source)) {
+    // Its endpoint went (or stopped being managed) while it was issued: kept for audit only.
+    std::vector<Withdrawn> withdrawn{{name_key, stored.endpoint_id, reason}};
+    pool_.post_store([&storage = storage_, withdrawn] { mark_withdrawn(storage, withdrawn); });
+    if (stored_.count(name_key)) remove_stored(name_key);
+    return {};
+  }
+  std::vector<CertBundlePtr> removed, added{stored.bundle};
+  if (auto it = stored_.find(name_key); it != stored_.end()) {
+    removed.push_back(it->second.bundle);
+    it->second = std::move(stored);
+  } else {
+    stored_.emplace(name_key, std::move(stored));
+  }
+  publish(current()->with_changes(removed, added));
+  return {};
+}
+
+bool CertCatalog::remove_stored(const std::string& name_key) {
+  auto it = stored_.find(name_key);
+  if (it == stored_.end()) return false;
+  std::vector<CertBundlePtr> removed{it->second.bundle};
+  stored_.erase(it);
+  publish(current()->with_changes(removed, {}));
+  return true;
+}
+
+const CertCatalog::Stored* CertCatalog::stored(const std::string& name_key) const {
+  auto it = stored_.find(name_key);
+  return it == stored_.end() ? nullptr : &it->second;
+}
+
+void CertCatalog::on_folder_files(std::vector<fs::path> changed, bool overflow) {
+  if (preparing_) {
+    deferred_.insert(deferred_.end(), changed.begin(), changed.end());
+    deferred_overflow_ = deferred_overflow_ || overflow;
+    return;
+  }
+  certstore::CertChanges changes;
+  if (overflow) {
+    log::proxy()->warn("certificate folder events overflowed: rescanning every folder");
+    auto files = dirs_.scan(dirs_.dirs(), /*strict=*/false);
+    if (!files) {
+      log::proxy()->error("certificate folder rescan failed: {}", files.error().message());
+      return;
+    }
+    changes = dirs_.commit(std::move(*files), dirs_.dirs());
+  } else {
+    for (const auto& file : changed) {
+      auto one = dirs_.refresh(file);
+      changes.removed.insert(changes.removed.end(), one.removed.begin(), one.removed.end());
+      changes.added.insert(changes.added.end(), one.added.begin(), one.added.end());
+    }
+  }
+  if (changes.empty()) return;
+  auto next = current()->with_changes(changes.removed, changes.added);
+  log::proxy()->debug("certificates published removed={} added={} certificates={} overlay={}", changes.removed.size(),
+                      changes.added.size(), next->size(), next->overlay_size());
+  publish(std::move(next));
+}
+
+void CertCatalog::stop() {
+  if (watcher_) watcher_->stop();
+  expiry_timer_.cancel();
+}
+
+void CertCatalog::rebuild() {
+  certstore::CertSnapshot::Builder builder;
+  builder.default_cert(default_cert_);
+  if (fallback_) builder.fallback(fallback_);
+  for (const auto& b : files_) builder.add(b);
+  for (const auto& [file, bundle] : dirs_.files()) builder.add(bundle);
+  for (const auto& [name_key, s] : stored_) builder.add(s.bundle);
+  publish(builder.build());
+}
+
+void CertCatalog::publish(certstore::CertSnapshotPtr snapshot) {
+  auto next_expiry = snapshot->next_expiry();
+  registry_.publish(std::move(snapshot));
+  arm_expiry(next_expiry);
+}
+
+void CertCatalog::arm_expiry(std::optional<certstore::Clock::time_point> next_expiry) {
+  expiry_timer_.cancel();
+  if (!next_expiry) return;
+  const auto wait = std::chrono::duration_cast<std::chrono::steady_clock::duration>(*next_expiry -
+                                                                                   certstore::Clock::now());
+  expiry_timer_.expires_after(wait + expiry_margin);
+  expiry_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    log::proxy()->info("a certificate expired: rebuilding the SNI index");
+    rebuild();
+  });
+}
+
+}  // namespace portcullis::control

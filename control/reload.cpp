@@ -1,0 +1,36 @@
+#include "control/reload.hpp"
+
+namespace portcullis::control {
+namespace {
+
+bool same_listeners(const std::vector<domain::ListenerConfig>& a, const std::vector<domain::ListenerConfig>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].name != b[i].name || a[i].address.to_string() != b[i].address.to_string() ||
+        a[i].protocol != b[i].protocol || a[i].scope != b[i].scope) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<std::string> keep_start_only(const domain::Config& running, domain::Config& next) {
+  std::vector<std::string> changed;
+  const auto data_dir = running.resolve(running.server.data_dir);
+  if (next.resolve(next.server.data_dir) != data_dir) changed.push_back("server.data_dir");
+  if (next.server.workers != running.server.workers) changed.push_back("server.workers");
+  if (next.tls.min_version != running.tls.min_version) changed.push_back("tls.min_version");
+  if (next.demo.enabled != running.demo.enabled || next.demo.listen.to_string() != running.demo.listen.to_string())
+    changed.push_back("demo");
+  if (!same_listeners(next.listeners, running.listeners)) changed.push_back("listener");
+  next.server.data_dir = data_dir;
+  next.server.workers = running.server.workers;
+  next.tls.min_version = running.tls.min_version;
+  next.demo = running.demo;
+  next.listeners = running.listeners;
+  return changed;
+}
+
+}  // namespace portcullis::control
