@@ -51,6 +51,42 @@ struct ClientFacts {
   bool upgrade = false;  // the client asked to switch protocols
 };
 
+// How the response goes to this client, decided from the upstream's head.
+struct ClientFraming {
+  bool switching = false;            // 101 to an upgrade request: tunnel from here on
+  bool keep_alive = false;           // the client connection stays open after this response
+  bool upstream_keep_alive = false;  // the upstream connection may go back to the pool
+};
+
+// Rewrites the upstream's response head for this client: hop-by-hop fields out, the body
+// re-framed (chunked for HTTP/1.1 when the length is unknown, close-delimited for HTTP/1.0), the
+// client's version and keep-alive. `body_complete`: the parser already holds the whole message.
+ClientFraming frame_for_client(http::response<http::buffer_body>& res, const ClientFacts& facts, bool draining,
+                               bool body_complete) {
+  ClientFraming framing;
+  framing.upstream_keep_alive = res.keep_alive();
+  framing.switching = facts.upgrade && res.result() == http::status::switching_protocols;
+  const bool chunked_out = res.chunked();
+  const bool has_length = res.has_content_length();
+  strip_hop_by_hop(res, framing.switching);
+  framing.keep_alive = facts.keep_alive && !draining;
+  if (framing.switching) {
+    res.set(http::field::connection, "upgrade");
+  } else {
+    const bool body_expected = !facts.is_head && !has_length && res.result_int() != 204 && res.result_int() != 304;
+    if (body_expected && (chunked_out || !body_complete)) {
+      if (facts.version >= 11) {
+        res.chunked(true);
+      } else {
+        framing.keep_alive = false;
+      }
+    }
+    res.keep_alive(framing.keep_alive);
+  }
+  res.version(facts.version);
+  return framing;
+}
+
 // Writes the upstream's response to the client: the head re-framed for this client, then the body
 // (in the same write when it is already here whole), or the tunnel of an upgraded connection. The
 // connection goes back to the pool when the upstream keeps it open and its response is complete.
@@ -62,33 +98,13 @@ Task<Outcome> relay_response(Stream& client, ClientBuffer& client_buffer, Upstre
   auto& upstream = response.upstream.connection;
   const std::string& upstream_key = *response.upstream.key;
   auto& res_parser = response.parser;
-  const unsigned version = facts.version;
-  const bool is_head = facts.is_head;
-
   auto& res = res_parser->get();
   ctx.worker.counters().count_response(res.result_int());
-  const bool upstream_keep_alive = res.keep_alive();
-  const bool switching = facts.upgrade && res.result() == http::status::switching_protocols;
-  const bool chunked_out = res.chunked();
-  const bool has_length = res.has_content_length();
-  strip_hop_by_hop(res, switching);
-  bool keep_alive = facts.keep_alive && !ctx.worker.shared().draining.load(std::memory_order_relaxed);
-  if (switching) {
-    res.set(http::field::connection, "upgrade");
-  } else {
-    // Re-frame the body for this client: chunked for HTTP/1.1 when the length is unknown,
-    // close-delimited for HTTP/1.0.
-    bool body_expected = !is_head && !has_length && res.result_int() != 204 && res.result_int() != 304;
-    if (body_expected && (chunked_out || !res_parser->is_done())) {
-      if (version >= 11) {
-        res.chunked(true);
-      } else {
-        keep_alive = false;
-      }
-    }
-    res.keep_alive(keep_alive);
-  }
-  res.version(version);
+  const bool draining = ctx.worker.shared().draining.load(std::memory_order_relaxed);
+  const ClientFraming framing = frame_for_client(res, facts, draining, res_parser->is_done());
+  const bool upstream_keep_alive = framing.upstream_keep_alive;
+  const bool switching = framing.switching;
+  const bool keep_alive = framing.keep_alive;
 
   // The common case: the whole body (or none) is already in the upstream buffer. Head and body
   // leave in one write (one TLS record when they fit), with no serializer and no relay.
