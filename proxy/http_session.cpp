@@ -282,6 +282,39 @@ struct Rejection {
   domain::Millis timeout{};
 };
 
+// Asks the router about the request and serves it: proxied, answered on the plain listener, or
+// left in `rejection` for the loop to send. Its own coroutine, so the query and the decision take
+// frame space only while a request runs, not for as long as an idle connection lives.
+template <class Stream>
+Task<Outcome> route_and_serve(Stream& stream, ClientBuffer& buffer, RequestParser& parser, const RequestContext& ctx,
+                              const RouteTable& routes, std::string_view sni_name,
+                              std::optional<Rejection>& rejection) {
+  const auto& req = parser.get();
+  RouteQuery query;
+  query.host_fields = req.count(http::field::host);
+  if (query.host_fields == 1) query.host_header = req[http::field::host];
+  query.version = req.version();
+  query.target = req.target();
+  query.tls = ctx.tls;
+  query.sni = sni_name;
+  query.scope = ctx.listener.config.scope;
+  query.redirect_port = ctx.listener.redirect_port;
+  query.peer = ctx.peer;
+  const RouteDecision decision = route_request(query, routes);
+
+  if (decision.action == RouteAction::proxy) {
+    Outcome outcome = co_await proxy_request(stream, buffer, parser, *decision.endpoint, ctx);
+    co_return outcome;
+  }
+  if (decision.action == RouteAction::acme_challenge || decision.action == RouteAction::redirect_https) {
+    Outcome outcome = co_await answer_plain(stream, parser, decision, ctx);
+    co_return outcome;
+  }
+  const EdgeReply reply = reply_for(decision.action);
+  rejection = Rejection{reply.status, query.version, reply.body, ctx.limits.idle_timeout};
+  co_return Outcome::close;
+}
+
 // The request loop shared by TLS and (for challenges/redirects) plain connections. Rejections
 // leave through one send after the loop: every co_await site costs frame space for as long as the
 // connection lives, idle or not.
@@ -350,28 +383,8 @@ Task<void> request_loop(Stream& stream, const RequestContext& base, std::string_
       break;
     }
 
-    RouteQuery query;
-    query.host_fields = req.count(http::field::host);
-    if (query.host_fields == 1) query.host_header = req[http::field::host];
-    query.version = version;
-    query.target = req.target();
-    query.tls = ctx.tls;
-    query.sni = sni_name;
-    query.scope = base.listener.config.scope;
-    query.redirect_port = base.listener.redirect_port;
-    query.peer = ctx.peer;
-    const RouteDecision decision = route_request(query, *routes);
-
-    Outcome outcome = Outcome::close;
-    if (decision.action == RouteAction::proxy) {
-      outcome = co_await proxy_request(stream, buffer, parser, *decision.endpoint, ctx);
-    } else if (decision.action == RouteAction::acme_challenge || decision.action == RouteAction::redirect_https) {
-      outcome = co_await answer_plain(stream, parser, decision, ctx);
-    } else {
-      const EdgeReply reply = reply_for(decision.action);
-      rejection = Rejection{reply.status, version, reply.body, limits.idle_timeout};
-      break;
-    }
+    Outcome outcome = co_await route_and_serve(stream, buffer, parser, ctx, *routes, sni_name, rejection);
+    if (rejection) break;
     if (outcome == Outcome::close || shared.draining.load(std::memory_order_relaxed)) co_return;
   }
   if (rejection) {
