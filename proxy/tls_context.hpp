@@ -23,8 +23,9 @@ struct TlsPolicy {
 };
 TlsPolicy tls_policy(const domain::TlsConfig& tls);
 
-// What the certificate callback needs about the listener; outlives every SSL on it. The snapshots
-// themselves are read through the accepting worker's caches (ConnectionTls::snapshots).
+// What the certificate callback needs about the listener; outlives every SSL on it. The callback
+// reads the snapshots through the accepting worker's caches (ConnectionTls::snapshots), which load
+// them from these same published sources.
 struct ListenerTls {
   const certstore::CertRegistry* certs = nullptr;
   const Routes* routes = nullptr;
