@@ -40,7 +40,6 @@ constexpr std::size_t read_chunk = 4096;
 // one write; longer ones are relayed chunk by chunk.
 constexpr std::size_t max_inline_body = 16 * 1024;
 
-
 // The layer that carries the deadline: the beast::tcp_stream of a plain or upstream connection,
 // the TlsStream itself for a client TLS connection.
 template <class Stream>
