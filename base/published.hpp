@@ -1,9 +1,12 @@
 // Published<T>: one immutable snapshot shared by the control thread (writer) and the workers
 // (readers). Readers never lock; a writer builds the next snapshot beside the live one and
 // publishes it. Used for CertSnapshot (CertRegistry), the route table and the challenge board.
+// A reader on a hot path keeps a SnapshotCache (base/snapshot_cache.hpp) instead of calling
+// current() each time: current() takes libstdc++'s spin lock and bumps the shared reference count.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 
 namespace portcullis::base {
@@ -17,18 +20,20 @@ class Published {
   // Thread-safe, lock-free for readers. Never returns nullptr.
   std::shared_ptr<const T> current() const noexcept { return current_.load(std::memory_order_acquire); }
 
-  // Thread-safe. In-flight readers keep the old snapshot alive until they drop it.
+  // Thread-safe. In-flight readers keep the old snapshot alive until they drop it. The version is
+  // bumped after the snapshot is stored: a reader that sees version v and then calls current()
+  // gets the snapshot published as v or a newer one.
   void publish(std::shared_ptr<const T> next) noexcept {
     current_.store(std::move(next), std::memory_order_release);
     version_.fetch_add(1, std::memory_order_acq_rel);
   }
 
   // Bumped on every publish; lets a worker cache current() and re-load only on change.
-  unsigned long version() const noexcept { return version_.load(std::memory_order_acquire); }
+  std::uint64_t version() const noexcept { return version_.load(std::memory_order_acquire); }
 
  private:
   std::atomic<std::shared_ptr<const T>> current_;
-  std::atomic<unsigned long> version_{0};
+  std::atomic<std::uint64_t> version_{0};
 };
 
 }  // namespace portcullis::base

@@ -1,25 +1,24 @@
 #include "proxy/http_session.hpp"
 
-#include <algorithm>
 #include <limits>
-#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include "base/hostname.hpp"
 #include "base/logging.hpp"
 #include "proxy/forward_headers.hpp"
+#include "proxy/http_io.hpp"
 #include "proxy/recycled.hpp"
+#include "proxy/request_router.hpp"
 #include "proxy/tls_stream.hpp"
+#include "proxy/upstream_exchange.hpp"
 
 namespace portcullis::proxy {
 namespace {
@@ -29,208 +28,9 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using beast::error_code;
+using namespace http_io;
 // How long a closing TLS connection waits to send its close_notify before the socket just closes.
 constexpr std::chrono::milliseconds close_notify_timeout{500};
-
-using RequestParser = http::request_parser<http::buffer_body>;
-using ResponseParser = http::response_parser<http::buffer_body>;
-using RequestSerializer = http::serializer<true, http::buffer_body>;
-using ResponseSerializer = http::serializer<false, http::buffer_body>;
-// A client connection's read buffer: one recycled 4 KiB block while a request is being read.
-using ClientBuffer = beast::basic_flat_buffer<ReadBufferAllocator<char>>;
-using RelayChunk = std::array<char, 16 * 1024>;
-// Bytes asked of the socket per read while a head is incomplete.
-constexpr std::size_t read_chunk = 4096;
-// A response whose body is already received whole and is at most this long leaves with its head in
-// one write; longer ones are relayed chunk by chunk.
-constexpr std::size_t max_inline_body = 16 * 1024;
-
-
-// Decrements a shared counter when the scope ends, whatever the path out.
-class CounterGuard {
- public:
-  explicit CounterGuard(std::atomic<std::size_t>& c) : c_(c) { c_.fetch_add(1, std::memory_order_relaxed); }
-  ~CounterGuard() { c_.fetch_sub(1, std::memory_order_relaxed); }
-  CounterGuard(const CounterGuard&) = delete;
-  CounterGuard& operator=(const CounterGuard&) = delete;
-
- private:
-  std::atomic<std::size_t>& c_;
-};
-
-// The layer that carries the deadline: the beast::tcp_stream of a plain or upstream connection,
-// the TlsStream itself for a client TLS connection.
-template <class Stream>
-auto& tcp_of(Stream& s) {
-  return beast::get_lowest_layer(s);
-}
-
-// A short response of our own (errors, redirects, challenge answers).
-template <class Stream>
-Task<error_code> send_simple(Stream& stream, http::status status, unsigned version,
-                                        std::string body, bool keep_alive, domain::Millis timeout,
-                                        std::string_view location = {},
-                                        std::string_view content_type = "text/plain; charset=utf-8") {
-  http::response<http::string_body> res{status, version};
-  res.set(http::field::server, "portcullis");
-  res.set(http::field::content_type, content_type);
-  if (!location.empty()) res.set(http::field::location, location);
-  res.body() = std::move(body);
-  res.keep_alive(keep_alive);
-  res.prepare_payload();
-  tcp_of(stream).expires_after(timeout);
-  auto [ec, n] = co_await http::async_write(stream, res, task_tuple);
-  co_return ec;
-}
-
-// Parses what `buffer` holds into `parser`: true once the head is complete, false with no error
-// while more bytes are needed. Beast's parser takes a head only once it is whole, so its bytes stay
-// in `buffer` until then; header_limit bounds how far that grows.
-template <class Buffer, bool isRequest>
-bool parse_head(Buffer& buffer, http::parser<isRequest, http::buffer_body>& parser, error_code& ec) {
-  if (buffer.size() == 0) return false;
-  buffer.consume(parser.put(buffer.data(), ec));
-  if (parser.is_header_done()) {
-    ec = {};
-    return true;
-  }
-  if (ec == http::error::need_more) ec = {};
-  return false;
-}
-
-// Reads until the head in `parser` is complete (what `buffer` holds is parsed first).
-template <class Stream, class Buffer, bool isRequest>
-Task<error_code> read_head(Stream& stream, Buffer& buffer, http::parser<isRequest, http::buffer_body>& parser) {
-  for (;;) {
-    error_code ec;
-    if (parse_head(buffer, parser, ec)) co_return error_code{};
-    if (ec) co_return ec;
-    auto [rec, n] = co_await stream.async_read_some(buffer.prepare(read_chunk), task_tuple);
-    if (rec == asio::error::eof) {
-      // Before any byte the stream just ended; within a head the message is cut short.
-      if (!parser.got_some()) co_return error_code(http::error::end_of_stream);
-      error_code eof;
-      parser.put_eof(eof);
-      co_return eof ? eof : error_code(http::error::partial_message);
-    }
-    if (rec) co_return rec;
-    buffer.commit(n);
-  }
-}
-
-// Writes as much of `bytes` as the socket takes now, without the reactor; returns how many.
-// A short count with no error means the rest has to go through an asynchronous write.
-template <class Stream>
-std::size_t write_now(Stream& stream, std::string_view bytes, error_code& ec) {
-  std::size_t done = 0;
-  if constexpr (std::is_same_v<Stream, TlsStream>) {
-    while (done < bytes.size()) {
-      TlsStep step = stream.try_write(asio::buffer(bytes.data() + done, bytes.size() - done));
-      if (step.kind != TlsStep::done) break;
-      if (step.ec) {
-        ec = step.ec;
-        break;
-      }
-      done += step.bytes;
-    }
-  } else {
-    auto& socket = beast::get_lowest_layer(stream).socket();
-    if (!socket.non_blocking()) return 0;  // a blocking write_some would stall the worker
-    while (done < bytes.size()) {
-      std::size_t n = socket.write_some(asio::buffer(bytes.data() + done, bytes.size() - done), ec);
-      if (ec) {
-        if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
-        break;
-      }
-      done += n;
-    }
-  }
-  return done;
-}
-
-// The rest of `bytes` from `done` on, through the reactor (after write_now came up short).
-template <class Stream>
-Task<error_code> write_rest(Stream& stream, std::string_view bytes, std::size_t done, domain::Millis timeout) {
-  tcp_of(stream).expires_after(timeout);
-  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(bytes.data() + done, bytes.size() - done), task_tuple);
-  co_return ec;
-}
-
-// Relays a message body from `in` (parser already past the header) to `out` (serializer whose
-// header is already written). Returns the first error; `read_failed` tells which side broke.
-template <bool isRequest, class In, class Buffer, class Out>
-Task<error_code> relay_body(In& in, Buffer& in_buffer,
-                                       http::parser<isRequest, http::buffer_body>& parser, Out& out,
-                                       http::serializer<isRequest, http::buffer_body>& sr,
-                                       domain::Millis read_timeout, domain::Millis write_timeout, bool& read_failed) {
-  // The slice a body is relayed through: recycled, held only while a body is in flight.
-  auto slice = make_recycled<RelayChunk>();
-  auto& chunk = *slice;
-  read_failed = false;
-  do {
-    auto& body = parser.get().body();
-    if (!parser.is_done()) {
-      body.data = chunk.data();
-      body.size = chunk.size();
-      tcp_of(in).expires_after(read_timeout);
-      auto [ec, n] = co_await http::async_read(in, in_buffer, parser, task_tuple);
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec) {
-        read_failed = true;
-        co_return ec;
-      }
-      body.size = chunk.size() - body.size;
-      body.data = chunk.data();
-      body.more = !parser.is_done();
-    } else {
-      body.data = nullptr;
-      body.size = 0;
-      body.more = false;
-    }
-    tcp_of(out).expires_after(write_timeout);
-    auto [ec, n] = co_await http::async_write(out, sr, task_tuple);
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) co_return ec;
-  } while (!parser.is_done() || !sr.is_done());
-  co_return error_code{};
-}
-
-// Copies raw bytes one way until EOF or error (an upgraded connection's tunnel).
-template <class In, class Out>
-Task<void> pump(In& in, Out& out, domain::Millis idle) {
-  auto slice = make_recycled<RelayChunk>();
-  auto& chunk = *slice;
-  for (;;) {
-    tcp_of(in).expires_after(idle);
-    auto [ec, n] = co_await in.async_read_some(asio::buffer(chunk), task_tuple);
-    if (ec || n == 0) co_return;
-    tcp_of(out).expires_after(idle);
-    auto [wec, wn] = co_await asio::async_write(out, asio::buffer(chunk.data(), n), task_tuple);
-    if (wec) co_return;
-  }
-}
-
-Task<std::unique_ptr<UpstreamConnection>> connect_upstream(Worker& worker,
-                                                                       const domain::HostPort& target,
-                                                                       domain::Millis timeout) {
-  auto conn = std::make_unique<UpstreamConnection>(worker.io().get_executor());
-  error_code ec;
-  auto address = asio::ip::make_address(target.host, ec);
-  conn->stream.expires_after(timeout);
-  if (!ec) {
-    auto [cec] = co_await conn->stream.async_connect(tcp::endpoint(address, target.port), task_tuple);
-    if (cec) co_return nullptr;
-  } else {
-    Resolver resolver(worker.io().get_executor());
-    auto [rec, results] = co_await resolver.async_resolve(target.host, std::to_string(target.port), task_tuple);
-    if (rec) co_return nullptr;
-    auto [cec, ep] = co_await conn->stream.async_connect(results, task_tuple);
-    if (cec) co_return nullptr;
-  }
-  conn->stream.socket().set_option(tcp::no_delay(true), ec);
-  conn->stream.socket().non_blocking(true, ec);  // write_now tries a write before the reactor
-  co_return conn;
-}
 
 struct RequestContext {
   const ListenerRuntime& listener;
@@ -243,194 +43,68 @@ struct RequestContext {
 
 enum class Outcome { keep_alive, close };
 
-// One request: routed, forwarded, response relayed. The header is already read into `parser`.
-template <class Stream>
-Task<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer,
-                                       RequestParser& parser, const Endpoint& endpoint,
-                                       const RequestContext& ctx) {
-  auto& req = parser.get();
-  const auto& limits = ctx.limits;
-  const unsigned version = req.version();
-  const bool client_keep_alive = req.keep_alive();
-  const bool is_head = req.method() == http::verb::head;
-  const bool upgrade = req.find(http::field::upgrade) != req.end() &&
-                       has_token(req[http::field::connection], "upgrade");
-  const bool chunked_in = req.chunked();
+// What the session decided about a request before it went upstream, for writing the response.
+struct ClientFacts {
+  unsigned version = 11;
+  bool keep_alive = false;  // the client asked for it
+  bool is_head = false;
+  bool upgrade = false;  // the client asked to switch protocols
+};
 
-  if (endpoint.upstreams.empty()) {
-    co_await send_simple(client, http::status::bad_gateway, version, "no upstream configured\n", false, limits.idle_timeout);
-    co_return Outcome::close;
-  }
+// How the response goes to this client, decided from the upstream's head.
+struct ClientFraming {
+  bool switching = false;            // 101 to an upgrade request: tunnel from here on
+  bool keep_alive = false;           // the client connection stays open after this response
+  bool upstream_keep_alive = false;  // the upstream connection may go back to the pool
+};
 
-  if (has_token(req[http::field::expect], "100-continue") && !parser.is_done()) {
-    http::response<http::empty_body> cont{http::status::continue_, version};
-    tcp_of(client).expires_after(limits.idle_timeout);
-    auto [ec, n] = co_await http::async_write(client, cont, task_tuple);
-    if (ec) co_return Outcome::close;
-  }
-
-  prepare_forward_request(req, ctx.peer_text, ctx.peer.is_v6(), ctx.tls, upgrade, chunked_in);
-
-  // A request with no body and an idempotent method (RFC 9110 §9.2.2) can be sent again when a
-  // pooled connection turns out to be closed: the upstream ended it before answering a byte.
-  const auto method = req.method();
-  const bool bodiless = parser.is_done() && !chunked_in;
-  const bool replayable = bodiless && !upgrade &&
-                          (method == http::verb::get || method == http::verb::head ||
-                           method == http::verb::options || method == http::verb::trace ||
-                           method == http::verb::put || method == http::verb::delete_);
-
-  // Pick an upstream: round robin, a pooled connection when one is idle, else a new one; on a
-  // connect failure the next upstream is tried, each once.
-  auto& pool = ctx.worker.pool();
-  const std::size_t count = endpoint.upstreams.size();
-  const std::size_t first = pool.next_index(endpoint.id, count);
-  std::unique_ptr<UpstreamConnection> upstream;
-  const std::string* upstream_key = nullptr;
-  std::size_t upstream_index = 0;
-  bool reused = false;
-  for (std::size_t i = 0; i < count && !upstream; ++i) {
-    upstream_index = (first + i) % count;
-    const auto& target = endpoint.upstreams[upstream_index];
-    upstream_key = &endpoint.upstream_keys[upstream_index];
-    upstream = pool.take(*upstream_key, !replayable);
-    reused = upstream != nullptr;
-    if (!upstream) upstream = co_await connect_upstream(ctx.worker, target, limits.upstream_connect_timeout);
-  }
-  if (!upstream) {
-    if (auto dropped = ctx.worker.log_limits().upstream_unavailable.admit(TlsStream::coarse_now())) {
-      log::proxy()->warn("upstream unavailable endpoint={} tried={}{}", endpoint.id, count,
-                         base::suppressed_suffix(*dropped));
-    }
-    co_await send_simple(client, http::status::bad_gateway, version, "upstream unavailable\n", false, limits.idle_timeout);
-    co_return Outcome::close;
-  }
-
-  auto reconnect = [&]() {
-    return connect_upstream(ctx.worker, endpoint.upstreams[upstream_index], limits.upstream_connect_timeout);
-  };
-
-  Recycled<ResponseParser> res_parser;
-  for (;;) {
-    // Header to the upstream. A pooled connection the upstream closed meanwhile may fail here,
-    // before any body byte was consumed, so one retry on a fresh connection is safe. A request
-    // with no body leaves as one serialised head in one write; one with a body goes through
-    // Beast's serializer, which frames the body as it is relayed.
-    Recycled<RequestSerializer> req_sr;
-    error_code hec;
-    for (;;) {
-      if (bodiless) {
-        ScratchString head;
-        append_request_head(*head, req);
-        std::size_t done = write_now(upstream->stream, *head, hec);
-        if (!hec && done < head->size()) hec = co_await write_rest(upstream->stream, *head, done, limits.upstream_timeout);
-      } else {
-        req_sr = make_recycled<RequestSerializer>(req);
-        upstream->stream.expires_after(limits.upstream_timeout);
-        std::tie(hec, std::ignore) = co_await http::async_write_header(upstream->stream, *req_sr, task_tuple);
-      }
-      if (!hec || !reused) break;
-      reused = false;
-      upstream = co_await reconnect();
-      if (!upstream) {
-        hec = asio::error::connection_refused;
-        break;
-      }
-    }
-    if (hec) {
-      co_await send_simple(client, http::status::bad_gateway, version, "upstream unavailable\n", false, limits.idle_timeout);
-      co_return Outcome::close;
-    }
-
-    // Request body, streamed.
-    if (!bodiless) {
-      bool read_failed = false;
-      auto ec = co_await relay_body(client, client_buffer, parser, upstream->stream, *req_sr,
-                                    limits.idle_timeout, limits.upstream_timeout, read_failed);
-      if (ec) {
-        if (read_failed) {
-          // The client's body was malformed or stalled: the upstream saw a partial request.
-          if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension ||
-              ec == http::error::body_limit) {
-            co_await send_simple(client, http::status::bad_request, version, "malformed request body\n", false, limits.idle_timeout);
-          }
-          co_return Outcome::close;
-        }
-        co_await send_simple(client, http::status::bad_gateway, version, "upstream failed while receiving the request\n", false, limits.idle_timeout);
-        co_return Outcome::close;
-      }
-    }
-
-    // Response header; 1xx interim responses (except 101) are passed on and the next one read.
-    bool interim_sent = false;
-    error_code rec;
-    for (;;) {
-      res_parser.reset();
-      res_parser = make_recycled<ResponseParser>();
-      res_parser->body_limit(boost::none);
-      res_parser->header_limit(64 * 1024);
-      if (is_head) res_parser->skip(true);
-      upstream->stream.expires_after(limits.upstream_timeout);
-      rec = co_await read_head(upstream->stream, upstream->buffer, *res_parser);
-      if (rec) break;
-      auto status = res_parser->get().result_int();
-      if (status >= 100 && status < 200 && status != 101) {
-        http::response<http::empty_body> interim{res_parser->get().result(), version};
-        for (const auto& f : res_parser->get()) interim.insert(f.name_string(), f.value());
-        tcp_of(client).expires_after(limits.idle_timeout);
-        auto [wec, wn] = co_await http::async_write(client, interim, task_tuple);
-        if (wec) co_return Outcome::close;
-        interim_sent = true;
-        continue;
-      }
-      break;
-    }
-    if (!rec) break;
-    const bool closed_unanswered = rec == http::error::end_of_stream || rec == asio::error::eof ||
-                                   rec == asio::error::connection_reset || rec == asio::error::broken_pipe;
-    if (reused && replayable && !interim_sent && closed_unanswered && upstream->buffer.size() == 0) {
-      log::proxy()->debug("pooled upstream connection was closed, retrying endpoint={} upstream={}", endpoint.id, *upstream_key);
-      reused = false;
-      upstream = co_await reconnect();
-      if (upstream) continue;
-      co_await send_simple(client, http::status::bad_gateway, version, "upstream unavailable\n", false, limits.idle_timeout);
-      co_return Outcome::close;
-    }
-    if (rec == beast::error::timeout) {
-      if (auto dropped = ctx.worker.log_limits().upstream_timeout.admit(TlsStream::coarse_now())) {
-        log::proxy()->warn("upstream timeout endpoint={} upstream={}{}", endpoint.id, *upstream_key,
-                           base::suppressed_suffix(*dropped));
-      }
-      co_await send_simple(client, http::status::gateway_timeout, version, "upstream timed out\n", false, limits.idle_timeout);
-    } else {
-      co_await send_simple(client, http::status::bad_gateway, version, "upstream sent no valid response\n", false, limits.idle_timeout);
-    }
-    co_return Outcome::close;
-  }
-
-  auto& res = res_parser->get();
-  const bool upstream_keep_alive = res.keep_alive();
-  const bool switching = upgrade && res.result() == http::status::switching_protocols;
+// Rewrites the upstream's response head for this client: hop-by-hop fields out, the body
+// re-framed (chunked for HTTP/1.1 when the length is unknown, close-delimited for HTTP/1.0), the
+// client's version and keep-alive. `body_complete`: the parser already holds the whole message.
+ClientFraming frame_for_client(http::response<http::buffer_body>& res, const ClientFacts& facts, bool draining,
+                               bool body_complete) {
+  ClientFraming framing;
+  framing.upstream_keep_alive = res.keep_alive();
+  framing.switching = facts.upgrade && res.result() == http::status::switching_protocols;
   const bool chunked_out = res.chunked();
   const bool has_length = res.has_content_length();
-  strip_hop_by_hop(res, switching);
-  bool keep_alive = client_keep_alive && !ctx.worker.shared().draining.load(std::memory_order_relaxed);
-  if (switching) {
+  strip_hop_by_hop(res, framing.switching);
+  framing.keep_alive = facts.keep_alive && !draining;
+  if (framing.switching) {
     res.set(http::field::connection, "upgrade");
   } else {
-    // Re-frame the body for this client: chunked for HTTP/1.1 when the length is unknown,
-    // close-delimited for HTTP/1.0.
-    bool body_expected = !is_head && !has_length && res.result_int() != 204 && res.result_int() != 304;
-    if (body_expected && (chunked_out || !res_parser->is_done())) {
-      if (version >= 11) {
+    const bool body_expected = !facts.is_head && !has_length && res.result_int() != 204 && res.result_int() != 304;
+    if (body_expected && (chunked_out || !body_complete)) {
+      if (facts.version >= 11) {
         res.chunked(true);
       } else {
-        keep_alive = false;
+        framing.keep_alive = false;
       }
     }
-    res.keep_alive(keep_alive);
+    res.keep_alive(framing.keep_alive);
   }
-  res.version(version);
+  res.version(facts.version);
+  return framing;
+}
+
+// Writes the upstream's response to the client: the head re-framed for this client, then the body
+// (in the same write when it is already here whole), or the tunnel of an upgraded connection. The
+// connection goes back to the pool when the upstream keeps it open and its response is complete.
+template <class Stream>
+Task<Outcome> relay_response(Stream& client, ClientBuffer& client_buffer, UpstreamResponse& response,
+                             const ClientFacts& facts, const RequestContext& ctx) {
+  const auto& limits = ctx.limits;
+  auto& pool = ctx.worker.pool();
+  auto& upstream = response.upstream.connection;
+  const std::string& upstream_key = *response.upstream.key;
+  auto& res_parser = response.parser;
+  auto& res = res_parser->get();
+  ctx.worker.counters().count_response(res.result_int());
+  const bool draining = ctx.worker.shared().draining.load(std::memory_order_relaxed);
+  const ClientFraming framing = frame_for_client(res, facts, draining, res_parser->is_done());
+  const bool upstream_keep_alive = framing.upstream_keep_alive;
+  const bool switching = framing.switching;
+  const bool keep_alive = framing.keep_alive;
 
   // The common case: the whole body (or none) is already in the upstream buffer. Head and body
   // leave in one write (one TLS record when they fit), with no serializer and no relay.
@@ -451,7 +125,7 @@ Task<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer,
       std::size_t done = write_now(client, *out, wec);
       if (!wec && done < out->size()) wec = co_await write_rest(client, *out, done, limits.idle_timeout);
       if (wec) co_return Outcome::close;
-      if (upstream_keep_alive) pool.give_back(*upstream_key, std::move(upstream));
+      if (upstream_keep_alive) pool.give_back(upstream_key, std::move(upstream));
       co_return keep_alive ? Outcome::keep_alive : Outcome::close;
     }
   }
@@ -492,8 +166,73 @@ Task<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer,
     if (ec) co_return Outcome::close;  // headers are out: all we can do is cut the connection
   }
 
-  if (upstream_keep_alive && res_parser->is_done()) pool.give_back(*upstream_key, std::move(upstream));
+  if (upstream_keep_alive && res_parser->is_done()) pool.give_back(upstream_key, std::move(upstream));
   co_return keep_alive ? Outcome::keep_alive : Outcome::close;
+}
+
+// The one reply for a failed exchange (none when the client is the one that failed), counted;
+// the connection closes after it.
+template <class Stream>
+Task<Outcome> fail_exchange(Stream& client, ExchangeError error, unsigned version, const RequestContext& ctx) {
+  auto& counters = ctx.worker.counters();
+  if (upstream_caused(error)) WorkerCounterBlock::add(counters.upstream_errors);
+  if (auto reply = reply_for(error)) {
+    counters.count_response(static_cast<unsigned>(reply->status));
+    std::string body(reply->body);
+    co_await send_simple(client, reply->status, version, std::move(body), false, ctx.limits.idle_timeout);
+  }
+  co_return Outcome::close;
+}
+
+// One routed request: prepared for the upstream, exchanged, the response relayed. The header is
+// already read into `parser`.
+template <class Stream>
+Task<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer, RequestParser& parser,
+                            const Endpoint& endpoint, const RequestContext& ctx) {
+  auto& req = parser.get();
+  const auto& limits = ctx.limits;
+  ClientFacts facts;
+  facts.version = req.version();
+  facts.keep_alive = req.keep_alive();
+  facts.is_head = req.method() == http::verb::head;
+  facts.upgrade = req.find(http::field::upgrade) != req.end() && has_token(req[http::field::connection], "upgrade");
+  const bool chunked_in = req.chunked();
+
+  if (endpoint.upstreams.empty()) {
+    Outcome outcome = co_await fail_exchange(client, ExchangeError::no_upstream_configured, facts.version, ctx);
+    co_return outcome;
+  }
+
+  if (has_token(req[http::field::expect], "100-continue") && !parser.is_done()) {
+    http::response<http::empty_body> cont{http::status::continue_, facts.version};
+    tcp_of(client).expires_after(limits.idle_timeout);
+    auto [ec, n] = co_await http::async_write(client, cont, task_tuple);
+    if (ec) co_return Outcome::close;
+  }
+
+  prepare_forward_request(req, ctx.peer_text, ctx.peer.is_v6(), ctx.tls, facts.upgrade, chunked_in);
+
+  // A request with no body and an idempotent method (RFC 9110 §9.2.2) can be sent again when a
+  // pooled connection turns out to be closed: the upstream ended it before answering a byte.
+  const auto method = req.method();
+  const bool bodiless = parser.is_done() && !chunked_in;
+  const bool replayable = bodiless && !facts.upgrade &&
+                          (method == http::verb::get || method == http::verb::head ||
+                           method == http::verb::options || method == http::verb::trace ||
+                           method == http::verb::put || method == http::verb::delete_);
+
+  const ExchangeRequest request{parser, endpoint, facts.version, bodiless, replayable, facts.is_head};
+  auto& log_limits = ctx.worker.log_limits();
+  const ExchangeContext exchange_ctx{ctx.worker.pool(), ctx.worker.io().get_executor(), limits,
+                                     log_limits.upstream_unavailable, log_limits.upstream_timeout};
+  UpstreamResponse response;
+  const ExchangeError error = co_await exchange_with_upstream(client, client_buffer, request, exchange_ctx, response);
+  if (error != ExchangeError::none) {
+    Outcome outcome = co_await fail_exchange(client, error, facts.version, ctx);
+    co_return outcome;
+  }
+  Outcome outcome = co_await relay_response(client, client_buffer, response, facts, ctx);
+  co_return outcome;
 }
 
 // The client's address, an IPv4-mapped IPv6 peer as IPv4 (allowlists and X-Forwarded-For speak
@@ -504,33 +243,33 @@ asio::ip::address peer_address(const tcp::endpoint& endpoint) {
   return peer;
 }
 
-// A plain-HTTP request: the ACME HTTP-01 answer (RFC 8555 §8.3) for a challenge path, a redirect
-// to https for everything else.
+// A plain-HTTP request the router decided: the ACME HTTP-01 answer (RFC 8555 §8.3) from the
+// challenge board, or the redirect to https.
 template <class Stream>
-Task<Outcome> answer_plain(Stream& stream, const RequestParser& parser, const std::string& host,
-                                      const RequestContext& ctx) {
+Task<Outcome> answer_plain(Stream& stream, const RequestParser& parser, const RouteDecision& decision,
+                           const RequestContext& ctx) {
   const auto& req = parser.get();
   const unsigned version = req.version();
-  constexpr std::string_view prefix = "/.well-known/acme-challenge/";
-  std::string_view target = req.target();
   const bool keep = req.keep_alive() && parser.is_done();
+  auto& counters = ctx.worker.counters();
   error_code ec;
-  if (target.starts_with(prefix)) {
-    auto board = ctx.worker.shared().challenges.current();
-    std::string_view token = target.substr(prefix.size());
-    if (auto q = token.find('?'); q != std::string_view::npos) token = token.substr(0, q);
-    if (const std::string* answer = board->http01_answer(token)) {
-      log::proxy()->info("acme http-01 served token={} host={}", token, host);
-      ec = co_await send_simple(stream, http::status::ok, version, *answer, keep, ctx.limits.idle_timeout, {},
+  if (decision.action == RouteAction::acme_challenge) {
+    auto board = ctx.worker.snapshots().challenges.lease();
+    if (const std::string* answer = board->http01_answer(decision.token)) {
+      log::proxy()->info("acme http-01 served token={} host={}", decision.token, decision.host);
+      counters.count_response(200);
+      std::string body = *answer;
+      ec = co_await send_simple(stream, http::status::ok, version, std::move(body), keep, ctx.limits.idle_timeout, {},
                                 "application/octet-stream");
     } else {
-      ec = co_await send_simple(stream, http::status::not_found, version, "no such challenge\n", keep, ctx.limits.idle_timeout);
+      counters.count_response(404);
+      ec = co_await send_simple(stream, http::status::not_found, version, "no such challenge\n", keep,
+                                ctx.limits.idle_timeout);
     }
   } else {
-    std::string location = "https://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host);
-    if (ctx.listener.redirect_port != 443) location += ":" + std::to_string(ctx.listener.redirect_port);
-    location += target.empty() || target.front() != '/' ? std::string("/") : std::string(target);
-    ec = co_await send_simple(stream, http::status::permanent_redirect, version, "", keep, ctx.limits.idle_timeout, location);
+    counters.count_response(308);
+    ec = co_await send_simple(stream, http::status::permanent_redirect, version, "", keep, ctx.limits.idle_timeout,
+                              decision.location);
   }
   co_return ec || !keep ? Outcome::close : Outcome::keep_alive;
 }
@@ -543,6 +282,39 @@ struct Rejection {
   domain::Millis timeout{};
 };
 
+// Asks the router about the request and serves it: proxied, answered on the plain listener, or
+// left in `rejection` for the loop to send. Its own coroutine, so the query and the decision take
+// frame space only while a request runs, not for as long as an idle connection lives.
+template <class Stream>
+Task<Outcome> route_and_serve(Stream& stream, ClientBuffer& buffer, RequestParser& parser, const RequestContext& ctx,
+                              const RouteTable& routes, std::string_view sni_name,
+                              std::optional<Rejection>& rejection) {
+  const auto& req = parser.get();
+  RouteQuery query;
+  query.host_fields = req.count(http::field::host);
+  if (query.host_fields == 1) query.host_header = req[http::field::host];
+  query.version = req.version();
+  query.target = req.target();
+  query.tls = ctx.tls;
+  query.sni = sni_name;
+  query.scope = ctx.listener.config.scope;
+  query.redirect_port = ctx.listener.redirect_port;
+  query.peer = ctx.peer;
+  const RouteDecision decision = route_request(query, routes);
+
+  if (decision.action == RouteAction::proxy) {
+    Outcome outcome = co_await proxy_request(stream, buffer, parser, *decision.endpoint, ctx);
+    co_return outcome;
+  }
+  if (decision.action == RouteAction::acme_challenge || decision.action == RouteAction::redirect_https) {
+    Outcome outcome = co_await answer_plain(stream, parser, decision, ctx);
+    co_return outcome;
+  }
+  const EdgeReply reply = reply_for(decision.action);
+  rejection = Rejection{reply.status, query.version, reply.body, ctx.limits.idle_timeout};
+  co_return Outcome::close;
+}
+
 // The request loop shared by TLS and (for challenges/redirects) plain connections. Rejections
 // leave through one send after the loop: every co_await site costs frame space for as long as the
 // connection lives, idle or not.
@@ -550,11 +322,14 @@ template <class Stream>
 Task<void> request_loop(Stream& stream, const RequestContext& base, std::string_view sni_name) {
   ClientBuffer buffer;
   auto& shared = base.worker.shared();
+  auto& counters = base.worker.counters();
   bool first = true;
   std::optional<Rejection> rejection;
   std::string reason;  // a framing problem's text, kept for the rejection's body
   for (;;) {
-    auto routes = shared.routes.current();
+    // The worker's copy of the route table, leased for this request: one version load, no shared
+    // reference count. A table published meanwhile is seen by the next request.
+    RoutesLease routes = base.worker.snapshots().routes.lease();
     RequestContext ctx{base.listener, base.worker, routes->limits(), base.peer, base.tls, base.peer_text};
     const auto& limits = ctx.limits;
 
@@ -593,8 +368,8 @@ Task<void> request_loop(Stream& stream, const RequestContext& base, std::string_
                             limits.idle_timeout};
       break;
     }
-    CounterGuard active(shared.active_requests);
-    shared.requests_total.fetch_add(1, std::memory_order_relaxed);
+    GaugeGuard active(counters.active_requests);
+    WorkerCounterBlock::add(counters.requests);
     auto& req = parser.get();
     const unsigned version = req.version();
 
@@ -607,39 +382,15 @@ Task<void> request_loop(Stream& stream, const RequestContext& base, std::string_
       rejection = Rejection{http::status::bad_request, version, reason, limits.idle_timeout};
       break;
     }
-    auto hosts = req.count(http::field::host);
-    std::string host = hosts == 1 ? normalize_authority(req[http::field::host]) : std::string();
-    if (host.empty() && (version >= 11 || hosts > 0)) {
-      rejection = Rejection{http::status::bad_request, version, "missing or invalid Host\n", limits.idle_timeout};
-      break;
-    }
 
-    Outcome outcome = Outcome::close;
-    if (!ctx.tls) {
-      outcome = co_await answer_plain(stream, parser, host, ctx);
-    } else {
-      const Endpoint* endpoint = routes->find(host, base.listener.config.scope);
-      const Endpoint* sni_endpoint = sni_name.empty() ? nullptr : routes->find(sni_name, base.listener.config.scope);
-      if (endpoint == nullptr) {
-        rejection = Rejection{http::status::not_found, version, "unknown host\n", limits.idle_timeout};
-        break;
-      }
-      if (!sni_name.empty() && sni_endpoint != endpoint) {
-        // RFC 9110 §15.5.20: this connection's certificate was chosen for another endpoint.
-        rejection = Rejection{http::status::misdirected_request, version, "misdirected request\n", limits.idle_timeout};
-        break;
-      }
-      if (!endpoint->allowlist.allows(ctx.peer)) {
-        rejection = Rejection{http::status::forbidden, version, "forbidden\n", limits.idle_timeout};
-        break;
-      }
-      outcome = co_await proxy_request(stream, buffer, parser, *endpoint, ctx);
-    }
+    Outcome outcome = co_await route_and_serve(stream, buffer, parser, ctx, *routes, sni_name, rejection);
+    if (rejection) break;
     if (outcome == Outcome::close || shared.draining.load(std::memory_order_relaxed)) co_return;
   }
   if (rejection) {
-    co_await send_simple(stream, rejection->status, rejection->version, std::string(rejection->body), false,
-                         rejection->timeout);
+    counters.count_response(static_cast<unsigned>(rejection->status));
+    std::string body(rejection->body);
+    co_await send_simple(stream, rejection->status, rejection->version, std::move(body), false, rejection->timeout);
   }
 }
 
@@ -647,26 +398,29 @@ Task<void> request_loop(Stream& stream, const RequestContext& base, std::string_
 
 Task<void> serve_tls_connection(Socket socket, tcp::endpoint peer_endpoint,
                                            const ListenerRuntime& listener, Worker& worker) {
-  auto& shared = worker.shared();
-  CounterGuard open(shared.connections);
+  auto& counters = worker.counters();
+  GaugeGuard open(counters.open_connections);
   const auto peer = peer_address(peer_endpoint);
-  auto routes = shared.routes.current();
-  const auto limits = routes->limits();
-  // Allowlists at accept time: a peer no endpoint on this listener admits gets no handshake.
-  if (!routes->any_admits(listener.config.scope, peer)) co_return;
-  routes.reset();
+  domain::LimitsConfig limits;
+  {
+    const RouteTable& routes = worker.snapshots().routes.peek();
+    limits = routes.limits();
+    // Allowlists at accept time: a peer no endpoint on this listener admits gets no handshake.
+    if (!routes.admits(listener.config.scope, peer)) co_return;
+  }
 
   TlsStream stream(std::move(socket), listener.ssl->native_handle());
-  ConnectionTls conn_tls{peer, nullptr, nullptr};
+  ConnectionTls conn_tls{peer, &worker.snapshots(), nullptr, {}};
   attach_connection(stream.native_handle(), &conn_tls);
 
   tcp_of(stream).expires_after(limits.handshake_timeout);
   auto [hec, hn] = co_await stream.async_handshake(task_tuple);
   if (hec) {
+    WorkerCounterBlock::add(counters.handshake_failures);
     log::proxy()->debug("handshake failed peer={} error={}", peer.to_string(), hec.message());
     co_return;
   }
-  shared.handshakes_total.fetch_add(1, std::memory_order_relaxed);
+  WorkerCounterBlock::add(counters.handshakes);
   // The snapshot only had to live through the handshake: the SSL holds its own references.
   conn_tls.snapshot.reset();
   conn_tls.served = nullptr;
@@ -684,12 +438,11 @@ Task<void> serve_tls_connection(Socket socket, tcp::endpoint peer_endpoint,
 
 Task<void> serve_plain_connection(Socket socket, tcp::endpoint peer_endpoint,
                                              const ListenerRuntime& listener, Worker& worker) {
-  auto& shared = worker.shared();
-  CounterGuard open(shared.connections);
+  GaugeGuard open(worker.counters().open_connections);
   error_code ec;
   const auto peer = peer_address(peer_endpoint);
   PlainStream stream(std::move(socket));
-  auto limits = shared.routes.current()->limits();
+  const domain::LimitsConfig limits = worker.snapshots().routes.peek().limits();
   const std::string peer_text = peer.to_string();
   RequestContext ctx{listener, worker, limits, peer, false, peer_text};
   co_await request_loop(stream, ctx, {});

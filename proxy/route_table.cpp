@@ -1,6 +1,7 @@
 #include "proxy/route_table.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "base/hostname.hpp"
 
@@ -26,6 +27,26 @@ RouteTable::RouteTable(const std::vector<domain::EndpointConfig>& endpoints, dom
       }
     }
     endpoints_.push_back(std::move(ep));
+  }
+  build_admit_sets(endpoints);
+}
+
+void RouteTable::build_admit_sets(const std::vector<domain::EndpointConfig>& endpoints) {
+  static_assert(static_cast<std::size_t>(domain::Scope::external) == 0 &&
+                static_cast<std::size_t>(domain::Scope::internal) == 1);
+  for (std::size_t scope = 0; scope < admit_sets_.size(); ++scope) {
+    AdmitSet& set = admit_sets_[scope];
+    std::vector<domain::Cidr> prefixes;
+    std::set<std::string> seen;
+    for (const auto& cfg : endpoints) {
+      if (static_cast<std::size_t>(cfg.scope) != scope) continue;
+      set.any_endpoint = true;
+      if (cfg.ip_allowlist.empty()) set.open = true;
+      for (const auto& cidr : cfg.ip_allowlist) {
+        if (seen.insert(cidr.to_string()).second) prefixes.push_back(cidr);
+      }
+    }
+    if (!set.open) set.prefixes = domain::Allowlist(std::move(prefixes));
   }
 }
 

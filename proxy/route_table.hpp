@@ -2,6 +2,7 @@
 // with the limits in force. Rebuilt by the control thread on start and reload, then published.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +25,18 @@ struct Endpoint {
   bool managed_https = true;
 };
 
+// Who may connect to a listener of one scope: the union of its endpoints' allowlists, or anyone
+// when one of them has none. A scope without endpoints admits nobody.
+struct AdmitSet {
+  bool open = false;
+  domain::Allowlist prefixes;  // distinct prefixes of every endpoint of the scope (when not open)
+  bool any_endpoint = false;
+
+  bool admits(const boost::asio::ip::address& peer) const noexcept {
+    return open || (any_endpoint && prefixes.allows(peer));
+  }
+};
+
 class RouteTable {
  public:
   RouteTable() = default;
@@ -38,16 +51,26 @@ class RouteTable {
     return e && e->scope == scope ? e : nullptr;
   }
 
-  // True when some endpoint of `scope` admits `peer` (used at accept time, before SNI is known).
+  // True when some endpoint of `scope` admits `peer` (used at accept time, before SNI is known):
+  // the scope's admit set, precomputed when the table is built, so O(prefixes) and O(1) when an
+  // endpoint of the scope is open to everyone.
+  bool admits(domain::Scope scope, const boost::asio::ip::address& peer) const noexcept {
+    return admit_sets_[static_cast<std::size_t>(scope)].admits(peer);
+  }
+  // The same answer by scanning every endpoint (the definition admits() is tested against).
   bool any_admits(domain::Scope scope, const boost::asio::ip::address& peer) const noexcept;
 
   const domain::LimitsConfig& limits() const noexcept { return limits_; }
   const std::vector<std::shared_ptr<const Endpoint>>& endpoints() const noexcept { return endpoints_; }
+  const AdmitSet& admit_set(domain::Scope scope) const noexcept { return admit_sets_[static_cast<std::size_t>(scope)]; }
 
  private:
+  void build_admit_sets(const std::vector<domain::EndpointConfig>& endpoints);
+
   std::vector<std::shared_ptr<const Endpoint>> endpoints_;
   std::unordered_map<std::string, const Endpoint*, certstore::StringHash, std::equal_to<>> exact_;
   std::unordered_map<std::string, const Endpoint*, certstore::StringHash, std::equal_to<>> wildcard_;
+  std::array<AdmitSet, 2> admit_sets_{};  // by domain::Scope: external, internal
   domain::LimitsConfig limits_;
 };
 

@@ -130,15 +130,16 @@ class CertCtxCache {
 int choose_certificate(SSL* ssl, void* arg) {
   const auto* listener = static_cast<const ListenerTls*>(arg);
   auto* conn = static_cast<ConnectionTls*>(SSL_get_ex_data(ssl, connection_index()));
-  if (conn == nullptr) return 0;
+  if (conn == nullptr || conn->snapshots == nullptr) return 0;
 
   const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   // OpenSSL caps a server_name at 255 bytes (TLSEXT_MAXLEN_host_name), so it always fits.
   const base::LowerHost lowered(sni ? std::string_view(sni) : std::string_view());
   const std::string_view name = lowered.ok() ? lowered.view() : std::string_view();
 
-  auto routes = listener->routes->current();
-  const Endpoint* endpoint = name.empty() ? nullptr : routes->find(name);
+  // The worker's cached snapshots: one version load each, no shared reference count.
+  const RouteTable& routes = conn->snapshots->routes.peek();
+  const Endpoint* endpoint = name.empty() ? nullptr : routes.find(name);
   if (endpoint != nullptr) {
     // Allowlists are per endpoint: now that SNI names it, a peer outside it gets no handshake.
     if (!endpoint->allowlist.allows(conn->peer)) {
@@ -148,7 +149,7 @@ int choose_certificate(SSL* ssl, void* arg) {
     }
   }
 
-  conn->snapshot = listener->certs->current();
+  conn->snapshot = conn->snapshots->certs.lease();
   const certstore::CertBundle* bundle = nullptr;
   if (endpoint != nullptr && endpoint->scope != listener->scope) {
     // An endpoint of the other scope is invisible on this listener: the platform's fallback (or
@@ -162,7 +163,7 @@ int choose_certificate(SSL* ssl, void* arg) {
   conn->served = bundle;
 
   thread_local CertCtxCache cache;
-  if (SSL_CTX* ctx = cache.get(*listener, SSL_get_SSL_CTX(ssl), conn->snapshot, *bundle);
+  if (SSL_CTX* ctx = cache.get(*listener, SSL_get_SSL_CTX(ssl), conn->snapshot.shared(), *bundle);
       ctx != nullptr && SSL_set_SSL_CTX(ssl, ctx) == ctx) {
     return 1;
   }

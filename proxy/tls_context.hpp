@@ -11,6 +11,7 @@
 #include "certstore/cert_registry.hpp"
 #include "domain/config.hpp"
 #include "proxy/route_table.hpp"
+#include "proxy/worker_snapshots.hpp"
 
 namespace portcullis::proxy {
 
@@ -22,7 +23,9 @@ struct TlsPolicy {
 };
 TlsPolicy tls_policy(const domain::TlsConfig& tls);
 
-// What the certificate callback needs about the listener; outlives every SSL on it.
+// What the certificate callback needs about the listener; outlives every SSL on it. The callback
+// reads the snapshots through the accepting worker's caches (ConnectionTls::snapshots), which load
+// them from these same published sources.
 struct ListenerTls {
   const certstore::CertRegistry* certs = nullptr;
   const Routes* routes = nullptr;
@@ -31,10 +34,13 @@ struct ListenerTls {
 };
 
 // Per connection, attached to the SSL with attach_connection() by the session before the handshake.
+// `snapshots` is the accepting worker's (the handshake runs on its thread); without it the
+// callback refuses the handshake.
 struct ConnectionTls {
   boost::asio::ip::address peer;
+  WorkerSnapshots* snapshots = nullptr;
   const certstore::CertBundle* served = nullptr;  // set by the callback; valid while the
-  certstore::CertSnapshotPtr snapshot;            // snapshot (kept here) lives
+  CertsLease snapshot;                            // snapshot (leased here) lives
 };
 
 // Attaches `conn` to `ssl` for the certificate callback. (Not SSL_set_app_data: Asio's engine owns

@@ -21,42 +21,7 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-// A pooled connection the upstream has closed (or sent unsolicited bytes on) is not reusable.
-bool still_usable(UpstreamConnection& conn) {
-  auto& socket = conn.stream.socket();
-  if (!socket.is_open() || conn.buffer.size() != 0) return false;
-  char probe;
-  ssize_t n = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
 }  // namespace
-
-std::unique_ptr<UpstreamConnection> UpstreamPool::take(const std::string& key, bool probe) {
-  auto it = idle_.find(key);
-  if (it == idle_.end()) return nullptr;
-  auto& stack = it->second;
-  const auto now = TlsStream::coarse_now();
-  while (!stack.empty()) {
-    auto conn = std::move(stack.back());
-    stack.pop_back();
-    if (!probe && now - conn->idle_since < probe_after
-            ? conn->buffer.size() == 0 && conn->stream.socket().is_open()
-            : still_usable(*conn)) {
-      return conn;
-    }
-  }
-  return nullptr;
-}
-
-void UpstreamPool::give_back(const std::string& key, std::unique_ptr<UpstreamConnection> conn) {
-  if (conn->buffer.size() != 0 || !conn->stream.socket().is_open()) return;
-  auto& stack = idle_[key];
-  if (stack.size() >= max_idle_per_upstream) return;
-  conn->stream.expires_never();
-  conn->idle_since = TlsStream::coarse_now();
-  stack.push_back(std::move(conn));
-}
 
 Status ensure_not_listened_on(const domain::ListenerConfig& listener) {
   boost::system::error_code ec;
@@ -84,7 +49,11 @@ Status ensure_not_listened_on(const domain::ListenerConfig& listener) {
 }
 
 Worker::Worker(unsigned index, SharedState& shared, const std::vector<ListenerRuntime>& listeners)
-    : index_(index), shared_(shared), listeners_(listeners) {}
+    : index_(index),
+      shared_(shared),
+      listeners_(listeners),
+      counters_(shared.counters.add()),
+      snapshots_(shared.certs, shared.routes, shared.challenges) {}
 
 Worker::~Worker() {
   stop();
@@ -138,8 +107,8 @@ Task<void> Worker::accept_loop(Acceptor& acceptor, const ListenerRuntime& listen
       continue;
     }
     if (shared_.draining.load(std::memory_order_relaxed)) continue;
-    auto limit = shared_.routes.current()->limits().max_connections;
-    if (shared_.connections.load(std::memory_order_relaxed) >= limit) {
+    const auto limit = snapshots_.routes.peek().limits().max_connections;
+    if (shared_.counters.open_connections() >= limit) {
       if (auto dropped = log_limits_.refused_connection.admit(TlsStream::coarse_now())) {
         log::proxy()->warn("connection refused listener={} reason=max_connections limit={}{}", listener.config.name,
                            limit, base::suppressed_suffix(*dropped));

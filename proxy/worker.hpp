@@ -24,19 +24,24 @@
 #include "proxy/executor.hpp"
 #include "proxy/route_table.hpp"
 #include "proxy/tls_context.hpp"
+#include "proxy/upstream_pool.hpp"
+#include "proxy/worker_counters.hpp"
+#include "proxy/worker_snapshots.hpp"
 
 namespace portcullis::proxy {
 
-// Everything the workers share: read-only snapshots and a few counters.
+// Everything the workers share: read-only snapshots, each worker's counters and the drain flag.
+// Workers write nothing here on the request path: they read the snapshots through their own
+// caches (WorkerSnapshots) and write only their own counter block.
 struct SharedState {
   certstore::CertRegistry certs;
   Routes routes;
   certstore::ChallengeBoard challenges;
-  std::atomic<std::size_t> connections{0};      // open client connections, all workers
-  std::atomic<std::size_t> active_requests{0};  // requests between header read and response end
-  std::atomic<bool> draining{false};            // SIGTERM: finish in-flight requests, then close
-  std::atomic<std::uint64_t> requests_total{0};
-  std::atomic<std::uint64_t> handshakes_total{0};
+  WorkerCounters counters;                     // one block per worker, on its own cache lines
+  InFlightRequests active_requests{counters};  // the drain loop's count of requests in flight
+  // SIGTERM: finish in-flight requests, then close. Read by every worker on every request, so it
+  // sits alone on its cache lines (the last member, aligned): no write elsewhere invalidates it.
+  alignas(counter_block_alignment) std::atomic<bool> draining{false};
 };
 
 // A listener as the workers see it. The TLS context (for https) is shared by every worker.
@@ -45,37 +50,6 @@ struct ListenerRuntime {
   ListenerTls tls_hooks;                                   // for the certificate callback
   std::shared_ptr<boost::asio::ssl::context> ssl;          // nullptr for plain HTTP
   std::uint16_t redirect_port = 443;                       // https port the :80 listener points to
-};
-
-// A kept-alive connection to one upstream.
-struct UpstreamConnection {
-  explicit UpstreamConnection(const Executor& ex) : stream(ex) {}
-  PlainStream stream;
-  boost::beast::flat_buffer buffer;
-  std::chrono::steady_clock::time_point idle_since{};  // when it was last given back to the pool
-};
-
-// Per-worker pool of idle upstream connections, keyed by "host:port". Single-threaded.
-// A connection idle for a while is probed (a non-blocking one-byte MSG_PEEK) before it is reused;
-// one given back moments ago is not: that probe would cost a system call on every request. An
-// upstream that closed it in between is caught by the request path, which retries a replayable
-// request once on a fresh connection (see proxy_request).
-class UpstreamPool {
- public:
-  // An idle connection for `key`, or nullptr. `probe` asks for the MSG_PEEK check even on a
-  // connection given back moments ago (for a request that could not be sent again).
-  std::unique_ptr<UpstreamConnection> take(const std::string& key, bool probe = false);
-  void give_back(const std::string& key, std::unique_ptr<UpstreamConnection> conn);
-  std::size_t next_index(const std::string& endpoint_id, std::size_t count) {
-    return count == 0 ? 0 : rr_[endpoint_id]++ % count;
-  }
-  void clear() { idle_.clear(); }
-
- private:
-  static constexpr std::size_t max_idle_per_upstream = 64;
-  static constexpr std::chrono::milliseconds probe_after{1000};
-  std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
-  std::unordered_map<std::string, std::size_t> rr_;
 };
 
 // Fails with Errc::network ("listener NAME: ADDRESS: Address already in use: another process
@@ -114,6 +88,9 @@ class Worker {
   unsigned index() const noexcept { return index_; }
   // Only the worker's own thread may use them.
   WorkerLogLimits& log_limits() noexcept { return log_limits_; }
+  WorkerSnapshots& snapshots() noexcept { return snapshots_; }
+  // Written only by the worker's own thread; read anywhere through shared().counters.
+  WorkerCounterBlock& counters() noexcept { return counters_; }
 
  private:
   Task<void> accept_loop(Acceptor& acceptor,
@@ -121,6 +98,10 @@ class Worker {
   unsigned index_;
   SharedState& shared_;
   const std::vector<ListenerRuntime>& listeners_;
+  WorkerCounterBlock& counters_;
+  // Declared before io_: destroyed after it, so the leases of connections still pending when the
+  // io_context is destroyed are released while the caches exist.
+  WorkerSnapshots snapshots_;
   // One thread runs it and no other thread touches its sockets: no per-descriptor locking.
   boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::vector<std::unique_ptr<Acceptor>> acceptors_;

@@ -5,6 +5,10 @@
 //            the session applies before forwarding, and serialising the rewritten header (with
 //            Beast's serializer, as a request with a body is, and with append_request_head, as
 //            one without is).
+//   snapshot: reading a published snapshot per request from two threads at once, through
+//            Published::current() (spin lock + shared reference count) and through a worker's
+//            SnapshotCache lease (one version load, a thread-local count);
+//   route:   route_request for a proxied request (Host with a port, SNI, an allowlisted peer).
 // Each case runs in rounds of a fixed count; the median, min and max ns per operation of the
 // rounds are printed. Usage: micro_bench [certificates] [rounds]
 #include <algorithm>
@@ -14,15 +18,18 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http.hpp>
 
+#include "base/snapshot_cache.hpp"
 #include "certstore/cert_snapshot.hpp"
 #include "certstore/pem.hpp"
 #include "proxy/forward_headers.hpp"
+#include "proxy/request_router.hpp"
 
 namespace {
 
@@ -170,6 +177,57 @@ void forward(int rounds) {
   });
 }
 
+// `per_thread` reads of the snapshot on each of two threads at once.
+template <class Read>
+void on_two_threads(std::size_t per_thread, const Read& read) {
+  std::thread other([&] { read(per_thread); });
+  read(per_thread);
+  other.join();
+}
+
+void snapshot(int rounds) {
+  constexpr std::size_t per_thread = 1'000'000;
+  base::Published<proxy::RouteTable> routes;
+  report("snapshot: Published::current(), 2 threads", 2 * per_thread, rounds, [&] {
+    on_two_threads(per_thread, [&](std::size_t n) {
+      std::size_t sum = 0;
+      for (std::size_t i = 0; i < n; ++i) sum += routes.current()->limits().max_connections;
+      sink = sum;
+    });
+  });
+  report("snapshot: SnapshotCache::lease(), 2 threads", 2 * per_thread, rounds, [&] {
+    on_two_threads(per_thread, [&](std::size_t n) {
+      base::SnapshotCache<proxy::RouteTable> cache(routes);
+      std::size_t sum = 0;
+      for (std::size_t i = 0; i < n; ++i) sum += cache.lease()->limits().max_connections;
+      sink = sum;
+    });
+  });
+}
+
+void route(int rounds) {
+  domain::EndpointConfig app;
+  app.id = "app";
+  app.hostnames = {"app.example.com"};
+  app.upstreams = {domain::HostPort{"127.0.0.1", 9000}};
+  app.ip_allowlist = {*domain::Cidr::parse("10.0.0.0/8")};
+  domain::EndpointConfig other = app;
+  other.id = "other";
+  other.hostnames = {"*.example.org"};
+  const proxy::RouteTable table({app, other}, {});
+  proxy::RouteQuery query;
+  query.host_header = "app.example.com:443";
+  query.sni = "app.example.com";
+  query.target = "/";
+  query.peer = boost::asio::ip::make_address("10.1.2.3");
+  constexpr std::size_t count = 1'000'000;
+  report("route_request, proxied", count, rounds, [&] {
+    std::size_t hits = 0;
+    for (std::size_t i = 0; i < count; ++i) hits += route_request(query, table).endpoint != nullptr;
+    sink = hits;
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -177,5 +235,7 @@ int main(int argc, char** argv) {
   int rounds = argc > 2 ? std::atoi(argv[2]) : 15;
   if (count == 0 || rounds <= 0) return std::fprintf(stderr, "usage: micro_bench [certificates] [rounds]\n"), 2;
   forward(rounds);
+  snapshot(rounds);
+  route(rounds);
   return sni(count, rounds);
 }

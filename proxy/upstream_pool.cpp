@@ -1,0 +1,97 @@
+#include "proxy/upstream_pool.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include <boost/asio/ip/address.hpp>
+
+#include "proxy/tls_stream.hpp"
+
+namespace portcullis::proxy {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+// A pooled connection the upstream has closed (or sent unsolicited bytes on) is not reusable.
+bool still_usable(UpstreamConnection& conn) {
+  auto& socket = conn.stream.socket();
+  if (!socket.is_open() || conn.buffer.size() != 0) return false;
+  char probe;
+  ssize_t n = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace
+
+Task<std::unique_ptr<UpstreamConnection>> connect_upstream(Executor executor, const domain::HostPort& target,
+                                                           domain::Millis timeout) {
+  auto conn = std::make_unique<UpstreamConnection>(executor);
+  error_code ec;
+  auto address = asio::ip::make_address(target.host, ec);
+  conn->stream.expires_after(timeout);
+  if (!ec) {
+    auto [cec] = co_await conn->stream.async_connect(tcp::endpoint(address, target.port), task_tuple);
+    if (cec) co_return nullptr;
+  } else {
+    Resolver resolver(executor);
+    const std::string port = std::to_string(target.port);
+    auto [rec, results] = co_await resolver.async_resolve(target.host, port, task_tuple);
+    if (rec) co_return nullptr;
+    auto [cec, ep] = co_await conn->stream.async_connect(results, task_tuple);
+    if (cec) co_return nullptr;
+  }
+  conn->stream.socket().set_option(tcp::no_delay(true), ec);
+  conn->stream.socket().non_blocking(true, ec);  // write_now tries a write before the reactor
+  co_return conn;
+}
+
+std::unique_ptr<UpstreamConnection> UpstreamPool::take(const std::string& key, bool probe) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return nullptr;
+  auto& stack = it->second;
+  const auto now = TlsStream::coarse_now();
+  while (!stack.empty()) {
+    auto conn = std::move(stack.back());
+    stack.pop_back();
+    bool usable = false;
+    if (!probe && now - conn->idle_since < probe_after) {
+      usable = conn->buffer.size() == 0 && conn->stream.socket().is_open();
+    } else {
+      usable = still_usable(*conn);
+    }
+    if (usable) return conn;
+  }
+  return nullptr;
+}
+
+void UpstreamPool::give_back(const std::string& key, std::unique_ptr<UpstreamConnection> conn) {
+  if (conn->buffer.size() != 0 || !conn->stream.socket().is_open()) return;
+  auto& stack = idle_[key];
+  if (stack.size() >= max_idle_per_upstream) return;
+  conn->stream.expires_never();
+  conn->idle_since = TlsStream::coarse_now();
+  stack.push_back(std::move(conn));
+}
+
+Task<UpstreamLease> UpstreamPool::acquire(const Endpoint& endpoint, bool replayable, Executor executor,
+                                          domain::Millis connect_timeout) {
+  UpstreamLease lease;
+  const std::size_t count = endpoint.upstreams.size();
+  const std::size_t first = next_index(endpoint.id, count);
+  for (std::size_t i = 0; i < count && !lease.connection; ++i) {
+    lease.index = (first + i) % count;
+    lease.key = &endpoint.upstream_keys[lease.index];
+    lease.connection = take(*lease.key, !replayable);
+    lease.reused = lease.connection != nullptr;
+    if (!lease.connection) {
+      const auto& target = endpoint.upstreams[lease.index];
+      lease.connection = co_await connect_upstream(executor, target, connect_timeout);
+    }
+  }
+  co_return lease;
+}
+
+}  // namespace portcullis::proxy

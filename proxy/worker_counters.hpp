@@ -1,0 +1,107 @@
+// Per-worker counters: requests by status class, handshakes, upstream errors, open connections and
+// requests in flight. Each worker writes only its own block, on its own cache lines, with relaxed
+// single-writer stores (no locked read-modify-write, no line shared with another writer); readers
+// (the drain loop, the connection limit, a metrics endpoint) add the blocks up.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace portcullis::proxy {
+
+// Two cache lines: Intel's spatial prefetcher fetches lines in 128-byte pairs, so a block aligned
+// to 64 bytes only could still share a prefetched pair with its neighbour.
+inline constexpr std::size_t counter_block_alignment = 128;
+
+// A plain reading of one block or of their sum.
+struct CounterValues {
+  std::array<std::uint64_t, 5> responses{};  // [0] = 1xx ... [4] = 5xx
+  std::uint64_t requests = 0;                // request heads read
+  std::uint64_t handshakes = 0;
+  std::uint64_t handshake_failures = 0;
+  std::uint64_t upstream_errors = 0;  // requests answered 502/504 (or cut) because of an upstream
+  std::uint64_t open_connections = 0;
+  std::uint64_t active_requests = 0;  // between a request's head and the end of its response
+
+  CounterValues& operator+=(const CounterValues& other) noexcept;
+};
+
+// One worker's counters. Written only by the owning worker's thread; read from any thread.
+class alignas(counter_block_alignment) WorkerCounterBlock {
+ public:
+  using Counter = std::atomic<std::uint64_t>;
+
+  // Single writer: a relaxed load and store, not a locked fetch_add. Owner thread only.
+  static void add(Counter& c, std::uint64_t n = 1) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  static void sub(Counter& c, std::uint64_t n = 1) noexcept {
+    c.store(c.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+  }
+
+  // Counts a response by its status class; a status outside 100..599 is not counted.
+  void count_response(unsigned status) noexcept {
+    if (status >= 100 && status < 600) add(responses[status / 100 - 1]);
+  }
+
+  CounterValues read() const noexcept;
+
+  std::array<Counter, 5> responses{};
+  Counter requests{0};
+  Counter handshakes{0};
+  Counter handshake_failures{0};
+  Counter upstream_errors{0};
+  Counter open_connections{0};
+  Counter active_requests{0};
+};
+static_assert(alignof(WorkerCounterBlock) == counter_block_alignment);
+static_assert(sizeof(WorkerCounterBlock) % counter_block_alignment == 0);
+
+// Raises a gauge of the owning worker for as long as the scope lives (connections, requests).
+class GaugeGuard {
+ public:
+  explicit GaugeGuard(WorkerCounterBlock::Counter& c) noexcept : c_(c) { WorkerCounterBlock::add(c_); }
+  ~GaugeGuard() { WorkerCounterBlock::sub(c_); }
+  GaugeGuard(const GaugeGuard&) = delete;
+  GaugeGuard& operator=(const GaugeGuard&) = delete;
+
+ private:
+  WorkerCounterBlock::Counter& c_;
+};
+
+// Every worker's block. Blocks are added while the workers are built (before any reader runs
+// concurrently with add()); reads are thread-safe at any time after that.
+class WorkerCounters {
+ public:
+  static constexpr std::size_t max_workers = 1024;
+
+  // A new block for the next worker. Not thread-safe against another add(); throws
+  // std::length_error past max_workers.
+  WorkerCounterBlock& add();
+  std::size_t size() const noexcept { return count_.load(std::memory_order_acquire); }
+  // One worker's reading; `worker` < size().
+  CounterValues read(std::size_t worker) const noexcept { return blocks_[worker]->read(); }
+  // All workers added up. Each counter is read once, relaxed: a sum, not a consistent cut.
+  CounterValues sum() const noexcept;
+  // Open client connections of all workers (the max_connections check at accept).
+  std::uint64_t open_connections() const noexcept;
+
+ private:
+  std::array<std::unique_ptr<WorkerCounterBlock>, max_workers> blocks_{};
+  std::atomic<std::size_t> count_{0};
+};
+
+// The drain loop's "requests still in flight", added up over the workers' blocks.
+class InFlightRequests {
+ public:
+  explicit InFlightRequests(const WorkerCounters& counters) noexcept : counters_(counters) {}
+  std::uint64_t load() const noexcept { return counters_.sum().active_requests; }
+
+ private:
+  const WorkerCounters& counters_;
+};
+
+}  // namespace portcullis::proxy
