@@ -223,6 +223,7 @@ Status Server::start() {
   if (config_.demo.enabled) {
     if (auto st = start_demo_upstream(control_, config_.demo.listen); !st) return st;
   }
+  if (auto st = start_dns(); !st) return st;
   for (auto& w : workers_) w->start();
 
   for (const auto& lc : config_.listeners) {
@@ -232,6 +233,18 @@ Status Server::start() {
   }
   log::proxy()->info("started workers={} endpoints={} certificates={} config={}", workers,
                      config_.endpoints.size(), (*certs)->size(), config_.source.string());
+  return {};
+}
+
+Status Server::start_dns() {
+  if (!config_.dns.enabled) return {};
+  if (auto st = platform_zone_.configure(config_.dns, config_.endpoints); !st) return st;
+  dns::DnsServerOptions options;
+  options.listen = config_.dns.listen;
+  options.rate_limit = config_.dns.rate_limit;
+  dns_server_ = std::make_unique<dns::DnsServer>(platform_zone_.registry(), std::move(options));
+  if (auto st = dns_server_->listen(); !st) return st;
+  dns_server_->start();
   return {};
 }
 
@@ -321,6 +334,19 @@ void Server::reload() {
   next->server.workers = config_.server.workers;
   next->tls.min_version = config_.tls.min_version;
   next->demo = config_.demo;
+  // The DNS server's sockets and limiter are set up at start; the zone's content is reloaded.
+  if (next->dns.enabled != config_.dns.enabled) {
+    restart_only.push_back("dns");
+  } else if (next->dns.enabled) {
+    bool listen_changed = next->dns.listen.size() != config_.dns.listen.size();
+    for (std::size_t i = 0; !listen_changed && i < next->dns.listen.size(); ++i) {
+      listen_changed = next->dns.listen[i].to_string() != config_.dns.listen[i].to_string();
+    }
+    if (listen_changed || next->dns.rate_limit != config_.dns.rate_limit) restart_only.push_back("dns.listen");
+  }
+  if (next->dns.enabled != config_.dns.enabled) next->dns = config_.dns;
+  next->dns.listen = config_.dns.listen;
+  next->dns.rate_limit = config_.dns.rate_limit;
   auto dirs = certificate_dirs(*next);
   // Folders are read again in full (unchanged files come from the cache), and watched from now on;
   // a rejected reload goes back to watching the current ones.
@@ -352,6 +378,13 @@ void Server::reload() {
   publish_certificates(*certs);
   shared_.routes.publish(std::make_shared<const proxy::RouteTable>(next->endpoints, next->limits));
   record_withdrawn(withdrawn);
+  if (dns_server_) {
+    // The settings were checked by the reader: a failure here is a broken invariant, and the
+    // previous zone stays live.
+    if (auto st = platform_zone_.configure(next->dns, next->endpoints); !st) {
+      log::dns()->error("zone not rebuilt, previous zone stays: {}", st.error().message());
+    }
+  }
   auto listeners = std::move(config_.listeners);
   config_ = std::move(*next);
   config_.listeners = std::move(listeners);
@@ -387,6 +420,7 @@ asio::awaitable<void> Server::drain(std::chrono::steady_clock::time_point deadli
   if (left > 0) log::proxy()->warn("drain deadline passed active_requests={}", left);
   for (auto& w : workers_) w->stop();
   for (auto& w : workers_) w->join();
+  if (dns_server_) dns_server_->stop();
   co_await stop_background_tasks();
   dir_watcher_->stop();
   expiry_timer_.cancel();

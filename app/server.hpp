@@ -19,6 +19,8 @@
 #include "certstore/storage.hpp"
 #include "control/certificate_manager.hpp"
 #include "control/dir_watcher.hpp"
+#include "dns/dns_server.hpp"
+#include "dns/platform_zone.hpp"
 #include "proxy/worker.hpp"
 
 namespace portcullis::app {
@@ -74,6 +76,8 @@ class Server {
   // Stops the certificate manager's tasks and awaits them, bounded by a deadline of its own.
   boost::asio::awaitable<void> stop_background_tasks();
   void wait_for_signals();
+  // [dns]: publishes the platform zone and starts its server (its own thread).
+  Status start_dns();
 
   domain::Config config_;
   ConfigOverrides overrides_;
@@ -91,6 +95,10 @@ class Server {
   std::unique_ptr<control::CertificateManager> certificates_;
   certstore::CertDirectories cert_dirs_;
   std::unique_ptr<control::DirWatcher> dir_watcher_;
+  // The platform zone and its server ([dns]); the server reads the zone, so it is declared after.
+  // The control plane sets validation TXT values through platform_zone_.set_txt().
+  dns::PlatformZone platform_zone_;
+  std::unique_ptr<dns::DnsServer> dns_server_;
   // Fires when the earliest certificate in the live snapshot expires, to rebuild it: the SNI index
   // ranks expired certificates at build time, so an expiry must trigger a rebuild.
   boost::asio::steady_timer expiry_timer_{control_};

@@ -26,9 +26,10 @@ const std::map<std::string, std::set<std::string>>& allowed_includes() {
       {"domain", {"base"}},
       {"certstore", {"base", "domain"}},
       {"acme", {"base", "domain", "certstore"}},
-      {"control", {"base", "domain", "certstore", "acme"}},
+      {"dns", {"base", "domain", "certstore"}},
+      {"control", {"base", "domain", "certstore", "acme", "dns"}},
       {"proxy", {"base", "domain", "certstore"}},
-      {"app", {"base", "domain", "certstore", "acme", "control", "proxy"}},
+      {"app", {"base", "domain", "certstore", "acme", "control", "dns", "proxy"}},
   };
   return table;
 }
