@@ -1,5 +1,6 @@
 // RAII for the ldns objects the DNS code makes: each alias frees its object with the matching
-// ldns function (a deep free, so an RR takes its owner and rdata with it).
+// ldns function (a deep free, so an RR takes its owner and rdata with it). Include it after the
+// C++ standard headers: ldns/common.h defines bool, true and false as macros.
 #pragma once
 
 #include <memory>
