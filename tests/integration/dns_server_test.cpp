@@ -320,3 +320,26 @@ TEST_CASE("kdig gets the validation TXT values the control plane sets, truncated
   CHECK(kdig(port, {"acme.elb-1.edge.example.net", "TXT"}).answer == 0);
   server.stop();
 }
+
+TEST_CASE("a reload republishes the zone with the new endpoints, and SIGTERM stops the DNS server cleanly",
+          "[integration][dns]") {
+  const std::uint16_t port = free_port();
+  FixtureOptions options = dns_options(port);
+  PortcullisFixture px(options);
+  REQUIRE(wait_until([&] { return kdig(port, {"edge.example.net", "SOA"}).status == "NOERROR"; }, 10s));
+  CHECK(kdig(port, {"elb-9.edge.example.net", "A"}).status == "NXDOMAIN");
+
+  options.endpoints.push_back(EndpointSpec("elb-9", {"new.example.com"}, {"127.0.0.1:9"}));
+  options.endpoints.erase(options.endpoints.begin());  // elb-1 goes
+  px.rewrite_config(options);
+  REQUIRE(px.reload() == ReloadOutcome::applied);
+  auto added = kdig(port, {"elb-9.edge.example.net", "A"});
+  CHECK(added.status == "NOERROR");
+  CHECK(added.answers("A") == std::vector<std::string>{"127.0.0.1"});
+  CHECK(kdig(port, {"acme.elb-9.edge.example.net", "TXT"}).status == "NOERROR");
+  CHECK(kdig(port, {"elb-1.edge.example.net", "A"}).status == "NXDOMAIN");
+  CHECK(px.log().find("zone published zone=edge.example.net") != std::string::npos);
+
+  CHECK(px.stop() == 0);
+  CHECK(kdig(port, {"+tcp", "edge.example.net", "SOA"}).exit_code != 0);  // nothing listens any more
+}
