@@ -342,7 +342,8 @@ void Server::reload() {
     for (std::size_t i = 0; !listen_changed && i < next->dns.listen.size(); ++i) {
       listen_changed = next->dns.listen[i].to_string() != config_.dns.listen[i].to_string();
     }
-    if (listen_changed || next->dns.rate_limit != config_.dns.rate_limit) restart_only.push_back("dns.listen");
+    if (listen_changed) restart_only.push_back("dns.listen");
+    if (next->dns.rate_limit != config_.dns.rate_limit) restart_only.push_back("dns.rate_limit");
   }
   if (next->dns.enabled != config_.dns.enabled) next->dns = config_.dns;
   next->dns.listen = config_.dns.listen;

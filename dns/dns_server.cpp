@@ -34,6 +34,8 @@ constexpr std::chrono::milliseconds accept_error_backoff{100};
 // stop(): the connections' tasks end at their next step; this bounds a stuck one.
 constexpr std::chrono::seconds stop_deadline{5};
 constexpr int listen_backlog = 128;
+// Port 0: how many kernel-picked UDP ports are tried before one is also free for TCP.
+constexpr int port_zero_attempts = 20;
 
 // One read or write with a deadline: the operation, or timed_out when the timer fires first.
 template <class Operation>
@@ -63,24 +65,30 @@ Status DnsServer::listen() {
     const auto address = asio::ip::make_address(hp.host, ec);
     if (ec) return fail(Errc::config, fmt::format("{}: expected an IP address, got \"{}\"", where, hp.host));
     // UDP first, without SO_REUSEADDR, so a port another process holds is refused; TCP then
-    // takes the same port (the one the kernel picked for port 0).
-    auto socket = std::make_unique<udp::socket>(io_);
-    udp::endpoint local(address, hp.port);
-    socket->open(local.protocol(), ec);
-    if (!ec && address.is_v6()) socket->set_option(asio::ip::v6_only(true), ec);
-    if (!ec) socket->bind(local, ec);
-    if (!ec) socket->non_blocking(true, ec);
-    if (ec) return fail(Errc::network, fmt::format("{}: udp: {}", where, ec.message()));
-    const tcp::endpoint stream_local(address, socket->local_endpoint().port());
-    auto acceptor = std::make_unique<tcp::acceptor>(io_);
-    acceptor->open(stream_local.protocol(), ec);
-    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec && address.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
-    if (!ec) acceptor->bind(stream_local, ec);
-    if (!ec) acceptor->listen(listen_backlog, ec);
-    if (ec) return fail(Errc::network, fmt::format("{}: tcp: {}", where, ec.message()));
-    udp_.push_back(std::move(socket));
-    tcp_.push_back(std::move(acceptor));
+    // takes the same port. For port 0 the kernel picks a port free for UDP, which TCP may hold:
+    // then another one is picked.
+    const int attempts = hp.port == 0 ? port_zero_attempts : 1;
+    for (int attempt = 1;; ++attempt) {
+      auto socket = std::make_unique<udp::socket>(io_);
+      const udp::endpoint local(address, hp.port);
+      socket->open(local.protocol(), ec);
+      if (!ec && address.is_v6()) socket->set_option(asio::ip::v6_only(true), ec);
+      if (!ec) socket->bind(local, ec);
+      if (!ec) socket->non_blocking(true, ec);
+      if (ec) return fail(Errc::network, fmt::format("{}: udp: {}", where, ec.message()));
+      const tcp::endpoint stream_local(address, socket->local_endpoint().port());
+      auto acceptor = std::make_unique<tcp::acceptor>(io_);
+      acceptor->open(stream_local.protocol(), ec);
+      if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec && address.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
+      if (!ec) acceptor->bind(stream_local, ec);
+      if (!ec) acceptor->listen(listen_backlog, ec);
+      if (ec == asio::error::address_in_use && attempt < attempts) continue;
+      if (ec) return fail(Errc::network, fmt::format("{}: tcp: {}", where, ec.message()));
+      udp_.push_back(std::move(socket));
+      tcp_.push_back(std::move(acceptor));
+      break;
+    }
   }
   return {};
 }

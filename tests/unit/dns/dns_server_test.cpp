@@ -109,7 +109,9 @@ TEST_CASE("dns server: several framed queries on one TCP connection, answered in
   dns::PlatformZone zone([] { return 1'700'000'000u; });
   configure(zone);
   dns::DnsServer server(zone.registry(), {{{"127.0.0.1", 0}}});
-  REQUIRE(server.listen());
+  auto listening = server.listen();
+  INFO((listening ? std::string() : listening.error().message()));
+  REQUIRE(listening);
   server.start();
   Client client(server.local_endpoints().at(0).port());
   // Two queries in one write, a third split across writes.
@@ -137,7 +139,9 @@ TEST_CASE("dns server: an idle TCP connection is closed, and connections past th
   options.tcp_idle_timeout = 200ms;
   options.max_tcp_connections = 1;
   dns::DnsServer server(zone.registry(), options);
-  REQUIRE(server.listen());
+  auto listening = server.listen();
+  INFO((listening ? std::string() : listening.error().message()));
+  REQUIRE(listening);
   server.start();
   const auto port = server.local_endpoints().at(0).port();
   Client first(port);
@@ -156,7 +160,9 @@ TEST_CASE("dns server: UDP answers past the rate limit are dropped or truncated"
   dns::DnsServerOptions options{{{"127.0.0.1", 0}}};
   options.rate_limit = 5;
   dns::DnsServer server(zone.registry(), options);
-  REQUIRE(server.listen());
+  auto listening = server.listen();
+  INFO((listening ? std::string() : listening.error().message()));
+  REQUIRE(listening);
   server.start();
   asio::io_context io;
   udp::socket socket(io, udp::endpoint(udp::v4(), 0));
