@@ -17,6 +17,7 @@
 
 #include "base/logging.hpp"
 #include "dns/responder.hpp"
+#include "dns/udp_batch.hpp"
 
 namespace portcullis::dns {
 namespace {
@@ -27,8 +28,6 @@ using asio::ip::udp;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// Large enough for any UDP datagram, so an oversized one is never parsed from a cut prefix.
-constexpr std::size_t udp_buffer_size = 65'535;
 // After a failed accept (out of descriptors), wait this long before the next, not spin.
 constexpr std::chrono::milliseconds accept_error_backoff{100};
 // stop(): the connections' tasks end at their next step; this bounds a stuck one.
@@ -142,29 +141,36 @@ asio::awaitable<void> DnsServer::shut_down() {
 }
 
 asio::awaitable<void> DnsServer::serve_udp(udp::socket& socket) {
-  std::vector<std::uint8_t> buffer(udp_buffer_size);
-  udp::endpoint peer;
+  auto batch = std::make_unique<UdpBatch>();
   for (;;) {
-    auto [ec, n] = co_await socket.async_receive_from(asio::buffer(buffer), peer, use_tuple);
+    auto [ec] = co_await socket.async_wait(udp::socket::wait_read, use_tuple);
     if (ec == asio::error::operation_aborted || !socket.is_open()) co_return;
-    if (ec) continue;  // e.g. ECONNREFUSED from an earlier answer's ICMP: not this datagram's fault
-    counters_.udp_queries.fetch_add(1, std::memory_order_relaxed);
-    const auto verdict = limiter_.check(peer.address(), RateLimiter::Clock::now());
-    if (verdict == RateLimiter::Verdict::drop) {
-      counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
-      continue;
+    for (;;) {
+      // An error (an earlier answer's ICMP "port unreachable") reads as an empty batch: the next
+      // wait reports the socket readable again if datagrams are queued behind it.
+      const std::size_t n = batch->receive(socket.native_handle());
+      if (n == 0) break;
+      counters_.udp_queries.fetch_add(n, std::memory_order_relaxed);
+      const auto now = RateLimiter::Clock::now();
+      const auto zone = zone_.current();
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto verdict = limiter_.check(batch->peer(i), now);
+        if (verdict != RateLimiter::Verdict::answer) counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+        const auto query = batch->datagram(i);
+        auto answer = verdict == RateLimiter::Verdict::drop || query.empty()
+                          ? std::vector<std::uint8_t>{}
+                          : respond(*zone, query, {Transport::udp, verdict == RateLimiter::Verdict::slip});
+        if (answer.empty()) {
+          if (verdict != RateLimiter::Verdict::drop) counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        batch->reply(i, std::move(answer));
+      }
+      batch->send(socket.native_handle());
+      if (n < UdpBatch::capacity) break;
+      // A full batch: more may be queued. Let the TCP connections on this thread have a turn first.
+      co_await asio::post(io_, asio::use_awaitable);
     }
-    if (verdict == RateLimiter::Verdict::slip) counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
-    const auto zone = zone_.current();
-    const auto answer = respond(*zone, std::span<const std::uint8_t>(buffer.data(), n),
-                                {Transport::udp, verdict == RateLimiter::Verdict::slip});
-    if (answer.empty()) {
-      counters_.dropped.fetch_add(1, std::memory_order_relaxed);
-      continue;
-    }
-    // A non-blocking send: a full socket buffer drops this answer, as the network could.
-    boost::system::error_code send_error;
-    socket.send_to(asio::buffer(answer), peer, 0, send_error);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "dns/platform_zone.hpp"
+#include "dns/udp_batch.hpp"
 
 namespace {
 
@@ -45,8 +46,10 @@ std::vector<std::uint8_t> query(std::uint16_t id) {
 }
 
 std::vector<std::uint8_t> framed(const std::vector<std::uint8_t>& message) {
-  std::vector<std::uint8_t> out{static_cast<std::uint8_t>(message.size() >> 8), static_cast<std::uint8_t>(message.size())};
-  out.insert(out.end(), message.begin(), message.end());
+  std::vector<std::uint8_t> out(message.size() + 2);
+  out[0] = static_cast<std::uint8_t>(message.size() >> 8);
+  out[1] = static_cast<std::uint8_t>(message.size());
+  std::copy(message.begin(), message.end(), out.begin() + 2);
   return out;
 }
 
@@ -195,5 +198,33 @@ TEST_CASE("dns server: UDP answers past the rate limit are dropped or truncated"
   CHECK(truncated >= 5);
   CHECK(full + truncated < sent);
   CHECK(server.counters().rate_limited.load() >= 10);
+  server.stop();
+}
+
+TEST_CASE("dns server: a datagram larger than any query is dropped, the next one answered", "[unit][dns]") {
+  dns::PlatformZone zone([] { return 1'700'000'000u; });
+  configure(zone);
+  dns::DnsServer server(zone.registry(), {{{"127.0.0.1", 0}}});
+  auto listening = server.listen();
+  INFO((listening ? std::string() : listening.error().message()));
+  REQUIRE(listening);
+  server.start();
+  asio::io_context io;
+  udp::socket socket(io, udp::endpoint(udp::v4(), 0));
+  const udp::endpoint target(asio::ip::make_address("127.0.0.1"), server.local_endpoints().at(0).port());
+  auto oversized = query(1);
+  oversized.resize(dns::UdpBatch::slot_size + 100);
+  socket.send_to(asio::buffer(oversized), target);
+  socket.send_to(asio::buffer(query(2)), target);
+  std::vector<std::uint8_t> buffer(2048);
+  udp::endpoint from;
+  std::size_t received = 0;
+  socket.async_receive_from(asio::buffer(buffer), from, [&](boost::system::error_code ec, std::size_t n) {
+    if (!ec) received = n;
+  });
+  io.run_for(io_deadline);
+  REQUIRE(received >= 12);
+  CHECK((buffer[0] << 8 | buffer[1]) == 2);
+  CHECK(server.counters().dropped.load() == 1);
   server.stop();
 }
