@@ -207,10 +207,14 @@ asio::awaitable<void> DnsServer::serve_tcp(tcp::socket socket) {
   for (;;) {
     // RFC 1035 §4.2.2: each message is preceded by its length in two octets.
     auto read_length = asio::async_read(socket, asio::buffer(length), use_tuple);
-    if (co_await with_deadline(std::move(read_length), timer, options_.tcp_idle_timeout)) co_return;
+    // Each deadline-bound operation is made first and awaited by name (GCC 12 mishandles
+    // temporaries inside a co_await expression).
+    auto length_read = with_deadline(std::move(read_length), timer, options_.tcp_idle_timeout);
+    if (const auto ec = co_await std::move(length_read)) co_return;
     query.resize(static_cast<std::size_t>(length[0] << 8 | length[1]));
     auto read_query = asio::async_read(socket, asio::buffer(query), use_tuple);
-    if (co_await with_deadline(std::move(read_query), timer, options_.tcp_idle_timeout)) co_return;
+    auto query_read = with_deadline(std::move(read_query), timer, options_.tcp_idle_timeout);
+    if (const auto ec = co_await std::move(query_read)) co_return;
     counters_.tcp_queries.fetch_add(1, std::memory_order_relaxed);
     const auto zone = zone_.current();
     const auto answer = respond(*zone, query, {Transport::tcp, false});
@@ -222,7 +226,8 @@ asio::awaitable<void> DnsServer::serve_tcp(tcp::socket socket) {
                                              static_cast<std::uint8_t>(answer.size() & 0xFF)};
     const std::array<asio::const_buffer, 2> message{asio::buffer(prefix), asio::buffer(answer)};
     auto write = asio::async_write(socket, message, use_tuple);
-    if (co_await with_deadline(std::move(write), timer, options_.tcp_idle_timeout)) co_return;
+    auto written = with_deadline(std::move(write), timer, options_.tcp_idle_timeout);
+    if (const auto ec = co_await std::move(written)) co_return;
   }
 }
 
