@@ -8,7 +8,7 @@
 //   CAA and any other type at an existing name: NOERROR with no answer and the SOA in authority;
 //   an unknown name in the zone: NXDOMAIN with the SOA; a name outside it, a class other than IN,
 //   a zone transfer: REFUSED; ANY: one HINFO "RFC8482" "" (RFC 8482 §4.2);
-//   an opcode other than QUERY: NOTIMP; a packet ldns cannot parse, or without exactly one
+//   an opcode other than QUERY, or a MAILA/MAILB question: NOTIMP; a packet ldns cannot parse, or without exactly one
 //   question: FORMERR; an EDNS version other than 0: BADVERS; a response (QR=1) or fewer than
 //   12 octets: dropped.
 // AA is set on answers from the zone; the question is echoed as sent (its letter case, for
