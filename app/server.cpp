@@ -105,6 +105,7 @@ Status Server::start() {
   if (config_.demo.enabled) {
     if (auto st = start_demo_upstream(control_, config_.demo.listen); !st) return st;
   }
+  if (auto st = start_dns(); !st) return st;
   for (auto& w : workers_) w->start();
 
   for (const auto& lc : config_.listeners) {
@@ -114,6 +115,18 @@ Status Server::start() {
   }
   log::proxy()->info("started workers={} endpoints={} certificates={} config={}", workers,
                      config_.endpoints.size(), catalog_->current()->size(), config_.source.string());
+  return {};
+}
+
+Status Server::start_dns() {
+  if (!config_.dns.enabled) return {};
+  if (auto st = platform_zone_.configure(config_.dns, config_.endpoints); !st) return st;
+  dns::DnsServerOptions options;
+  options.listen = config_.dns.listen;
+  options.rate_limit = config_.dns.rate_limit;
+  dns_server_ = std::make_unique<dns::DnsServer>(platform_zone_.registry(), std::move(options));
+  if (auto st = dns_server_->listen(); !st) return st;
+  dns_server_->start();
   return {};
 }
 
@@ -172,6 +185,13 @@ asio::awaitable<void> Server::reload() {
   // Certificates first: a handshake for a new endpoint must never see its routes without them.
   auto served = co_await catalog_->commit(std::move(*prepared));
   shared_.routes.publish(std::make_shared<const proxy::RouteTable>(next->endpoints, next->limits));
+  if (dns_server_) {
+    // The settings were checked by the reader: a failure here is a broken invariant, and the
+    // previous zone stays live.
+    if (auto st = platform_zone_.configure(next->dns, next->endpoints); !st) {
+      log::dns()->error("zone not rebuilt, previous zone stays: {}", st.error().message());
+    }
+  }
   config_ = std::move(*next);
   log::proxy()->info("config reloaded endpoints={} certificates={}", config_.endpoints.size(), served);
 }
@@ -205,6 +225,7 @@ asio::awaitable<void> Server::drain(std::chrono::steady_clock::time_point deadli
   if (left > 0) log::proxy()->warn("drain deadline passed active_requests={}", left);
   for (auto& w : workers_) w->stop();
   for (auto& w : workers_) w->join();
+  if (dns_server_) dns_server_->stop();
   co_await stop_background_tasks();
   // What the tasks queued on the store lane (lease releases, renewal state) reaches the store.
   pool_.finish();

@@ -21,6 +21,8 @@
 #include "certstore/storage.hpp"
 #include "control/cert_catalog.hpp"
 #include "control/certificate_manager.hpp"
+#include "dns/dns_server.hpp"
+#include "dns/platform_zone.hpp"
 #include "proxy/worker.hpp"
 
 namespace portcullis::app {
@@ -58,6 +60,8 @@ class Server {
   // of its own.
   boost::asio::awaitable<void> stop_background_tasks();
   void wait_for_signals();
+  // [dns]: publishes the platform zone and starts its server (its own thread).
+  Status start_dns();
 
   domain::Config config_;
   ConfigOverrides overrides_;
@@ -81,6 +85,9 @@ class Server {
   // before them, and the drain awaits its shutdown() before control_ stops, so no task is left to
   // outlive them.
   std::unique_ptr<control::CertificateManager> certificates_;
+  // The platform zone and its server ([dns]); the server reads the zone, so it is declared after.
+  dns::PlatformZone platform_zone_;
+  std::unique_ptr<dns::DnsServer> dns_server_;
   int exit_code_ = 0;
   bool reloading_ = false;
   bool reload_again_ = false;

@@ -661,6 +661,248 @@ void read_acme(const Table& root, domain::Config& cfg) {
   }
 }
 
+// The hosts of the listeners of `scope`, each once, as the default addresses of its platform
+// hosts. A listener on 0.0.0.0 or :: has no address to publish: its name is returned in `wildcard`.
+std::vector<std::string> listener_hosts(const domain::Config& cfg, domain::Scope scope, std::string* wildcard) {
+  std::vector<std::string> hosts;
+  for (const auto& l : cfg.listeners) {
+    if (l.scope != scope) continue;
+    boost::system::error_code ec;
+    const auto address = ip::make_address(l.address.host, ec);
+    if (ec) continue;
+    if (address.is_unspecified()) {
+      if (wildcard && wildcard->empty()) *wildcard = l.name + " binds " + l.address.to_string();
+      continue;
+    }
+    if (std::find(hosts.begin(), hosts.end(), address.to_string()) == hosts.end()) hosts.push_back(address.to_string());
+  }
+  return hosts;
+}
+
+// `name` (normalised) relative to the zone: "ns1" for "ns1.<zone>", "" for the apex, nullopt outside.
+std::optional<std::string> relative_to_zone(const std::string& name, const std::string& zone) {
+  if (name == zone) return std::string();
+  if (name.size() > zone.size() + 1 && name.ends_with("." + zone)) return name.substr(0, name.size() - zone.size() - 1);
+  return std::nullopt;
+}
+
+// The endpoint whose platform or validation host `relative` is, if any.
+const domain::EndpointConfig* endpoint_named(const domain::Config& cfg, const std::string& relative) {
+  for (const auto& ep : cfg.endpoints) {
+    if (relative == ep.id || relative == "acme." + ep.id) return &ep;
+  }
+  return nullptr;
+}
+
+// RFC 2181 §8: a TTL is an unsigned 31-bit number of seconds.
+void read_ttl(const Table& t, std::string_view key, std::uint32_t& out) {
+  const Value* v = t.find(key);
+  if (!v) return;
+  if (!v->is_integer() || v->as_integer() < 0 || v->as_integer() > 2147483647) {
+    return t.problems().expected(*v, t.path_of(key), "a TTL in seconds from 0 to 2147483647");
+  }
+  out = static_cast<std::uint32_t>(v->as_integer());
+}
+
+// [dns].ns: the name servers, each { name, addresses }; a name inside the zone needs its glue.
+void read_dns_ns(const Table& t, const Value& ns, domain::Config& cfg) {
+  Problems& problems = t.problems();
+  auto& d = cfg.dns;
+  constexpr std::string_view list_what = "an array of tables { name = \"ns1.example.net\", addresses = [...] }";
+  if (!ns.is_array()) return problems.expected(ns, "dns.ns", list_what);
+  if (ns.as_array().empty()) return problems.expected(ns, "dns.ns", "at least one name server");
+  std::map<std::string, std::pair<std::string, unsigned>> seen;
+  const auto& items = ns.as_array();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string path = fmt::format("dns.ns[{}]", i);
+    if (!items[i].is_table()) {
+      problems.expected(items[i], path, "a table { name, addresses }");
+      continue;
+    }
+    Table nt(problems, items[i], path, {"name", "addresses"});
+    domain::NameServerConfig server;
+    bool ok = true;
+    const std::string* name = nt.string("name", "a host name such as \"ns1.example.net\"", true);
+    if (name) {
+      server.name = base::normalize_hostname(*name);
+      const Value& at = *nt.find("name");
+      auto problem = base::hostname_problem(server.name);
+      if (problem || base::is_wildcard(server.name)) {
+        problems.add(at, nt.path_of("name"), fmt::format("expected a host name such as \"ns1.example.net\", got {} ({})",
+                                                         quote(*name), problem.value_or("a wildcard")));
+        ok = false;
+      } else if (auto [it, fresh] = seen.try_emplace(server.name, nt.path_of("name"), line_of(at)); !fresh) {
+        problems.add(at, nt.path_of("name"), fmt::format("expected a name server listed once, got {} (also {}, line {})",
+                                                         quote(*name), it->second.first, it->second.second));
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    for (const auto& [item, item_path] : string_items(nt, "addresses", "an IP address", "an array of IP addresses")) {
+      if (base::is_ip_address(item->as_string().str) && item->as_string().str.find('%') == std::string::npos) {
+        server.addresses.push_back(item->as_string().str);
+      } else {
+        problems.expected(*item, item_path, "an IP address");
+        ok = false;
+      }
+    }
+    if (ok && !d.zone.empty()) {
+      const Value& at = *nt.find("name");
+      const auto relative = relative_to_zone(server.name, d.zone);
+      if (relative && server.addresses.empty()) {
+        problems.add(at, nt.path_of("addresses"),
+                     fmt::format("expected the addresses of {} (it is inside the zone, so resolvers find it "
+                                 "through the glue this server gives), got none", quote(server.name)));
+        ok = false;
+      } else if (!relative && !server.addresses.empty()) {
+        problems.add(*nt.find("addresses"), nt.path_of("addresses"),
+                     fmt::format("expected no addresses for {}: it is outside the zone {}, so its addresses come "
+                                 "from its own zone", quote(server.name), quote(d.zone)));
+        ok = false;
+      } else if (relative) {
+        if (const auto* ep = endpoint_named(cfg, *relative)) {
+          problems.add(at, nt.path_of("name"), fmt::format("expected a name no endpoint uses, got {} (a name of "
+                                                           "endpoint {})", quote(server.name), quote(ep->id)));
+          ok = false;
+        }
+      }
+    }
+    if (ok) d.ns.push_back(std::move(server));
+  }
+}
+
+// [dns.addresses]: what the platform hosts of each scope resolve to; by default the addresses
+// the listeners of that scope bind.
+void read_dns_addresses(const Table& t, domain::Config& cfg) {
+  Problems& problems = t.problems();
+  auto& d = cfg.dns;
+  const Value* v = t.find("addresses");
+  std::optional<Table> at;
+  if (v && !v->is_table()) {
+    problems.expected(*v, "dns.addresses", "a table ([dns.addresses]) with external and internal");
+    v = nullptr;
+  }
+  if (v) at.emplace(problems, *v, "dns.addresses", std::vector<std::string_view>{"external", "internal"});
+  for (auto scope : {domain::Scope::external, domain::Scope::internal}) {
+    const std::string_view key = scope == domain::Scope::external ? "external" : "internal";
+    auto& out = scope == domain::Scope::external ? d.external_addresses : d.internal_addresses;
+    if (at && at->find(key)) {
+      for (const auto& [item, path] : string_items(*at, key, "an IP address", "an array of IP addresses")) {
+        const std::string& text = item->as_string().str;
+        if (!base::is_ip_address(text) || text.find('%') != std::string::npos) {
+          problems.expected(*item, path, "an IP address");
+        } else if (ip::make_address(text).is_unspecified()) {
+          problems.expected(*item, path, "an address clients can reach (not 0.0.0.0 or ::)");
+        } else {
+          out.push_back(text);
+        }
+      }
+      continue;
+    }
+    std::string wildcard;
+    out = listener_hosts(cfg, scope, &wildcard);
+    if (!wildcard.empty()) {
+      problems.add(v ? *v : t.value(), fmt::format("dns.addresses.{}", key),
+                   fmt::format("expected the addresses {} platform hosts resolve to, got none, and they cannot "
+                               "come from the listeners: listener {} (give them in [dns.addresses])",
+                               key, wildcard));
+    }
+  }
+}
+
+void read_dns(const Table& root, domain::Config& cfg) {
+  const Value* v = section(root, "dns");
+  if (!v) return;
+  Table t(root.problems(), *v, "dns",
+          {"zone", "listen", "ns", "soa_email", "ttl", "txt_ttl", "resolver", "addresses", "rate_limit"});
+  Problems& problems = t.problems();
+  auto& d = cfg.dns;
+  d.enabled = true;
+  constexpr std::string_view zone_what = "a DNS name such as \"edge.example.net\"";
+  if (const std::string* zone = t.string("zone", zone_what, true)) {
+    const std::string name = base::normalize_hostname(*zone);
+    auto problem = base::hostname_problem(name);
+    if (problem || base::is_wildcard(name)) {
+      problems.add(*t.find("zone"), "dns.zone", fmt::format("expected {}, got {} ({})", zone_what, quote(*zone),
+                                                            problem.value_or("a wildcard")));
+    } else {
+      d.zone = name;
+    }
+  }
+
+  constexpr std::string_view listen_what = "an array of \"ip:port\"";
+  std::map<std::string, std::pair<std::string, unsigned>> taken;  // canonical address -> (path, line)
+  const Value* listen = t.find("listen");
+  if (!listen) problems.missing(*v, "dns.listen", listen_what);
+  else if (listen->is_array() && listen->as_array().empty()) problems.expected(*listen, "dns.listen", listen_what);
+  for (const auto& [item, path] : string_items(t, "listen", "\"ip:port\"", listen_what)) {
+    auto hp = bind_address(*item, path, problems);
+    if (!hp) continue;
+    // The DNS server's TCP side cannot share a port with a proxy listener.
+    for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+      if (canonical(cfg.listeners[i].address) == canonical(*hp)) {
+        problems.add(*item, path, fmt::format("expected an address no listener uses, got {} (also listener {})",
+                                              quote(item->as_string().str), quote(cfg.listeners[i].name)));
+      }
+    }
+    if (auto [it, fresh] = taken.try_emplace(canonical(*hp), path, line_of(*item)); !fresh) {
+      problems.add(*item, path, fmt::format("expected an address listed once, got {} (also {}, line {})",
+                                            quote(item->as_string().str), it->second.first, it->second.second));
+      continue;
+    }
+    d.listen.push_back(*hp);
+  }
+
+  if (const Value* ns = t.find("ns")) {
+    read_dns_ns(t, *ns, cfg);
+  } else if (!d.zone.empty() && !d.listen.empty()) {
+    // The default: ns1.<zone> at the addresses the server listens on.
+    domain::NameServerConfig server{"ns1." + d.zone, {}};
+    std::string wildcard;
+    for (const auto& hp : d.listen) {
+      if (ip::make_address(hp.host).is_unspecified()) wildcard = hp.to_string();
+      else if (std::find(server.addresses.begin(), server.addresses.end(), hp.host) == server.addresses.end())
+        server.addresses.push_back(hp.host);
+    }
+    if (!wildcard.empty()) {
+      problems.add(*listen, "dns.ns",
+                   fmt::format("expected the name servers' names and addresses, got none, and dns.listen {} is no "
+                               "address to publish (give dns.ns = [{{ name = ..., addresses = [...] }}])", wildcard));
+    } else if (const auto* ep = endpoint_named(cfg, "ns1")) {
+      problems.add(*v, "dns.ns", fmt::format("expected dns.ns: the default name server {} is the platform host of "
+                                             "endpoint {}", quote(server.name), quote(ep->id)));
+    } else {
+      d.ns.push_back(std::move(server));
+    }
+  }
+
+  if (const std::string* email = t.string("soa_email", "an e-mail address")) {
+    if (valid_email(*email)) d.soa_email = *email;
+    else problems.expected(*t.find("soa_email"), "dns.soa_email", "an e-mail address such as \"hostmaster@example.net\"");
+  } else if (!d.zone.empty()) {
+    d.soa_email = "hostmaster@" + d.zone;
+  }
+  read_ttl(t, "ttl", d.ttl);
+  read_ttl(t, "txt_ttl", d.txt_ttl);
+
+  constexpr std::string_view resolver_what = "\"ip:port\" of a recursive resolver, such as \"127.0.0.1:53\"";
+  if (t.string("resolver", resolver_what)) {
+    const Value& at = *t.find("resolver");
+    auto hp = domain::parse_host_port(at.as_string().str);
+    if (!hp || !base::is_ip_address(hp->host)) problems.expected(at, "dns.resolver", resolver_what);
+    else d.resolver = *hp;
+  }
+  read_dns_addresses(t, cfg);
+  if (const Value* r = t.find("rate_limit")) {
+    if (!r->is_integer() || r->as_integer() < 0 || r->as_integer() > 1'000'000) {
+      problems.expected(*r, "dns.rate_limit", "UDP responses a second per client network, from 0 (off) to 1000000");
+    } else {
+      d.rate_limit = static_cast<std::uint32_t>(r->as_integer());
+    }
+  }
+}
+
 void read_demo(const Table& root, domain::Config& cfg) {
   const Value* v = section(root, "demo");
   if (!v) return;
@@ -743,7 +985,8 @@ Result<domain::Config> parse_config(std::string_view text, std::string_view file
   // [admin] would configure an admin API this version does not have: accepted, it would look as if
   // something listened there, so it is refused with that reason rather than as an unknown key.
   Table top(problems, root, "",
-            {"server", "listener", "tls", "certificate", "certificate_dir", "limits", "endpoint", "acme", "demo"},
+            {"server", "listener", "tls", "certificate", "certificate_dir", "limits", "endpoint", "acme", "dns",
+             "demo"},
             {{"admin", "nothing would listen on it; remove the section"}});
   read_server(top, cfg);
   read_listeners(top, cfg);
@@ -753,6 +996,7 @@ Result<domain::Config> parse_config(std::string_view text, std::string_view file
   read_limits(top, cfg);
   read_endpoints(top, cfg);
   read_acme(top, cfg);
+  read_dns(top, cfg);  // after the listeners and endpoints: its defaults and checks use them
   read_demo(top, cfg);
   if (!problems.empty()) return tl::unexpected(problems.to_error());
   return cfg;

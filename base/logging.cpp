@@ -26,6 +26,10 @@ std::shared_ptr<spdlog::logger> proxy() {
   static auto logger = make("proxy");
   return logger;
 }
+std::shared_ptr<spdlog::logger> dns() {
+  static auto logger = make("dns");
+  return logger;
+}
 
 Status set_level(std::string_view level) {
   auto parsed = spdlog::level::from_str(std::string(level));
@@ -33,7 +37,7 @@ Status set_level(std::string_view level) {
     return fail(Errc::config, "expected one of trace, debug, info, warn, error, off, got \"" +
                                   std::string(level) + "\"");
   }
-  for (auto& logger : {certstore(), acme(), proxy()}) logger->set_level(parsed);
+  for (auto& logger : {certstore(), acme(), dns(), proxy()}) logger->set_level(parsed);
   return {};
 }
 

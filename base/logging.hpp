@@ -1,4 +1,4 @@
-// One spdlog logger per folder ("certstore", "acme", "proxy"), key=value fields in messages:
+// One spdlog logger per folder ("certstore", "acme", "dns", "proxy"), key=value fields in messages:
 //   log::acme()->info("issued name={} serial={} not_after={}", name, serial, not_after);
 // Never pass a private key, a token or an account secret to a logger.
 #pragma once
@@ -18,5 +18,6 @@ Status set_level(std::string_view level);
 std::shared_ptr<spdlog::logger> certstore();
 std::shared_ptr<spdlog::logger> acme();
 std::shared_ptr<spdlog::logger> proxy();
+std::shared_ptr<spdlog::logger> dns();
 
 }  // namespace portcullis::log

@@ -30,6 +30,20 @@ std::vector<std::string> keep_start_only(const domain::Config& running, domain::
   next.tls.min_version = running.tls.min_version;
   next.demo = running.demo;
   next.listeners = running.listeners;
+  // The DNS server's sockets and limiter are set up at start; the zone's content is reloaded.
+  if (next.dns.enabled != running.dns.enabled) {
+    changed.push_back("dns");
+  } else if (next.dns.enabled) {
+    bool listen_changed = next.dns.listen.size() != running.dns.listen.size();
+    for (std::size_t i = 0; !listen_changed && i < next.dns.listen.size(); ++i) {
+      listen_changed = next.dns.listen[i].to_string() != running.dns.listen[i].to_string();
+    }
+    if (listen_changed) changed.push_back("dns.listen");
+    if (next.dns.rate_limit != running.dns.rate_limit) changed.push_back("dns.rate_limit");
+  }
+  if (next.dns.enabled != running.dns.enabled) next.dns = running.dns;
+  next.dns.listen = running.dns.listen;
+  next.dns.rate_limit = running.dns.rate_limit;
   return changed;
 }
 

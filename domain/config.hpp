@@ -1,11 +1,13 @@
 // The whole configuration as plain values: server, listeners, TLS, certificate files and folders,
-// limits, endpoints, ACME and the demo upstream. Filled by the TOML reader (app/); read by the data
+// limits, endpoints, ACME, the built-in DNS server and the demo upstream. Filled by the TOML reader (app/); read by the data
 // plane and the control plane, which therefore never see TOML.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +70,28 @@ struct AcmeConfig {
   double renew_before_ratio = 1.0 / 3;  // renew when this fraction of the lifetime is left
 };
 
+// A name server of the platform zone, as its NS record and, when inside the zone, its glue.
+struct NameServerConfig {
+  std::string name;                    // normalised host name
+  std::vector<std::string> addresses;  // IP literals; empty for a name server outside the zone
+};
+
+// [dns]: the built-in authoritative server for the platform zone. The TOML reader fills every
+// default it can derive (name servers, e-mail, the scopes' addresses), so these are final values.
+struct DnsConfig {
+  bool enabled = false;                  // true when [dns] is present
+  std::string zone;                      // the platform zone, normalised: "edge.example.net"
+  std::vector<HostPort> listen;          // UDP and TCP on each
+  std::vector<NameServerConfig> ns;      // default: ns1.<zone> at the listen addresses
+  std::string soa_email;                 // default: hostmaster@<zone>
+  std::uint32_t ttl = 300;               // every record but the validation TXT values
+  std::uint32_t txt_ttl = 60;            // validation TXT values and the negative answers about them
+  std::optional<HostPort> resolver;      // recursive resolver for delegation checks; none: resolv.conf's
+  std::vector<std::string> external_addresses;  // A/AAAA of external platform hosts (IP literals)
+  std::vector<std::string> internal_addresses;  // A/AAAA of internal platform hosts
+  std::uint32_t rate_limit = 100;        // UDP responses a second per client /24 (v4) or /56 (v6); 0 = off
+};
+
 // A built-in HTTP upstream answering a small page: what `make run` proxies to out of the box.
 struct DemoConfig {
   bool enabled = false;
@@ -84,6 +108,7 @@ struct Config {
   LimitsConfig limits;
   std::vector<EndpointConfig> endpoints;
   AcmeConfig acme;
+  DnsConfig dns;
   DemoConfig demo;
 
   // Resolves a path from the config relative to the config file's directory.

@@ -18,6 +18,7 @@
 #include "acme/issuer.hpp"
 #include "certstore/challenge_board.hpp"
 #include "certstore/sqlite_storage.hpp"
+#include "base/blocking_pool.hpp"
 #include "dns/delegation_check.hpp"
 #include "domain/records.hpp"
 #include "tests/support/knot.hpp"
@@ -71,15 +72,16 @@ TEST_CASE("Pebble validates DNS-01 through the customer's CNAME into the platfor
   auto storage = certstore::SqliteStorage::open(pebble.dir() / "portcullis.db");
   REQUIRE(storage);
   asio::io_context io;
+  base::BlockingPool pool;
   acme::AcmeClientOptions options;
   options.directory_url = pebble.directory_url();
   options.ca_bundle = pebble.ca_bundle();
   options.timeouts.connect = 2s;
   options.timeouts.request = 10s;
   options.poll_deadline = 20s;
-  auto client = acme::AcmeClient::create(io.get_executor(), options, **storage);
+  auto client = acme::AcmeClient::create(io.get_executor(), options, **storage, pool);
   REQUIRE(client);
-  acme::Issuer issuer(**client, **storage, board);
+  acme::Issuer issuer(**client, **storage, board, pool);
 
   acme::IssueRequest request;
   request.endpoint_id = id;
@@ -101,7 +103,7 @@ TEST_CASE("Pebble validates DNS-01 through the customer's CNAME into the platfor
   auto cert = run(io, issuer.issue(request));
   if (!cert) FAIL(cert.error().message() << "\npebble log:\n" << pebble.pebble_log());
   REQUIRE(seen_values.size() == 1);
-  auto facts = acme::leaf_facts(cert->chain_pem);
+  auto facts = acme::leaf_facts(cert->stored.chain_pem);
   REQUIRE(facts);
   CHECK(facts->names == std::vector<std::string>{name});
 }

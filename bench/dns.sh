@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The built-in DNS server against Knot DNS: the same platform zone (1,000 endpoints), the same
+# query mix (platform hosts A/AAAA, validation hosts TXT, unknown names, the apex), dnsperf over
+# UDP for DNS_SECONDS each, server on CPU 0 and dnsperf on CPU 1, on 127.0.0.1 only.
+#   BUILD_DIR=build bash bench/dns.sh        (DNS_SECONDS=10, DNS_PORT=18453)
+# Prints one line per server: queries per second, average latency, lost queries. Needs knot
+# (knotd) and dnsperf (Debian packages); results are printed, not kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+SECONDS_EACH=${DNS_SECONDS:-10}
+PORT=${DNS_PORT:-18453}
+ENDPOINTS=${DNS_ENDPOINTS:-1000}
+BIN="$BUILD_DIR/app/portcullis"
+for tool in knotd dnsperf taskset; do
+  command -v "$tool" >/dev/null || { echo "dns bench: $tool is missing (apt-get install knot dnsperf)"; exit 1; }
+done
+[ -x "$BIN" ] || { echo "dns bench: $BIN is missing (ninja -C $BUILD_DIR portcullis)"; exit 1; }
+
+work=$(mktemp -d /tmp/portcullis-dns-bench.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+zone=edge.example.net
+# Portcullis: endpoints, no rate limiting (dnsperf is one client network).
+{
+  printf '[server]\ndata_dir = "%s/data"\nworkers = 1\nlog_level = "warn"\n' "$work"
+  printf '[[listener]]\nname = "https"\naddress = "127.0.0.1:%s"\n' "$((PORT + 1))"
+  for i in $(seq 1 "$ENDPOINTS"); do
+    printf '[[endpoint]]\nid = "elb-%s"\nhostnames = ["h%s.example.com"]\nupstreams = ["127.0.0.1:9"]\nmanaged_https = false\n' "$i" "$i"
+  done
+  printf '[dns]\nzone = "%s"\nlisten = ["127.0.0.1:%s"]\nrate_limit = 0\n' "$zone" "$PORT"
+  printf '[dns.addresses]\nexternal = ["192.0.2.10", "2001:db8::10"]\n'
+} >"$work/portcullis.toml"
+# Knot: the same records as a zone file.
+mkdir -p "$work/knot"
+{
+  printf '$ORIGIN %s.\n$TTL 300\n' "$zone"
+  printf '@ SOA ns1 hostmaster 1 3600 600 1209600 300\n@ NS ns1\nns1 A 127.0.0.1\n'
+  for i in $(seq 1 "$ENDPOINTS"); do
+    printf 'elb-%s A 192.0.2.10\nelb-%s AAAA 2001:db8::10\n' "$i" "$i"
+    [ $((i % 10)) -eq 0 ] && printf 'acme.elb-%s 60 TXT "%s"\n' "$i" "$(printf 'v%.0s' $(seq 1 43))"
+  done
+} >"$work/knot/$zone.zone"
+cat >"$work/knot/knot.conf" <<EOF
+server:
+  rundir: "$work/knot"
+  listen: 127.0.0.1@$PORT
+  udp-workers: 1
+  tcp-workers: 1
+  background-workers: 1
+database:
+  storage: "$work/knot"
+template:
+  - id: default
+    storage: "$work/knot"
+zone:
+  - domain: $zone
+    file: "$zone.zone"
+log:
+  - target: stderr
+    any: warning
+EOF
+# The query mix: 70 % platform hosts, 10 % validation hosts, 10 % unknown names, 10 % apex.
+for i in $(seq 1 "$ENDPOINTS"); do
+  printf 'elb-%s.%s A\nelb-%s.%s AAAA\nelb-%s.%s A\nelb-%s.%s AAAA\nelb-%s.%s A\n' "$i" "$zone" "$i" "$zone" "$i" "$zone" "$i" "$zone" "$i" "$zone"
+  printf 'elb-%s.%s A\nelb-%s.%s AAAA\nacme.elb-%s.%s TXT\nnope-%s.%s A\n%s SOA\n' "$i" "$zone" "$i" "$zone" "$i" "$zone" "$i" "$zone" "$zone"
+done >"$work/queries.txt"
+
+# Waits until a server answers the apex SOA (bounded).
+wait_up() {
+  for _ in $(seq 1 100); do
+    kdig @127.0.0.1 -p "$PORT" +time=1 +retry=0 "$zone" SOA 2>/dev/null | grep -q 'status: NOERROR' && return 0
+    sleep 0.1
+  done
+  echo "dns bench: $1 did not answer"; return 1
+}
+
+measure() {
+  local name=$1
+  local out
+  out=$(taskset -c 1 dnsperf -s 127.0.0.1 -p "$PORT" -d "$work/queries.txt" -l "$SECONDS_EACH" -c 4 -q 200 2>&1)
+  echo "$out" >"$work/$name.dnsperf"
+  printf '%-12s %12s qps  avg latency %10s s  lost %s\n' "$name" \
+    "$(awk '/Queries per second/ {print $4}' <<<"$out")" \
+    "$(awk '/Average Latency/ {print $4}' <<<"$out")" \
+    "$(awk '/Queries lost/ {print $3}' <<<"$out")"
+}
+
+echo "dns bench: $ENDPOINTS endpoints, ${SECONDS_EACH}s per server, dnsperf -c 4 -q 200 over UDP"
+taskset -c 0 "$BIN" run --config "$work/portcullis.toml" 2>"$work/portcullis.log" &
+pids+=($!)
+wait_up portcullis
+measure portcullis
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
+
+taskset -c 0 knotd -c "$work/knot/knot.conf" 2>"$work/knot.log" &
+pids+=($!)
+wait_up knot
+measure knot

@@ -1,0 +1,52 @@
+#include "dns/platform_zone.hpp"
+
+#include <chrono>
+
+#include "base/logging.hpp"
+
+namespace portcullis::dns {
+namespace {
+
+std::uint32_t unix_seconds() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(now).count());
+}
+
+}  // namespace
+
+PlatformZone::PlatformZone(SecondsClock clock) : clock_(clock ? std::move(clock) : SecondsClock(unix_seconds)) {}
+
+Status PlatformZone::publish(const ZoneBuilder& next) {
+  const std::uint32_t serial = next_serial(serial_, clock_());
+  auto zone = next.build(serial);
+  if (!zone) return tl::unexpected(zone.error());
+  serial_ = serial;
+  registry_.publish(std::move(*zone));
+  return {};
+}
+
+Status PlatformZone::configure(const domain::DnsConfig& config, const std::vector<domain::EndpointConfig>& endpoints) {
+  auto settings = ZoneSettings::from_config(config);
+  if (!settings) return tl::unexpected(settings.error());
+  ZoneBuilder next = builder_;
+  next.configure(std::move(*settings), endpoints);
+  if (auto st = publish(next); !st) return st;
+  builder_ = std::move(next);
+  log::dns()->info("zone published zone={} serial={} names={}", builder_.settings().apex, serial_,
+                   registry_.current()->names());
+  return {};
+}
+
+Status PlatformZone::set_txt(std::string_view endpoint_id, std::vector<std::string> values) {
+  ZoneBuilder next = builder_;
+  const std::size_t count = values.size();
+  next.set_txt(endpoint_id, std::move(values));
+  if (auto st = publish(next); !st) return st;
+  builder_ = std::move(next);
+  log::dns()->info("validation values published endpoint={} values={} serial={}", endpoint_id, count, serial_);
+  return {};
+}
+
+Status PlatformZone::clear_txt(std::string_view endpoint_id) { return set_txt(endpoint_id, {}); }
+
+}  // namespace portcullis::dns

@@ -1,0 +1,296 @@
+#include "dns/zone.hpp"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "base/hostname.hpp"
+#include "dns/ldns_ptr.hpp"
+
+namespace portcullis::dns {
+namespace {
+
+// SOA timers (RFC 1912 §2.2 ranges). Secondaries are not part of the design, so these matter
+// only to tools that read them; MINIMUM is the negative-caching TTL (RFC 2308 §4).
+constexpr std::uint32_t soa_refresh = 3600;
+constexpr std::uint32_t soa_retry = 600;
+constexpr std::uint32_t soa_expire = 1'209'600;
+// A character-string holds at most 255 octets (RFC 1035 §3.3).
+constexpr std::size_t max_character_string = 255;
+
+Result<RdfPtr> dname(const std::string& name) {
+  RdfPtr rdf(ldns_dname_new_frm_str(name.c_str()));
+  if (!rdf) return fail(Errc::internal, fmt::format("dns: cannot encode the name \"{}\"", name));
+  return rdf;
+}
+
+// An RR with `owner`, of `type`, with the given rdata fields (taken over).
+Result<RrPtr> make_rr(const std::string& owner, ldns_rr_type type, std::uint32_t ttl, std::vector<ldns_rdf*> rdata) {
+  RrPtr rr(ldns_rr_new());
+  auto name = dname(owner);
+  bool ok = rr && name;
+  for (ldns_rdf* field : rdata) ok = ok && field != nullptr;
+  if (!ok) {
+    for (ldns_rdf* field : rdata) ldns_rdf_deep_free(field);
+    return fail(Errc::internal, fmt::format("dns: cannot build a record for \"{}\"", owner));
+  }
+  ldns_rr_set_owner(rr.get(), name->release());
+  ldns_rr_set_type(rr.get(), type);
+  ldns_rr_set_class(rr.get(), LDNS_RR_CLASS_IN);
+  ldns_rr_set_ttl(rr.get(), ttl);
+  for (ldns_rdf* field : rdata) ldns_rr_push_rdf(rr.get(), field);
+  return rr;
+}
+
+ldns_rdf* address_rdf(const IpAddress& address) {
+  if (address.is_v4()) {
+    const auto bytes = address.to_v4().to_bytes();
+    return ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, bytes.size(), bytes.data());
+  }
+  const auto bytes = address.to_v6().to_bytes();
+  return ldns_rdf_new_frm_data(LDNS_RDF_TYPE_AAAA, bytes.size(), bytes.data());
+}
+
+ldns_rdf* string_rdf(std::string_view text) {
+  std::string wire(1, static_cast<char>(text.size()));
+  wire.append(text);
+  return ldns_rdf_new_frm_data(LDNS_RDF_TYPE_STR, wire.size(), wire.data());
+}
+
+// The A (v4) or AAAA (v6) records for `addresses`, owner `owner`; nullptr when there is none.
+Result<RrListPtr> address_list(const std::string& owner, const std::vector<IpAddress>& addresses, bool v4,
+                               std::uint32_t ttl) {
+  RrListPtr list;
+  for (const auto& address : addresses) {
+    if (address.is_v4() != v4) continue;
+    auto rr = make_rr(owner, v4 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA, ttl, {address_rdf(address)});
+    if (!rr) return tl::unexpected(rr.error());
+    if (!list) list.reset(ldns_rr_list_new());
+    ldns_rr_list_push_rr(list.get(), rr->release());
+  }
+  return list;
+}
+
+// "hostmaster@edge.example.net" -> "hostmaster.edge.example.net."; a dot of the local part is
+// escaped (RFC 1035 §8: the first label is the mailbox).
+std::string rname(std::string_view email) {
+  const auto at = email.rfind('@');
+  if (at == std::string_view::npos) return std::string(email);
+  std::string out;
+  for (char c : email.substr(0, at)) {
+    if (c == '.' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '.';
+  out += email.substr(at + 1);
+  return out;
+}
+
+// `name` relative to `apex` ("ns1.edge.example.net" -> "ns1", the apex -> ""), or nullopt when
+// it is not inside the zone.
+std::optional<std::string> relative_to(std::string_view name, std::string_view apex) {
+  if (name == apex) return std::string();
+  if (name.size() > apex.size() + 1 && name.ends_with(apex) && name[name.size() - apex.size() - 1] == '.') {
+    return std::string(name.substr(0, name.size() - apex.size() - 1));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<ZoneSettings> ZoneSettings::from_config(const domain::DnsConfig& config) {
+  ZoneSettings settings;
+  settings.apex = base::normalize_hostname(config.zone);
+  settings.soa_email = config.soa_email;
+  settings.ttl = config.ttl;
+  settings.txt_ttl = config.txt_ttl;
+  auto parse = [](const std::string& text, const std::string& key) -> Result<IpAddress> {
+    boost::system::error_code ec;
+    auto address = boost::asio::ip::make_address(text, ec);
+    if (ec) return fail(Errc::config, fmt::format("{}: expected an IP address, got \"{}\"", key, text));
+    return address;
+  };
+  for (std::size_t i = 0; i < config.ns.size(); ++i) {
+    NameServer ns{base::normalize_hostname(config.ns[i].name), {}};
+    for (std::size_t j = 0; j < config.ns[i].addresses.size(); ++j) {
+      auto address = parse(config.ns[i].addresses[j], fmt::format("dns.ns[{}].addresses[{}]", i, j));
+      if (!address) return tl::unexpected(address.error());
+      ns.addresses.push_back(*address);
+    }
+    settings.name_servers.push_back(std::move(ns));
+  }
+  for (std::size_t i = 0; i < config.external_addresses.size(); ++i) {
+    auto address = parse(config.external_addresses[i], fmt::format("dns.addresses.external[{}]", i));
+    if (!address) return tl::unexpected(address.error());
+    settings.external.push_back(*address);
+  }
+  for (std::size_t i = 0; i < config.internal_addresses.size(); ++i) {
+    auto address = parse(config.internal_addresses[i], fmt::format("dns.addresses.internal[{}]", i));
+    if (!address) return tl::unexpected(address.error());
+    settings.internal.push_back(*address);
+  }
+  if (settings.name_servers.empty()) return fail(Errc::config, "dns.ns: expected at least one name server, got none");
+  return settings;
+}
+
+std::uint32_t next_serial(std::uint32_t previous, std::uint32_t now_seconds) noexcept {
+  // RFC 1982 §3.1: an increment below 2^31 keeps the new serial "greater"; the time wins when it
+  // is ahead, else one more than the previous serial.
+  const std::uint32_t bumped = previous + 1;
+  const std::uint32_t ahead = now_seconds - previous;
+  return (ahead != 0 && ahead < 0x8000'0000u) ? now_seconds : bumped;
+}
+
+Zone::Zone() = default;
+
+Zone::~Zone() {
+  for (ldns_rr_list* list : lists_) ldns_rr_list_deep_free(list);
+  if (ns_) ldns_rr_list_deep_free(ns_);
+  if (glue_) ldns_rr_list_deep_free(glue_);
+  if (soa_) ldns_rr_free(soa_);
+  if (soa_short_) ldns_rr_free(soa_short_);
+  if (hinfo_) ldns_rr_free(hinfo_);
+  if (apex_) ldns_rdf_deep_free(apex_);
+}
+
+const Zone::Node* Zone::find(std::string_view relative) const noexcept {
+  auto it = nodes_.find(relative);
+  return it == nodes_.end() ? nullptr : &it->second;
+}
+
+void ZoneBuilder::configure(ZoneSettings settings, const std::vector<domain::EndpointConfig>& endpoints) {
+  settings_ = std::move(settings);
+  endpoints_.clear();
+  std::unordered_set<std::string_view> ids;
+  for (const auto& ep : endpoints) {
+    endpoints_.emplace_back(ep.id, ep.scope);
+    ids.insert(ep.id);
+  }
+  std::erase_if(txt_, [&](const auto& entry) { return !ids.contains(entry.first); });
+}
+
+void ZoneBuilder::set_txt(std::string_view endpoint_id, std::vector<std::string> values) {
+  if (values.empty()) return clear_txt(endpoint_id);
+  txt_[std::string(endpoint_id)] = std::move(values);
+}
+
+void ZoneBuilder::clear_txt(std::string_view endpoint_id) { txt_.erase(std::string(endpoint_id)); }
+
+const std::vector<std::string>* ZoneBuilder::txt(std::string_view endpoint_id) const {
+  auto it = txt_.find(std::string(endpoint_id));
+  return it == txt_.end() ? nullptr : &it->second;
+}
+
+Result<ZonePtr> ZoneBuilder::build(std::uint32_t serial) const {
+  auto zone = std::make_shared<Zone>();
+  const ZoneSettings& s = settings_;
+  if (s.apex.empty() || s.name_servers.empty()) return fail(Errc::internal, "dns: the zone has no apex or no name server");
+  const std::string apex = s.apex + ".";
+  auto apex_rdf = dname(apex);
+  if (!apex_rdf) return tl::unexpected(apex_rdf.error());
+  zone->apex_ = apex_rdf->release();
+  zone->serial_ = serial;
+
+  // Keeps a list alive for the zone's lifetime and returns it for a node to point at.
+  auto keep = [&](RrListPtr list) -> const ldns_rr_list* {
+    if (!list) return nullptr;
+    zone->lists_.push_back(list.release());
+    return zone->lists_.back();
+  };
+  auto node = [&](const std::string& relative) -> Zone::Node& {
+    // Every name above a node exists too (empty non-terminals, RFC 8020).
+    for (auto dot = relative.find('.'); dot != std::string::npos; dot = relative.find('.', dot + 1)) {
+      zone->nodes_.try_emplace(relative.substr(dot + 1));
+    }
+    return zone->nodes_[relative];
+  };
+  node("").apex = true;
+
+  // SOA (twice: the TTL of negative answers about validation hosts is txt_ttl) and NS.
+  for (auto [out, ttl] : {std::pair{&zone->soa_, s.ttl}, std::pair{&zone->soa_short_, std::min(s.txt_ttl, s.ttl)}}) {
+    auto mname = dname(s.name_servers.front().name + ".");
+    auto mailbox = dname(rname(s.soa_email) + ".");
+    if (!mname) return tl::unexpected(mname.error());
+    if (!mailbox) return tl::unexpected(mailbox.error().with_context("dns.soa_email"));
+    auto soa = make_rr(apex, LDNS_RR_TYPE_SOA, ttl,
+                       {mname->release(), mailbox->release(), ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32, serial),
+                        ldns_native2rdf_int32(LDNS_RDF_TYPE_PERIOD, soa_refresh),
+                        ldns_native2rdf_int32(LDNS_RDF_TYPE_PERIOD, soa_retry),
+                        ldns_native2rdf_int32(LDNS_RDF_TYPE_PERIOD, soa_expire),
+                        ldns_native2rdf_int32(LDNS_RDF_TYPE_PERIOD, s.ttl)});
+    if (!soa) return tl::unexpected(soa.error());
+    *out = soa->release();
+  }
+  zone->ns_ = ldns_rr_list_new();
+  zone->glue_ = ldns_rr_list_new();
+  std::unordered_set<std::string> glued;  // relative names of name servers inside the zone
+  for (const auto& ns : s.name_servers) {
+    auto target = dname(ns.name + ".");
+    if (!target) return tl::unexpected(target.error());
+    auto rr = make_rr(apex, LDNS_RR_TYPE_NS, s.ttl, {target->release()});
+    if (!rr) return tl::unexpected(rr.error());
+    ldns_rr_list_push_rr(zone->ns_, rr->release());
+    auto relative = relative_to(ns.name, s.apex);
+    if (!relative || !glued.insert(*relative).second) continue;
+    auto a = address_list(ns.name + ".", ns.addresses, true, s.ttl);
+    auto aaaa = address_list(ns.name + ".", ns.addresses, false, s.ttl);
+    if (!a) return tl::unexpected(a.error());
+    if (!aaaa) return tl::unexpected(aaaa.error());
+    for (const ldns_rr_list* list : {a->get(), aaaa->get()}) {
+      for (std::size_t i = 0; list && i < ldns_rr_list_rr_count(list); ++i) {
+        ldns_rr_list_push_rr(zone->glue_, ldns_rr_clone(ldns_rr_list_rr(list, i)));
+      }
+    }
+    Zone::Node& n = node(*relative);
+    n.a = keep(std::move(*a));
+    n.aaaa = keep(std::move(*aaaa));
+  }
+  auto hinfo = make_rr(apex, LDNS_RR_TYPE_HINFO, s.ttl, {string_rdf("RFC8482"), string_rdf("")});
+  if (!hinfo) return tl::unexpected(hinfo.error());
+  zone->hinfo_ = hinfo->release();
+
+  // The platform hosts of a scope share one list (the responder answers with the question's name
+  // as owner), so a large zone costs a node per name, not records per name.
+  struct ScopeLists {
+    const ldns_rr_list* a = nullptr;
+    const ldns_rr_list* aaaa = nullptr;
+  };
+  ScopeLists scopes[2];
+  for (auto scope : {domain::Scope::external, domain::Scope::internal}) {
+    const auto& addresses = scope == domain::Scope::external ? s.external : s.internal;
+    auto a = address_list(apex, addresses, true, s.ttl);
+    auto aaaa = address_list(apex, addresses, false, s.ttl);
+    if (!a) return tl::unexpected(a.error());
+    if (!aaaa) return tl::unexpected(aaaa.error());
+    scopes[static_cast<int>(scope)] = {keep(std::move(*a)), keep(std::move(*aaaa))};
+  }
+  for (const auto& [id, scope] : endpoints_) {
+    // A name server's own name keeps its glue; the configuration reader refuses that clash.
+    if (!glued.contains(id)) {
+      Zone::Node& host = node(id);
+      host.a = scopes[static_cast<int>(scope)].a;
+      host.aaaa = scopes[static_cast<int>(scope)].aaaa;
+    }
+    const std::string validation = "acme." + id;
+    if (glued.contains(validation)) continue;
+    Zone::Node& acme = node(validation);
+    acme.validation_host = true;
+    auto values = txt_.find(id);
+    if (values == txt_.end()) continue;
+    RrListPtr list(ldns_rr_list_new());
+    for (const auto& value : values->second) {
+      std::vector<ldns_rdf*> strings;
+      for (std::size_t at = 0; at < value.size() || strings.empty(); at += max_character_string) {
+        strings.push_back(string_rdf(std::string_view(value).substr(std::min(at, value.size()), max_character_string)));
+      }
+      auto rr = make_rr(validation + "." + apex, LDNS_RR_TYPE_TXT, s.txt_ttl, std::move(strings));
+      if (!rr) return tl::unexpected(rr.error());
+      ldns_rr_list_push_rr(list.get(), rr->release());
+    }
+    acme.txt = keep(std::move(list));
+  }
+  return ZonePtr(std::move(zone));
+}
+
+}  // namespace portcullis::dns
