@@ -173,7 +173,7 @@ asio::awaitable<Result<IssuedCertificate>> Issuer::issue(IssueRequest request) {
   if (names.empty()) co_return fail(Errc::invalid_input, fmt::format("issue {}: no names", endpoint));
   const bool has_wildcard =
       std::any_of(names.begin(), names.end(), [](const std::string& n) { return base::is_wildcard(n); });
-  if (has_wildcard && request.challenge != ChallengeType::dns01)
+  if (has_wildcard && !request.challenge_for && request.challenge != ChallengeType::dns01)
     co_return fail(Errc::invalid_input,
                    fmt::format("issue {}: wildcard names need dns-01, not {}", endpoint, to_string(request.challenge)));
 
@@ -242,21 +242,27 @@ asio::awaitable<Result<IssuedCertificate>> Issuer::issue(IssueRequest request) {
   };
 
   if (order->status == "pending") {
-    const std::string type(to_string(request.challenge));
-    std::vector<std::string> to_wait;
+    // Each authorization waited on, with the challenge type it was answered by.
+    std::vector<std::pair<std::string, std::string>> to_wait;
     for (const auto& authz_url : order->authorizations) {
       auto authz = co_await client_.get_authorization(authz_url);
       if (!authz) co_return tl::unexpected(authz.error());
+      const ChallengeType chosen =
+          request.challenge_for ? request.challenge_for(authz->identifier, authz->wildcard) : request.challenge;
+      const std::string type(to_string(chosen));
       if (authz->status == "valid") continue;  // reused authorization (RFC 8555 §7.1.3)
       if (authz->status != "pending") co_return tl::unexpected(validation_error(*authz, type));
+      if (authz->wildcard && chosen != ChallengeType::dns01)
+        co_return fail(Errc::invalid_input, fmt::format("issue {}: *.{} needs dns-01, not {}", endpoint,
+                                                        authz->identifier, type));
       const Challenge* challenge = authz->challenge(type);
       if (!challenge)
         co_return fail(Errc::acme, fmt::format("acme: get-authorization {}: the CA offers no {} challenge for {}",
                                                authz_url, type, authz->identifier));
       auto key_authz = client_.key_authorization(challenge->token);
       if (!key_authz) co_return tl::unexpected(key_authz.error());
-      PublishedAnswer answer{request.challenge, authz->identifier, challenge->token, *key_authz};
-      if (request.challenge == ChallengeType::http01) {
+      PublishedAnswer answer{chosen, authz->identifier, challenge->token, *key_authz};
+      if (chosen == ChallengeType::http01) {
         board.put_http01(answer.key, answer.value);
       } else {
         answer.key = request.dns01_owner ? request.dns01_owner(authz->identifier)
@@ -273,9 +279,9 @@ asio::awaitable<Result<IssuedCertificate>> Issuer::issue(IssueRequest request) {
         auto responded = co_await client_.respond(challenge->url);
         if (!responded) co_return tl::unexpected(responded.error());
       }
-      to_wait.push_back(authz_url);
+      to_wait.emplace_back(authz_url, type);
     }
-    for (const auto& authz_url : to_wait) {
+    for (const auto& [authz_url, type] : to_wait) {
       auto authz = co_await client_.wait_authorization(authz_url);
       if (!authz) co_return tl::unexpected(authz.error());
       if (authz->status != "valid") {

@@ -37,6 +37,11 @@ struct IssueRequest {
   std::string endpoint_id;
   std::vector<std::string> names;  // every hostname of the endpoint; lower-cased, deduplicated here
   ChallengeType challenge = ChallengeType::http01;  // wildcard names always use dns-01
+  // The challenge for each authorization, by its identifier (the base name, without "*.") and
+  // whether the order named it as a wildcard; one order may mix types (e.g. from
+  // domain::choose_challenges). Empty: `challenge` for every authorization. A wildcard
+  // authorization given anything but dns-01 fails the attempt before the CA is told to validate.
+  std::function<ChallengeType(std::string_view identifier, bool wildcard)> challenge_for;
   std::string replaces;            // ARI id of the certificate this one renews (RFC 9773 §5), or ""
   // DNS-01: the owner name that carries the TXT value for an authorization's identifier (the
   // base name, without "*."), such as the target of the customer's _acme-challenge CNAME. Empty:

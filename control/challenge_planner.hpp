@@ -1,0 +1,69 @@
+// ChallengePlanner: which ACME challenge proves each hostname of a managed endpoint, decided from a
+// live look at the customer's DNS, and the wiring of that decision into an acme::IssueRequest.
+//
+// With a platform zone, every hostname's records are checked through the recursive resolver
+// (dns::DelegationChecker, on the blocking pool: it blocks) and domain::choose_challenges decides:
+// DNS-01 through the customer's `_acme-challenge` CNAME to acme.<id>.<zone>, HTTP-01 for an open
+// external name that already resolves to our listeners, or wait (no order: a validation bound to
+// fail counts against the CA's failure limits). A DNS-01 answer is published in our zone, then
+// looked up through the resolver, the way the CA will, until the value is visible; only then is
+// the CA told to validate. Without a platform zone every hostname is proved by HTTP-01.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "acme/issuer.hpp"
+#include "base/blocking_pool.hpp"
+#include "dns/delegation_check.hpp"
+#include "domain/challenge_policy.hpp"
+#include "domain/config.hpp"
+
+namespace portcullis::control {
+
+struct ChallengePlannerSettings {
+  std::string zone;  // the platform zone ("edge.example.net"); empty: HTTP-01 for every name
+  dns::ResolverOptions resolver;
+  // Addresses of the external listeners: an open external name that resolves to these (and only
+  // these) may be proved by HTTP-01.
+  std::vector<std::string> external_addresses;
+  // How long a published DNS-01 value may take to become visible through the resolver before
+  // the attempt is abandoned (the order is kept), and how often it is looked up meanwhile.
+  std::chrono::milliseconds visibility_deadline{std::chrono::seconds(60)};
+  std::chrono::milliseconds visibility_poll{250};
+};
+
+class ChallengePlanner {
+ public:
+  // `pool` must outlive the planner. Runs on the control thread.
+  ChallengePlanner(base::BlockingPool& pool, ChallengePlannerSettings settings);
+
+  const ChallengePlannerSettings& settings() const noexcept { return settings_; }
+  bool uses_dns() const noexcept { return !settings_.zone.empty(); }
+
+  // Checks the records of every hostname of `endpoint` (in parallel on the pool) and decides.
+  // Without a zone: ready, HTTP-01 for every name (a wildcard name waits: it needs DNS-01).
+  boost::asio::awaitable<domain::EndpointDecision> decide(domain::EndpointConfig endpoint);
+
+  // Fills request.challenge_for from a ready decision, and for DNS-01 the owner of the TXT
+  // value (acme.<id>.<zone>) and the visibility check run before the CA validates.
+  void apply(const domain::EndpointConfig& endpoint, const domain::EndpointDecision& decision,
+             acme::IssueRequest& request) const;
+
+  // Looks `value` up at `_acme-challenge.<name>` through the resolver (following the customer's
+  // CNAME) until it shows, or the deadline passes: Errc::timeout saying what was seen instead.
+  boost::asio::awaitable<Status> wait_visible(std::string name, std::string value) const;
+
+ private:
+  boost::asio::awaitable<Status> before_validation(acme::PublishedAnswer answer) const;
+
+  base::BlockingPool& pool_;
+  ChallengePlannerSettings settings_;
+  dns::DelegationChecker checker_;
+};
+
+}  // namespace portcullis::control
