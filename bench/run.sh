@@ -50,6 +50,8 @@ MEM_DEADLINE=${MEM_DEADLINE:-60}           # seconds to open the idle connection
 MEM_SETTLE=${MEM_SETTLE:-1}                # seconds between the last connection and the RSS read
 MANY_START_DEADLINE=${MANY_START_DEADLINE:-180}  # seconds to start serving with MANY_CERTS loaded
 MANY_SWAP_DEADLINE=${MANY_SWAP_DEADLINE:-120}    # seconds for one swap to be served with them loaded
+STORM_ENDPOINTS=${STORM_ENDPOINTS:-1000}    # managed endpoints ordered at once in the renewal storm
+STORM_DEADLINE=${STORM_DEADLINE:-300}       # seconds for all of them to be issued
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 SUFFIX=""; [ "$SMOKE" = 1 ] && SUFFIX=-smoke
 RESULTS_DIR=${RESULTS_DIR:-$HERE/results/$STAMP$SUFFIX}
@@ -691,6 +693,88 @@ EOF
   stop_proxy
 }
 
+# Renewal storm: STORM_ENDPOINTS managed endpoints (names sNNNN.storm.example.test), all due at
+# once, ordered from a local Pebble (HTTP-01 on the plain listener; pebble-challtestsrv resolves
+# every name to 127.0.0.1). Reported: certificates issued, seconds until the last was published,
+# and the control loop's lag while it happened (p50/p99/max from Portcullis's own probe, which
+# logs a summary at drain).
+portcullis_renew_storm() {
+  local r=$1 out=$RESULTS_DIR/logs/storm d=$TMP/storm
+  if ! command -v pebble >/dev/null || ! command -v pebble-challtestsrv >/dev/null; then
+    skip "renewal storm: pebble is not installed (Debian package pebble)"; return 0
+  fi
+  mkdir -p "$out" "$d/data"
+  local acme=$((BASE_PORT + 5)) mgmt=$((BASE_PORT + 6)) dns=$((BASE_PORT + 7)) dns_mgmt=$((BASE_PORT + 8))
+  local http=$((BASE_PORT + 9)) tlsalpn=$((BASE_PORT + 10)) https=$((BASE_PORT + 11)) p
+  for p in $acme $mgmt $dns $dns_mgmt $http $tlsalpn $https; do
+    port_busy "$p" && { skip "renewal storm: port 127.0.0.1:$p is in use"; return 0; }
+  done
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=bench Pebble TLS CA" \
+    -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$d/tls.key" -out "$d/tls.csr" 2>/dev/null
+  openssl x509 -req -in "$d/tls.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 30 \
+    -extfile <(printf 'subjectAltName=IP:127.0.0.1\n') -out "$d/tls.pem" 2>/dev/null
+  cat >"$d/pebble.json" <<JSON
+{"pebble": {"listenAddress": "127.0.0.1:$acme", "managementListenAddress": "127.0.0.1:$mgmt",
+  "certificate": "$d/tls.pem", "privateKey": "$d/tls.key", "httpPort": $http, "tlsPort": $tlsalpn,
+  "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+JSON
+  spawn "$out/challtestsrv.log" taskset -c "$LOAD_CPU" pebble-challtestsrv -management "127.0.0.1:$dns_mgmt" \
+    -dns01 "127.0.0.1:$dns" -defaultIPv4 127.0.0.1 -defaultIPv6 "" -http01 "" -https01 "" -tlsalpn01 ""
+  local challtestsrv=$LAST_PID
+  PEBBLE_VA_NOSLEEP=1 spawn "$out/pebble.log" taskset -c "$LOAD_CPU" pebble -config "$d/pebble.json" -dnsserver "127.0.0.1:$dns"
+  local pebble=$LAST_PID deadline=$((SECONDS + STARTUP_DEADLINE))
+  until curl -sf --max-time 2 --cacert "$d/ca.pem" "https://127.0.0.1:$acme/dir" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$pebble" 2>/dev/null; then
+      skip "renewal storm: Pebble did not start ($(tail -1 "$out/pebble.log"))"; stop_pids "$pebble" "$challtestsrv"; return 0
+    fi
+    sleep 0.1
+  done
+  {
+    echo "[server]"; echo "data_dir = \"$d/data\""; echo "workers = 1"; echo "log_level = \"info\""
+    echo; echo "[[listener]]"; echo "name = \"https\""; echo "address = \"127.0.0.1:$https\""; echo "protocol = \"https\""
+    echo; echo "[[listener]]"; echo "name = \"http\""; echo "address = \"127.0.0.1:$http\""; echo "protocol = \"http\""
+    echo; echo "[acme]"; echo "directory = \"https://127.0.0.1:$acme/dir\""; echo "ca_bundle = \"$d/ca.pem\""
+    local i
+    for i in $(seq 1 "$STORM_ENDPOINTS"); do
+      printf '\n[[endpoint]]\nid = "s%04d"\nhostnames = ["s%04d.storm.example.test"]\nupstreams = ["127.0.0.1:%s"]\n' \
+        "$i" "$i" "$PORT_UPSTREAM"
+    done
+  } >"$d/storm.toml"
+  local log=$out/portcullis.log t0
+  t0=$(date +%s.%N)
+  spawn "$log" taskset -c "$PROXY_CPU" "$PORTCULLIS_BIN" run --config "$d/storm.toml"
+  local pid=$LAST_PID issued=0 failed=0
+  deadline=$((SECONDS + STORM_DEADLINE))
+  while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$pid" 2>/dev/null; do
+    issued=$(grep -c "certificate issued" "$log" || true)
+    [ "$issued" -ge "$STORM_ENDPOINTS" ] && break
+    sleep 0.5
+  done
+  local took
+  took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+  failed=$(grep -c "issuance failed" "$log" || true)
+  stop_pids "$pid"; forget_pids "$pid"
+  stop_pids "$pebble" "$challtestsrv"; forget_pids "$pebble" "$challtestsrv"
+  emit "$r" portcullis storm_endpoints "$STORM_ENDPOINTS"
+  emit "$r" portcullis storm_issued "$issued"
+  emit "$r" portcullis storm_failed_attempts "$failed"
+  emit "$r" portcullis storm_all_issued_s "$took"
+  # "control loop lag p99=1.2ms max=3.4ms p50=0.1ms samples=N" at drain.
+  local lag
+  lag=$(grep -o 'control loop lag p99=.*' "$log" | tail -1)
+  if [ -n "$lag" ]; then
+    local k
+    for k in p50 p99 max; do
+      emit "$r" portcullis "storm_lag_${k}_ms" "$(sed -n "s/.* $k=\([0-9.]*\)ms.*/\1/p" <<<" $lag")"
+    done
+  else
+    skip "renewal storm: no control loop lag summary in the log"
+  fi
+  log "portcullis: renewal storm $issued/$STORM_ENDPOINTS issued in ${took}s; ${lag:-no lag summary}"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------------
@@ -794,6 +878,7 @@ main() {
     log "Portcullis-only measures"
     portcullis_hot_swap 1
     portcullis_many_certs 1
+    portcullis_renew_storm 1
   fi
 
   echo "load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS_DIR/meta.txt"

@@ -55,6 +55,13 @@ EXTRA = [
     ("many_sni_wrong", "… handshakes that got a certificate not matching the SNI (must be 0)", int_fmt),
     ("many_swap_publish_ms", "… swap publish time with them loaded", ms_fmt),
     ("many_swap_hs_max_ms", "… longest handshake during that swap", ms_fmt),
+    ("storm_endpoints", "renewal storm: managed endpoints due at once (local Pebble)", int_fmt),
+    ("storm_issued", "… certificates issued", int_fmt),
+    ("storm_failed_attempts", "… failed issuance attempts", int_fmt),
+    ("storm_all_issued_s", "… time from start until all were issued", lambda v: f"{v:.1f} s"),
+    ("storm_lag_p50_ms", "… control loop lag p50 during the storm", ms_fmt),
+    ("storm_lag_p99_ms", "… control loop lag p99 during the storm", ms_fmt),
+    ("storm_lag_max_ms", "… control loop lag max during the storm", ms_fmt),
 ]
 
 
