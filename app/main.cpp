@@ -1,12 +1,15 @@
-// portcullis: run | check-config | version.
+// portcullis: run | check-config | dns-check | version.
 #include <cstdio>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
+#include "app/dns_check.hpp"
 #include "app/server.hpp"
 #include "app/toml_config.hpp"
 #include "base/logging.hpp"
+#include "dns/delegation_check.hpp"
+#include "dns/resolver_address.hpp"
 
 namespace {
 
@@ -45,6 +48,16 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand("check-config", "Validate a configuration file and exit");
   check->add_option("file", check_file, "Configuration file (TOML)")->required();
 
+  std::string dns_config_file, dns_endpoint;
+  bool dns_json = false;
+  auto* dns_check = app.add_subcommand(
+      "dns-check", "Check the DNS records each endpoint needs through the recursive resolver of [dns]");
+  dns_check->add_option("-c,--config", dns_config_file, "Configuration file (TOML) with a [dns] section")
+      ->required()
+      ->check(CLI::ExistingFile);
+  dns_check->add_option("--endpoint", dns_endpoint, "Only this endpoint's records");
+  dns_check->add_flag("--json", dns_json, "Print JSON instead of a table");
+
   app.add_subcommand("version", "Print the version");
 
   try {
@@ -67,6 +80,37 @@ int main(int argc, char** argv) {
     std::printf("%s: ok (%zu listeners, %zu endpoints)\n", check_file.c_str(), config->listeners.size(),
                 config->endpoints.size());
     return 0;
+  }
+
+  if (app.got_subcommand("dns-check")) {
+    auto config = app::load_config(dns_config_file);
+    if (!config) {
+      std::fprintf(stderr, "%s\n", config.error().message().c_str());
+      return exit_config_error;
+    }
+    if (!config->dns.enabled) {
+      std::fprintf(stderr, "%s: no [dns] section: the records point into the platform zone, set [dns] zone\n",
+                   dns_config_file.c_str());
+      return exit_config_error;
+    }
+    auto resolver = dns::resolver_address(config->dns);
+    if (!resolver) {
+      std::fprintf(stderr, "dns.resolver: %s\n", resolver.error().message().c_str());
+      return exit_config_error;
+    }
+    std::vector<domain::EndpointConfig> endpoints;
+    for (const auto& e : config->endpoints)
+      if (dns_endpoint.empty() || e.id == dns_endpoint) endpoints.push_back(e);
+    if (!dns_endpoint.empty() && endpoints.empty()) {
+      std::fprintf(stderr, "%s: no endpoint with id \"%s\"\n", dns_config_file.c_str(), dns_endpoint.c_str());
+      return exit_config_error;
+    }
+    dns::DelegationChecker checker({.address = *resolver});
+    auto rows = app::check_endpoints(endpoints, config->dns.zone, checker);
+    const std::string out = dns_json ? app::render_json(rows) + "\n" : app::render_table(rows);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    // 0: every record in place; 1: something is missing, wrong or could not be checked.
+    return app::all_ok(rows) ? 0 : 1;
   }
 
   auto config = config_file.empty() ? app::parse_config(app::embedded_config_text(), "<embedded>")
