@@ -183,6 +183,15 @@ Status RenewalScheduler::failed(const std::string& endpoint_id, std::string erro
   return save(entry);
 }
 
+Status RenewalScheduler::postpone(const std::string& endpoint_id, std::chrono::seconds delay, std::string reason) {
+  auto& entry = entries_[endpoint_id];
+  entry.state.endpoint_id = endpoint_id;
+  entry.in_flight = false;
+  entry.state.last_error = std::move(reason);
+  entry.state.next_attempt_unix = to_unix(now_() + delay);
+  return save(entry);
+}
+
 std::optional<certstore::RenewalState> RenewalScheduler::state(const std::string& endpoint_id) const {
   auto it = entries_.find(endpoint_id);
   if (it == entries_.end()) return std::nullopt;

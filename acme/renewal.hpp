@@ -88,6 +88,10 @@ class RenewalScheduler {
   // its failure count cleared; its last error is kept for operators. Returns how many.
   Result<std::size_t> reset_backoff();
 
+  // No order was placed: the endpoint waits (for a DNS record the customer has to create). The CA
+  // was not asked, so no failure is counted; due again after `delay`, `reason` kept for operators.
+  Status postpone(const std::string& endpoint_id, std::chrono::seconds delay, std::string reason);
+
   Status succeeded(const std::string& endpoint_id, CertificateLifetime certificate);
   Status failed(const std::string& endpoint_id, std::string error);
 

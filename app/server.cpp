@@ -15,6 +15,7 @@
 #include "base/logging.hpp"
 #include "certstore/sqlite_storage.hpp"
 #include "control/reload.hpp"
+#include "dns/resolver_address.hpp"
 
 namespace portcullis::app {
 namespace {
@@ -68,6 +69,16 @@ Status Server::start() {
   shared_.routes.publish(std::make_shared<const proxy::RouteTable>(config_.endpoints, config_.limits));
   certificates_ = std::make_unique<control::CertificateManager>(control_, *storage_, pool_, shared_.challenges,
                                                                 *catalog_);
+  if (config_.dns.enabled) {
+    auto resolver = dns::resolver_address(config_.dns);
+    if (!resolver) return tl::unexpected(resolver.error().with_context("dns.resolver"));
+    control::ChallengePlannerSettings planner;
+    planner.zone = config_.dns.zone;
+    planner.resolver.address = *resolver;
+    planner.external_addresses = config_.dns.external_addresses;
+    planner_ = std::make_unique<control::ChallengePlanner>(pool_, std::move(planner), &platform_zone_);
+    certificates_->set_challenge_planner(planner_.get());
+  }
   if (auto st = certificates_->configure(config_); !st) return st;
 
   // The port the plain listener redirects to: the first https listener of the same scope.

@@ -81,13 +81,15 @@ class Server {
   base::LoopLagProbe lag_probe_{control_.get_executor(), log::proxy()};
   // Every certificate source; publishes into shared_.certs.
   std::unique_ptr<control::CertCatalog> catalog_;
+  // The platform zone and its server ([dns]); the server reads the zone, so it is declared after.
+  dns::PlatformZone platform_zone_;
+  std::unique_ptr<dns::DnsServer> dns_server_;
+  // With [dns]: the certificate manager's challenge choice and DNS-01 publisher (uses the zone).
+  std::unique_ptr<control::ChallengePlanner> planner_;
   // Its tasks use storage_, the catalog and shared_.challenges: declared after them, so destroyed
   // before them, and the drain awaits its shutdown() before control_ stops, so no task is left to
   // outlive them.
   std::unique_ptr<control::CertificateManager> certificates_;
-  // The platform zone and its server ([dns]); the server reads the zone, so it is declared after.
-  dns::PlatformZone platform_zone_;
-  std::unique_ptr<dns::DnsServer> dns_server_;
   int exit_code_ = 0;
   bool reloading_ = false;
   bool reload_again_ = false;

@@ -148,7 +148,8 @@ Status CertificateManager::configure(const domain::Config& config) {
   std::map<std::string, domain::EndpointConfig> next;
   for (const auto& ep : config.endpoints) {
     if (!ep.managed_https) continue;
-    if (std::any_of(ep.hostnames.begin(), ep.hostnames.end(), [](const auto& n) { return base::is_wildcard(n); })) {
+    const bool dns01 = planner_ && planner_->uses_dns();
+    if (!dns01 && std::any_of(ep.hostnames.begin(), ep.hostnames.end(), [](const auto& n) { return base::is_wildcard(n); })) {
       log::acme()->warn("endpoint not managed endpoint={} reason=\"a wildcard name needs DNS-01\"", ep.id);
       continue;
     }
@@ -238,8 +239,37 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
     if (auto id = acme::ari_certificate_id(current->leaf())) request.replaces = *id;
   }
   auto started = std::chrono::steady_clock::now();
+  if (planner_) {
+    // Which challenge proves each name, from the customer's DNS as a CA's resolver sees it now.
+    // When a name can be proved by neither, no order is placed (a failed validation counts
+    // against the CA's limits): the endpoint waits and is looked at again 10 s later, doubling.
+    domain::EndpointConfig endpoint = it->second;
+    auto decision = co_await planner_->decide(std::move(endpoint));
+    if (managed_.find(endpoint_id) == managed_.end()) {
+      scheduler_->forget(endpoint_id);
+      co_return;
+    }
+    if (!decision.ready) {
+      // The endpoint's summary, then each waiting name's own words: the record to create and what
+      // was found in its place.
+      std::string reason = decision.reason;
+      for (const auto& h : decision.hostnames)
+        if (h.choice == domain::ChallengeChoice::wait) reason += "; " + h.hostname + ": " + h.reason;
+      const unsigned waits = ++waits_[endpoint_id];
+      const auto delay = domain::recheck_delay(waits);
+      log::acme()->warn("issuance waiting endpoint={} recheck_in_s={} reason=\"{}\"", endpoint_id, delay.count(),
+                        reason);
+      log_unsaved(scheduler_->postpone(endpoint_id, delay, std::move(reason)));
+      wake();
+      co_return;
+    }
+    waits_.erase(endpoint_id);
+    log::acme()->info("challenges chosen endpoint={} {}", endpoint_id, decision.reason);
+    planner_->apply(it->second, decision, request);
+  }
   log::acme()->info("issuance started endpoint={} names={}", endpoint_id, fmt::join(request.names, ","));
   auto result = co_await acme->issuer->issue(std::move(request));
+  if (planner_) planner_->withdraw(endpoint_id);
   // An issuance started on a previous CA configuration still reports to the same scheduler: its
   // certificate (already stored by the issuer) is as valid as any.
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);

@@ -22,6 +22,7 @@
 #include "acme/renewal.hpp"
 #include "base/blocking_pool.hpp"
 #include "base/task_group.hpp"
+#include "control/challenge_planner.hpp"
 #include "control/cert_catalog.hpp"
 #include "certstore/challenge_board.hpp"
 #include "certstore/storage.hpp"
@@ -38,6 +39,10 @@ class CertificateManager {
   CertificateManager(boost::asio::io_context& control, certstore::Storage& storage, base::BlockingPool& pool,
                      certstore::ChallengeBoard& challenges, CertCatalog& catalog);
   ~CertificateManager();
+
+  // Decides each order's challenges from the customer's DNS (and publishes DNS-01 values). Must
+  // outlive the manager; set before configure(). None: every name by HTTP-01, wildcards unmanaged.
+  void set_challenge_planner(ChallengePlanner* planner) noexcept { planner_ = planner; }
 
   // On start and on every reload: (re)creates the ACME client when [acme] changed and tracks the
   // managed endpoints of `config`, each with the lifetime of its certificate in the catalog:
@@ -95,6 +100,8 @@ class CertificateManager {
   std::optional<base::TaskGroup::TaskId> ari_task_;
   bool loop_running_ = false;
   Stats stats_;
+  ChallengePlanner* planner_ = nullptr;
+  std::map<std::string, unsigned> waits_;  // endpoint id -> checks in a row that found it waiting
   // Last member: destroyed first. Its tasks use every member above; shutdown() ends them.
   base::TaskGroup tasks_;
 };

@@ -29,8 +29,14 @@ std::string join(const std::vector<std::string>& values) {
 
 }  // namespace
 
-ChallengePlanner::ChallengePlanner(base::BlockingPool& pool, ChallengePlannerSettings settings)
-    : pool_(pool), settings_(std::move(settings)), checker_(settings_.resolver) {}
+ChallengePlanner::ChallengePlanner(base::BlockingPool& pool, ChallengePlannerSettings settings, dns::PlatformZone* zone)
+    : pool_(pool), settings_(std::move(settings)), checker_(settings_.resolver), zone_(zone) {}
+
+void ChallengePlanner::withdraw(const std::string& endpoint_id) {
+  if (published_.erase(endpoint_id) == 0 || !zone_) return;
+  if (auto st = zone_->clear_txt(endpoint_id); !st)
+    log::acme()->warn("dns-01 value not withdrawn endpoint={} error=\"{}\"", endpoint_id, st.error().message());
+}
 
 asio::awaitable<domain::EndpointDecision> ChallengePlanner::decide(domain::EndpointConfig endpoint) {
   domain::EndpointDecision decision;
@@ -82,7 +88,7 @@ asio::awaitable<domain::EndpointDecision> ChallengePlanner::decide(domain::Endpo
 }
 
 void ChallengePlanner::apply(const domain::EndpointConfig& endpoint, const domain::EndpointDecision& decision,
-                             acme::IssueRequest& request) const {
+                             acme::IssueRequest& request) {
   std::map<std::string, acme::ChallengeType, std::less<>> by_name;
   bool any_dns = false;
   for (const auto& d : decision.hostnames) {
@@ -102,12 +108,21 @@ void ChallengePlanner::apply(const domain::EndpointConfig& endpoint, const domai
     request.dns01_owner = [owner = domain::validation_host(endpoint.id, settings_.zone)](std::string_view) {
       return owner;
     };
-    request.before_validation = [this](const acme::PublishedAnswer& answer) { return before_validation(answer); };
+    request.before_validation = [this, id = endpoint.id](const acme::PublishedAnswer& answer) {
+      return before_validation(id, answer);
+    };
   }
 }
 
-asio::awaitable<Status> ChallengePlanner::before_validation(acme::PublishedAnswer answer) const {
+asio::awaitable<Status> ChallengePlanner::before_validation(std::string endpoint_id, acme::PublishedAnswer answer) {
   if (answer.type != acme::ChallengeType::dns01) co_return Status{};
+  if (zone_) {
+    // Every value of the order stays published until it ends: a name and its wildcard are
+    // validated through the same validation host, each with its own value.
+    auto& values = published_[endpoint_id];
+    if (std::find(values.begin(), values.end(), answer.value) == values.end()) values.push_back(answer.value);
+    if (auto st = zone_->set_txt(endpoint_id, values); !st) co_return tl::unexpected(st.error());
+  }
   co_return co_await wait_visible(answer.identifier, answer.value);
 }
 

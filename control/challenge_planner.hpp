@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "acme/issuer.hpp"
 #include "base/blocking_pool.hpp"
 #include "dns/delegation_check.hpp"
+#include "dns/platform_zone.hpp"
 #include "domain/challenge_policy.hpp"
 #include "domain/config.hpp"
 
@@ -39,8 +41,13 @@ struct ChallengePlannerSettings {
 
 class ChallengePlanner {
  public:
-  // `pool` must outlive the planner. Runs on the control thread.
-  ChallengePlanner(base::BlockingPool& pool, ChallengePlannerSettings settings);
+  // `pool` (and `zone`, when given) must outlive the planner. Runs on the control thread. `zone`
+  // is where DNS-01 values are published (acme.<id>.<zone> TXT); null: nowhere (tests that serve
+  // the zone themselves).
+  ChallengePlanner(base::BlockingPool& pool, ChallengePlannerSettings settings, dns::PlatformZone* zone = nullptr);
+
+  // Withdraws every DNS-01 value published for the endpoint (after its order ended, either way).
+  void withdraw(const std::string& endpoint_id);
 
   const ChallengePlannerSettings& settings() const noexcept { return settings_; }
   bool uses_dns() const noexcept { return !settings_.zone.empty(); }
@@ -52,18 +59,20 @@ class ChallengePlanner {
   // Fills request.challenge_for from a ready decision, and for DNS-01 the owner of the TXT
   // value (acme.<id>.<zone>) and the visibility check run before the CA validates.
   void apply(const domain::EndpointConfig& endpoint, const domain::EndpointDecision& decision,
-             acme::IssueRequest& request) const;
+             acme::IssueRequest& request);
 
   // Looks `value` up at `_acme-challenge.<name>` through the resolver (following the customer's
   // CNAME) until it shows, or the deadline passes: Errc::timeout saying what was seen instead.
   boost::asio::awaitable<Status> wait_visible(std::string name, std::string value) const;
 
  private:
-  boost::asio::awaitable<Status> before_validation(acme::PublishedAnswer answer) const;
+  boost::asio::awaitable<Status> before_validation(std::string endpoint_id, acme::PublishedAnswer answer);
 
   base::BlockingPool& pool_;
   ChallengePlannerSettings settings_;
   dns::DelegationChecker checker_;
+  dns::PlatformZone* zone_ = nullptr;
+  std::map<std::string, std::vector<std::string>> published_;  // endpoint id -> its TXT values
 };
 
 }  // namespace portcullis::control
