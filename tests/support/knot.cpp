@@ -9,39 +9,18 @@
 namespace portcullis::testing {
 namespace {
 
-constexpr auto poll_interval = 20ms;
 constexpr auto knsupdate_deadline = 10s;
-
-std::string tail(const std::string& text, std::size_t n = 3000) {
-  return text.size() <= n ? text : text.substr(text.size() - n);
-}
-
 }  // namespace
 
 KnotFixture::KnotFixture(KnotOptions options) : options_(std::move(options)) {
-  for (int attempt = 1;; ++attempt) {
-    port_ = free_port(options_.host);
-    write_files();
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{"knotd", "-c", (dir_ / "knot.conf").string()}, dir_.path());
-    std::string last_error;
-    bool exited = false, in_use = false;
-    const bool settled = wait_until(
-        [&] {
-          in_use = says_address_in_use(log());
-          exited = !process_->running();
-          return in_use || exited || ready(last_error);
-        },
-        options_.ready_deadline, poll_interval);
-    if (settled && !in_use && !exited) return;
-    const std::string why = !settled ? fmt::format("not ready within {} ms: {}", options_.ready_deadline.count(),
-                                                   last_error)
-                                     : in_use ? "address in use" : "exited";
-    if (!in_use || attempt == start_attempts)
-      throw std::runtime_error(fmt::format("knotd pid {} on {} failed to start (attempt {} of {}): {}\nlog:\n{}",
-                                           process_->pid(), address(), attempt, start_attempts, why, tail(log())));
-    process_.reset();
-  }
+  process_ = start_retrying_port(
+      "knotd", start_attempts, options_.ready_deadline,
+      [&] {
+        port_ = free_port(options_.host);
+        write_files();
+        return std::make_unique<ChildProcess>(std::vector<std::string>{"knotd", "-c", (dir_ / "knot.conf").string()}, dir_.path());
+      },
+      [&](std::string& last_error) { return ready(last_error); }, [&] { return address(); });
 }
 
 KnotFixture::~KnotFixture() = default;

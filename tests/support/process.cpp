@@ -24,6 +24,8 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+
+#include <fmt/format.h>
 #include <system_error>
 #include <thread>
 
@@ -474,5 +476,33 @@ std::optional<int> ChildProcess::wait_exit(Millis deadline) {
 }
 
 bool ChildProcess::running() { return !reap(false); }
+
+std::unique_ptr<ChildProcess> start_retrying_port(std::string_view what, int attempts, Millis deadline,
+                                                  const std::function<std::unique_ptr<ChildProcess>()>& launch,
+                                                  const std::function<bool(std::string&)>& ready,
+                                                  const std::function<std::string()>& where) {
+  for (int attempt = 1;; ++attempt) {
+    auto process = launch();
+    auto output = [&] { return process->stdout_text() + process->stderr_text(); };
+    std::string last_error;
+    bool exited = false, in_use = false;
+    const bool settled = wait_until(
+        [&] {
+          in_use = says_address_in_use(output());
+          exited = !process->running();
+          return in_use || exited || ready(last_error);
+        },
+        deadline, 20ms);
+    if (settled && !in_use && !exited) return process;
+    const std::string why = !settled ? fmt::format("not ready within {} ms: {}", deadline.count(), last_error)
+                                     : in_use ? "address in use" : "exited";
+    if (!in_use || attempt == attempts) {
+      std::string text = output();
+      if (text.size() > 3000) text = text.substr(text.size() - 3000);
+      throw std::runtime_error(fmt::format("{} pid {} on {} failed to start (attempt {} of {}): {}\nlog:\n{}", what,
+                                           process->pid(), where(), attempt, attempts, why, text));
+    }
+  }
+}
 
 }  // namespace portcullis::testing

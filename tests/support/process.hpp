@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,6 +70,16 @@ PortRange ephemeral_port_range();
 // True when `output` (a child's log) says a bind failed because the address is taken:
 // "address already in use" in any letter case (Go and strerror spell it differently).
 bool says_address_in_use(std::string_view output);
+
+class ChildProcess;
+// Starts a server on a port of its own choosing, again (up to `attempts` in all) when its output
+// says the address is in use: `launch()` picks a port (free_port()), writes what the server needs
+// and starts it; `ready(error)` says whether it answers yet. Waits for ready, exit or "in use"
+// within `deadline`. Throws std::runtime_error naming `what`, `where()`, the PID and the output's tail.
+std::unique_ptr<ChildProcess> start_retrying_port(std::string_view what, int attempts, Millis deadline,
+                                                  const std::function<std::unique_ptr<ChildProcess>()>& launch,
+                                                  const std::function<bool(std::string&)>& ready,
+                                                  const std::function<std::string()>& where);
 
 // True when a TCP connect to host:port succeeds within `timeout`.
 bool can_connect(const std::string& host, std::uint16_t port, Millis timeout = 500ms);

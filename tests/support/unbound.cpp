@@ -9,39 +9,18 @@
 namespace portcullis::testing {
 namespace {
 
-constexpr auto poll_interval = 20ms;
 constexpr auto control_deadline = 10s;
-
-std::string tail(const std::string& text, std::size_t n = 3000) {
-  return text.size() <= n ? text : text.substr(text.size() - n);
-}
-
 }  // namespace
 
 UnboundFixture::UnboundFixture(UnboundOptions options) : options_(std::move(options)) {
-  for (int attempt = 1;; ++attempt) {
-    port_ = free_port(options_.host);
-    write_config();
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{"unbound", "-d", "-c", (dir_ / "unbound.conf").string()}, dir_.path());
-    std::string last_error;
-    bool exited = false, in_use = false;
-    const bool settled = wait_until(
-        [&] {
-          in_use = says_address_in_use(log());
-          exited = !process_->running();
-          return in_use || exited || ready(last_error);
-        },
-        options_.ready_deadline, poll_interval);
-    if (settled && !in_use && !exited) return;
-    const std::string why = !settled ? fmt::format("not ready within {} ms: {}", options_.ready_deadline.count(),
-                                                   last_error)
-                                     : in_use ? "address in use" : "exited";
-    if (!in_use || attempt == start_attempts)
-      throw std::runtime_error(fmt::format("unbound pid {} on {} failed to start (attempt {} of {}): {}\nlog:\n{}",
-                                           process_->pid(), host_port(), attempt, start_attempts, why, tail(log())));
-    process_.reset();
-  }
+  process_ = start_retrying_port(
+      "unbound", start_attempts, options_.ready_deadline,
+      [&] {
+        port_ = free_port(options_.host);
+        write_config();
+        return std::make_unique<ChildProcess>(std::vector<std::string>{"unbound", "-d", "-c", (dir_ / "unbound.conf").string()}, dir_.path());
+      },
+      [&](std::string& last_error) { return ready(last_error); }, [&] { return host_port(); });
 }
 
 UnboundFixture::~UnboundFixture() = default;
