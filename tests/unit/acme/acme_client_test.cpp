@@ -160,17 +160,13 @@ T run(asio::io_context& io, asio::awaitable<T> task) {
   return std::move(*out);
 }
 
-// The blocking pool of the clients below: its threads run the store calls and key generation.
-base::BlockingPool& pool() {
-  static base::BlockingPool instance;
-  return instance;
-}
-
 // A client of `ca` with `options` (its directory set to the canned one), on `io`.
+// `pool` (each test's own, declared before the client so it outlives it) runs the store calls and
+// key generation.
 std::unique_ptr<AcmeClient> client_of(const CannedCa& ca, testing::MemoryStorage& storage, asio::io_context& io,
-                                      AcmeClientOptions options = {}) {
+                                      base::BlockingPool& pool, AcmeClientOptions options = {}) {
   options.directory_url = ca.base() + "/dir";
-  auto client = AcmeClient::create(io.get_executor(), options, storage, pool());
+  auto client = AcmeClient::create(io.get_executor(), options, storage, pool);
   REQUIRE(client);
   return std::move(*client);
 }
@@ -204,9 +200,10 @@ TEST_CASE("new-order sends the profile and replaces when the CA offers them, aft
   CannedCa ca;
   testing::MemoryStorage storage;
   asio::io_context io;
+  base::BlockingPool pool;
   AcmeClientOptions options;
   options.profile = "shortlived";
-  auto client = client_of(ca, storage, io, options);
+  auto client = client_of(ca, storage, io, pool, options);
 
   auto order = run(io, client->new_order({"a.example"}, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"));
   if (!order) FAIL(order.error().message());
@@ -227,7 +224,8 @@ TEST_CASE("orders starting together share one new-account request", "[unit][acme
   CannedCa ca;
   testing::MemoryStorage storage;
   asio::io_context io;
-  auto client = client_of(ca, storage, io);
+  base::BlockingPool pool;
+  auto client = client_of(ca, storage, io, pool);
 
   constexpr int callers = 5;
   std::vector<std::string> urls;
@@ -250,9 +248,10 @@ TEST_CASE("new-order leaves out replaces without ARI and an unlisted profile", "
   ca.bad_nonces_to_send = 0;
   testing::MemoryStorage storage;
   asio::io_context io;
+  base::BlockingPool pool;
   AcmeClientOptions options;
   options.profile = "tlsserver";
-  auto client = client_of(ca, storage, io, options);
+  auto client = client_of(ca, storage, io, pool, options);
   auto order = run(io, client->new_order({"a.example"}, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"));
   REQUIRE(order);
   auto payload = ca.seen().order_payload;
@@ -270,7 +269,8 @@ TEST_CASE("renewalInfo is fetched by ARI certificate id with its Retry-After", "
   CannedCa ca;
   testing::MemoryStorage storage;
   asio::io_context io;
-  auto client = client_of(ca, storage, io);
+  base::BlockingPool pool;
+  auto client = client_of(ca, storage, io, pool);
   const std::string pem = leaf_pem_with_aki();
   auto info = run(io, client->renewal_info(pem));
   if (!info) FAIL(info.error().message());
@@ -286,7 +286,8 @@ TEST_CASE("renewalInfo for a certificate already parsed asks by the same ARI id,
   CannedCa ca;
   testing::MemoryStorage storage;
   asio::io_context io;
-  auto client = client_of(ca, storage, io);
+  base::BlockingPool pool;
+  auto client = client_of(ca, storage, io, pool);
   const auto root = testing::TestCa::create("ARI Test Root");
   const auto bundle = root.issue({"app.example.com"}).bundle(certstore::CertSource::managed);
   auto info = run(io, client->renewal_info(bundle));
@@ -299,7 +300,8 @@ TEST_CASE("a problem answer becomes an acme Error naming the step and URL", "[un
   CannedCa ca;
   testing::MemoryStorage storage;
   asio::io_context io;
-  auto client = client_of(ca, storage, io);
+  base::BlockingPool pool;
+  auto client = client_of(ca, storage, io, pool);
   auto revoked = run(io, client->revoke(leaf_pem_with_aki(), 4));
   REQUIRE_FALSE(revoked);
   CHECK(revoked.error().code() == Errc::acme);
@@ -313,9 +315,10 @@ TEST_CASE("a problem answer becomes an acme Error naming the step and URL", "[un
 TEST_CASE("an unreachable CA is a network error that names the step and URL", "[unit][acme]") {
   testing::MemoryStorage storage;
   asio::io_context io;
+  base::BlockingPool pool;
   AcmeClientOptions options;
   options.directory_url = "http://127.0.0.1:1/dir";
-  auto client = AcmeClient::create(io.get_executor(), options, storage, pool());
+  auto client = AcmeClient::create(io.get_executor(), options, storage, pool);
   REQUIRE(client);
   auto dir = run(io, (*client)->directory());
   REQUIRE_FALSE(dir);
