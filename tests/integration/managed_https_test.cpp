@@ -45,16 +45,6 @@ constexpr Millis gate_poll = 50ms;
 
 // --- log lines -----------------------------------------------------------------------------------
 
-std::vector<std::string> lines_with(const std::string& text, std::string_view needle) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.find(needle) != std::string::npos) out.push_back(line);
-  }
-  return out;
-}
-
 // The value of `key=` in a `key=value` log line ("" when absent).
 std::string field(const std::string& line, const std::string& key) {
   auto at = line.find(" " + key + "=");
