@@ -67,7 +67,10 @@ TEST_CASE("with the challenge CNAME missing no order is placed; once the record 
   PortcullisFixture px(world.portcullis({managed_endpoint("int-2", {"vault.example.com"}, upstream, "internal")}));
 
   require_log(px, "issuance waiting endpoint=int-2", 15s);
-  CHECK(px.log().find("_acme-challenge.vault.example.com CNAME acme.int-2.edge.example.net.") != std::string::npos);
+  const auto waiting = lines_with(px.log(), "issuance waiting endpoint=int-2 ");
+  REQUIRE(waiting.size() == 1);
+  CHECK(waiting[0].find("internal endpoint: the CA cannot reach it") != std::string::npos);
+  CHECK(waiting[0].find("_acme-challenge.vault.example.com CNAME acme.int-2.edge.example.net.") != std::string::npos);
   CHECK(count_occurrences(world.pebble.pebble_log(), "Added order") == 0);
 
   world.knot.set_cname("example.com", "_acme-challenge.vault.example.com", "acme.int-2.edge.example.net.");
@@ -76,8 +79,9 @@ TEST_CASE("with the challenge CNAME missing no order is placed; once the record 
   CHECK(count_occurrences(world.pebble.pebble_log(), "Added order") == 1);
 }
 
-TEST_CASE("external endpoints are proved by the challenge their DNS allows: allowlisted by DNS-01, open by HTTP-01 "
-          "once the name resolves to us, open by DNS-01 before traffic moves, a wildcard by DNS-01",
+TEST_CASE("external endpoints are proved by the challenge their DNS allows: allowlisted by DNS-01 (or waiting, never "
+          "HTTP-01), open by HTTP-01 once the name resolves to us, open by DNS-01 before traffic moves, a wildcard by "
+          "DNS-01",
           "[integration][dns][acme]") {
   DnsWorld world({
       // Allowlisted: both records, and the name even resolves to our listener; DNS-01 all the same.
@@ -89,6 +93,8 @@ TEST_CASE("external endpoints are proved by the challenge their DNS allows: allo
       "_acme-challenge.early 0 CNAME acme.early-1.edge.example.net.",
       // A wildcard: its challenge record is at the base domain (RFC 8555 §8.4).
       "_acme-challenge.wild 0 CNAME acme.wild-1.edge.example.net.",
+      // Allowlisted, resolving to our listener, no challenge CNAME: it waits, never HTTP-01.
+      "lab 0 A 127.0.0.1",
   });
   INFO(world.logs());
   UpstreamServer upstream;
@@ -97,10 +103,12 @@ TEST_CASE("external endpoints are proved by the challenge their DNS allows: allo
       managed_endpoint("http-1", {"web.example.com"}, upstream),
       managed_endpoint("early-1", {"early.example.com"}, upstream),
       managed_endpoint("wild-1", {"*.wild.example.com"}, upstream),
+      managed_endpoint("allow-2", {"lab.example.com"}, upstream, "external", {"127.0.0.2/32"}),
   }));
   for (const std::string id : {"allow-1", "http-1", "early-1", "wild-1"}) {
     require_log(px, "certificate issued endpoint=" + id + " ", issuance_deadline);
   }
+  require_log(px, "issuance waiting endpoint=allow-2 ", issuance_deadline);
   const auto pebble_log = world.pebble.pebble_log();
   INFO("pebble log:\n" << pebble_log);
 
@@ -118,6 +126,20 @@ TEST_CASE("external endpoints are proved by the challenge their DNS allows: allo
     TlsClient client(px.https_port(), o);
     REQUIRE(!client.connect());
     CHECK(client.peer_serial() == issued_serial(px, "allow-1"));
+  }
+  {
+    INFO("the allowlisted endpoint without a challenge CNAME waits, though its name resolves to us");
+    const auto waiting = lines_with(px.log(), "issuance waiting endpoint=allow-2 ");
+    REQUIRE(!waiting.empty());
+    CHECK(waiting[0].find("external endpoint with an IP allowlist: the CA's requests would be refused") !=
+          std::string::npos);
+    CHECK(waiting[0].find("_acme-challenge.lab.example.com CNAME acme.allow-2.edge.example.net.") != std::string::npos);
+    CHECK(chosen_line(px, "allow-2").empty());
+    CHECK(pebble_http01_attempts(world.pebble, "lab.example.com") == 0);
+    // No order names it (Pebble's log names every identifier it is asked about, as it does the
+    // allowlisted endpoint that has its challenge CNAME).
+    CHECK(count_occurrences(pebble_log, "office.example.com") > 0);
+    CHECK(count_occurrences(pebble_log, "lab.example.com") == 0);
   }
   {
     INFO("the open endpoint whose name resolves to us and has no challenge CNAME: HTTP-01");
