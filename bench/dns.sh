@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # The built-in DNS server against Knot DNS: the same platform zone (1,000 endpoints), the same
 # query mix (platform hosts A/AAAA, validation hosts TXT, unknown names, the apex), dnsperf over
-# UDP for DNS_SECONDS each, server on CPU 0 and dnsperf on CPU 1, on 127.0.0.1 only.
-#   BUILD_DIR=build bash bench/dns.sh        (DNS_SECONDS=10, DNS_PORT=18453)
-# Prints one line per server: queries per second, average latency, lost queries. Needs knot
-# (knotd) and dnsperf (Debian packages); results are printed, not kept.
+# UDP for DNS_SECONDS each, the server on PROXY_CPU (0) and dnsperf on LOAD_CPU (1), on 127.0.0.1
+# only, DNS_ROUNDS rounds (1), the order of the two servers alternating.
+#   BUILD_DIR=build bash bench/dns.sh        (DNS_SECONDS=10, DNS_PORT=18453, DNS_ROUNDS=1)
+# Prints one line per server and round (queries per second, average latency, lost queries) and
+# the ratio Portcullis / Knot per round. With DNS_RAW=FILE, appends "round,portcullis,measure,value"
+# rows to FILE (bench/run.sh's raw.csv): dns_qps, dns_knot_qps, dns_qps_ratio. Needs knot (knotd)
+# and dnsperf (Debian packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 SECONDS_EACH=${DNS_SECONDS:-10}
 PORT=${DNS_PORT:-18453}
 ENDPOINTS=${DNS_ENDPOINTS:-1000}
-BIN="$BUILD_DIR/app/portcullis"
+ROUNDS=${DNS_ROUNDS:-1}
+SERVER_CPU=${PROXY_CPU:-0}
+CLIENT_CPU=${LOAD_CPU:-1}
+BIN=${PORTCULLIS_BIN:-$BUILD_DIR/app/portcullis}
 for tool in knotd dnsperf taskset; do
   command -v "$tool" >/dev/null || { echo "dns bench: $tool is missing (apt-get install knot dnsperf)"; exit 1; }
 done
@@ -81,25 +87,46 @@ wait_up() {
   echo "dns bench: $1 did not answer"; return 1
 }
 
-measure() {
-  local name=$1
+QPS=""
+measure() {  # measure NAME ROUND: dnsperf against the server on PORT; sets QPS
+  local name=$1 round=$2
   local out
-  out=$(taskset -c 1 dnsperf -s 127.0.0.1 -p "$PORT" -d "$work/queries.txt" -l "$SECONDS_EACH" -c 4 -q 200 2>&1)
-  echo "$out" >"$work/$name.dnsperf"
-  printf '%-12s %12s qps  avg latency %10s s  lost %s\n' "$name" \
-    "$(awk '/Queries per second/ {print $4}' <<<"$out")" \
+  out=$(taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$PORT" -d "$work/queries.txt" -l "$SECONDS_EACH" -c 4 -q 200 2>&1)
+  echo "$out" >"$work/$name-$round.dnsperf"
+  QPS=$(awk '/Queries per second/ {print $4}' <<<"$out")
+  [ -n "$QPS" ] || { echo "dns bench: dnsperf gave no result against $name: $(tail -1 <<<"$out")"; return 1; }
+  printf 'round %s  %-12s %12s qps  avg latency %10s s  lost %s\n' "$round" "$name" "$QPS" \
     "$(awk '/Average Latency/ {print $4}' <<<"$out")" \
     "$(awk '/Queries lost/ {print $3}' <<<"$out")"
 }
 
-echo "dns bench: $ENDPOINTS endpoints, ${SECONDS_EACH}s per server, dnsperf -c 4 -q 200 over UDP"
-taskset -c 0 "$BIN" run --config "$work/portcullis.toml" 2>"$work/portcullis.log" &
-pids+=($!)
-wait_up portcullis
-measure portcullis
-kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
+# run_server NAME ROUND: starts the server pinned to SERVER_CPU, measures it, stops it.
+run_server() {
+  local name=$1 round=$2
+  case "$name" in
+    portcullis) taskset -c "$SERVER_CPU" "$BIN" run --config "$work/portcullis.toml" 2>"$work/portcullis.log" & ;;
+    knot) taskset -c "$SERVER_CPU" knotd -c "$work/knot/knot.conf" 2>"$work/knot.log" & ;;
+  esac
+  pids+=($!)
+  wait_up "$name"
+  measure "$name" "$round"
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
+}
 
-taskset -c 0 knotd -c "$work/knot/knot.conf" 2>"$work/knot.log" &
-pids+=($!)
-wait_up knot
-measure knot
+echo "dns bench: $ENDPOINTS endpoints, ${SECONDS_EACH}s per server, $ROUNDS round(s), dnsperf -c 4 -q 200 over UDP"
+for round in $(seq 1 "$ROUNDS"); do
+  order="portcullis knot"
+  [ $((round % 2)) -eq 0 ] && order="knot portcullis"
+  declare -A qps=()
+  for name in $order; do
+    run_server "$name" "$round"
+    qps[$name]=$QPS
+  done
+  ratio=$(awk -v a="${qps[portcullis]}" -v b="${qps[knot]}" 'BEGIN {printf "%.3f", a / b}')
+  echo "round $round  portcullis / knot = $ratio"
+  if [ -n "${DNS_RAW:-}" ]; then
+    printf '%s,portcullis,dns_qps,%s\n%s,portcullis,dns_knot_qps,%s\n%s,portcullis,dns_qps_ratio,%s\n' \
+      "$round" "${qps[portcullis]}" "$round" "${qps[knot]}" "$round" "$ratio" >>"$DNS_RAW"
+  fi
+  unset qps
+done

@@ -7,7 +7,8 @@
 #
 # Environment: BUILD_DIR (holds `portcullis` or `app/portcullis`), PORTCULLIS_BIN, ROUNDS, DURATION,
 # HS_DURATION, HS_CONNS, HS_MAX_BURSTS, MEM_CONNS, PROXIES, PROXY_CPU, LOAD_CPU, BASE_PORT, RESULTS_DIR,
-# EXTRAS, MANY_CERTS, MANY_SWAPS, NICE, SNI_MODE, KEEP_TMP.
+# EXTRAS, EXTRA_MEASURES, MANY_CERTS, MANY_SWAPS, DNS01_ISSUANCES, DNS_ROUNDS, NICE, SNI_MODE,
+# KEEP_TMP.
 # Every load loop is bounded in time and count and targets 127.0.0.1 only; the harness stops only
 # the processes it started, by PID.
 set -euo pipefail
@@ -19,7 +20,7 @@ SMOKE=0
 for arg in "$@"; do
   case "$arg" in
     --smoke) SMOKE=1 ;;
-    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument: $arg (expected --smoke or --help)" >&2; exit 2 ;;
   esac
 done
@@ -52,6 +53,9 @@ MANY_START_DEADLINE=${MANY_START_DEADLINE:-180}  # seconds to start serving with
 MANY_SWAP_DEADLINE=${MANY_SWAP_DEADLINE:-120}    # seconds for one swap to be served with them loaded
 STORM_ENDPOINTS=${STORM_ENDPOINTS:-1000}    # managed endpoints ordered at once in the renewal storm
 STORM_DEADLINE=${STORM_DEADLINE:-300}       # seconds for all of them to be issued
+EXTRA_MEASURES=${EXTRA_MEASURES:-"hot_swap many_certs storm dns01 dns_qps"}  # which Portcullis-only measures run
+DNS01_ISSUANCES=${DNS01_ISSUANCES:-10}      # endpoints added one reload at a time, each issued over DNS-01
+DNS_ROUNDS=${DNS_ROUNDS:-3}                 # dnsperf rounds, each measuring Portcullis and Knot
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 SUFFIX=""; [ "$SMOKE" = 1 ] && SUFFIX=-smoke
 RESULTS_DIR=${RESULTS_DIR:-$HERE/results/$STAMP$SUFFIX}
@@ -428,6 +432,7 @@ stop_proxy() {
 # RESULTS_DIR/logs/.
 # ---------------------------------------------------------------------------------------------
 emit() { echo "$1,$2,$3,$4" >>"$RESULTS_DIR/raw.csv"; }
+median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 HOSTS_MODE=ip
 detect_hosts_mode() {
@@ -775,6 +780,138 @@ JSON
   log "portcullis: renewal storm $issued/$STORM_ENDPOINTS issued in ${took}s; ${lag:-no lag summary}"
 }
 
+# DNS-01 issuance: the time from "endpoint created" (the SIGHUP of the reload that adds it) to a
+# TLS client being served its certificate, DNS01_ISSUANCES times, through the whole chain a CA
+# uses: Pebble resolves through Unbound, which asks Knot for the customer's zone (example.test,
+# holding `_acme-challenge.<name> CNAME acme.<id>.edge.bench.test.`) and Portcullis's own DNS for
+# the platform zone. Unbound runs with its default caching (and without its built-in empty zone for
+# the special-use name test., RFC 6761). A first endpoint (the seed) creates the
+# ACME account before the clock runs. Knot, Unbound and Pebble on LOAD_CPU, Portcullis on PROXY_CPU;
+# ports BASE_PORT+12..+19. Also recorded: the issuance alone as Portcullis logs it (`elapsed_ms`) and
+# how long a published value took to show through the resolver (`after_ms`).
+portcullis_dns01() {
+  local r=$1 out=$RESULTS_DIR/logs/dns01 d=$TMP/dns01 tool
+  for tool in pebble knotd kdig unbound; do
+    command -v "$tool" >/dev/null || { skip "dns-01 issuance: $tool is not installed (Debian packages pebble, knot, knot-dnsutils, unbound)"; return 0; }
+  done
+  mkdir -p "$out" "$d/data" "$d/knot"
+  local knot=$((BASE_PORT + 12)) resolver=$((BASE_PORT + 13)) pdns=$((BASE_PORT + 14)) acme=$((BASE_PORT + 15))
+  local mgmt=$((BASE_PORT + 16)) http=$((BASE_PORT + 17)) tlsalpn=$((BASE_PORT + 18)) https=$((BASE_PORT + 19)) p
+  for p in $knot $resolver $pdns $acme $mgmt $http $tlsalpn $https; do
+    port_busy "$p" && { skip "dns-01 issuance: port 127.0.0.1:$p is in use"; return 0; }
+  done
+  local zone=edge.bench.test customer=example.test i
+  {
+    printf '$ORIGIN %s.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 1209600 300\n@ NS ns1\nns1 A 127.0.0.1\n' "$customer"
+    for i in seed $(seq 1 "$DNS01_ISSUANCES"); do
+      printf '_acme-challenge.d%s CNAME acme.d%s.%s.\n' "$i" "$i" "$zone"
+    done
+  } >"$d/knot/$customer.zone"
+  printf '%s\n' "server:" "  rundir: \"$d/knot\"" "  listen: 127.0.0.1@$knot" \
+    "database:" "  storage: \"$d/knot\"" "template:" "  - id: default" "    storage: \"$d/knot\"" \
+    "zone:" "  - domain: $customer" "    file: \"$customer.zone\"" \
+    "log:" "  - target: stderr" "    any: warning" >"$d/knot/knot.conf"
+  printf '%s\n' "server:" "    interface: 127.0.0.1@$resolver" "    port: $resolver" "    chroot: \"\"" \
+    "    username: \"\"" "    directory: \"$d\"" "    pidfile: \"$d/unbound.pid\"" "    use-syslog: no" \
+    "    logfile: \"\"" "    do-daemonize: no" "    do-ip6: no" "    num-threads: 1" \
+    "    module-config: \"iterator\"" "    do-not-query-localhost: no" "    access-control: 127.0.0.0/8 allow" \
+    "    local-zone: \"test.\" nodefault" \
+    "stub-zone:" "    name: \"$customer\"" "    stub-addr: 127.0.0.1@$knot" \
+    "stub-zone:" "    name: \"$zone\"" "    stub-addr: 127.0.0.1@$pdns" >"$d/unbound.conf"
+  spawn "$out/knot.log" taskset -c "$LOAD_CPU" knotd -c "$d/knot/knot.conf"
+  local knot_pid=$LAST_PID
+  spawn "$out/unbound.log" taskset -c "$LOAD_CPU" unbound -d -c "$d/unbound.conf"
+  local unbound_pid=$LAST_PID
+  local deadline=$((SECONDS + STARTUP_DEADLINE))
+  until kdig @127.0.0.1 -p "$resolver" +time=1 +retry=0 "_acme-challenge.dseed.$customer" CNAME 2>/dev/null \
+          | grep -q "acme.dseed.$zone"; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      skip "dns-01 issuance: Knot behind Unbound did not answer (logs/dns01/knot.log, unbound.log)"
+      stop_pids "$knot_pid" "$unbound_pid"; forget_pids "$knot_pid" "$unbound_pid"; return 0
+    fi
+    sleep 0.1
+  done
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=bench Pebble TLS CA" \
+    -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$d/tls.key" -out "$d/tls.csr" 2>/dev/null
+  openssl x509 -req -in "$d/tls.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 30 \
+    -extfile <(printf 'subjectAltName=IP:127.0.0.1\n') -out "$d/tls.pem" 2>/dev/null
+  printf '%s\n' "{\"pebble\": {\"listenAddress\": \"127.0.0.1:$acme\", \"managementListenAddress\": \"127.0.0.1:$mgmt\"," \
+    "  \"certificate\": \"$d/tls.pem\", \"privateKey\": \"$d/tls.key\", \"httpPort\": $http, \"tlsPort\": $tlsalpn," \
+    "  \"ocspResponderURL\": \"\", \"externalAccountBindingRequired\": false}}" >"$d/pebble.json"
+  PEBBLE_VA_NOSLEEP=1 spawn "$out/pebble.log" taskset -c "$LOAD_CPU" pebble -config "$d/pebble.json" \
+    -dnsserver "127.0.0.1:$resolver"
+  local pebble=$LAST_PID
+  deadline=$((SECONDS + STARTUP_DEADLINE))
+  until curl -sf --max-time 2 --cacert "$d/ca.pem" "https://127.0.0.1:$acme/dir" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$pebble" 2>/dev/null; then
+      skip "dns-01 issuance: Pebble did not start ($(tail -1 "$out/pebble.log"))"
+      stop_pids "$pebble" "$knot_pid" "$unbound_pid"; forget_pids "$pebble" "$knot_pid" "$unbound_pid"; return 0
+    fi
+    sleep 0.1
+  done
+  local conf=$d/dns01.toml
+  {
+    echo "[server]"; echo "data_dir = \"$d/data\""; echo "workers = 1"; echo "log_level = \"info\""
+    echo; echo "[[listener]]"; echo "name = \"https\""; echo "address = \"127.0.0.1:$https\""; echo "protocol = \"https\""
+    echo; echo "[[listener]]"; echo "name = \"http\""; echo "address = \"127.0.0.1:$http\""; echo "protocol = \"http\""
+    echo; echo "[acme]"; echo "directory = \"https://127.0.0.1:$acme/dir\""; echo "ca_bundle = \"$d/ca.pem\""
+    echo; echo "[dns]"; echo "zone = \"$zone\""; echo "listen = [\"127.0.0.1:$pdns\"]"
+    echo "resolver = \"127.0.0.1:$resolver\""
+    printf '\n[[endpoint]]\nid = "dseed"\nhostnames = ["dseed.%s"]\nupstreams = ["127.0.0.1:%s"]\n' "$customer" "$PORT_UPSTREAM"
+  } >"$conf"
+  local log=$out/portcullis.log
+  spawn "$log" taskset -c "$PROXY_CPU" "$PORTCULLIS_BIN" run --config "$conf"
+  local pid=$LAST_PID all="$LAST_PID $pebble $knot_pid $unbound_pid"
+  deadline=$((SECONDS + STARTUP_DEADLINE + 30))
+  until grep -q "certificate issued endpoint=dseed " "$log"; do
+    if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$pid" 2>/dev/null; then
+      skip "dns-01 issuance: the first certificate was not issued ($(grep -m1 -E 'issuance (failed|waiting)' "$log" | cut -c1-200))"
+      stop_pids $all; forget_pids $all; return 0
+    fi
+    sleep 0.1
+  done
+  local served=() t line
+  for i in $(seq 1 "$DNS01_ISSUANCES"); do
+    cp "$conf" "$conf.tmp"
+    printf '\n[[endpoint]]\nid = "d%s"\nhostnames = ["d%s.%s"]\nupstreams = ["127.0.0.1:%s"]\n' "$i" "$i" "$customer" \
+      "$PORT_UPSTREAM" >>"$conf.tmp"
+    mv "$conf.tmp" "$conf"
+    # The probe sends the SIGHUP, then handshakes every 5 ms until the new name's certificate is served.
+    t=$(taskset -c "$LOAD_CPU" python3 "$HERE/tools/tls_probe.py" publish --port "$https" --sni "d$i.$customer" \
+          --expect-name --signal-pid "$pid" --deadline 30 --interval 0.005 2>>"$out/probe.err") || t=""
+    if [ -z "$t" ]; then
+      log "portcullis: dns-01 issuance $i: not served within 30 s"; continue
+    fi
+    served+=("$t")
+    emit "$r" portcullis dns01_served_ms "$t"
+    line=$(grep "certificate issued endpoint=d$i " "$log" | tail -1)
+    [ -z "$line" ] || emit "$r" portcullis dns01_issuance_ms "$(sed -n 's/.* elapsed_ms=\([0-9]*\).*/\1/p' <<<"$line")"
+    line=$(grep "dns-01 value visible name=_acme-challenge.d$i.$customer " "$log" | tail -1)
+    [ -z "$line" ] || emit "$r" portcullis dns01_visible_ms "$(sed -n 's/.* after_ms=\([0-9]*\).*/\1/p' <<<"$line")"
+  done
+  stop_pids $all; forget_pids $all
+  emit "$r" portcullis dns01_issued "${#served[@]}"
+  [ ${#served[@]} -gt 0 ] || { skip "dns-01 issuance: no certificate served (logs/dns01)"; return 0; }
+  log "portcullis: dns-01 issuance, reload -> served: median $(printf '%s\n' "${served[@]}" | median) ms over ${#served[@]}"
+}
+
+# DNS queries per second: bench/dns.sh (dnsperf against the built-in server and Knot DNS serving
+# the same platform zone, each pinned to PROXY_CPU in turn, in the same run), DNS_ROUNDS rounds,
+# its rows appended to raw.csv.
+portcullis_dns_qps() {
+  if ! command -v dnsperf >/dev/null || ! command -v knotd >/dev/null; then
+    skip "dns queries per second: dnsperf or knotd is not installed (Debian packages dnsperf, knot)"; return 0
+  fi
+  local port=$((BASE_PORT + 20))
+  port_busy "$port" && { skip "dns queries per second: port 127.0.0.1:$port is in use"; return 0; }
+  DNS_RAW="$RESULTS_DIR/raw.csv" DNS_PORT=$port DNS_ROUNDS=$DNS_ROUNDS PORTCULLIS_BIN=$PORTCULLIS_BIN \
+    PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU bash "$HERE/dns.sh" >"$RESULTS_DIR/logs/dns-qps.txt" 2>&1 \
+    || { skip "dns queries per second: bench/dns.sh failed ($(tail -1 "$RESULTS_DIR/logs/dns-qps.txt"))"; return 0; }
+  sed 's/^/    /' "$RESULTS_DIR/logs/dns-qps.txt" >&2
+}
+
 # ---------------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------------
@@ -841,7 +978,7 @@ main() {
 
   local per_proxy=$((4 + DURATION + 2 * HS_DURATION + MEM_CONNS / 1000 + 2))
   local estimate=$((ROUNDS * ${#active[@]} * per_proxy))
-  if [ "$EXTRAS" = 1 ] && [[ " ${active[*]} " == *" portcullis "* ]]; then estimate=$((estimate + 2 * DURATION + 150)); fi
+  if [ "$EXTRAS" = 1 ] && [[ " ${active[*]} " == *" portcullis "* ]]; then estimate=$((estimate + 2 * DURATION + 150 + DNS_ROUNDS * 2 * ${DNS_SECONDS:-10} + 30)); fi
   log "proxies: ${active[*]:-none}; $ROUNDS round(s); expected duration ~$((estimate / 60)) min $((estimate % 60)) s"
   log "results: $RESULTS_DIR"
 
@@ -876,9 +1013,17 @@ main() {
 
   if [ "$EXTRAS" = 1 ] && [[ " ${active[*]} " == *" portcullis "* ]] && [ "${PORTCULLIS_FAILED:-0}" = 0 ]; then
     log "Portcullis-only measures"
-    portcullis_hot_swap 1
-    portcullis_many_certs 1
-    portcullis_renew_storm 1
+    local extra
+    for extra in $EXTRA_MEASURES; do
+      case "$extra" in
+        hot_swap) portcullis_hot_swap 1 ;;
+        many_certs) portcullis_many_certs 1 ;;
+        storm) portcullis_renew_storm 1 ;;
+        dns01) portcullis_dns01 1 ;;
+        dns_qps) portcullis_dns_qps 1 ;;
+        *) die "unknown measure in EXTRA_MEASURES: $extra" ;;
+      esac
+    done
   fi
 
   echo "load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS_DIR/meta.txt"

@@ -264,7 +264,11 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
       co_return;
     }
     waits_.erase(endpoint_id);
-    log::acme()->info("challenges chosen endpoint={} {}", endpoint_id, decision.reason);
+    // Which challenge, and why, per name: the decision's own words ("external endpoint with an
+    // IP allowlist: ...; DNS-01: ... CNAME is verified").
+    std::string why;
+    for (const auto& h : decision.hostnames) why += (why.empty() ? "" : "; ") + h.hostname + ": " + h.reason;
+    log::acme()->info("challenges chosen endpoint={} {} reason=\"{}\"", endpoint_id, decision.reason, why);
     planner_->apply(it->second, decision, request);
   }
   log::acme()->info("issuance started endpoint={} names={}", endpoint_id, fmt::join(request.names, ","));

@@ -243,6 +243,15 @@ asio::ip::address peer_address(const tcp::endpoint& endpoint) {
   return peer;
 }
 
+// Allowlists at accept time, for TLS and plain listeners alike: a peer that no endpoint of the
+// listener's scope admits is closed before any byte is read or written.
+bool admitted_at_accept(const RouteTable& routes, const ListenerRuntime& listener, const asio::ip::address& peer) {
+  if (routes.admits(listener.config.scope, peer)) return true;
+  log::proxy()->debug("connection refused listener={} peer={} reason=allowlist", listener.config.name,
+                      peer.to_string());
+  return false;
+}
+
 // A plain-HTTP request the router decided: the ACME HTTP-01 answer (RFC 8555 §8.3) from the
 // challenge board, or the redirect to https.
 template <class Stream>
@@ -405,8 +414,8 @@ Task<void> serve_tls_connection(Socket socket, tcp::endpoint peer_endpoint,
   {
     const RouteTable& routes = worker.snapshots().routes.peek();
     limits = routes.limits();
-    // Allowlists at accept time: a peer no endpoint on this listener admits gets no handshake.
-    if (!routes.admits(listener.config.scope, peer)) co_return;
+    // A peer no endpoint on this listener admits gets no handshake.
+    if (!admitted_at_accept(routes, listener, peer)) co_return;
   }
 
   TlsStream stream(std::move(socket), listener.ssl->native_handle());
@@ -441,8 +450,14 @@ Task<void> serve_plain_connection(Socket socket, tcp::endpoint peer_endpoint,
   GaugeGuard open(worker.counters().open_connections);
   error_code ec;
   const auto peer = peer_address(peer_endpoint);
+  domain::LimitsConfig limits;
+  {
+    const RouteTable& routes = worker.snapshots().routes.peek();
+    limits = routes.limits();
+    // A peer no endpoint on this listener admits is not redirected, not answered a challenge.
+    if (!admitted_at_accept(routes, listener, peer)) co_return;
+  }
   PlainStream stream(std::move(socket));
-  const domain::LimitsConfig limits = worker.snapshots().routes.peek().limits();
   const std::string peer_text = peer.to_string();
   RequestContext ctx{listener, worker, limits, peer, false, peer_text};
   co_await request_loop(stream, ctx, {});

@@ -44,7 +44,19 @@ RouteDecision route_request(const RouteQuery& query, const RouteTable& routes) {
     bad.action = RouteAction::bad_host;
     return bad;
   }
-  if (!query.tls) return plain_decision(query, std::move(host));
+  if (!query.tls) {
+    // The endpoint's allowlist holds on the plain listener too, for every path: a client outside
+    // it is neither redirected to https nor answered an HTTP-01 token (an allowlisted endpoint is
+    // proved by DNS-01). A name no endpoint of the scope claims keeps the plain rules.
+    const Endpoint* endpoint = routes.find(host, query.scope);
+    if (endpoint != nullptr && !RouteTable::admits(*endpoint, query.peer)) {
+      RouteDecision refused;
+      refused.action = RouteAction::forbidden;
+      refused.host = std::move(host);
+      return refused;
+    }
+    return plain_decision(query, std::move(host));
+  }
 
   RouteDecision decision;
   const Endpoint* endpoint = routes.find(host, query.scope);
@@ -52,7 +64,7 @@ RouteDecision route_request(const RouteQuery& query, const RouteTable& routes) {
     decision.action = RouteAction::unknown_host;
   } else if (!query.sni.empty() && routes.find(query.sni, query.scope) != endpoint) {
     decision.action = RouteAction::misdirected;
-  } else if (!endpoint->allowlist.allows(query.peer)) {
+  } else if (!RouteTable::admits(*endpoint, query.peer)) {
     decision.action = RouteAction::forbidden;
   } else {
     decision.action = RouteAction::proxy;

@@ -50,8 +50,10 @@ struct RouteDecision {
 // Decides today's rules in this order:
 // - Host: exactly one field, normalised (lower case, no port, no trailing dot, an IPv6 literal
 //   without brackets); none in HTTP/1.0 is allowed (host ""), anything else is bad_host.
-// - plain listener: the ACME HTTP-01 path (RFC 8555 §8.3) is acme_challenge, everything else is
-//   redirect_https to the same host and target on `redirect_port`;
+// - plain listener: when an endpoint of the listener's scope claims the Host, its allowlist must
+//   hold the peer (forbidden, whatever the path); then the ACME HTTP-01 path (RFC 8555 §8.3) is
+//   acme_challenge, everything else is redirect_https to the same host and target on
+//   `redirect_port`;
 // - TLS listener: an endpoint of the listener's scope must claim the Host (unknown_host; one of
 //   the other scope is invisible); when SNI was sent it must have chosen the same endpoint
 //   (misdirected); the endpoint's allowlist must hold the peer (forbidden); else proxy.

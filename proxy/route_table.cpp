@@ -60,7 +60,7 @@ const Endpoint* RouteTable::find(std::string_view host) const noexcept {
 
 bool RouteTable::any_admits(domain::Scope scope, const boost::asio::ip::address& peer) const noexcept {
   return std::any_of(endpoints_.begin(), endpoints_.end(), [&](const auto& ep) {
-    return ep->scope == scope && ep->allowlist.allows(peer);
+    return ep->scope == scope && admits(*ep, peer);
   });
 }
 

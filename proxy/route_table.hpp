@@ -59,6 +59,12 @@ class RouteTable {
   }
   // The same answer by scanning every endpoint (the definition admits() is tested against).
   bool any_admits(domain::Scope scope, const boost::asio::ip::address& peer) const noexcept;
+  // True when `endpoint` admits `peer`: its allowlist holds it, or it has none. The one rule that
+  // the certificate callback (once SNI names the endpoint) and the request router (once Host
+  // does, on TLS and plain listeners alike) apply.
+  static bool admits(const Endpoint& endpoint, const boost::asio::ip::address& peer) noexcept {
+    return endpoint.allowlist.allows(peer);
+  }
 
   const domain::LimitsConfig& limits() const noexcept { return limits_; }
   const std::vector<std::shared_ptr<const Endpoint>>& endpoints() const noexcept { return endpoints_; }

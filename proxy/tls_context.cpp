@@ -142,7 +142,7 @@ int choose_certificate(SSL* ssl, void* arg) {
   const Endpoint* endpoint = name.empty() ? nullptr : routes.find(name);
   if (endpoint != nullptr) {
     // Allowlists are per endpoint: now that SNI names it, a peer outside it gets no handshake.
-    if (!endpoint->allowlist.allows(conn->peer)) {
+    if (!RouteTable::admits(*endpoint, conn->peer)) {
       log::proxy()->debug("tls refused peer={} sni={} endpoint={} reason=allowlist",
                           conn->peer.to_string(), name, endpoint->id);
       return 0;

@@ -45,16 +45,6 @@ constexpr Millis gate_poll = 50ms;
 
 // --- log lines -----------------------------------------------------------------------------------
 
-std::vector<std::string> lines_with(const std::string& text, std::string_view needle) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.find(needle) != std::string::npos) out.push_back(line);
-  }
-  return out;
-}
-
 // The value of `key=` in a `key=value` log line ("" when absent).
 std::string field(const std::string& line, const std::string& key) {
   auto at = line.find(" " + key + "=");
@@ -798,6 +788,28 @@ TEST_CASE("a removed endpoint's managed certificate is withdrawn at once and kep
   REQUIRE(live);
   REQUIRE(live->has_value());
   CHECK((*live)->removed_unix == 0);
+}
+
+TEST_CASE("without [dns] an allowlisted endpoint is validated over HTTP-01 only when its allowlist holds the CA",
+          "[integration][acme]") {
+  UpstreamServer upstream;
+  const auto http_port = free_port();
+  PebbleFixture pebble(PebbleOptions{.http_port = http_port});  // validates from 127.0.0.1
+  EndpointSpec inside("inside", {"inside.example.com"}, {upstream.address()}, "external", {"127.0.0.1/32"});
+  EndpointSpec outside("outside", {"outside.example.com"}, {upstream.address()}, "external", {"127.0.0.2/32"});
+  inside.managed_https = outside.managed_https = true;
+  PortcullisFixture px(acme_options(pebble, http_port, {inside, outside}));
+  LogOnFailure dump(px, "portcullis log");
+
+  REQUIRE(wait_issued(px, "inside"));
+  // The plain listener refuses the CA's request for the outside endpoint's token: the CA says 403.
+  REQUIRE(wait_until([&] { return !lines_with(px.log(), "issuance failed endpoint=outside ").empty(); },
+                     issuance_deadline));
+  const auto failed = lines_with(px.log(), "issuance failed endpoint=outside ").front();
+  INFO(failed);
+  CHECK(failed.find("/.well-known/acme-challenge/") != std::string::npos);
+  CHECK(failed.find("returned 403") != std::string::npos);
+  CHECK(issued_lines(px.log(), "outside").empty());
 }
 
 TEST_CASE("a corrected CA directory is tried at once, not after the failure backoff", "[integration][acme]") {

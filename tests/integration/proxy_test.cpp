@@ -735,6 +735,50 @@ TEST_CASE("IPv6 allowlists are enforced on an IPv6 listener", "[integration][pro
   CHECK(upstream.request_count() == 1);
 }
 
+TEST_CASE("the plain HTTP listener holds allowlists: no redirect and no challenge answer for a client outside one",
+          "[integration][proxy]") {
+  StandardCerts certs;
+  UpstreamServer upstream;
+  auto options = standard_options(certs, upstream);
+  options.endpoints.push_back({"private", {"private.example.com"}, {upstream.address()}, "external", {"127.0.0.2/32"}});
+  PortcullisFixture px(options);
+  const std::string challenge = "/.well-known/acme-challenge/tok";
+
+  // An open endpoint on the listener: 127.0.0.1 gets past accept, then the private name's
+  // allowlist refuses it on every path.
+  for (const std::string& path : {std::string("/x"), challenge}) {
+    INFO(path);
+    auto refused = px.curl_http("private.example.com", path);
+    CHECK(refused.status == 403);
+    CHECK(refused.body == "forbidden\n");
+    CHECK(!refused.header("Location"));
+  }
+  // From inside the allowlist: redirected, and the challenge path is looked up (empty board: 404).
+  auto allowed = px.curl_http("private.example.com", "/x", {"--interface", "127.0.0.2"});
+  INFO(allowed.err);
+  CHECK(allowed.status == 308);
+  CHECK(allowed.header("Location").value_or("").rfind("https://private.example.com", 0) == 0);
+  CHECK(px.curl_http("private.example.com", challenge, {"--interface", "127.0.0.2"}).status == 404);
+  // The open endpoint still redirects everybody.
+  CHECK(px.curl_http("app.example.com", "/x").status == 308);
+
+  // Only allowlisted endpoints left: a client none of them admits is closed at accept, with no
+  // response at all, whatever name it asks for.
+  auto next = px.options();
+  next.endpoints = {{"private", {"private.example.com"}, {upstream.address()}, "external", {"127.0.0.2/32"}}};
+  px.rewrite_config(next);
+  REQUIRE(px.reload() == ReloadOutcome::applied);
+  for (const std::string host : {"private.example.com", "app.example.com"}) {
+    INFO(host);
+    auto closed = px.curl_http(host, "/x");
+    CHECK(closed.exit_code != 0);
+    CHECK(closed.status == 0);
+  }
+  CHECK(px.log().find("connection refused listener=http peer=127.0.0.1 reason=allowlist") != std::string::npos);
+  CHECK(px.curl_http("private.example.com", "/x", {"--interface", "127.0.0.2"}).status == 308);
+  CHECK(upstream.head_count() == 0);
+}
+
 TEST_CASE("an internal endpoint is served only on an internal listener", "[integration][proxy]") {
   StandardCerts certs;
   UpstreamServer upstream;

@@ -160,6 +160,16 @@ std::size_t count_occurrences(std::string_view text, std::string_view needle) {
   return n;
 }
 
+std::vector<std::string> lines_with(const std::string& text, std::string_view needle) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(needle) != std::string::npos) out.push_back(line);
+  }
+  return out;
+}
+
 // --- waiting -------------------------------------------------------------------------------------
 
 bool wait_until(const std::function<bool()>& predicate, Millis deadline, Millis poll) {

@@ -133,5 +133,7 @@ class ChildProcess {
 
 // Counts non-overlapping occurrences of `needle` in `text`.
 std::size_t count_occurrences(std::string_view text, std::string_view needle);
+// The lines of `text` that contain `needle`, in order (a log's lines of one kind).
+std::vector<std::string> lines_with(const std::string& text, std::string_view needle);
 
 }  // namespace portcullis::testing

@@ -165,6 +165,56 @@ TEST_CASE("the router answers challenges and redirects on the plain listener", "
   }
 }
 
+TEST_CASE("the plain listener holds an endpoint's allowlist on every path, the challenge path included",
+          "[unit][proxy][router]") {
+  struct AllowRow {
+    const char* what;
+    std::string_view host;
+    std::string_view target;
+    const char* peer;
+    Scope scope;
+    RouteAction action;
+  };
+  using A = RouteAction;
+  const AllowRow rows[] = {
+      {"outside the allowlist: no redirect", "office.example.com", "/a", "192.0.2.7", Scope::external, A::forbidden},
+      {"outside the allowlist: no challenge answer", "office.example.com", "/.well-known/acme-challenge/t",
+       "192.0.2.7", Scope::external, A::forbidden},
+      {"outside the allowlist, Host with a port and in upper case", "OFFICE.example.com:80", "/", "192.0.2.7",
+       Scope::external, A::forbidden},
+      {"inside the allowlist (IPv4): redirected", "office.example.com", "/a", "10.9.8.7", Scope::external,
+       A::redirect_https},
+      {"inside the allowlist (IPv6): redirected", "office.example.com", "/a", "2001:db8::9", Scope::external,
+       A::redirect_https},
+      {"inside the allowlist: the challenge path is answered", "office.example.com",
+       "/.well-known/acme-challenge/t", "10.9.8.7", Scope::external, A::acme_challenge},
+      {"an open endpoint: anyone is redirected", "app.example.com", "/a", "192.0.2.7", Scope::external,
+       A::redirect_https},
+      {"a name no endpoint claims keeps the plain rules", "nobody.example.com", "/a", "192.0.2.7", Scope::external,
+       A::redirect_https},
+      {"an allowlisted endpoint of the other scope is invisible", "office.example.com", "/a", "192.0.2.7",
+       Scope::internal, A::redirect_https},
+  };
+  const RouteTable routes = make_table();
+  for (const auto& row : rows) {
+    INFO(row.what);
+    RouteQuery q;
+    q.tls = false;
+    q.host_header = row.host;
+    q.target = row.target;
+    q.scope = row.scope;
+    q.peer = boost::asio::ip::make_address(row.peer);
+    const auto decision = route_request(q, routes);
+    CHECK(decision.action == row.action);
+    CHECK(decision.endpoint == nullptr);
+    if (row.action == A::forbidden) {
+      CHECK(decision.host == "office.example.com");
+      CHECK(decision.location.empty());
+      CHECK(decision.token.empty());
+    }
+  }
+}
+
 TEST_CASE("each rejection of the router has its status and text", "[unit][proxy][router]") {
   CHECK(reply_for(RouteAction::bad_host).status == http::status::bad_request);
   CHECK(reply_for(RouteAction::bad_host).body == "missing or invalid Host\n");
