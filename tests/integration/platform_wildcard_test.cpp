@@ -1,0 +1,182 @@
+// The platform's own wildcard and names inside the platform zone, end to end with real servers:
+// Portcullis serves the platform zone (edge.example.net) itself, Unbound resolves it for Pebble
+// (the CA) and for Portcullis's own visibility checks. There is no customer zone at all: nothing
+// here is proved through a CNAME.
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+
+#include "tests/support/kdig.hpp"
+#include "tests/support/pebble.hpp"
+#include "tests/support/portcullis_fixture.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/unbound.hpp"
+#include "tests/support/upstream_server.hpp"
+
+using namespace portcullis::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* zone = "edge.example.net";
+// Pebble's orders, authorizations and validations take well under a second each; the bound is
+// for a loaded machine.
+constexpr Millis issue_deadline = 40s;
+constexpr Millis openssl_deadline = 15s;
+
+// Unbound in front of Portcullis's DNS port, Pebble resolving through Unbound. Portcullis is
+// started by each test with portcullis().
+struct ZoneWorld {
+  ZoneWorld()
+      : dns_port{free_port()},
+        unbound{{.zones = {{zone, "127.0.0.1", dns_port}}}},
+        pebble{PebbleOptions{.dns_server = unbound.host_port()}} {}
+
+  FixtureOptions portcullis(std::vector<EndpointSpec> endpoints) const {
+    FixtureOptions o;
+    o.internal_listener = true;
+    o.endpoints = std::move(endpoints);
+    o.extra_toml = fmt::format(
+        "[acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\n\n[dns]\nzone = \"{}\"\nlisten = [\"127.0.0.1:{}\"]\n"
+        "resolver = \"{}\"\n",
+        pebble.directory_url(), pebble.ca_bundle().string(), zone, dns_port, unbound.host_port());
+    return o;
+  }
+  // Pebble's root as a file, for clients that verify what is served.
+  std::filesystem::path root_file(const std::filesystem::path& dir) const {
+    auto path = dir / "pebble-root.pem";
+    write_file(path, pebble.root_pem());
+    return path;
+  }
+  std::string logs() const { return "unbound:\n" + unbound.log() + "\npebble:\n" + pebble.pebble_log(); }
+
+  std::uint16_t dns_port;
+  UnboundFixture unbound;
+  PebbleFixture pebble;
+};
+
+EndpointSpec managed(std::string id, std::vector<std::string> hostnames, const UpstreamServer& upstream,
+                     std::string scope) {
+  EndpointSpec e(std::move(id), std::move(hostnames), {upstream.address()}, std::move(scope));
+  e.managed_https = true;
+  return e;
+}
+
+void require_log(PortcullisFixture& px, const std::string& needle, Millis deadline) {
+  const bool seen = wait_until(
+      [&] { return px.log().find(needle) != std::string::npos || !px.process().running(); }, deadline, 20ms);
+  if (!seen || px.log().find(needle) == std::string::npos) FAIL("no \"" << needle << "\" in the log:\n" << px.log());
+}
+
+// The leaf `openssl s_client` is served for `sni` on 127.0.0.1:`port`, described by
+// `openssl x509 -noout -serial -issuer -ext subjectAltName`; "" when no certificate came back.
+std::string served_leaf(std::uint16_t port, const std::string& sni) {
+  auto r = run_command({"openssl", "s_client", "-connect", fmt::format("127.0.0.1:{}", port), "-servername", sni},
+                       openssl_deadline);
+  const auto begin = r.out.find("-----BEGIN CERTIFICATE-----");
+  const auto end = r.out.find("-----END CERTIFICATE-----");
+  if (begin == std::string::npos || end == std::string::npos) return "";
+  auto x = run_command({"openssl", "x509", "-noout", "-serial", "-issuer", "-ext", "subjectAltName"}, openssl_deadline,
+                       r.out.substr(begin, end + 25 - begin) + "\n");
+  return x.exit_code == 0 ? x.out : "";
+}
+
+}  // namespace
+
+TEST_CASE("with [dns] and ACME the platform wildcard is issued over DNS-01 in our own zone and served for a name "
+          "nothing else covers, without a restart",
+          "[integration][dns][acme]") {
+  ZoneWorld world;
+  INFO(world.logs());
+  UpstreamServer upstream;
+  auto options = world.portcullis({EndpointSpec("app", {"app.example.com"}, {upstream.address()})});
+  PortcullisFixture px(options);
+  // Before issuance the default certificate answers an unknown name of the zone.
+  CHECK(px.log().find("fallback certificate source=platform_wildcard state=not_issued_yet") != std::string::npos);
+
+  require_log(px, "certificate issued endpoint=_platform", issue_deadline);
+  const auto log = px.log();
+  CHECK(log.find("challenges chosen endpoint=_platform ready: *.edge.example.net dns-01, edge.example.net dns-01") !=
+        std::string::npos);
+  // Both values at one name, published together and seen through the resolver before validation.
+  CHECK(log.find("validation values published owner=_platform values=2") != std::string::npos);
+  CHECK(log.find("dns-01 value visible name=_acme-challenge.edge.example.net") != std::string::npos);
+  CHECK(log.find("issuance waiting") == std::string::npos);
+  CHECK(log.find("fallback certificate source=platform_wildcard names=*.edge.example.net,edge.example.net") !=
+        std::string::npos);
+  CHECK(count_occurrences(world.pebble.pebble_log(), "http-01") == 0);
+
+  // Served at the next handshake for a name of the zone that no endpoint has, issued by Pebble.
+  const auto leaf = served_leaf(px.https_port(), "unknown.edge.example.net");
+  INFO(leaf);
+  CHECK(leaf.find("DNS:*.edge.example.net") != std::string::npos);
+  CHECK(leaf.find("DNS:edge.example.net") != std::string::npos);
+  CHECK(leaf.find("Pebble") != std::string::npos);
+  // The chain verifies against Pebble's root for that name (the request itself is a 404: no
+  // endpoint has the name).
+  auto verified = px.curl("unknown.edge.example.net", "/", {"--cacert", world.root_file(px.dir()).string()});
+  CHECK(verified.exit_code == 0);
+  CHECK(verified.status == 404);
+  // A name outside the zone is not covered: the default certificate answers it, as before.
+  CHECK(served_leaf(px.https_port(), "elsewhere.example.org").find("edge.example.net") == std::string::npos);
+
+  // The values were withdrawn once the order ended; the name still exists (NODATA, not NXDOMAIN).
+  auto txt = kdig("127.0.0.1", world.dns_port, "_acme-challenge.edge.example.net", "TXT");
+  CHECK(txt.status == "NOERROR");
+  CHECK(txt.answers.empty());
+}
+
+TEST_CASE("with tls.fallback_cert set the platform wildcard is not ordered and the operator's certificate stays the "
+          "fallback",
+          "[integration][dns][acme]") {
+  ZoneWorld world;
+  INFO(world.logs());
+  StandardCerts certs;
+  UpstreamServer upstream;
+  auto options = world.portcullis({managed("wiki", {"wiki.edge.example.net"}, upstream, "internal")});
+  options.fallback_cert = certs.fallback;  // *.edge.example.net, serial 1003
+  PortcullisFixture px(options);
+
+  // The endpoint's order shows the manager ran; the platform's was never placed.
+  require_log(px, "certificate issued endpoint=wiki", issue_deadline);
+  const auto log = px.log();
+  CHECK(log.find("fallback certificate source=tls.fallback_cert") != std::string::npos);
+  CHECK(log.find("platform_wildcard=no") != std::string::npos);
+  CHECK(log.find("endpoint=_platform") == std::string::npos);
+  CHECK(count_occurrences(world.pebble.pebble_log(), "Added order") == 1);
+  CHECK(px.served_serial("unknown.edge.example.net") == std::optional<std::string>(certs.fallback.serial));
+}
+
+TEST_CASE("an endpoint name inside the platform zone is issued over DNS-01 answered by our zone, with no CNAME and "
+          "no record to create",
+          "[integration][dns][acme]") {
+  ZoneWorld world;
+  INFO(world.logs());
+  UpstreamServer upstream;
+  PortcullisFixture px(world.portcullis({managed("wiki", {"wiki.edge.example.net"}, upstream, "internal")}));
+
+  require_log(px, "certificate issued endpoint=wiki", issue_deadline);
+  const auto log = px.log();
+  CHECK(log.find("challenges chosen endpoint=wiki ready: wiki.edge.example.net dns-01") != std::string::npos);
+  CHECK(log.find("dns-01 value visible name=_acme-challenge.wiki.edge.example.net") != std::string::npos);
+  CHECK(log.find("issuance waiting endpoint=wiki") == std::string::npos);
+  CHECK(count_occurrences(world.pebble.pebble_log(), "http-01") == 0);
+
+  // Our zone answers the name itself (the internal listeners' address): no record elsewhere.
+  auto address = kdig("127.0.0.1", world.dns_port, "wiki.edge.example.net", "A");
+  CHECK(address.authoritative);
+  CHECK(address.answers == std::vector<std::string>{"127.0.0.1"});
+
+  const auto leaf = served_leaf(px.internal_port(), "wiki.edge.example.net");
+  INFO(leaf);
+  CHECK(leaf.find("DNS:wiki.edge.example.net") != std::string::npos);
+  CHECK(leaf.find("Pebble") != std::string::npos);
+
+  // dns-check agrees: nothing to create for it.
+  auto check = run_command({portcullis_binary().string(), "dns-check", "--config", px.config_path().string(),
+                            "--endpoint", "wiki"},
+                           openssl_deadline);
+  INFO(check.out << check.err);
+  CHECK(check.exit_code == 0);
+  CHECK(check.out.find("nothing to create: in the platform zone") != std::string::npos);
+}
