@@ -20,10 +20,14 @@ namespace {
 constexpr const char* zone = "edge.example.net";
 
 // Knot, then Unbound in front of Knot and of Portcullis's DNS port, then Pebble resolving through
-// Unbound. Portcullis is started by each test with dns_port and resolver().
+// Unbound. Portcullis is started by each test with dns_port and resolver(). These tests are about
+// customers' CNAMEs, so Portcullis gets a fallback certificate of its own: the platform wildcard
+// is then not ordered, and every order Pebble sees is the endpoint's (platform_wildcard_test.cpp
+// covers the platform wildcard).
 struct DnsWorld {
   explicit DnsWorld(std::vector<std::string> customer_records)
-      : knot{{.zones = {{"example.com", std::move(customer_records)}}}},
+      : fallback{ca.issue({"*.edge.example.net"}, "1003", "fallback")},
+        knot{{.zones = {{"example.com", std::move(customer_records)}}}},
         dns_port{free_port()},
         unbound{{.zones = {{"example.com", knot.host(), knot.port()}, {zone, "127.0.0.1", dns_port}}}},
         pebble{PebbleOptions{.dns_server = fmt::format("{}:{}", unbound.host(), unbound.port())}} {}
@@ -32,6 +36,7 @@ struct DnsWorld {
     FixtureOptions o;
     o.internal_listener = true;
     o.endpoints = std::move(endpoints);
+    o.fallback_cert = fallback;
     o.extra_toml = fmt::format(
         "[acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\n\n[dns]\nzone = \"{}\"\nlisten = [\"127.0.0.1:{}\"]\n"
         "resolver = \"{}:{}\"\n",
@@ -40,6 +45,9 @@ struct DnsWorld {
   }
   std::string logs() const { return "knot:\n" + knot.log() + "\nunbound:\n" + unbound.log(); }
 
+  TempDir pki{"portcullis-pki"};
+  OpensslCa ca{pki.path()};
+  CertFiles fallback;
   KnotFixture knot;
   std::uint16_t dns_port;
   UnboundFixture unbound;
