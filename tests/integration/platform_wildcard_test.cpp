@@ -27,10 +27,11 @@ constexpr Millis openssl_deadline = 15s;
 // Unbound in front of Portcullis's DNS port, Pebble resolving through Unbound. Portcullis is
 // started by each test with portcullis().
 struct ZoneWorld {
-  ZoneWorld()
+  // `validity_seconds`: of the certificates Pebble issues; 0 keeps Pebble's default.
+  explicit ZoneWorld(std::uint64_t validity_seconds = 0)
       : dns_port{free_port()},
         unbound{{.zones = {{zone, "127.0.0.1", dns_port}}}},
-        pebble{PebbleOptions{.dns_server = unbound.host_port()}} {}
+        pebble{PebbleOptions{.certificate_validity_seconds = validity_seconds, .dns_server = unbound.host_port()}} {}
 
   FixtureOptions portcullis(std::vector<EndpointSpec> endpoints) const {
     FixtureOptions o;
@@ -128,6 +129,30 @@ TEST_CASE("with [dns] and ACME the platform wildcard is issued over DNS-01 in ou
   auto txt = kdig("127.0.0.1", world.dns_port, "_acme-challenge.edge.example.net", "TXT");
   CHECK(txt.status == "NOERROR");
   CHECK(txt.answers.empty());
+}
+
+TEST_CASE("the platform wildcard is renewed by the same scheduler as any certificate and the new one is served",
+          "[integration][dns][acme]") {
+  // 24 s of validity: renewal falls due with half of it left (short lifetime), about 12 s in.
+  constexpr std::uint64_t validity_seconds = 24;
+  ZoneWorld world(validity_seconds);
+  INFO(world.logs());
+  UpstreamServer upstream;
+  PortcullisFixture px(world.portcullis({EndpointSpec("app", {"app.example.com"}, {upstream.address()})}));
+
+  const std::string issued = "certificate issued endpoint=_platform ";
+  require_log(px, issued, issue_deadline);
+  const auto first = served_leaf(px.https_port(), "unknown.edge.example.net");
+  REQUIRE(first.find("serial=") != std::string::npos);
+  const bool renewed = wait_until([&] { return count_occurrences(px.log(), issued) >= 2 || !px.process().running(); },
+                                  Millis((validity_seconds + 10) * 1000), 50ms);
+  INFO(px.log());
+  REQUIRE(renewed);
+  REQUIRE(count_occurrences(px.log(), issued) >= 2);
+  const auto second = served_leaf(px.https_port(), "unknown.edge.example.net");
+  CHECK(second.find("serial=") != std::string::npos);
+  CHECK(second.find("DNS:*.edge.example.net") != std::string::npos);
+  CHECK(second.substr(0, second.find('\n')) != first.substr(0, first.find('\n')));  // another serial
 }
 
 TEST_CASE("with tls.fallback_cert set the platform wildcard is not ordered and the operator's certificate stays the "
