@@ -17,8 +17,9 @@ BUILD_PACKAGES = cmake ninja-build g++ ccache pkg-config make \
   libspdlog-dev libtoml11-dev libcli11-dev libsqlite3-dev catch2 libexpected-dev libldns-dev
 RUNTIME_PACKAGES = openssl ca-certificates curl pebble libjemalloc2 unbound knot-dnsutils
 # What the test suite talks to besides Pebble and Unbound: the customer's authoritative DNS server
-# (its RFC 2136 client, knsupdate, comes with kdig).
-TEST_PACKAGES = knot
+# (its RFC 2136 client, knsupdate, comes with kdig), and BIND's dig (it sends a question's letter
+# case as written, for the 0x20 test).
+TEST_PACKAGES = knot bind9-dnsutils
 # What only the slow tests use.
 SLOW_TEST_PACKAGES = testssl.sh
 # The fuzz targets' compiler and runtime.
