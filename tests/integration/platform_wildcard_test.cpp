@@ -213,3 +213,36 @@ TEST_CASE("an endpoint name inside the platform zone is issued over DNS-01 answe
   CHECK(check.exit_code == 0);
   CHECK(check.out.find("nothing to create: in the platform zone") != std::string::npos);
 }
+
+TEST_CASE("the platform wildcard is stored like any managed certificate: a restart serves it at once, with no new "
+          "order",
+          "[integration][dns][acme]") {
+  ZoneWorld world;
+  INFO(world.logs());
+  UpstreamServer upstream;
+  const TempDir data("portcullis-platform-data");
+  auto options = world.portcullis({EndpointSpec("app", {"app.example.com"}, {upstream.address()})});
+  options.data_dir = data.path();
+
+  std::string first;
+  {
+    PortcullisFixture px(options);
+    require_log(px, "certificate issued endpoint=_platform ", issue_deadline);
+    first = served_leaf(px.https_port(), "unknown.edge.example.net");
+    REQUIRE(first.find("serial=") != std::string::npos);
+    REQUIRE(px.stop() == std::optional<int>(0));
+  }
+  const auto orders = count_occurrences(world.pebble.pebble_log(), "Added order");
+
+  PortcullisFixture px(options);
+  INFO(px.log());
+  // Read from the store at start and in the fallback slot before the first handshake.
+  CHECK(px.log().find("fallback certificate source=platform_wildcard names=*.edge.example.net,edge.example.net") !=
+        std::string::npos);
+  CHECK(served_leaf(px.https_port(), "unknown.edge.example.net") == first);
+  // Not due: an order would have been decided in the control loop's first turn (nothing to check
+  // for names in our zone), before the listeners were found accepting.
+  CHECK(px.log().find("challenges chosen endpoint=_platform") == std::string::npos);
+  REQUIRE(px.stop() == std::optional<int>(0));
+  CHECK(count_occurrences(world.pebble.pebble_log(), "Added order") == orders);
+}
