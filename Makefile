@@ -10,14 +10,16 @@ JOBS          ?= $(shell nproc)
 CTEST_JOBS    ?= $(shell nproc)
 CMAKE_FLAGS   ?=
 
-# Debian 12 packages: toolchain and libraries, then what the tests and `make run` talk to.
+# Debian 12 packages: toolchain and libraries, then what the tests and `make run` talk to (`make
+# run` resolves for Pebble through Unbound; kdig shows the demo zone).
 BUILD_PACKAGES = cmake ninja-build g++ ccache pkg-config make \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libfmt-dev \
   libspdlog-dev libtoml11-dev libcli11-dev libsqlite3-dev catch2 libexpected-dev libldns-dev
-RUNTIME_PACKAGES = openssl ca-certificates curl pebble libjemalloc2
-# What the test suite talks to besides Pebble: the recursive resolver the CA asks, and the
-# customer's authoritative DNS server with its RFC 2136 client.
-TEST_PACKAGES = unbound knot knot-dnsutils
+RUNTIME_PACKAGES = openssl ca-certificates curl pebble libjemalloc2 unbound knot-dnsutils
+# What the test suite talks to besides Pebble and Unbound: the customer's authoritative DNS server
+# (its RFC 2136 client, knsupdate, comes with kdig), and BIND's dig (it sends a question's letter
+# case as written, for the 0x20 test).
+TEST_PACKAGES = knot bind9-dnsutils
 # What only the slow tests use.
 SLOW_TEST_PACKAGES = testssl.sh
 # The fuzz targets' compiler and runtime.

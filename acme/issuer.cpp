@@ -242,8 +242,14 @@ asio::awaitable<Result<IssuedCertificate>> Issuer::issue(IssueRequest request) {
   };
 
   if (order->status == "pending") {
-    // Each authorization waited on, with the challenge type it was answered by.
-    std::vector<std::pair<std::string, std::string>> to_wait;
+    // Every answer goes out before the CA validates any (see IssueRequest::publish), then each is
+    // checked, then the CA is told.
+    struct Pending {
+      PublishedAnswer answer;
+      std::string authz_url, type, challenge_url;
+      bool respond = false;  // the challenge is still "pending" (not already processing)
+    };
+    std::vector<Pending> pending;
     for (const auto& authz_url : order->authorizations) {
       auto authz = co_await client_.get_authorization(authz_url);
       if (!authz) co_return tl::unexpected(authz.error());
@@ -270,16 +276,28 @@ asio::awaitable<Result<IssuedCertificate>> Issuer::issue(IssueRequest request) {
         answer.value = dns01_txt_value(*key_authz);
         board.put_dns01(answer.key, answer.value);
       }
-      if (request.before_validation) {
-        auto visible = co_await request.before_validation(answer);
+      pending.push_back({std::move(answer), authz_url, type, challenge->url, challenge->status == "pending"});
+    }
+    if (request.publish && !pending.empty()) {
+      std::vector<PublishedAnswer> answers;
+      for (const auto& p : pending) answers.push_back(p.answer);
+      if (auto published = request.publish(answers); !published)
+        co_return tl::unexpected(published.error().with_context(fmt::format("issue {}: publish answers", endpoint)));
+    }
+    if (request.before_validation) {
+      for (const auto& p : pending) {
+        auto visible = co_await request.before_validation(p.answer);
         if (!visible) co_return tl::unexpected(visible.error().with_context(
-                          fmt::format("issue {}: {} answer for {}", endpoint, type, authz->identifier)));
+                          fmt::format("issue {}: {} answer for {}", endpoint, p.type, p.answer.identifier)));
       }
-      if (challenge->status == "pending") {
-        auto responded = co_await client_.respond(challenge->url);
+    }
+    std::vector<std::pair<std::string, std::string>> to_wait;  // authorization, challenge type
+    for (const auto& p : pending) {
+      if (p.respond) {
+        auto responded = co_await client_.respond(p.challenge_url);
         if (!responded) co_return tl::unexpected(responded.error());
       }
-      to_wait.emplace_back(authz_url, type);
+      to_wait.emplace_back(p.authz_url, p.type);
     }
     for (const auto& [authz_url, type] : to_wait) {
       auto authz = co_await client_.wait_authorization(authz_url);
@@ -325,8 +343,7 @@ asio::awaitable<Result<IssuedCertificate>> Issuer::issue(IssueRequest request) {
   if (!chain) co_return tl::unexpected(chain.error());
   // Parsed once, here: the bundle is what the proxy serves, and its facts are what the row keeps.
   auto bundle = co_await pool_.run([&] {
-    return certstore::CertBundle::from_pem(*chain, stored->cert_key_pem, certstore::CertSource::managed,
-                                           "acme:" + endpoint);
+    return certstore::CertBundle::from_pem(*chain, stored->cert_key_pem, request.source, "acme:" + endpoint);
   });
   if (!bundle) {
     co_return tl::unexpected(bundle.error().with_context("acme: download-certificate " + order->certificate));
@@ -335,7 +352,7 @@ asio::awaitable<Result<IssuedCertificate>> Issuer::issue(IssueRequest request) {
   StoredCertificate cert;
   cert.name_key = endpoint;
   cert.endpoint_id = endpoint;
-  cert.source = certstore::CertSource::managed;
+  cert.source = request.source;
   cert.names = names;
   cert.chain_pem = std::move(*chain);
   cert.key_pem = std::move(stored->cert_key_pem);

@@ -47,10 +47,19 @@ struct IssueRequest {
   // base name, without "*."), such as the target of the customer's _acme-challenge CNAME. Empty:
   // "_acme-challenge.<name>".
   std::function<std::string(std::string_view name)> dns01_owner;
-  // Runs after an answer is published and before the CA is told to validate it: the place to
+  // Runs once, when every answer of the order is on the board and before any before_validation:
+  // the place to publish them elsewhere all at once (DNS-01 values in a zone). A name and its
+  // wildcard are validated at one TXT name with two values: both must be there before the CA (or
+  // a resolver) looks for either, or a cached answer with one value fails the other. An error
+  // aborts this attempt (the order is kept).
+  std::function<Status(const std::vector<PublishedAnswer>&)> publish;
+  // Runs for each answer after `publish` and before the CA is told to validate any: the place to
   // check that the answer is visible from outside (CNAME followed, TXT served), because CAs pause
   // names after repeated failed validations. An error aborts this attempt (the order is kept).
   std::function<boost::asio::awaitable<Status>(const PublishedAnswer&)> before_validation;
+  // What the issued certificate is: managed (an endpoint's), or fallback (the platform's own
+  // wildcard, served for names nothing else covers). The bundle and the stored row carry it.
+  certstore::CertSource source = certstore::CertSource::managed;
 };
 
 struct IssuerOptions {
@@ -72,7 +81,9 @@ class Issuer {
   Issuer(AcmeClient& client, certstore::Storage& storage, certstore::ChallengeBoard& board, base::BlockingPool& pool,
          IssuerOptions options = {});
 
-  // Obtains a certificate for request.names. On success the certificate (chain PEM, key PEM in
+  // Obtains a certificate for request.names. Every pending authorization's answer is published
+  // (board, then request.publish), then each is checked (request.before_validation), and only
+  // then is the CA told to validate them. On success the certificate (chain PEM, key PEM in
   // SecretBytes, serial, not_after) is already stored with Storage::put_certificate under
   // name_key = endpoint id, the order row is deleted and the board is clean; the caller publishes
   // the returned bundle (parsed once, on the pool). On failure the board is clean too, and the order row stays when the order may

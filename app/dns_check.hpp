@@ -28,7 +28,11 @@ struct DnsCheckRow {
 // How one record is checked; the DelegationChecker's check() in the command, a table in tests.
 using RecordCheck = std::function<domain::Observation(const domain::RequiredRecord&)>;
 
-// One row per record of each endpoint, in endpoint then record order (records_for_endpoint).
+// What the EXPECTED column says for a hostname inside the platform zone, which needs no record.
+inline constexpr std::string_view in_zone_note = "nothing to create: in the platform zone";
+
+// One row per record of each endpoint, in endpoint then record order (records_for_endpoint), then
+// one row (type "-", state ok, `expected` = in_zone_note) per hostname inside the platform zone.
 // Blocking for as long as `check` blocks.
 std::vector<DnsCheckRow> check_endpoints(const std::vector<domain::EndpointConfig>& endpoints,
                                          std::string_view zone, const RecordCheck& check);

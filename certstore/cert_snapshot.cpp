@@ -234,6 +234,13 @@ std::shared_ptr<const CertSnapshot> CertSnapshot::with_changes(const std::vector
   return snapshot;
 }
 
+std::shared_ptr<const CertSnapshot> CertSnapshot::with_fallback(CertBundlePtr fallback) const {
+  auto snapshot = std::make_shared<CertSnapshot>(*this);
+  snapshot->fallback_ = std::move(fallback);
+  snapshot->next_expiry_ = earliest_expiry(next_expiry_, snapshot->fallback_, built_at_);
+  return snapshot;
+}
+
 CertSnapshot::Builder& CertSnapshot::Builder::add(CertBundlePtr bundle) {
   if (bundle) bundles_.push_back(std::move(bundle));
   return *this;

@@ -55,6 +55,11 @@ class CertSnapshot {
                                                    const std::vector<CertBundlePtr>& added,
                                                    Clock::time_point now = Clock::now()) const;
   static constexpr std::size_t default_max_overlay = 1024;
+
+  // The same snapshot with `fallback` in the fallback slot (nullptr: none), sharing the base and
+  // the overlay: O(1), for the platform wildcard issued or renewed. next_expiry() may still name
+  // the previous fallback's notAfter; a rebuild then is early, never late. Control thread.
+  std::shared_ptr<const CertSnapshot> with_fallback(CertBundlePtr fallback) const;
   std::shared_ptr<const CertSnapshot> with_changes(const std::vector<CertBundlePtr>& removed,
                                                    const std::vector<CertBundlePtr>& added, Clock::time_point now,
                                                    std::size_t max_overlay) const;

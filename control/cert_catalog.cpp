@@ -6,10 +6,12 @@
 
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "base/atomic_file.hpp"
 #include "base/logging.hpp"
 #include "certstore/pem.hpp"
+#include "domain/platform_certificate.hpp"
 
 namespace portcullis::control {
 namespace {
@@ -49,9 +51,12 @@ Result<CertBundlePtr> default_bundle(const domain::Config& config, certstore::Ce
   return cache.load(cert_file, key_file, CertSource::default_cert);
 }
 
+// Endpoint id -> managed_https, for every endpoint whose stored certificates are served; the
+// platform certificate counts as one when the config wants it (domain::platform_certificate).
 std::unordered_map<std::string, bool> served_endpoints(const domain::Config& config) {
   std::unordered_map<std::string, bool> endpoints;
   for (const auto& ep : config.endpoints) endpoints.emplace(ep.id, ep.managed_https);
+  if (auto platform = domain::platform_certificate(config)) endpoints.emplace(platform->id, true);
   return endpoints;
 }
 
@@ -61,7 +66,11 @@ const char* withdraw_reason(const std::unordered_map<std::string, bool>& endpoin
   // A stored certificate belongs to its endpoint: once the endpoint is gone (or, for a managed
   // one, no longer managed) it must not answer for the names any more.
   auto ep = endpoints.find(endpoint_id);
-  if (ep == endpoints.end()) return "endpoint removed";
+  if (ep == endpoints.end()) {
+    return domain::is_platform_certificate(endpoint_id)
+               ? "platform wildcard not used: tls.fallback_cert is set, or [dns] is off"
+               : "endpoint removed";
+  }
   if (source == CertSource::managed && !ep->second) return "managed_https off";
   return nullptr;
 }
@@ -208,6 +217,7 @@ Status CertCatalog::start(const domain::Config& config) {
   }
   stored_ = parse_stored(std::move(served), pool_);
   rebuild();
+  log_fallback();
   mark_withdrawn(storage_, withdrawn);
   return {};
 }
@@ -253,6 +263,7 @@ boost::asio::awaitable<std::size_t> CertCatalog::commit(Prepared prepared) {
   endpoints_ = std::move(prepared.endpoints);
   for (const auto& w : prepared.withdrawn) stored_.erase(w.name_key);
   rebuild();
+  log_fallback();
   replay_deferred();
   const auto served = current()->size();
   if (!prepared.withdrawn.empty()) {
@@ -265,7 +276,8 @@ boost::asio::awaitable<std::size_t> CertCatalog::commit(Prepared prepared) {
 Status CertCatalog::put_stored(const std::string& name_key, Stored stored) {
   if (!stored.bundle) return fail(Errc::invalid_input, "certificate catalog: no bundle for " + name_key);
   const auto source = stored.bundle->source();
-  if (source != CertSource::managed && source != CertSource::transitional) {
+  const bool platform = domain::is_platform_certificate(stored.endpoint_id);
+  if (platform ? source != CertSource::fallback : source != CertSource::managed && source != CertSource::transitional) {
     return fail(Errc::invalid_input, fmt::format("certificate catalog: {} is a {} certificate, not a stored one",
                                                  name_key, certstore::to_string(source)));
   }
@@ -274,6 +286,14 @@ Status CertCatalog::put_stored(const std::string& name_key, Stored stored) {
     std::vector<Withdrawn> withdrawn{{name_key, stored.endpoint_id, reason}};
     pool_.post_store([&storage = storage_, withdrawn] { mark_withdrawn(storage, withdrawn); });
     if (stored_.count(name_key)) remove_stored(name_key);
+    return {};
+  }
+  if (platform) {
+    // The platform wildcard takes the fallback slot (unless the operator configured their own):
+    // the index is untouched, so this costs one snapshot copy.
+    stored_.insert_or_assign(name_key, std::move(stored));
+    if (!fallback_) publish(current()->with_fallback(platform_bundle()));
+    log_fallback();
     return {};
   }
   std::vector<CertBundlePtr> removed, added{stored.bundle};
@@ -290,6 +310,11 @@ Status CertCatalog::put_stored(const std::string& name_key, Stored stored) {
 bool CertCatalog::remove_stored(const std::string& name_key) {
   auto it = stored_.find(name_key);
   if (it == stored_.end()) return false;
+  if (domain::is_platform_certificate(it->second.endpoint_id)) {
+    stored_.erase(it);
+    publish(current()->with_fallback(fallback_));
+    return true;
+  }
   std::vector<CertBundlePtr> removed{it->second.bundle};
   stored_.erase(it);
   publish(current()->with_changes(removed, {}));
@@ -338,11 +363,35 @@ void CertCatalog::stop() {
 void CertCatalog::rebuild() {
   certstore::CertSnapshot::Builder builder;
   builder.default_cert(default_cert_);
-  if (fallback_) builder.fallback(fallback_);
+  builder.fallback(fallback_ ? fallback_ : platform_bundle());
   for (const auto& b : files_) builder.add(b);
   for (const auto& [file, bundle] : dirs_.files()) builder.add(bundle);
-  for (const auto& [name_key, s] : stored_) builder.add(s.bundle);
+  for (const auto& [name_key, s] : stored_) {
+    if (!domain::is_platform_certificate(s.endpoint_id)) builder.add(s.bundle);
+  }
   publish(builder.build());
+}
+
+CertBundlePtr CertCatalog::platform_bundle() const {
+  const auto* platform = stored(std::string(domain::platform_certificate_id));
+  return platform ? platform->bundle : nullptr;
+}
+
+void CertCatalog::log_fallback() const {
+  if (fallback_) {
+    log::proxy()->info("fallback certificate source=tls.fallback_cert names={} serial={} platform_wildcard=not_ordered",
+                       fmt::join(fallback_->names(), ","), fallback_->serial_hex());
+  } else if (endpoints_.contains(std::string(domain::platform_certificate_id))) {
+    if (auto platform = platform_bundle()) {
+      log::proxy()->info("fallback certificate source=platform_wildcard names={} serial={} issuer=\"{}\"",
+                         fmt::join(platform->names(), ","), platform->serial_hex(), platform->issuer_cn());
+    } else {
+      log::proxy()->info("fallback certificate source=platform_wildcard state=not_issued_yet (the default "
+                         "certificate answers meanwhile)");
+    }
+  } else {
+    log::proxy()->info("fallback certificate source=none (the default certificate answers names nothing covers)");
+  }
 }
 
 void CertCatalog::publish(certstore::CertSnapshotPtr snapshot) {

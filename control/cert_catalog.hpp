@@ -1,6 +1,8 @@
 // CertCatalog: every certificate the proxy serves, kept as parsed bundles by source — the default
 // and fallback certificates, the [[certificate]] files, the certificate folders, and the stored
-// managed and transitional certificates — and the one place that publishes the SNI snapshot. A
+// managed and transitional certificates and platform wildcard — and the one place that publishes
+// the SNI snapshot. The fallback slot holds tls.fallback_cert when configured, else the stored
+// platform wildcard (domain/platform_certificate), which is therefore never in the name index. A
 // change of one certificate (issued, renewed, removed, a folder file rewritten) is published as
 // CertSnapshot::with_changes, O(changed); a reload or an expiry rebuilds from the bundles held
 // here, without re-reading the store or re-parsing a PEM. The store is read once, at start-up.
@@ -89,9 +91,10 @@ class CertCatalog {
 
   // An issued or renewed certificate, already in the store under `name_key` (the endpoint id for a
   // managed one): replaces the previous one of the same key and publishes the change alone
-  // (O(changed)). If its endpoint is no longer served it is withdrawn instead (marked removed
+  // (O(changed)). The platform wildcard (endpoint domain::platform_certificate_id, source
+  // fallback) goes to the fallback slot instead, unless tls.fallback_cert is configured. If its endpoint is no longer served it is withdrawn instead (marked removed
   // through the pool, not published). Errors: Errc::invalid_input for a null bundle or a source
-  // other than managed or transitional.
+  // other than managed or transitional (fallback for the platform wildcard).
   Status put_stored(const std::string& name_key, Stored stored);
   // Takes a stored certificate out of what is served and publishes the change alone. The store
   // is left as it is. Returns false when there was none under `name_key`.
@@ -119,6 +122,10 @@ class CertCatalog {
   static std::vector<Withdrawn> withdrawn_by(const std::unordered_map<std::string, bool>& endpoints,
                                              const std::map<std::string, Stored>& stored);
   void rebuild();
+  // The stored platform wildcard, or nullptr.
+  certstore::CertBundlePtr platform_bundle() const;
+  // One line saying where the fallback certificate comes from (at start and after a reload).
+  void log_fallback() const;
   void publish(certstore::CertSnapshotPtr snapshot);
   void arm_expiry(std::optional<certstore::Clock::time_point> next_expiry);
 

@@ -15,6 +15,7 @@
 #include "base/hostname.hpp"
 #include "base/logging.hpp"
 #include "certstore/pem.hpp"
+#include "domain/platform_certificate.hpp"
 
 namespace portcullis::control {
 namespace {
@@ -59,6 +60,13 @@ std::string acme_settings_fingerprint(const domain::AcmeConfig& acme, const std:
   EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr);
   OPENSSL_cleanse(text.data(), text.size());
   return fmt::format("{:02x}", fmt::join(digest, digest + size, ""));
+}
+
+// What the certificate managed under `endpoint_id` is: the platform wildcard is served as the
+// fallback, every other one as managed.
+certstore::CertSource managed_source(const std::string& endpoint_id) {
+  return domain::is_platform_certificate(endpoint_id) ? certstore::CertSource::fallback
+                                                      : certstore::CertSource::managed;
 }
 
 bool is_cancelled(const asio::cancellation_state& state) {
@@ -155,6 +163,11 @@ Status CertificateManager::configure(const domain::Config& config) {
     }
     next[ep.id] = ep;
   }
+  // The platform's own wildcard, ordered over DNS-01 in our zone like any endpoint's certificate
+  // (not when tls.fallback_cert is configured: the operator's own fallback wins).
+  if (auto platform = domain::platform_certificate(config); platform && planner_ && planner_->uses_dns()) {
+    next[platform->id] = *platform;
+  }
   for (const auto& [id, ep] : managed_) {
     if (!next.contains(id)) scheduler_->forget(id);
   }
@@ -163,14 +176,15 @@ Status CertificateManager::configure(const domain::Config& config) {
     // Managed certificates are stored under the endpoint id. One for another set of names than
     // the endpoint has now is due at once.
     const auto* cert = catalog_.stored(id);
-    if (cert && cert->bundle->source() == certstore::CertSource::managed &&
-        sorted(cert->names) == sorted(ep.hostnames)) {
+    if (cert && cert->bundle->source() == managed_source(id) && sorted(cert->names) == sorted(ep.hostnames)) {
       lifetime = acme::CertificateLifetime{cert->bundle->not_before(), cert->bundle->not_after()};
     }
     if (auto st = scheduler_->track(id, lifetime); !st) return st;
   }
   managed_ = std::move(next);
-  log::acme()->info("managing endpoints={} directory={}", managed_.size(), acme_config_.directory);
+  const bool platform = managed_.contains(std::string(domain::platform_certificate_id));
+  log::acme()->info("managing endpoints={} platform_wildcard={} directory={}", managed_.size() - (platform ? 1 : 0),
+                    platform ? "ordered" : "no", acme_config_.directory);
   if (!loop_running_) {
     loop_running_ = tasks_.spawn("schedule", schedule_loop()).has_value();
   } else {
@@ -234,6 +248,7 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
   request.endpoint_id = endpoint_id;
   request.names = it->second.hostnames;
   request.challenge = acme::ChallengeType::http01;
+  request.source = managed_source(endpoint_id);
   // A renewal names the certificate it replaces (RFC 9773 §5); sent only if the CA offers ARI.
   if (auto current = managed_bundle(endpoint_id)) {
     if (auto id = acme::ari_certificate_id(current->leaf())) request.replaces = *id;
@@ -310,7 +325,7 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
 
 certstore::CertBundlePtr CertificateManager::managed_bundle(const std::string& endpoint_id) const {
   const auto* cert = catalog_.stored(endpoint_id);  // managed certificates are keyed by endpoint id
-  if (!cert || cert->bundle->source() != certstore::CertSource::managed) return nullptr;
+  if (!cert || cert->bundle->source() != managed_source(endpoint_id)) return nullptr;
   return cert->bundle;
 }
 

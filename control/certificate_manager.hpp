@@ -2,7 +2,9 @@
 // managed_https, it asks the RenewalScheduler when a certificate is due, runs the acme::Issuer
 // (HTTP-01 answered inline by the workers through the ChallengeBoard), and on success hands the
 // issued bundle to the CertCatalog, which publishes that one change so the next handshake serves
-// the new certificate — transitional certificates are outranked at once. Issuance never blocks
+// the new certificate — transitional certificates are outranked at once. With a platform zone it
+// also manages the platform's own wildcard (domain/platform_certificate: `*.<zone>` and `<zone>`,
+// over DNS-01 in our zone), which the catalog serves as the fallback. Issuance never blocks
 // start-up or the data plane. The schedule loop,
 // every issuance and the ARI poll are tasks of one base::TaskGroup: shutdown() stops and awaits
 // them all, so none outlives the Storage and ChallengeBoard it uses.

@@ -33,9 +33,17 @@ ChallengePlanner::ChallengePlanner(base::BlockingPool& pool, ChallengePlannerSet
     : pool_(pool), settings_(std::move(settings)), checker_(settings_.resolver), zone_(zone) {}
 
 void ChallengePlanner::withdraw(const std::string& endpoint_id) {
-  if (published_.erase(endpoint_id) == 0 || !zone_) return;
-  if (auto st = zone_->clear_txt(endpoint_id); !st)
-    log::acme()->warn("dns-01 value not withdrawn endpoint={} error=\"{}\"", endpoint_id, st.error().message());
+  const bool delegated = published_.erase(endpoint_id) > 0;
+  const bool in_zone = published_in_zone_.erase(endpoint_id) > 0;
+  if (!zone_) return;
+  if (delegated) {
+    if (auto st = zone_->clear_txt(endpoint_id); !st)
+      log::acme()->warn("dns-01 value not withdrawn endpoint={} error=\"{}\"", endpoint_id, st.error().message());
+  }
+  if (in_zone) {
+    if (auto st = zone_->clear_challenge_txt(endpoint_id); !st)
+      log::acme()->warn("dns-01 value not withdrawn endpoint={} error=\"{}\"", endpoint_id, st.error().message());
+  }
 }
 
 asio::awaitable<domain::EndpointDecision> ChallengePlanner::decide(domain::EndpointConfig endpoint) {
@@ -63,6 +71,11 @@ asio::awaitable<domain::EndpointDecision> ChallengePlanner::decide(domain::Endpo
 
   std::vector<domain::HostnameObservation> observed;
   for (const auto& hostname : endpoint.hostnames) {
+    if (domain::in_platform_zone(hostname, settings_.zone)) {
+      // Our own zone answers for it: there is no customer record to look at.
+      observed.push_back({.hostname = hostname, .challenge = {}, .traffic = {}});
+      continue;
+    }
     const bool open_external = endpoint.scope == domain::Scope::external && endpoint.ip_allowlist.empty() &&
                                !base::is_wildcard(hostname);
     auto records = domain::records_for_hostname(endpoint, hostname, settings_.zone);
@@ -105,24 +118,51 @@ void ChallengePlanner::apply(const domain::EndpointConfig& endpoint, const domai
     return wildcard ? acme::ChallengeType::dns01 : acme::ChallengeType::http01;
   };
   if (any_dns) {
-    request.dns01_owner = [owner = domain::validation_host(endpoint.id, settings_.zone)](std::string_view) {
-      return owner;
+    // A name in the platform zone is answered at its own _acme-challenge name; any other at the
+    // endpoint's validation host, which the customer's CNAME leads to.
+    request.dns01_owner = [zone = settings_.zone,
+                           owner = domain::validation_host(endpoint.id, settings_.zone)](std::string_view identifier) {
+      return domain::in_platform_zone(identifier, zone) ? domain::challenge_name(identifier) : owner;
     };
-    request.before_validation = [this, id = endpoint.id](const acme::PublishedAnswer& answer) {
-      return before_validation(id, answer);
+    request.publish = [this, id = endpoint.id](const std::vector<acme::PublishedAnswer>& answers) {
+      return publish(id, answers);
     };
+    request.before_validation = [this](const acme::PublishedAnswer& answer) { return before_validation(answer); };
   }
 }
 
-asio::awaitable<Status> ChallengePlanner::before_validation(std::string endpoint_id, acme::PublishedAnswer answer) {
-  if (answer.type != acme::ChallengeType::dns01) co_return Status{};
-  if (zone_) {
-    // Every value of the order stays published until it ends: a name and its wildcard are
-    // validated through the same validation host, each with its own value.
-    auto& values = published_[endpoint_id];
+Status ChallengePlanner::publish(const std::string& endpoint_id, const std::vector<acme::PublishedAnswer>& answers) {
+  // Every value of the order stays published until it ends (withdraw): a name and its wildcard
+  // are validated at the same TXT name, each with its own value.
+  std::vector<std::string> delegated;
+  dns::ZoneBuilder::ChallengeValues in_zone;
+  if (auto it = published_.find(endpoint_id); it != published_.end()) delegated = it->second;
+  if (auto it = published_in_zone_.find(endpoint_id); it != published_in_zone_.end()) in_zone = it->second;
+  bool any_delegated = false, any_in_zone = false;
+  for (const auto& answer : answers) {
+    if (answer.type != acme::ChallengeType::dns01) continue;
+    const bool ours = domain::in_platform_zone(answer.identifier, settings_.zone);
+    auto& values = ours ? in_zone[answer.identifier] : delegated;
     if (std::find(values.begin(), values.end(), answer.value) == values.end()) values.push_back(answer.value);
-    if (auto st = zone_->set_txt(endpoint_id, values); !st) co_return tl::unexpected(st.error());
+    (ours ? any_in_zone : any_delegated) = true;
   }
+  if (any_delegated) {
+    if (zone_) {
+      if (auto st = zone_->set_txt(endpoint_id, delegated); !st) return st;
+    }
+    published_[endpoint_id] = std::move(delegated);
+  }
+  if (any_in_zone) {
+    if (zone_) {
+      if (auto st = zone_->set_challenge_txt(endpoint_id, in_zone); !st) return st;
+    }
+    published_in_zone_[endpoint_id] = std::move(in_zone);
+  }
+  return {};
+}
+
+asio::awaitable<Status> ChallengePlanner::before_validation(acme::PublishedAnswer answer) {
+  if (answer.type != acme::ChallengeType::dns01) co_return Status{};
   co_return co_await wait_visible(answer.identifier, answer.value);
 }
 

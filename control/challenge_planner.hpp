@@ -7,7 +7,9 @@
 // external name that already resolves to our listeners, or wait (no order: a validation bound to
 // fail counts against the CA's failure limits). A DNS-01 answer is published in our zone, then
 // looked up through the resolver, the way the CA will, until the value is visible; only then is
-// the CA told to validate. Without a platform zone every hostname is proved by HTTP-01.
+// the CA told to validate. A hostname inside the platform zone needs no customer record: it is
+// proved by DNS-01 with the value at its own `_acme-challenge.<name>` in our zone (the platform
+// wildcard's names are such names). Without a platform zone every hostname is proved by HTTP-01.
 #pragma once
 
 #include <chrono>
@@ -57,7 +59,9 @@ class ChallengePlanner {
   boost::asio::awaitable<domain::EndpointDecision> decide(domain::EndpointConfig endpoint);
 
   // Fills request.challenge_for from a ready decision, and for DNS-01 the owner of the TXT
-  // value (acme.<id>.<zone>) and the visibility check run before the CA validates.
+  // value (acme.<id>.<zone>, or _acme-challenge.<name> for a name in the platform zone), the
+  // publication of every value of the order at once in the zone, and the visibility check run
+  // before the CA validates. The request refers to the planner, which must outlive it.
   void apply(const domain::EndpointConfig& endpoint, const domain::EndpointDecision& decision,
              acme::IssueRequest& request);
 
@@ -66,13 +70,16 @@ class ChallengePlanner {
   boost::asio::awaitable<Status> wait_visible(std::string name, std::string value) const;
 
  private:
-  boost::asio::awaitable<Status> before_validation(std::string endpoint_id, acme::PublishedAnswer answer);
+  Status publish(const std::string& endpoint_id, const std::vector<acme::PublishedAnswer>& answers);
+  boost::asio::awaitable<Status> before_validation(acme::PublishedAnswer answer);
 
   base::BlockingPool& pool_;
   ChallengePlannerSettings settings_;
   dns::DelegationChecker checker_;
   dns::PlatformZone* zone_ = nullptr;
-  std::map<std::string, std::vector<std::string>> published_;  // endpoint id -> its TXT values
+  std::map<std::string, std::vector<std::string>> published_;  // endpoint id -> TXT at its validation host
+  // endpoint id -> name in the platform zone -> TXT at _acme-challenge.<name>
+  std::map<std::string, dns::ZoneBuilder::ChallengeValues> published_in_zone_;
 };
 
 }  // namespace portcullis::control

@@ -2,7 +2,10 @@
 
 #include <chrono>
 
+#include <fmt/format.h>
+
 #include "base/logging.hpp"
+#include "domain/records.hpp"
 
 namespace portcullis::dns {
 namespace {
@@ -48,5 +51,27 @@ Status PlatformZone::set_txt(std::string_view endpoint_id, std::vector<std::stri
 }
 
 Status PlatformZone::clear_txt(std::string_view endpoint_id) { return set_txt(endpoint_id, {}); }
+
+Status PlatformZone::set_challenge_txt(std::string_view owner, ZoneBuilder::ChallengeValues by_name) {
+  const std::string& apex = builder_.settings().apex;
+  std::size_t count = 0;
+  for (const auto& [name, values] : by_name) {
+    if (!domain::in_platform_zone(name, apex)) {
+      return fail(Errc::invalid_input,
+                  fmt::format("dns: {} is not inside the platform zone {}: its DNS-01 value cannot be served there",
+                              name, apex.empty() ? "(none configured)" : apex));
+    }
+    count += values.size();
+  }
+  if (builder_.challenge_txt(owner) == nullptr && count == 0) return {};
+  ZoneBuilder next = builder_;
+  next.set_challenge_txt(owner, std::move(by_name));
+  if (auto st = publish(next); !st) return st;
+  builder_ = std::move(next);
+  log::dns()->info("validation values published owner={} values={} serial={}", owner, count, serial_);
+  return {};
+}
+
+Status PlatformZone::clear_challenge_txt(std::string_view owner) { return set_challenge_txt(owner, {}); }
 
 }  // namespace portcullis::dns

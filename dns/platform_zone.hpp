@@ -4,6 +4,9 @@
 // control plane calls to answer a DNS-01 challenge:
 //   zone.set_txt("elb-1", {value});   // acme.elb-1.<zone> answers it from now on
 //   zone.clear_txt("elb-1");          // after validation
+// and, for a name inside the zone (no CNAME: we are its authority),
+//   zone.set_challenge_txt("_platform", {{"edge.example.net", {v1, v2}}});  // _acme-challenge.edge.example.net
+//   zone.clear_challenge_txt("_platform");
 #pragma once
 
 #include <cstdint>
@@ -33,6 +36,12 @@ class PlatformZone {
   // The TXT values acme.<endpoint_id>.<zone> answers, published at once; an empty list clears.
   Status set_txt(std::string_view endpoint_id, std::vector<std::string> values);
   Status clear_txt(std::string_view endpoint_id);
+
+  // The TXT values `_acme-challenge.<name>` answers for each name of `by_name` (identifiers
+  // without "*.", inside the zone), replacing what `owner` set before; published at once. An
+  // empty map clears. Errors: Errc::invalid_input for a name outside the zone (nothing changes).
+  Status set_challenge_txt(std::string_view owner, ZoneBuilder::ChallengeValues by_name);
+  Status clear_challenge_txt(std::string_view owner);
 
   const ZoneRegistry& registry() const noexcept { return registry_; }
   ZonePtr current() const { return registry_.current(); }

@@ -7,6 +7,7 @@
 
 #include "base/hostname.hpp"
 #include "dns/ldns_ptr.hpp"
+#include "domain/records.hpp"
 
 namespace portcullis::dns {
 namespace {
@@ -97,6 +98,22 @@ std::optional<std::string> relative_to(std::string_view name, std::string_view a
   return std::nullopt;
 }
 
+// One TXT record per value, owner `owner` (fully qualified); a value longer than 255 octets is
+// split into 255-octet strings of one record (RFC 1035 §3.3.14).
+Result<RrListPtr> txt_list(const std::string& owner, const std::vector<std::string>& values, std::uint32_t ttl) {
+  RrListPtr list(ldns_rr_list_new());
+  for (const auto& value : values) {
+    std::vector<ldns_rdf*> strings;
+    for (std::size_t at = 0; at < value.size() || strings.empty(); at += max_character_string) {
+      strings.push_back(string_rdf(std::string_view(value).substr(std::min(at, value.size()), max_character_string)));
+    }
+    auto rr = make_rr(owner, LDNS_RR_TYPE_TXT, ttl, std::move(strings));
+    if (!rr) return tl::unexpected(rr.error());
+    ldns_rr_list_push_rr(list.get(), rr->release());
+  }
+  return list;
+}
+
 }  // namespace
 
 Result<ZoneSettings> ZoneSettings::from_config(const domain::DnsConfig& config) {
@@ -164,10 +181,28 @@ void ZoneBuilder::configure(ZoneSettings settings, const std::vector<domain::End
   endpoints_.clear();
   std::unordered_set<std::string_view> ids;
   for (const auto& ep : endpoints) {
-    endpoints_.emplace_back(ep.id, ep.scope);
+    EndpointNames names{ep.id, ep.scope, {}};
+    for (const auto& hostname : ep.hostnames) {
+      if (domain::in_platform_zone(hostname, settings_.apex)) names.in_zone.push_back(hostname);
+    }
+    endpoints_.push_back(std::move(names));
     ids.insert(ep.id);
   }
   std::erase_if(txt_, [&](const auto& entry) { return !ids.contains(entry.first); });
+}
+
+void ZoneBuilder::set_challenge_txt(std::string_view owner, ChallengeValues by_name) {
+  std::erase_if(by_name, [](const auto& entry) { return entry.second.empty(); });
+  if (by_name.empty()) {
+    if (auto it = challenge_txt_.find(owner); it != challenge_txt_.end()) challenge_txt_.erase(it);
+    return;
+  }
+  challenge_txt_.insert_or_assign(std::string(owner), std::move(by_name));
+}
+
+const ZoneBuilder::ChallengeValues* ZoneBuilder::challenge_txt(std::string_view owner) const {
+  auto it = challenge_txt_.find(owner);
+  return it == challenge_txt_.end() ? nullptr : &it->second;
 }
 
 void ZoneBuilder::set_txt(std::string_view endpoint_id, std::vector<std::string> values) {
@@ -265,7 +300,9 @@ Result<ZonePtr> ZoneBuilder::build(std::uint32_t serial) const {
     if (!aaaa) return tl::unexpected(aaaa.error());
     scopes[static_cast<int>(scope)] = {keep(std::move(*a)), keep(std::move(*aaaa))};
   }
-  for (const auto& [id, scope] : endpoints_) {
+  for (const auto& ep : endpoints_) {
+    const std::string& id = ep.id;
+    const domain::Scope scope = ep.scope;
     // A name server's own name keeps its glue; the configuration reader refuses that clash.
     if (!glued.contains(id)) {
       Zone::Node& host = node(id);
@@ -278,17 +315,47 @@ Result<ZonePtr> ZoneBuilder::build(std::uint32_t serial) const {
     acme.validation_host = true;
     auto values = txt_.find(id);
     if (values == txt_.end()) continue;
-    RrListPtr list(ldns_rr_list_new());
-    for (const auto& value : values->second) {
-      std::vector<ldns_rdf*> strings;
-      for (std::size_t at = 0; at < value.size() || strings.empty(); at += max_character_string) {
-        strings.push_back(string_rdf(std::string_view(value).substr(std::min(at, value.size()), max_character_string)));
-      }
-      auto rr = make_rr(validation + "." + apex, LDNS_RR_TYPE_TXT, s.txt_ttl, std::move(strings));
-      if (!rr) return tl::unexpected(rr.error());
-      ldns_rr_list_push_rr(list.get(), rr->release());
+    auto list = txt_list(validation + "." + apex, values->second, s.txt_ttl);
+    if (!list) return tl::unexpected(list.error());
+    acme.txt = keep(std::move(*list));
+  }
+
+  // Hostnames inside the zone: their addresses (a name that already has a meaning, a name
+  // server or another endpoint's platform or validation host, keeps it; a wildcard gets none,
+  // the zone has no wildcard records) and their `_acme-challenge` name, which exists (NODATA
+  // with txt_ttl, not NXDOMAIN) before a value is set. The apex's is the platform wildcard's.
+  std::map<std::string, std::vector<std::string>> challenge_values;  // relative owner -> values
+  challenge_values.try_emplace("_acme-challenge");  // the apex's
+  for (const auto& ep : endpoints_) {
+    for (const auto& hostname : ep.in_zone) {
+      if (auto owner = relative_to(domain::challenge_name(hostname), s.apex)) challenge_values.try_emplace(*owner);
+      if (base::is_wildcard(hostname)) continue;
+      auto relative = relative_to(hostname, s.apex);
+      if (!relative) continue;
+      Zone::Node& host = node(*relative);
+      if (host.a || host.aaaa || host.txt || host.validation_host) continue;
+      host.a = scopes[static_cast<int>(ep.scope)].a;
+      host.aaaa = scopes[static_cast<int>(ep.scope)].aaaa;
     }
-    acme.txt = keep(std::move(list));
+  }
+  for (const auto& [owner, by_name] : challenge_txt_) {
+    for (const auto& [name, values] : by_name) {
+      auto relative = relative_to(domain::challenge_name(name), s.apex);
+      if (!relative) continue;
+      auto& merged = challenge_values[*relative];
+      for (const auto& value : values) {
+        if (std::find(merged.begin(), merged.end(), value) == merged.end()) merged.push_back(value);
+      }
+    }
+  }
+  for (const auto& [relative, values] : challenge_values) {
+    if (glued.contains(relative)) continue;
+    Zone::Node& challenge = node(relative);
+    challenge.validation_host = true;
+    if (values.empty()) continue;
+    auto list = txt_list(relative + "." + apex, values, s.txt_ttl);
+    if (!list) return tl::unexpected(list.error());
+    challenge.txt = keep(std::move(*list));
   }
   return ZonePtr(std::move(zone));
 }

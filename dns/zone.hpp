@@ -1,11 +1,14 @@
 // The platform zone as an immutable snapshot, and the builder that makes one. The zone holds the
 // apex (SOA, NS), the name servers' glue, every endpoint's platform host `<id>.<zone>` (A/AAAA of
 // its scope's addresses) and validation host `acme.<id>.<zone>` (the TXT values of a pending
-// DNS-01 challenge). Records are built once, as ldns RRs, when the snapshot is built; the
+// DNS-01 challenge), and for a hostname inside the zone itself its addresses and
+// `_acme-challenge.<name>` (the TXT values of its own DNS-01 challenges; at the apex for the
+// platform wildcard). Records are built once, as ldns RRs, when the snapshot is built; the
 // responder (dns/responder.hpp) copies them into answers and never locks.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -59,7 +62,7 @@ class Zone {
     const ldns_struct_rr_list* aaaa = nullptr;
     const ldns_struct_rr_list* txt = nullptr;
     bool apex = false;
-    bool validation_host = false;  // negative answers about it carry txt_ttl, not ttl
+    bool validation_host = false;  // acme.<id> or _acme-challenge.<name>: negative answers carry txt_ttl
   };
 
   // An empty zone: the apex is the root and no name exists. Answers REFUSED for everything.
@@ -124,8 +127,19 @@ using ZoneRegistry = base::Published<Zone>;
 class ZoneBuilder {
  public:
   // Settings and endpoints from a (re)loaded configuration. TXT values of endpoints still
-  // present are kept; those of removed endpoints go.
+  // present are kept; those of removed endpoints go. Challenge values at names inside the zone
+  // (set_challenge_txt) are kept whatever the endpoints: their owner (an order in flight, or the
+  // platform certificate, which is no endpoint) withdraws them.
   void configure(ZoneSettings settings, const std::vector<domain::EndpointConfig>& endpoints);
+
+  // DNS-01 values for names inside the zone, which need no CNAME: `by_name` maps a name (the
+  // authorization's identifier, without "*.", normalised) to the TXT values answered at
+  // `_acme-challenge.<name>`; it replaces whatever `owner` (an endpoint id, or the platform
+  // certificate's) had set before, and an empty map clears. Values several owners set at one
+  // name are all answered. A name outside the zone is kept and answered once the zone contains it.
+  using ChallengeValues = std::map<std::string, std::vector<std::string>>;
+  void set_challenge_txt(std::string_view owner, ChallengeValues by_name);
+  const ChallengeValues* challenge_txt(std::string_view owner) const;
 
   // The TXT values `acme.<id>.<zone>` answers (several at once: one per pending authorization,
   // e.g. a name and its wildcard). An empty list clears them. Values longer than 255 octets are
@@ -142,9 +156,15 @@ class ZoneBuilder {
   const ZoneSettings& settings() const noexcept { return settings_; }
 
  private:
+  struct EndpointNames {
+    std::string id;
+    domain::Scope scope = domain::Scope::external;
+    std::vector<std::string> in_zone;  // its hostnames inside the zone, normalised (may be "*.x")
+  };
   ZoneSettings settings_;
-  std::vector<std::pair<std::string, domain::Scope>> endpoints_;  // id, scope
+  std::vector<EndpointNames> endpoints_;
   std::unordered_map<std::string, std::vector<std::string>> txt_;
+  std::map<std::string, ChallengeValues, std::less<>> challenge_txt_;  // owner -> name -> values
 };
 
 }  // namespace portcullis::dns

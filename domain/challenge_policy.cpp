@@ -55,6 +55,16 @@ std::string_view to_string(ChallengeChoice choice) noexcept {
 
 ChallengeDecision choose_challenge(const EndpointConfig& endpoint, std::string_view zone,
                                    const HostnameObservation& observed) {
+  if (in_platform_zone(observed.hostname, zone)) {
+    // We are the zone's authority: the value is published at _acme-challenge.<name> itself, and
+    // nothing the customer does (or fails to do) is involved. Needs no observation.
+    ChallengeDecision decision;
+    decision.hostname = observed.hostname;
+    decision.choice = ChallengeChoice::dns_01;
+    decision.reason = "in the platform zone: DNS-01, " + challenge_name(observed.hostname) +
+                      " TXT is served by our own zone (no record to create)";
+    return decision;
+  }
   const auto records = records_for_hostname(endpoint, observed.hostname, zone);
   if (endpoint.scope == Scope::internal)
     return dns_only(records, observed, "internal endpoint: the CA cannot reach it");

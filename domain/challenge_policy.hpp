@@ -1,7 +1,9 @@
 // Which ACME challenge proves each hostname of an endpoint, from the endpoint's shape and what a
-// check of the customer's DNS found (design §2): internal, allowlisted and wildcard names only by
-// DNS-01; an open external name by DNS-01 once its challenge CNAME is verified (it works before
-// traffic moves), else HTTP-01 once the name resolves to our listeners, else it waits: no order
+// check of the customer's DNS found (design §2). A name in the platform zone itself is proved by
+// DNS-01 in our own zone, whatever the endpoint, with nothing to check. Otherwise internal,
+// allowlisted and wildcard names only by DNS-01; an open external name by DNS-01 once its
+// challenge CNAME is verified (it works before traffic moves), else HTTP-01 once the name
+// resolves to our listeners, else it waits: no order
 // is placed (a validation bound to fail would count against the CA's failure limits), and the
 // decision names the record to create. Pure functions, no I/O.
 #pragma once
@@ -49,7 +51,8 @@ struct ChallengeDecision {
 };
 
 // The decision for one hostname of `endpoint` (its scope and allowlist), with the platform `zone`.
-// An observation still `unchecked` or in `error` is not a verification: the name waits.
+// An observation still `unchecked` or in `error` is not a verification: the name waits. A name in
+// the platform zone (in_platform_zone) is DNS-01 at once; its observation is not read.
 ChallengeDecision choose_challenge(const EndpointConfig& endpoint, std::string_view zone,
                                    const HostnameObservation& observed);
 

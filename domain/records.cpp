@@ -17,6 +17,14 @@ std::string challenge_name(std::string_view hostname) {
   return "_acme-challenge." + std::string(hostname);
 }
 
+bool in_platform_zone(std::string_view hostname, std::string_view zone) noexcept {
+  if (zone.empty()) return false;
+  if (base::is_wildcard(hostname)) hostname.remove_prefix(2);
+  if (hostname == zone) return true;
+  return hostname.size() > zone.size() + 1 && hostname.ends_with(zone) &&
+         hostname[hostname.size() - zone.size() - 1] == '.';
+}
+
 std::string_view to_string(RecordPurpose purpose) noexcept {
   switch (purpose) {
     case RecordPurpose::traffic: return "traffic";
@@ -41,6 +49,7 @@ std::string RequiredRecord::text() const { return name + " " + type + " " + targ
 std::vector<RequiredRecord> records_for_hostname(const EndpointConfig& endpoint, std::string_view hostname,
                                                  std::string_view zone) {
   std::vector<RequiredRecord> out;
+  if (in_platform_zone(hostname, zone)) return out;  // our zone answers both: nothing to delegate
   if (endpoint.scope == Scope::external) {
     RequiredRecord traffic;
     traffic.hostname = hostname;

@@ -19,6 +19,10 @@ std::string validation_host(std::string_view endpoint_id, std::string_view zone)
 // RFC 8555 §8.4: `_acme-challenge.<name>`; for a wildcard `*.example.com` the name validated is
 // the base domain, so `_acme-challenge.example.com`.
 std::string challenge_name(std::string_view hostname);
+// True when `hostname` (normalised; for a wildcard, its base domain) is the platform `zone` itself
+// or a name below it. Such a name needs no record from anyone: our own zone answers its address
+// and its DNS-01 value (TXT at `_acme-challenge.<name>`, no CNAME). False for an empty zone.
+bool in_platform_zone(std::string_view hostname, std::string_view zone) noexcept;
 
 enum class RecordPurpose {
   traffic,    // name CNAME <id>.<zone>.: routes clients (and HTTP-01 validation) to the listeners
@@ -54,7 +58,8 @@ struct RequiredRecord {
 
 // Records for one hostname (normalised, may be a wildcard) of an endpoint:
 //   external: traffic CNAME, then challenge CNAME;  internal: the challenge CNAME only (its
-//   traffic reaches it through internal DNS).
+//   traffic reaches it through internal DNS);  a name in the platform zone: none (see
+//   in_platform_zone).
 // A wildcard's traffic record `*.example.com CNAME <id>.<zone>.` is allowed in DNS (RFC 1034
 // §4.3.3, RFC 4592) and is listed, marked not checkable: a query names one host, and a host that
 // has records of its own is not covered by the wildcard, so no single answer proves it.

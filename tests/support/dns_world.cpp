@@ -9,7 +9,8 @@ DnsWorld::DnsWorld(std::vector<std::string> customer_records)
     : DnsWorld(std::move(customer_records), Ports{free_port(), free_port()}) {}
 
 DnsWorld::DnsWorld(std::vector<std::string> customer_records, Ports ports)
-    : knot{{.zones = {{"example.com", std::move(customer_records)}}}},
+    : fallback{ca.issue({fmt::format("*.{}", zone)}, "1003", "fallback")},
+      knot{{.zones = {{"example.com", std::move(customer_records)}}}},
       unbound{{.zones = {{"example.com", knot.host(), knot.port()}, {zone, "127.0.0.1", ports.dns}}}},
       pebble{PebbleOptions{.http_port = ports.http, .dns_server = unbound.host_port()}},
       dns_port_(ports.dns),
@@ -20,6 +21,7 @@ FixtureOptions DnsWorld::portcullis(std::vector<EndpointSpec> endpoints) const {
   o.internal_listener = true;
   o.http_port = http_port_;
   o.endpoints = std::move(endpoints);
+  o.fallback_cert = fallback;
   o.extra_toml = fmt::format(
       "[acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\n\n[dns]\nzone = \"{}\"\nlisten = [\"127.0.0.1:{}\"]\n"
       "resolver = \"{}\"\n",

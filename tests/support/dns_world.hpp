@@ -3,7 +3,10 @@
 // (edge.example.net) through the DNS port Portcullis will serve it on; Pebble validates through
 // Unbound (DNS-01 following the customer's CNAME, HTTP-01 to the address a name resolves to, on
 // the plain listener's port). portcullis() gives the options of a Portcullis with [acme] pointed
-// at that Pebble and [dns] serving the zone and checking records through Unbound.
+// at that Pebble and [dns] serving the zone and checking records through Unbound. These tests are
+// about customers' names, so that Portcullis gets a fallback certificate of its own: the platform
+// wildcard is then not ordered and every order Pebble sees is an endpoint's
+// (platform_wildcard_test.cpp covers the platform wildcard).
 #pragma once
 
 #include <cstdint>
@@ -38,6 +41,9 @@ class DnsWorld {
   // The logs of Knot and Unbound, for a failing check's message.
   std::string logs() const;
 
+  TempDir pki{"portcullis-pki"};
+  OpensslCa ca{pki.path()};
+  CertFiles fallback;  // *.edge.example.net, from `ca`
   KnotFixture knot;
   UnboundFixture unbound;
   PebbleFixture pebble;

@@ -56,6 +56,22 @@ TEST_CASE("dns-check lists every record of every endpoint with what was found", 
   CHECK_FALSE(app::all_ok(rows));
 }
 
+TEST_CASE("dns-check says a name in the platform zone needs no record, and checks nothing for it", "[unit][app]") {
+  std::vector<std::string> asked;
+  auto rows = app::check_endpoints({endpoint("wiki", {"wiki.edge.example.net", "svc.example.com"}, domain::Scope::internal)},
+                                   "edge.example.net", [&](const domain::RequiredRecord& record) {
+                                     asked.push_back(record.name);
+                                     return domain::Observation{RecordState::ok, ""};
+                                   });
+  CHECK(asked == std::vector<std::string>{"_acme-challenge.svc.example.com"});
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[1].hostname == "wiki.edge.example.net");
+  CHECK(rows[1].type == "-");
+  CHECK(rows[1].expected == app::in_zone_note);
+  CHECK(rows[1].state == RecordState::ok);
+  CHECK(app::all_ok(rows));
+}
+
 TEST_CASE("dns-check renders an aligned table", "[unit][app]") {
   std::vector<app::DnsCheckRow> rows{
       {"elb-1", "app.example.com", "app.example.com", "CNAME", "elb-1.edge.example.net.", RecordState::ok, ""},

@@ -6,6 +6,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "domain/platform_certificate.hpp"
+#include "domain/records.hpp"
+
 using namespace portcullis::domain;
 using namespace portcullis::app;
 using namespace std::chrono_literals;
@@ -80,7 +83,7 @@ TEST_CASE("the embedded defaults describe the make-run demo", "[unit][proxy]") {
   CHECK(cfg.server.workers == 0);
   CHECK(cfg.server.log_level == "info");
 
-  REQUIRE(cfg.listeners.size() == 2);
+  REQUIRE(cfg.listeners.size() == 3);
   CHECK(cfg.listeners[0].name == "https");
   CHECK(cfg.listeners[0].address.to_string() == "127.0.0.1:8443");
   CHECK(cfg.listeners[0].protocol == Protocol::https);
@@ -89,6 +92,10 @@ TEST_CASE("the embedded defaults describe the make-run demo", "[unit][proxy]") {
   CHECK(cfg.listeners[1].address.to_string() == "127.0.0.1:8080");
   CHECK(cfg.listeners[1].protocol == Protocol::http);
   CHECK(cfg.listeners[1].scope == Scope::external);
+  CHECK(cfg.listeners[2].name == "internal");
+  CHECK(cfg.listeners[2].address.to_string() == "127.0.0.1:8444");
+  CHECK(cfg.listeners[2].protocol == Protocol::https);
+  CHECK(cfg.listeners[2].scope == Scope::internal);
 
   CHECK(cfg.demo.enabled);
   CHECK(cfg.demo.listen.to_string() == "127.0.0.1:9901");
@@ -96,7 +103,7 @@ TEST_CASE("the embedded defaults describe the make-run demo", "[unit][proxy]") {
   CHECK(cfg.tls.default_cert.empty());
   CHECK(cfg.certificates.empty());
 
-  REQUIRE(cfg.endpoints.size() == 1);
+  REQUIRE(cfg.endpoints.size() == 2);
   const auto& demo = cfg.endpoints[0];
   CHECK(demo.id == "demo");
   CHECK(demo.hostnames == std::vector<std::string>{"localhost", "demo.localhost"});
@@ -104,6 +111,26 @@ TEST_CASE("the embedded defaults describe the make-run demo", "[unit][proxy]") {
   CHECK(demo.upstreams[0].to_string() == "127.0.0.1:9901");
   CHECK(demo.ip_allowlist.empty());
   CHECK(demo.managed_https);  // ordered only when a CA is configured (make run)
+
+  // The DNS-01 half of the demo: a platform zone on a local port, the resolver make run starts,
+  // no fallback_cert (so the platform wildcard is the fallback), and an internal endpoint whose
+  // name is in the zone (proved in our own zone, no record to create).
+  CHECK(cfg.dns.enabled);
+  CHECK(cfg.dns.zone == "portcullis.test");
+  REQUIRE(cfg.dns.listen.size() == 1);
+  CHECK(cfg.dns.listen[0].to_string() == "127.0.0.1:8053");
+  REQUIRE(cfg.dns.resolver);
+  CHECK(cfg.dns.resolver->to_string() == "127.0.0.1:8054");
+  CHECK(cfg.dns.internal_addresses == std::vector<std::string>{"127.0.0.1"});
+  CHECK(cfg.tls.fallback_cert.empty());
+  CHECK(fallback_source(cfg) == FallbackSource::platform_wildcard);
+  const auto& wiki = cfg.endpoints[1];
+  CHECK(wiki.id == "wiki");
+  CHECK(wiki.scope == Scope::internal);
+  CHECK(wiki.managed_https);
+  REQUIRE(wiki.hostnames.size() == 1);
+  CHECK(in_platform_zone(wiki.hostnames[0], cfg.dns.zone));
+  CHECK(records_for_endpoint(wiki, cfg.dns.zone).empty());
 
   SECTION("and its relative paths resolve against the working directory") {
     cfg.source = "<embedded>";

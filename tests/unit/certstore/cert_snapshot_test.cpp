@@ -360,3 +360,26 @@ TEST_CASE("random changes through the overlay select as a rebuild at every step"
     check_same_selection(*snap, *rebuild(live, f.fallback, f.def, now));
   }
 }
+
+TEST_CASE("a new fallback is swapped in over the same index, ranking as a built one", "[unit][certstore]") {
+  const auto& f = fx();
+  CertSnapshot::Builder b;
+  b.add(f.trans_exact).add(f.managed_exact).default_cert(f.def);
+  auto before = b.build()->with_changes({}, {f.trans_wild});
+  REQUIRE(before->select("x.edge.example.net") == f.def.get());
+
+  auto after = before->with_fallback(f.fallback);
+  CHECK(after->fallback() == f.fallback);
+  CHECK(after->select("x.edge.example.net") == f.fallback.get());
+  CHECK(after->select("a.b.edge.example.net") == f.def.get());  // one label only
+  // The index and its overlay are shared, and still outrank the fallback.
+  CHECK(after->size() == before->size());
+  CHECK(after->overlay_size() == before->overlay_size());
+  CHECK(after->select("app.example.com") == f.managed_exact.get());
+  CHECK(after->select("other.example.com") == f.trans_wild.get());
+  REQUIRE(after->next_expiry());
+  CHECK(*after->next_expiry() <= f.fallback->not_after());
+  // The snapshot it came from is unchanged (readers may hold it).
+  CHECK(before->fallback() == nullptr);
+  CHECK(after->with_fallback(nullptr)->select("x.edge.example.net") == f.def.get());
+}

@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "domain/platform_certificate.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/test_certs.hpp"
 #include "tests/unit/acme/memory_storage.hpp"
@@ -207,4 +208,60 @@ TEST_CASE("a reload that drops an endpoint withdraws its stored certificate and 
   CHECK(b.catalog.stored("app") == nullptr);
   CHECK(b.storage.certificates.at("app").removed_unix != 0);
   CHECK(b.storage.certificates.at("api").removed_unix == 0);
+}
+
+TEST_CASE("the platform wildcard is served in the fallback slot, hot-swapped, and yields to tls.fallback_cert",
+          "[unit][control]") {
+  Bench b;
+  b.config.dns.enabled = true;
+  b.config.dns.zone = "edge.example.net";
+  const std::string platform_id(portcullis::domain::platform_certificate_id);
+  auto uploaded = b.ca.issue({"app.edge.example.net"});
+  REQUIRE(b.storage.put_certificate(row("transitional:app", "app", CertSource::transitional, uploaded)));
+  b.config.endpoints = {endpoint("app", {"app.edge.example.net"})};
+  REQUIRE(b.catalog.start(b.config));
+  CHECK(b.served("anything.edge.example.net") == b.default_cert.serial_hex);  // not issued yet
+
+  auto wildcard = b.ca.issue({"*.edge.example.net", "edge.example.net"});
+  const auto before = b.registry.current();
+  REQUIRE(b.catalog.put_stored(platform_id, {platform_id, {"*.edge.example.net", "edge.example.net"},
+                                             wildcard.bundle(CertSource::fallback)}));
+  const auto after = b.registry.current();
+  CHECK(after != before);  // the next handshake sees it: no restart, no rebuild
+  CHECK(after->overlay_size() == before->overlay_size());
+  CHECK(after->size() == before->size());  // not in the name index
+  CHECK(b.served("anything.edge.example.net") == wildcard.serial_hex);
+  CHECK(b.served("edge.example.net") == wildcard.serial_hex);
+  // A transitional certificate for a name outranks the platform wildcard (design §2).
+  CHECK(b.served("app.edge.example.net") == uploaded.serial_hex);
+  CHECK(b.served("elsewhere.test") == b.default_cert.serial_hex);
+
+  SECTION("it is refused as a managed certificate: only the fallback slot holds it") {
+    auto managed = b.catalog.put_stored(platform_id, {platform_id, {}, wildcard.bundle(CertSource::managed)});
+    CHECK_FALSE(managed);
+  }
+  SECTION("a restart reads it from the store into the fallback slot") {
+    auto stored = row(platform_id, platform_id, CertSource::fallback, wildcard);
+    stored.names = {"*.edge.example.net", "edge.example.net"};
+    REQUIRE(b.storage.put_certificate(stored));
+    Bench restarted;
+    restarted.storage.certificates = b.storage.certificates;
+    restarted.config.dns = b.config.dns;
+    restarted.config.endpoints = b.config.endpoints;
+    REQUIRE(restarted.catalog.start(restarted.config));
+    CHECK(restarted.served("anything.edge.example.net") == wildcard.serial_hex);
+  }
+  SECTION("an operator's tls.fallback_cert wins; the platform wildcard is withdrawn and marked removed") {
+    auto stored = row(platform_id, platform_id, CertSource::fallback, wildcard);
+    REQUIRE(b.storage.put_certificate(stored));
+    auto own = b.ca.issue({"*.edge.example.net"});
+    own.write_files(b.dir / "fallback.crt", b.dir / "fallback.key");
+    auto next = b.config;
+    next.tls.fallback_cert = b.dir / "fallback.crt";
+    next.tls.fallback_key = b.dir / "fallback.key";
+    b.reload(next);
+    CHECK(b.served("anything.edge.example.net") == own.serial_hex);
+    CHECK(b.catalog.stored(platform_id) == nullptr);
+    CHECK(b.storage.certificates.at(platform_id).removed_unix != 0);
+  }
 }

@@ -77,6 +77,19 @@ TEST_CASE("the challenge for a hostname follows the design's table", "[unit][dom
        ChallengeChoice::wait, "not checked yet"},
       {"open, resolver failing", Scope::external, false, "app.example.com", servfail, servfail,
        ChallengeChoice::wait, "check failed: SERVFAIL from 127.0.0.1:53"},
+      // a name in the platform zone: DNS-01 in our own zone, whatever the endpoint and the checks
+      {"in the zone, internal, nothing checked", Scope::internal, false, "wiki.edge.example.net", unchecked,
+       unchecked, ChallengeChoice::dns_01, "_acme-challenge.wiki.edge.example.net TXT is served by our own zone"},
+      {"in the zone, external open, resolver failing", Scope::external, false, "app.edge.example.net", servfail,
+       servfail, ChallengeChoice::dns_01, "in the platform zone"},
+      {"in the zone, allowlisted", Scope::external, true, "app.edge.example.net", missing, missing,
+       ChallengeChoice::dns_01, "no record to create"},
+      {"the zone's wildcard", Scope::internal, false, "*.edge.example.net", unchecked, unchecked,
+       ChallengeChoice::dns_01, "_acme-challenge.edge.example.net TXT"},
+      {"the zone's apex", Scope::internal, false, "edge.example.net", unchecked, unchecked, ChallengeChoice::dns_01,
+       "_acme-challenge.edge.example.net TXT"},
+      {"a sibling of the zone is not in it", Scope::internal, false, "xedge.example.net", unchecked, unchecked,
+       ChallengeChoice::wait, "internal endpoint"},
   };
   for (const auto& row : rows) {
     SECTION(row.name) {
@@ -140,6 +153,13 @@ TEST_CASE("an endpoint orders only when no hostname waits, mixing challenge type
     CHECK_FALSE(d.ready);
     CHECK(d.hostnames[1].choice == ChallengeChoice::wait);
     CHECK(d.reason == "waiting for www.example.com (no order until every name can be validated)");
+  }
+  SECTION("the platform wildcard's two names: ready with nothing checked") {
+    auto platform = endpoint(Scope::internal, false, {"*.edge.example.net", "edge.example.net"});
+    auto d = choose_challenges(platform, zone, {{"*.edge.example.net", unchecked, unchecked},
+                                                {"edge.example.net", unchecked, unchecked}});
+    CHECK(d.ready);
+    CHECK(d.reason == "ready: *.edge.example.net dns-01, edge.example.net dns-01");
   }
   SECTION("no hostnames: nothing to order") {
     auto d = choose_challenges(e, zone, {});

@@ -103,3 +103,34 @@ TEST_CASE("record purposes and states have stable names", "[unit][domain]") {
   CHECK(to_string(RecordState::wrong_target) == "wrong_target");
   CHECK(to_string(RecordState::error) == "error");
 }
+
+TEST_CASE("a name is in the platform zone when it is the zone or below it, a wildcard by its base", "[unit][domain]") {
+  struct Row {
+    const char* hostname;
+    bool in_zone;
+  };
+  const Row rows[] = {
+      {"edge.example.net", true},          {"wiki.edge.example.net", true},
+      {"a.b.edge.example.net", true},      {"*.edge.example.net", true},
+      {"*.apps.edge.example.net", true},   {"example.net", false},
+      {"xedge.example.net", false},        {"edge.example.net.evil.com", false},
+      {"app.example.com", false},          {"*.example.net", false},
+  };
+  for (const auto& row : rows) {
+    INFO(row.hostname);
+    CHECK(in_platform_zone(row.hostname, zone) == row.in_zone);
+  }
+  CHECK_FALSE(in_platform_zone("edge.example.net", ""));
+}
+
+TEST_CASE("a name in the platform zone needs no record from anyone", "[unit][domain]") {
+  for (auto scope : {Scope::external, Scope::internal}) {
+    auto ep = endpoint(scope, {"wiki.edge.example.net", "*.apps.edge.example.net", "app.example.com"});
+    CHECK(records_for_hostname(ep, "wiki.edge.example.net", zone).empty());
+    CHECK(records_for_hostname(ep, "*.apps.edge.example.net", zone).empty());
+    // The endpoint's other names still need theirs.
+    auto records = records_for_endpoint(ep, zone);
+    REQUIRE_FALSE(records.empty());
+    for (const auto& r : records) CHECK(r.hostname == "app.example.com");
+  }
+}
