@@ -122,15 +122,22 @@ Status RenewalScheduler::set_renewal_window(const std::string& endpoint_id, Cloc
   return save(entry);
 }
 
-std::vector<std::string> RenewalScheduler::take_due() {
-  std::vector<std::string> due;
+std::vector<std::string> RenewalScheduler::take_due(std::size_t max) {
+  // The longest overdue first, so a bound on concurrent orders serves them in turn; ties by id.
+  std::vector<std::pair<std::int64_t, std::string>> candidates;
   const auto now = to_unix(now_());
-  for (auto& [id, entry] : entries_) {
+  for (const auto& [id, entry] : entries_) {
     if (!entry.tracked || entry.in_flight || entry.state.next_attempt_unix > now) continue;
-    entry.in_flight = true;
-    due.push_back(id);
+    candidates.emplace_back(entry.state.next_attempt_unix, id);
   }
-  std::sort(due.begin(), due.end());
+  std::sort(candidates.begin(), candidates.end());
+  if (candidates.size() > max) candidates.resize(max);
+  std::vector<std::string> due;
+  due.reserve(candidates.size());
+  for (auto& [at, id] : candidates) {
+    entries_[id].in_flight = true;
+    due.push_back(std::move(id));
+  }
   return due;
 }
 

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -78,8 +79,9 @@ class RenewalScheduler {
   // time; the same window keeps it (RFC 9773 §4.2). Ignored while a failure backoff runs.
   Status set_renewal_window(const std::string& endpoint_id, Clock::time_point start, Clock::time_point end);
 
-  // Endpoints due now that are not in flight; each is marked in flight until succeeded/failed.
-  std::vector<std::string> take_due();
+  // Endpoints due now that are not in flight, at most `max` of them, the longest overdue first;
+  // each is marked in flight until succeeded/failed/postpone.
+  std::vector<std::string> take_due(std::size_t max = std::numeric_limits<std::size_t>::max());
   // The earliest attempt among tracked endpoints not in flight; nullopt when there is none.
   std::optional<Clock::time_point> next_due() const;
 

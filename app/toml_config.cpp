@@ -611,7 +611,7 @@ void read_acme(const Table& root, domain::Config& cfg) {
   if (!v) return;
   Table t(root.problems(), *v, "acme",
           {"directory", "ca_bundle", "email", "eab_kid", "eab_hmac_key", "profile", "preferred_chain",
-           "renew_before_ratio"});
+           "renew_before_ratio", "max_concurrent_orders"});
   Problems& problems = t.problems();
   auto& a = cfg.acme;
   constexpr std::string_view url_what = "the https URL of the CA's directory";
@@ -657,6 +657,13 @@ void read_acme(const Table& root, domain::Config& cfg) {
       problems.expected(*r, "acme.renew_before_ratio", "a number between 0 and 1 (exclusive), such as 0.33");
     } else {
       a.renew_before_ratio = ratio;
+    }
+  }
+  if (const Value* m = t.find("max_concurrent_orders")) {
+    if (!m->is_integer() || m->as_integer() < 1 || m->as_integer() > 1000) {
+      problems.expected(*m, "acme.max_concurrent_orders", "an integer from 1 to 1000, such as 16");
+    } else {
+      a.max_concurrent_orders = static_cast<std::uint32_t>(m->as_integer());
     }
   }
 }

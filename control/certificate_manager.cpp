@@ -153,6 +153,10 @@ Status CertificateManager::configure(const domain::Config& config) {
     tasks_.spawn("acme settings", reset_backoff_on_new_settings(std::move(fingerprint), config.acme.directory));
   }
 
+  // Takes effect at once: a lower bound lets the orders running end, a higher one starts more.
+  max_orders_ = std::max<std::size_t>(1, config.acme.max_concurrent_orders);
+  acme_config_.max_concurrent_orders = config.acme.max_concurrent_orders;
+
   std::map<std::string, domain::EndpointConfig> next;
   for (const auto& ep : config.endpoints) {
     if (!ep.managed_https) continue;
@@ -219,14 +223,20 @@ asio::awaitable<void> CertificateManager::reset_backoff_on_new_settings(std::str
 
 asio::awaitable<void> CertificateManager::schedule_loop() {
   for (;;) {
-    if (scheduler_) {
-      for (auto& id : scheduler_->take_due()) {
+    // At most max_concurrent_orders issuances at once: a renewal storm (a restart after an
+    // outage, a CA's mass revocation) becomes a steady flow the CA and the control loop can take.
+    // The rest stay due; each issuance that ends wakes the loop to start the next.
+    const std::size_t room = max_orders_ > orders_running_ ? max_orders_ - orders_running_ : 0;
+    if (scheduler_ && room > 0) {
+      for (auto& id : scheduler_->take_due(room)) {
         auto name = "issue " + id;
-        tasks_.spawn(std::move(name), issue_one(std::move(id), acme_));
+        ++orders_running_;
+        tasks_.spawn(std::move(name), run_order(std::move(id), acme_));
       }
     }
     auto now = acme::Clock::now();
-    auto next = scheduler_ ? scheduler_->next_due() : std::nullopt;
+    // Full: nothing can start before an issuance ends, and that wakes the loop.
+    auto next = scheduler_ && orders_running_ < max_orders_ ? scheduler_->next_due() : std::nullopt;
     auto wait = next ? std::max(std::chrono::duration_cast<std::chrono::milliseconds>(*next - now),
                                 std::chrono::milliseconds(0))
                      : std::chrono::duration_cast<std::chrono::milliseconds>(idle_recheck);
@@ -236,6 +246,13 @@ asio::awaitable<void> CertificateManager::schedule_loop() {
     const auto state = co_await asio::this_coro::cancellation_state;
     if (is_cancelled(state)) co_return;  // aborted by shutdown()
   }
+}
+
+asio::awaitable<void> CertificateManager::run_order(std::string endpoint_id, std::shared_ptr<AcmeSession> acme) {
+  co_await issue_one(std::move(endpoint_id), std::move(acme));
+  // Not reached when the task is cancelled at shutdown: nothing starts afterwards anyway.
+  --orders_running_;
+  wake();
 }
 
 asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std::shared_ptr<AcmeSession> acme) {

@@ -77,6 +77,8 @@ class CertificateManager {
   };
 
   boost::asio::awaitable<void> schedule_loop();
+  // issue_one, then frees its place among the concurrent orders and wakes the schedule loop.
+  boost::asio::awaitable<void> run_order(std::string endpoint_id, std::shared_ptr<AcmeSession> acme);
   boost::asio::awaitable<void> issue_one(std::string endpoint_id, std::shared_ptr<AcmeSession> acme);
   // RFC 9773: asks the CA for each managed certificate's renewal window and hands it to the
   // scheduler; stops when the CA offers no ARI, or when cancelled (a new session took over).
@@ -101,6 +103,8 @@ class CertificateManager {
   boost::asio::steady_timer timer_;  // the schedule loop's; wake() cancels it
   std::optional<base::TaskGroup::TaskId> ari_task_;
   bool loop_running_ = false;
+  std::size_t max_orders_ = 16;     // [acme] max_concurrent_orders
+  std::size_t orders_running_ = 0;  // issuances started by the schedule loop and not ended
   Stats stats_;
   ChallengePlanner* planner_ = nullptr;
   std::map<std::string, unsigned> waits_;  // endpoint id -> checks in a row that found it waiting

@@ -68,6 +68,7 @@ struct AcmeConfig {
   std::string profile;
   std::string preferred_chain;          // issuer CN of the alternate chain to prefer
   double renew_before_ratio = 1.0 / 3;  // renew when this fraction of the lifetime is left
+  std::uint32_t max_concurrent_orders = 16;  // issuances in flight at once; the rest wait their turn
 };
 
 // A name server of the platform zone, as its NS record and, when inside the zone, its glue.

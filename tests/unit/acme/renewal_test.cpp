@@ -72,6 +72,25 @@ TEST_CASE("failures back off 1 min, 10 min, 100 min, then every 6 h", "[unit][ac
   CHECK(failure_backoff(100) == 6h);
 }
 
+TEST_CASE("the scheduler hands out at most the asked number of due endpoints, the longest overdue first "
+          "(an endpoint never attempted before any retry)",
+          "[unit][acme]") {
+  testing::MemoryStorage storage;
+  FakeClock clock;
+  RenewalScheduler scheduler(storage, {}, [&] { return clock.now; }, [&] { return clock.draw; });
+  REQUIRE(scheduler.load());
+  REQUIRE(scheduler.track("elb-b", std::nullopt));
+  REQUIRE(scheduler.track("elb-a", std::nullopt));
+  REQUIRE(scheduler.take_due(1) == std::vector<std::string>{"elb-a"});  // both never attempted: by id
+  REQUIRE(scheduler.failed("elb-a", "down"));  // due again in a minute
+  clock.now += 2min;
+  REQUIRE(scheduler.track("elb-c", std::nullopt));  // never attempted: before elb-a's retry
+  CHECK(scheduler.take_due(2) == std::vector<std::string>{"elb-b", "elb-c"});
+  CHECK(scheduler.take_due(0).empty());
+  CHECK(scheduler.take_due(5) == std::vector<std::string>{"elb-a"});
+  CHECK(scheduler.take_due(5).empty());
+}
+
 TEST_CASE("the scheduler hands out a due endpoint once and backs off on failure", "[unit][acme]") {
   testing::MemoryStorage storage;
   FakeClock clock;

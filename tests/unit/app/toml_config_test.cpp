@@ -570,8 +570,9 @@ TEST_CASE("the acme section enables ACME and checks its values", "[unit][proxy]"
   Config cfg = parsed(acme({"directory = \"https://localhost:14000/dir\"", "ca_bundle = \"pebble.minica.pem\"",
                             "email = \"ops@example.com\"", "eab_kid = \"kid-1\"", "eab_hmac_key = \"c2VjcmV0X2tleQ\"",
                             "profile = \"shortlived\"", "preferred_chain = \"ISRG Root X1\"",
-                            "renew_before_ratio = 0.5"}));
+                            "renew_before_ratio = 0.5", "max_concurrent_orders = 4"}));
   CHECK(cfg.acme.enabled);
+  CHECK(cfg.acme.max_concurrent_orders == 4);
   CHECK(cfg.acme.directory == "https://localhost:14000/dir");
   CHECK(cfg.acme.ca_bundle == "pebble.minica.pem");
   CHECK(cfg.acme.email == "ops@example.com");
@@ -582,6 +583,9 @@ TEST_CASE("the acme section enables ACME and checks its values", "[unit][proxy]"
   CHECK(cfg.acme.renew_before_ratio == Approx(0.5));
 
   CHECK(parsed(acme({"directory = \"https://ca.example/dir\""})).acme.renew_before_ratio == Approx(1.0 / 3));
+  CHECK(parsed(acme({"directory = \"https://ca.example/dir\""})).acme.max_concurrent_orders == 16);
+  CHECK(error_of(acme({"directory = \"https://ca.example/dir\"", "max_concurrent_orders = 0"})) ==
+        "t.toml:6: acme.max_concurrent_orders: expected an integer from 1 to 1000, such as 16, got 0");
   CHECK(error_of(acme({"directory = \"http://ca.example/dir\""})) ==
         "t.toml:5: acme.directory: expected the https URL of the CA's directory, got \"http://ca.example/dir\"");
   CHECK(error_of(acme({"directory = \"not a url\""})) ==
@@ -598,7 +602,7 @@ TEST_CASE("the acme section enables ACME and checks its values", "[unit][proxy]"
         "t.toml:6: acme.renew_before_ratio: expected a number between 0 and 1 (exclusive), such as 0.33, got 0");
   CHECK(error_of(acme({"directory = \"https://ca.example/dir\"", "dir = \"x\""})) ==
         "t.toml:6: acme.dir: unknown key (known: directory, ca_bundle, email, eab_kid, eab_hmac_key, profile, "
-        "preferred_chain, renew_before_ratio)");
+        "preferred_chain, renew_before_ratio, max_concurrent_orders)");
 
   SECTION("the EAB key is a secret and never quoted") {
     const std::string error = error_of(acme({"directory = \"https://ca.example/dir\"", "eab_kid = \"kid\"",
