@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: a local ACME CA (Pebble, Let's Encrypt's test CA, from Debian) and Portcullis on its
 # embedded defaults: data in ./var, HTTPS on 127.0.0.1:8443, HTTP on 127.0.0.1:8080, a demo upstream
-# on 127.0.0.1:9901. Pebble validates HTTP-01 against the plain listener; its resolver is
-# pebble-challtestsrv answering every name with 127.0.0.1, so nothing in /etc is touched.
+# on 127.0.0.1:9901, the admin API on 127.0.0.1:9900 (token in var/admin-token). Pebble validates
+# HTTP-01 against the plain listener; its resolver is pebble-challtestsrv answering every name with
+# 127.0.0.1, so nothing in /etc is touched.
 # Ctrl-C stops Portcullis (it drains) and then the two Pebble processes this script started.
 set -euo pipefail
 
@@ -85,6 +86,9 @@ cat <<MSG
 Local ACME CA: Pebble at https://$pebble_acme/dir (log: $state/pebble.log).
 The demo endpoint gets a Pebble certificate over HTTP-01 within seconds of start; then
   curl --cacert $state/root.pem https://localhost:8443/     # verified against Pebble's root
+Admin API: http://127.0.0.1:9900/ (docs/admin-api.md); its bearer token is written to var/admin-token
+at first start (mode 0600):
+  curl -H "Authorization: Bearer \$(cat var/admin-token)" http://127.0.0.1:9900/api/v1/endpoints
 MSG
 
 "$bin" run ${PORTCULLIS_CONFIG:+--config "$PORTCULLIS_CONFIG"} --acme-directory "https://$pebble_acme/dir" --acme-ca-bundle "$state/tls-ca.pem" &
