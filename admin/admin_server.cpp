@@ -1,5 +1,7 @@
 #include "admin/admin_server.hpp"
 
+#include <array>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -21,6 +23,11 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// After an answer to a request that is not read whole (413, 400), what the client still sends is
+// read and dropped, up to this much for this long, before the close: closing with unread bytes
+// resets the connection, and a client could lose the answer before it reads it.
+constexpr std::chrono::seconds linger_deadline{2};
+constexpr std::size_t linger_bytes = 4 * 1024 * 1024;
 
 Response problem(const Request& req, http::status status, std::string detail) {
   return problem_response({status, "about:blank", "", std::move(detail), {}}, req.version(), req.keep_alive());
@@ -119,8 +126,16 @@ asio::awaitable<void> AdminServer::session(tcp::socket socket) {
                                    fmt::format("the body is larger than {} bytes", options_.max_body_bytes))
                          : problem(head, http::status::bad_request, "not an HTTP/1.1 request: " + ec.message());
       stream.expires_after(options_.request_timeout);
-      co_await http::async_write(stream, res, use_tuple);
-      stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+      if (wec) co_return;
+      stream.socket().shutdown(tcp::socket::shutdown_send, wec);
+      stream.expires_after(linger_deadline);
+      std::array<char, 4096> scratch;
+      for (std::size_t dropped = 0; dropped < linger_bytes;) {
+        auto [rec, rn] = co_await stream.async_read_some(asio::buffer(scratch), use_tuple);
+        if (rec) break;
+        dropped += rn;
+      }
       co_return;
     }
     Request req = parser.release();

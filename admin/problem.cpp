@@ -9,7 +9,7 @@ boost::json::object to_json(const ProblemDetails& problem) {
   boost::json::object doc;
   doc["type"] = problem.type;
   doc["title"] = problem.title.empty() ? std::string(http::obsolete_reason(problem.status)) : problem.title;
-  doc["status"] = static_cast<unsigned>(problem.status);
+  doc["status"] = static_cast<int>(problem.status);
   doc["detail"] = problem.detail;
   if (!problem.errors.empty()) {
     boost::json::array errors;

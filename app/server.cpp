@@ -69,6 +69,7 @@ Status Server::start() {
   // catalog withdraws the stored certificates of endpoints it is not given.
   endpoints_ = std::make_unique<control::EndpointService>(*storage_, pool_, control_.get_executor());
   if (auto st = endpoints_->load(); !st) return st;
+  endpoints_->set_aside_clashes(config_.endpoints);
   auto merged = endpoints_->merge(config_.endpoints);
   if (!merged) return tl::unexpected(merged.error());
   endpoints_->set_file_endpoints(config_.endpoints);

@@ -127,6 +127,30 @@ bool EndpointService::is_file_endpoint(const std::string& id) const {
   return std::any_of(file_.begin(), file_.end(), [&](const auto& e) { return e.id == id; });
 }
 
+void EndpointService::set_aside_clashes(const std::vector<EndpointConfig>& file) {
+  for (auto it = stored_.begin(); it != stored_.end();) {
+    std::vector<domain::EndpointCheck> checks;
+    for (const auto& e : file) checks.push_back(as_check(e));
+    checks.push_back(as_check(it->second));
+    const std::size_t self = file.size();
+    auto cite = [&](const domain::Place& place) {
+      return fmt::format("the configuration file's endpoint {}", quote(checks.at(place.endpoint).endpoint.id));
+    };
+    std::vector<std::string> texts;
+    for (const auto& p : domain::validate_together(checks, cite)) {
+      if (p.place.endpoint == self) texts.push_back(p.text());
+    }
+    if (texts.empty()) {
+      ++it;
+      continue;
+    }
+    log::proxy()->error("stored endpoint not served id={} problems=\"{}\" (the file's endpoint wins; the stored "
+                        "one is served again after a restart without the clash)",
+                        it->first, fmt::join(texts, "; "));
+    it = stored_.erase(it);
+  }
+}
+
 Result<std::vector<EndpointConfig>> EndpointService::merge(const std::vector<EndpointConfig>& file) const {
   std::vector<domain::EndpointCheck> checks;
   std::vector<bool> from_file;

@@ -68,6 +68,10 @@ class EndpointService {
   // Start-up, before the control loop runs (blocking): reads the stored endpoints. A stored
   // endpoint that no longer passes domain::validate is logged and left out. Errors: the store's.
   Status load();
+  // Start-up: a stored endpoint whose id or hostname the configuration file now gives to an
+  // endpoint of its own (edited while the process was stopped) is not served — the file wins —
+  // and logged with the clash; its row stays, so it is back at the first start without the clash.
+  void set_aside_clashes(const std::vector<domain::EndpointConfig>& file);
   // The list to serve: `file` then the stored endpoints, in id order. An id or hostname claimed by
   // both is an Errc::config error naming the stored endpoint and the file's (a reload is then
   // rejected). Pure.
