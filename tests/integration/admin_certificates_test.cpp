@@ -11,7 +11,10 @@
 
 #include <boost/json.hpp>
 
+#include <fmt/format.h>
+
 #include "certstore/pem.hpp"
+#include "tests/support/pebble.hpp"
 #include "tests/support/portcullis_fixture.hpp"
 #include "tests/support/test_certs.hpp"
 #include "tests/support/upstream_server.hpp"
@@ -72,7 +75,58 @@ std::string key_material(const portcullis::base::SecretBytes& key_pem) {
   return std::string(text.substr(start, 40));
 }
 
+// A first issuance from a local Pebble takes well under a second; this leaves room for a loaded machine.
+constexpr Millis issuance_deadline = 30s;
+
+// The managed certificate's serial in GET .../certificate, "" before there is one.
+std::string managed_serial(PortcullisFixture& px, const std::string& token, const std::string& id) {
+  auto r = px.admin("GET", "/api/v1/endpoints/" + id + "/certificate", token);
+  if (r.status != 200) return {};
+  const auto managed = json::parse(r.body).as_object().at("managed").as_object();
+  if (!managed.contains("certificate")) return {};
+  return std::string(managed.at("certificate").as_object().at("serial").as_string());
+}
+
 }  // namespace
+
+TEST_CASE("an endpoint created through the admin API gets its managed certificate, and a renewal on request replaces it",
+          "[integration][admin][acme]") {
+  UpstreamServer upstream;
+  const auto http_port = free_port();
+  PebbleFixture pebble(PebbleOptions{.http_port = http_port});
+  FixtureOptions options;
+  options.admin = true;
+  options.http_port = http_port;
+  options.extra_toml = fmt::format("[acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\n", pebble.directory_url(),
+                                   pebble.ca_bundle().string());
+  PortcullisFixture px(options);
+  const std::string token = px.admin_token();
+  REQUIRE(px.admin("POST", "/api/v1/endpoints", token,
+                   R"({"id": "shop", "hostnames": ["shop.example.com"], "upstreams": [")" + upstream.address() + R"("]})")
+              .status == 201);
+  std::string first;
+  REQUIRE(wait_until([&] { return !(first = managed_serial(px, token, "shop")).empty(); }, issuance_deadline, 100ms));
+  CHECK(px.served_serial("shop.example.com") == std::optional<std::string>(normalize_serial(first)));
+  auto status = json_of(px.admin("GET", "/api/v1/endpoints/shop/certificate", token));
+  CHECK(status.at("served").as_array()[0].as_object().at("source") == "managed");
+  const auto& managed = status.at("managed").as_object();
+  CHECK(managed.at("enabled") == true);
+  CHECK(managed.at("challenge").as_string().find("http-01") != std::string::npos);
+  CHECK(managed.at("next_renewal").is_string());
+  CHECK(managed.at("consecutive_failures") == 0);
+
+  auto renew = px.admin("POST", "/api/v1/endpoints/shop/renew", token);
+  CHECK(renew.status == 202);
+  std::string second;
+  REQUIRE(wait_until(
+      [&] {
+        second = managed_serial(px, token, "shop");
+        return !second.empty() && second != first;
+      },
+      issuance_deadline, 100ms));
+  CHECK(px.served_serial("shop.example.com") == std::optional<std::string>(normalize_serial(second)));
+  CHECK(px.log().find("renewal requested endpoint=shop force=false") != std::string::npos);
+}
 
 TEST_CASE("a transitional certificate uploaded through the admin API is checked, served at once and withdrawn",
           "[integration][admin]") {
