@@ -2,13 +2,17 @@
 // curl. Every route without a token, with a wrong one and with the right one; the problem
 // documents for bad input; an endpoint created through the API served at once (TLS to its
 // upstream), kept across a restart and withdrawn when deleted; the configuration file's
-// endpoints read-only; the token in no log line.
+// endpoints read-only; the token in no log line; an endpoint's DNS records checked live (Knot
+// behind Unbound).
 #define CATCH_CONFIG_ENABLE_OPTIONAL_STRINGMAKER
 #include <catch2/catch.hpp>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
+#include "tests/support/knot.hpp"
 #include "tests/support/portcullis_fixture.hpp"
+#include "tests/support/unbound.hpp"
 #include "tests/support/upstream_server.hpp"
 
 namespace {
@@ -232,4 +236,40 @@ TEST_CASE("a reload keeps the endpoints created through the admin API and refuse
   CHECK(px.reload() == ReloadOutcome::rejected);
   CHECK(px.log().find("created through the admin API") != std::string::npos);
   CHECK(px.curl("api.example.com", "/still").status == 200);
+}
+
+TEST_CASE("the records an endpoint created through the admin API needs, checked live through the resolver",
+          "[integration][admin][dns]") {
+  KnotFixture knot{{.zones = {{"example.com", {"app 0 CNAME elb-1.edge.example.net."}}}}};
+  UnboundFixture unbound{{.zones = {{"example.com", knot.host(), knot.port()}}}};
+  INFO("knot log:\n" << knot.log() << "\nunbound log:\n" << unbound.log());
+  UpstreamServer upstream;
+  FixtureOptions options;
+  options.admin = true;
+  options.extra_toml = fmt::format("[dns]\nzone = \"edge.example.net\"\nlisten = [\"127.0.0.1:{}\"]\nresolver = \"{}:{}\"\n",
+                                   free_port(), unbound.host(), unbound.port());
+  PortcullisFixture px(options);
+  const std::string token = px.admin_token();
+  REQUIRE(px.admin("POST", "/api/v1/endpoints", token,
+                   R"({"id": "elb-1", "hostnames": ["app.example.com"], "managed_https": false, "upstreams": [")" +
+                       upstream.address() + R"("]})")
+              .status == 201);
+
+  auto first = json_of(px.admin("GET", "/api/v1/endpoints/elb-1/dns", token));
+  CHECK(first.at("zone") == "edge.example.net");
+  CHECK(first.at("ok") == false);
+  const auto& records = first.at("records").as_array();
+  REQUIRE(records.size() == 2);  // external: the traffic CNAME and the challenge CNAME
+  CHECK(records[0].as_object().at("purpose") == "traffic");
+  CHECK(records[0].as_object().at("target") == "elb-1.edge.example.net.");
+  CHECK(records[0].as_object().at("state") == "ok");
+  CHECK(records[1].as_object().at("name") == "_acme-challenge.app.example.com");
+  CHECK(records[1].as_object().at("target") == "acme.elb-1.edge.example.net.");
+  CHECK(records[1].as_object().at("state") == "missing");
+
+  knot.set_cname("example.com", "_acme-challenge.app.example.com", "acme.elb-1.edge.example.net.");
+  unbound.flush();
+  auto second = json_of(px.admin("GET", "/api/v1/endpoints/elb-1/dns", token));
+  CHECK(second.at("ok") == true);
+  CHECK(second.at("records").as_array()[1].as_object().at("state") == "ok");
 }
