@@ -215,7 +215,9 @@ boost::asio::awaitable<Response> AdminApi::endpoint_dns(const Request& req, cons
     for (const auto& record : records) out.push_back(checker.check(record));
     return out;
   });
-  if (!seen) co_return problem(req, {http::status::internal_server_error, "about:blank", "", seen.error().message(), {}});
+  if (!seen) {
+    co_return problem(req, {http::status::internal_server_error, "about:blank", "", seen.error().message(), {}});
+  }
   json::array items;
   bool ok = true;
   for (std::size_t i = 0; i < records.size(); ++i) {
@@ -267,13 +269,14 @@ boost::asio::awaitable<Response> AdminApi::endpoint_certificate(const Request& r
     managed["challenge"] = status.challenge;
     if (status.renewal) {
       const auto& r = *status.renewal;
-      managed["next_renewal"] = r.next_attempt_unix ? json::value(rfc3339(certstore::Clock::from_time_t(r.next_attempt_unix)))
-                                                    : json::value(nullptr);
+      // 0: never (a time in the store is unix seconds).
+      auto when = [](std::int64_t unix) {
+        return unix ? json::value(rfc3339(certstore::Clock::from_time_t(unix))) : json::value(nullptr);
+      };
+      managed["next_renewal"] = when(r.next_attempt_unix);
       managed["consecutive_failures"] = r.consecutive_failures;
       managed["last_error"] = r.last_error;
-      managed["last_success"] = r.last_success_unix
-                                    ? json::value(rfc3339(certstore::Clock::from_time_t(r.last_success_unix)))
-                                    : json::value(nullptr);
+      managed["last_success"] = when(r.last_success_unix);
     }
     if (const auto* stored = services_.catalog.stored(id)) {
       managed["certificate"] = to_json(control::summarize(*stored->bundle, now));

@@ -97,7 +97,8 @@ Result<json::object> parse_object(std::string_view body) {
   const std::size_t used = parser.write(body.data(), body.size(), ec);
   if (!ec) parser.finish(ec);
   if (ec) {
-    return fail(Errc::invalid_input, fmt::format("invalid JSON at byte {}: {}", std::min(used, body.size()), ec.message()));
+    return fail(Errc::invalid_input,
+                fmt::format("invalid JSON at byte {}: {}", std::min(used, body.size()), ec.message()));
   }
   json::value v = parser.release();
   if (!v.is_object()) return fail(Errc::invalid_input, "expected a JSON object, got " + describe(v));

@@ -13,7 +13,9 @@ boost::json::object to_json(const ProblemDetails& problem) {
   doc["detail"] = problem.detail;
   if (!problem.errors.empty()) {
     boost::json::array errors;
-    for (const auto& e : problem.errors) errors.push_back(boost::json::object{{"field", e.field}, {"detail", e.detail}});
+    for (const auto& e : problem.errors) {
+      errors.push_back(boost::json::object{{"field", e.field}, {"detail", e.detail}});
+    }
     doc["errors"] = std::move(errors);
   }
   return doc;

@@ -50,7 +50,9 @@ Router::Match Router::match(http::verb method, std::string_view path) const {
   for (const auto& route : routes_) {
     RouteParams params;
     if (!fits(route.pattern, path, params)) continue;
-    if (std::find(m.allowed.begin(), m.allowed.end(), route.method) == m.allowed.end()) m.allowed.push_back(route.method);
+    if (std::find(m.allowed.begin(), m.allowed.end(), route.method) == m.allowed.end()) {
+      m.allowed.push_back(route.method);
+    }
     if (route.method == method && !m.route) {
       m.route = &route;
       m.params = std::move(params);

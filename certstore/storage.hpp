@@ -1,6 +1,7 @@
 // Storage: everything Portcullis must not lose — certificates and their keys, the ACME account,
-// the endpoints created through the admin API, orders in flight, renewal state, issuance leases. Blocking interface: call it from the storage
-// pool (or at start-up), never from a worker. SqliteStorage is the default implementation.
+// the endpoints created through the admin API, orders in flight, renewal state, issuance leases.
+// Blocking interface: call it from the storage pool (or at start-up), never from a worker.
+// SqliteStorage is the default implementation.
 #pragma once
 
 #include <chrono>

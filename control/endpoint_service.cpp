@@ -103,7 +103,8 @@ Status EndpointService::load() {
   for (const auto& row : *rows) {
     auto check = domain::validate(to_spec(row));
     if (row.scope != "external" && row.scope != "internal") {
-      check.problems.push_back({{0, "scope", std::nullopt}, "expected \"external\" or \"internal\", got " + quote(row.scope)});
+      check.problems.push_back(
+          {{0, "scope", std::nullopt}, "expected \"external\" or \"internal\", got " + quote(row.scope)});
     }
     if (!check.ok()) {
       std::vector<std::string> texts;

@@ -83,7 +83,8 @@ ChangeResult<certstore::CertBundlePtr> TransitionalCertificates::check(std::stri
   auto bundle = CertBundle::from_pem(chain_pem, key_pem, certstore::CertSource::transitional, "upload");
   if (!bundle) {
     return tl::unexpected(
-        ChangeError{Errc::invalid_input, "the certificate cannot be used", {{"certificate", bundle.error().message()}}});
+        ChangeError{Errc::invalid_input, "the certificate cannot be used",
+                    {{"certificate", bundle.error().message()}}});
   }
   for (auto& p : (*bundle)->problems(now, hostnames)) problems.push_back({"certificate", std::move(p)});
   if (!problems.empty()) {
@@ -120,7 +121,9 @@ boost::asio::awaitable<ChangeResult<CertificateSummary>> TransitionalCertificate
   log::proxy()->info("transitional certificate stored endpoint={} names={} issuer=\"{}\" serial={} not_after={}",
                      endpoint.id, fmt::join(summary.names, ","), summary.issuer, summary.serial_hex,
                      row.not_after_unix);
-  for (const auto& w : summary.warnings) log::proxy()->warn("transitional certificate endpoint={} warning=\"{}\"", endpoint.id, w);
+  for (const auto& w : summary.warnings) {
+    log::proxy()->warn("transitional certificate endpoint={} warning=\"{}\"", endpoint.id, w);
+  }
   co_return summary;
 }
 

@@ -1,6 +1,7 @@
 // The whole configuration as plain values: server, listeners, TLS, certificate files and folders,
-// limits, endpoints, ACME, the built-in DNS server, the demo upstream and the admin API. Filled by the TOML reader (app/); read by the data
-// plane and the control plane, which therefore never see TOML.
+// limits, endpoints, ACME, the built-in DNS server, the demo upstream and the admin API. Filled by
+// the TOML reader (app/); read by the data plane and the control plane, which therefore never see
+// TOML.
 #pragma once
 
 #include <chrono>

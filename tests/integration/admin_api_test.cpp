@@ -246,8 +246,9 @@ TEST_CASE("the records an endpoint created through the admin API needs, checked 
   UpstreamServer upstream;
   FixtureOptions options;
   options.admin = true;
-  options.extra_toml = fmt::format("[dns]\nzone = \"edge.example.net\"\nlisten = [\"127.0.0.1:{}\"]\nresolver = \"{}:{}\"\n",
-                                   free_port(), unbound.host(), unbound.port());
+  options.extra_toml =
+      fmt::format("[dns]\nzone = \"edge.example.net\"\nlisten = [\"127.0.0.1:{}\"]\nresolver = \"{}:{}\"\n", free_port(),
+                  unbound.host(), unbound.port());
   PortcullisFixture px(options);
   const std::string token = px.admin_token();
   REQUIRE(px.admin("POST", "/api/v1/endpoints", token,

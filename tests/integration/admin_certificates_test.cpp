@@ -89,7 +89,8 @@ std::string managed_serial(PortcullisFixture& px, const std::string& token, cons
 
 }  // namespace
 
-TEST_CASE("an endpoint created through the admin API gets its managed certificate, and a renewal on request replaces it",
+TEST_CASE("an endpoint created through the admin API gets its managed certificate, and a renewal on request "
+          "replaces it",
           "[integration][admin][acme]") {
   UpstreamServer upstream;
   const auto http_port = free_port();
@@ -102,7 +103,8 @@ TEST_CASE("an endpoint created through the admin API gets its managed certificat
   PortcullisFixture px(options);
   const std::string token = px.admin_token();
   REQUIRE(px.admin("POST", "/api/v1/endpoints", token,
-                   R"({"id": "shop", "hostnames": ["shop.example.com"], "upstreams": [")" + upstream.address() + R"("]})")
+                   R"({"id": "shop", "hostnames": ["shop.example.com"], "upstreams": [")" + upstream.address() +
+                       R"("]})")
               .status == 201);
   std::string first;
   REQUIRE(wait_until([&] { return !(first = managed_serial(px, token, "shop")).empty(); }, issuance_deadline, 100ms));

@@ -1,7 +1,7 @@
 // The include rule of docs/design-notes.md ("Layout: a room per concern"): one folder per concern,
 // and an #include may only point down the list base → domain → certstore → acme → dns → control →
-// admin → proxy → app, with proxy/ (the data plane) never reaching acme/, control/, admin/ or app/. Each folder's code
-// lives in its own namespace, portcullis::<folder>. Reads the sources under PORTCULLIS_SOURCE_DIR.
+// admin → proxy → app, with proxy/ (the data plane) never reaching acme/, control/, admin/ or app/.
+// Each folder's code lives in its own namespace, portcullis::<folder>. Reads the sources under PORTCULLIS_SOURCE_DIR.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
