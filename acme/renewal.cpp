@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "base/logging.hpp"
 
 namespace portcullis::acme {
@@ -196,6 +198,26 @@ Status RenewalScheduler::postpone(const std::string& endpoint_id, std::chrono::s
   entry.in_flight = false;
   entry.state.last_error = std::move(reason);
   entry.state.next_attempt_unix = to_unix(now_() + delay);
+  return save(entry);
+}
+
+Status RenewalScheduler::renew_now(const std::string& endpoint_id, bool force) {
+  auto it = entries_.find(endpoint_id);
+  if (it == entries_.end() || !it->second.tracked) {
+    return fail(Errc::not_found, "renewal: endpoint " + endpoint_id + " is not managed");
+  }
+  auto& entry = it->second;
+  if (entry.in_flight) return fail(Errc::conflict, "renewal: an attempt for " + endpoint_id + " is in progress");
+  const auto now = to_unix(now_());
+  if (entry.state.consecutive_failures > 0 && !force) {
+    return fail(Errc::conflict,
+                fmt::format("renewal: {} is in a failure backoff after {} failure{} until {} (unix); add "
+                            "?force=true to try now",
+                            endpoint_id, entry.state.consecutive_failures,
+                            entry.state.consecutive_failures == 1 ? "" : "s", entry.state.next_attempt_unix));
+  }
+  entry.state.consecutive_failures = 0;
+  entry.state.next_attempt_unix = now;
   return save(entry);
 }
 

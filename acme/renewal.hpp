@@ -97,6 +97,13 @@ class RenewalScheduler {
   Status succeeded(const std::string& endpoint_id, CertificateLifetime certificate);
   Status failed(const std::string& endpoint_id, std::string error);
 
+  // An operator asks for an attempt now (the admin API): a tracked endpoint not in flight is due
+  // at once. One in a failure backoff only with `force` (its failure count is cleared, its last
+  // error kept): a forced attempt after the customer fixed a record is the common case. Errors:
+  // not_found (not tracked), conflict (in flight, or in a backoff without force; the message
+  // says until when).
+  Status renew_now(const std::string& endpoint_id, bool force);
+
   std::optional<certstore::RenewalState> state(const std::string& endpoint_id) const;
   bool in_flight(const std::string& endpoint_id) const;
 

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "admin/token.hpp"
 #include "app/demo_upstream.hpp"
 #include "base/logging.hpp"
 #include "certstore/sqlite_storage.hpp"
@@ -64,8 +65,22 @@ Status Server::start() {
   if (!storage) return tl::unexpected(storage.error());
   storage_ = std::move(*storage);
 
+  // The endpoints created through the admin API are served with the file's from the start: the
+  // catalog withdraws the stored certificates of endpoints it is not given.
+  endpoints_ = std::make_unique<control::EndpointService>(*storage_, pool_, control_.get_executor());
+  if (auto st = endpoints_->load(); !st) return st;
+  endpoints_->set_aside_clashes(config_.endpoints);
+  auto merged = endpoints_->merge(config_.endpoints);
+  if (!merged) return tl::unexpected(merged.error());
+  endpoints_->set_file_endpoints(config_.endpoints);
+  config_.endpoints = std::move(*merged);
+  endpoints_->set_apply([this](std::vector<domain::EndpointConfig> endpoints) {
+    return apply_endpoints(std::move(endpoints));
+  });
+
   catalog_ = std::make_unique<control::CertCatalog>(control_, *storage_, pool_, shared_.certs);
   if (auto st = catalog_->start(config_); !st) return st;
+  transitional_ = std::make_unique<control::TransitionalCertificates>(*storage_, pool_, *catalog_);
   shared_.routes.publish(std::make_shared<const proxy::RouteTable>(config_.endpoints, config_.limits));
   certificates_ = std::make_unique<control::CertificateManager>(control_, *storage_, pool_, shared_.challenges,
                                                                 *catalog_);
@@ -118,6 +133,7 @@ Status Server::start() {
   }
   if (auto st = start_dns(); !st) return st;
   for (auto& w : workers_) w->start();
+  if (auto st = start_admin(); !st) return st;
 
   for (const auto& lc : config_.listeners) {
     log::proxy()->info("listening name={} address={} protocol={} scope={}", lc.name, lc.address.to_string(),
@@ -138,6 +154,31 @@ Status Server::start_dns() {
   dns_server_ = std::make_unique<dns::DnsServer>(platform_zone_.registry(), std::move(options));
   if (auto st = dns_server_->listen(); !st) return st;
   dns_server_->start();
+  return {};
+}
+
+Status Server::start_admin() {
+  if (!config_.admin.enabled) return {};
+  auto token = admin::load_or_create_token(config_);
+  if (!token) return tl::unexpected(token.error());
+  admin_api_ = std::make_unique<admin::AdminApi>(
+      admin::ApiServices{*endpoints_, *transitional_, *certificates_, *catalog_, pool_,
+                         [this]() -> std::optional<admin::DnsSettings> {
+                           if (!config_.dns.enabled) return std::nullopt;
+                           auto resolver = dns::resolver_address(config_.dns);
+                           if (!resolver) return std::nullopt;
+                           return admin::DnsSettings{config_.dns.zone, *resolver};
+                         },
+                         [this] { return !shared_.draining.load(); }});
+  admin::AdminServerOptions options;
+  options.listen = config_.admin.listen;
+  options.token = std::move(token->value);
+  admin_server_ = std::make_unique<admin::AdminServer>(control_, std::move(options), admin_api_->router());
+  if (auto st = admin_server_->listen(); !st) return st;
+  admin_server_->start();
+  if (token->generated) log::admin()->info("generated admin token file={}", token->file.string());
+  log::admin()->info("admin API listening url=http://{} token_file={}", config_.admin.listen.to_string(),
+                     token->file.empty() ? std::string("(admin.token in the configuration)") : token->file.string());
   return {};
 }
 
@@ -175,36 +216,61 @@ asio::awaitable<void> Server::reload() {
   // would read the default certificate from one folder and the store from another), and the log
   // says which changes wait for a restart.
   auto restart_only = control::keep_start_only(config_, *next);
-  // The catalog watches the new folders from now on; a rejected reload goes back to the current ones.
-  auto reject = [&](const Error& error) {
-    log::proxy()->error("reload rejected, previous config stays: {}", error.message());
-    catalog_->abandon();
-  };
-  auto prepared = co_await catalog_->prepare(*next);
-  if (!prepared) {
-    reject(prepared.error());
+  // No endpoint change through the admin API between the merge and the apply.
+  auto lock = co_await endpoints_->mutex().lock();
+  if (!lock) co_return;
+  auto file_endpoints = next->endpoints;
+  auto merged = endpoints_->merge(next->endpoints);
+  if (!merged) {
+    log::proxy()->error("reload rejected, previous config stays: {}", merged.error().message());
     co_return;
   }
-  if (auto st = certificates_->configure(*next); !st) {
-    reject(st.error());
+  next->endpoints = std::move(*merged);
+  auto served = co_await apply(std::move(*next));
+  if (!served) {
+    log::proxy()->error("reload rejected, previous config stays: {}", served.error().message());
     co_return;
   }
+  endpoints_->set_file_endpoints(std::move(file_endpoints));
   if (!restart_only.empty()) {
     log::proxy()->warn("changes take effect after a restart settings={}", fmt::join(restart_only, ","));
   }
-  if (next->server.log_level != config_.server.log_level) (void)log::set_level(next->server.log_level);
+  log::proxy()->info("config reloaded endpoints={} certificates={}", config_.endpoints.size(), *served);
+}
+
+asio::awaitable<Status> Server::apply_endpoints(std::vector<domain::EndpointConfig> endpoints) {
+  domain::Config next = config_;
+  next.endpoints = std::move(endpoints);
+  auto served = co_await apply(std::move(next));
+  if (!served) co_return tl::unexpected(served.error());
+  log::proxy()->info("endpoints applied endpoints={} certificates={}", config_.endpoints.size(), *served);
+  co_return Status{};
+}
+
+asio::awaitable<Result<std::size_t>> Server::apply(domain::Config next) {
+  // The catalog watches the new folders from now on; a rejected change goes back to the current ones.
+  auto prepared = co_await catalog_->prepare(next);
+  if (!prepared) {
+    catalog_->abandon();
+    co_return tl::unexpected(prepared.error());
+  }
+  if (auto st = certificates_->configure(next); !st) {
+    catalog_->abandon();
+    co_return tl::unexpected(st.error());
+  }
+  if (next.server.log_level != config_.server.log_level) (void)log::set_level(next.server.log_level);
   // Certificates first: a handshake for a new endpoint must never see its routes without them.
   auto served = co_await catalog_->commit(std::move(*prepared));
-  shared_.routes.publish(std::make_shared<const proxy::RouteTable>(next->endpoints, next->limits));
+  shared_.routes.publish(std::make_shared<const proxy::RouteTable>(next.endpoints, next.limits));
   if (dns_server_) {
     // The settings were checked by the reader: a failure here is a broken invariant, and the
     // previous zone stays live.
-    if (auto st = platform_zone_.configure(next->dns, next->endpoints); !st) {
+    if (auto st = platform_zone_.configure(next.dns, next.endpoints); !st) {
       log::dns()->error("zone not rebuilt, previous zone stays: {}", st.error().message());
     }
   }
-  config_ = std::move(*next);
-  log::proxy()->info("config reloaded endpoints={} certificates={}", config_.endpoints.size(), served);
+  config_ = std::move(next);
+  co_return served;
 }
 
 void Server::begin_drain(int signal_number) {
@@ -247,6 +313,8 @@ asio::awaitable<void> Server::drain(std::chrono::steady_clock::time_point deadli
 }
 
 asio::awaitable<void> Server::stop_background_tasks() {
+  // The admin API first: its connections may be applying a change, which uses everything below.
+  if (admin_server_) co_await admin_server_->shutdown();
   tasks_.stop();
   if (!certificates_) {
     co_await tasks_.wait();

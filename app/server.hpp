@@ -12,6 +12,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "admin/admin_api.hpp"
+#include "admin/admin_server.hpp"
 #include "app/toml_config.hpp"
 #include "base/logging.hpp"
 #include "base/blocking_pool.hpp"
@@ -21,6 +23,7 @@
 #include "certstore/storage.hpp"
 #include "control/cert_catalog.hpp"
 #include "control/certificate_manager.hpp"
+#include "control/endpoint_service.hpp"
 #include "dns/dns_server.hpp"
 #include "dns/platform_zone.hpp"
 #include "proxy/worker.hpp"
@@ -48,16 +51,25 @@ class Server {
   // SIGHUP: one reload at a time; a SIGHUP during a reload runs another one after it.
   void request_reload();
   boost::asio::awaitable<void> reload_until_settled();
-  // Re-reads the config file and applies it whole or not at all (certificates through the
-  // catalog, managed endpoints, routes); a rejected file leaves the running config live.
+  // Re-reads the config file, merges the endpoints created through the admin API and applies the
+  // result; a rejected file leaves the running config live.
   boost::asio::awaitable<void> reload();
+  // Serves `next` whole or not at all: certificates through the catalog, managed endpoints,
+  // routes, the platform zone. The one path of every change while running: a reload, and an
+  // endpoint created, changed or deleted through the admin API. Returns the certificates served;
+  // on an error nothing changed.
+  boost::asio::awaitable<Result<std::size_t>> apply(domain::Config next);
+  // The admin API's changes: the running config with `endpoints` (the file's and the stored ones).
+  boost::asio::awaitable<Status> apply_endpoints(std::vector<domain::EndpointConfig> endpoints);
+  // [admin]: the token, the API and its listener.
+  Status start_admin();
   void begin_drain(int signal_number);
   // Waits for requests in flight (up to the drain deadline), stops the workers, then stops the
   // background tasks and awaits their end. Runs on the control thread; begin_drain() stops the
   // control loop once it returns (or throws).
   boost::asio::awaitable<void> drain(std::chrono::steady_clock::time_point deadline);
-  // Stops the certificate manager's tasks and the reload, and awaits them, bounded by a deadline
-  // of its own.
+  // Stops the admin API's connections, the certificate manager's tasks and the reload, and awaits
+  // them, bounded by a deadline of its own.
   boost::asio::awaitable<void> stop_background_tasks();
   void wait_for_signals();
   // [dns]: publishes the platform zone and starts its server (its own thread).
@@ -90,6 +102,14 @@ class Server {
   // before them, and the drain awaits its shutdown() before control_ stops, so no task is left to
   // outlive them.
   std::unique_ptr<control::CertificateManager> certificates_;
+  // The endpoints created through the admin API (read from the store at start).
+  std::unique_ptr<control::EndpointService> endpoints_;
+  // Transitional certificates uploaded through the admin API (stored, published by the catalog).
+  std::unique_ptr<control::TransitionalCertificates> transitional_;
+  // [admin]: the API over the services above and its listener, whose connections are tasks that
+  // use them: declared after them, and stopped and awaited by the drain.
+  std::unique_ptr<admin::AdminApi> admin_api_;
+  std::unique_ptr<admin::AdminServer> admin_server_;
   int exit_code_ = 0;
   bool reloading_ = false;
   bool reload_again_ = false;

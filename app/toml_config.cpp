@@ -920,6 +920,36 @@ void read_demo(const Table& root, domain::Config& cfg) {
   }
 }
 
+// The shortest bearer token accepted from the file: 128 bits in hex, and a typo is not a token.
+constexpr std::size_t min_admin_token_length = 32;
+
+void read_admin(const Table& root, domain::Config& cfg) {
+  const Value* v = section(root, "admin");
+  if (!v) return;
+  cfg.admin.enabled = true;
+  Table t(root.problems(), *v, "admin", {"listen", "token", "token_file"});
+  if (t.string("listen", "\"ip:port\"")) {
+    if (auto hp = bind_address(*t.find("listen"), "admin.listen", t.problems())) cfg.admin.listen = *hp;
+  }
+  if (const std::string* token = t.string("token", "a string")) {
+    // The token itself is never repeated in a message.
+    if (token->size() < min_admin_token_length) {
+      t.problems().add(*t.find("token"), "admin.token",
+                       fmt::format("expected a token of at least {} characters, got {}", min_admin_token_length,
+                                   token->size()));
+    } else if (std::any_of(token->begin(), token->end(), [](char c) { return c <= ' ' || c == 0x7F; })) {
+      t.problems().add(*t.find("token"), "admin.token", "expected printable characters without spaces");
+    } else {
+      cfg.admin.token = *token;
+    }
+  }
+  t.file_path("token_file", cfg.admin.token_file);
+  if (t.find("token") && t.find("token_file")) {
+    t.problems().add(*t.find("token_file"), "admin.token_file",
+                     "expected either admin.token or admin.token_file, got both");
+  }
+}
+
 // toml11 reports a syntax error as a message and an ASCII-art excerpt:
 //   [error] toml::parse_key_value_pair: missing value after key-value separator '='
 //    --> portcullis.toml
@@ -989,12 +1019,9 @@ Result<domain::Config> parse_config(std::string_view text, std::string_view file
   domain::Config cfg;
   cfg.source = file;
   Problems problems(file);
-  // [admin] would configure an admin API this version does not have: accepted, it would look as if
-  // something listened there, so it is refused with that reason rather than as an unknown key.
   Table top(problems, root, "",
             {"server", "listener", "tls", "certificate", "certificate_dir", "limits", "endpoint", "acme", "dns",
-             "demo"},
-            {{"admin", "nothing would listen on it; remove the section"}});
+             "demo", "admin"});
   read_server(top, cfg);
   read_listeners(top, cfg);
   read_tls(top, cfg);
@@ -1005,6 +1032,7 @@ Result<domain::Config> parse_config(std::string_view text, std::string_view file
   read_acme(top, cfg);
   read_dns(top, cfg);  // after the listeners and endpoints: its defaults and checks use them
   read_demo(top, cfg);
+  read_admin(top, cfg);
   if (!problems.empty()) return tl::unexpected(problems.to_error());
   return cfg;
 }

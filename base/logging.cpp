@@ -31,13 +31,18 @@ std::shared_ptr<spdlog::logger> dns() {
   return logger;
 }
 
+std::shared_ptr<spdlog::logger> admin() {
+  static auto logger = make("admin");
+  return logger;
+}
+
 Status set_level(std::string_view level) {
   auto parsed = spdlog::level::from_str(std::string(level));
   if (parsed == spdlog::level::off && level != "off") {
     return fail(Errc::config, "expected one of trace, debug, info, warn, error, off, got \"" +
                                   std::string(level) + "\"");
   }
-  for (auto& logger : {certstore(), acme(), dns(), proxy()}) logger->set_level(parsed);
+  for (auto& logger : {certstore(), acme(), dns(), proxy(), admin()}) logger->set_level(parsed);
   return {};
 }
 

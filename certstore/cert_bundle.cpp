@@ -148,6 +148,12 @@ Result<std::shared_ptr<const CertBundle>> CertBundle::assemble(std::vector<base:
 }
 
 Status CertBundle::validate(Clock::time_point now, const std::vector<std::string>& must_cover) const {
+  auto found = problems(now, must_cover);
+  if (found.empty()) return {};
+  return fail(Errc::invalid_input, fmt::format("{}", fmt::join(found, "; ")));
+}
+
+std::vector<std::string> CertBundle::problems(Clock::time_point now, const std::vector<std::string>& must_cover) const {
   // Every problem at once: an operator fixing an upload should not discover them one by one.
   std::vector<std::string> problems;
   if (expired(now)) {
@@ -182,9 +188,7 @@ Status CertBundle::validate(Clock::time_point now, const std::vector<std::string
     problems.push_back(fmt::format("names not covered by the certificate: {} (it covers: {})",
                                    fmt::join(missing, ", "), fmt::join(names_, ", ")));
   }
-
-  if (problems.empty()) return {};
-  return fail(Errc::invalid_input, fmt::format("{}", fmt::join(problems, "; ")));
+  return problems;
 }
 
 bool CertBundle::covers(std::string_view host) const {

@@ -47,6 +47,9 @@ class CertBundle {
   // Extra checks for an upload / configured file: not expired at `now`, chain order (each cert is
   // signed by the next), and every name in `must_cover` covered by the certificate.
   Status validate(Clock::time_point now, const std::vector<std::string>& must_cover) const;
+  // The same checks, each problem on its own ("certificate expired at ...", "chain order: ...",
+  // "names not covered by the certificate: ..."); empty when there is none.
+  std::vector<std::string> problems(Clock::time_point now, const std::vector<std::string>& must_cover) const;
 
   X509* leaf() const noexcept { return leaf_.get(); }
   const std::vector<base::X509Ptr>& intermediates() const noexcept { return intermediates_; }

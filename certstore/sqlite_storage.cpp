@@ -75,6 +75,19 @@ constexpr const char* migrations[] = {
     R"sql(
     ALTER TABLE certificates ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // 3: endpoints created through the admin API (lists newline-joined, as names above).
+    R"sql(
+    CREATE TABLE endpoints (
+      id             TEXT PRIMARY KEY,
+      hostnames      TEXT NOT NULL,
+      scope          TEXT NOT NULL,
+      upstreams      TEXT NOT NULL,
+      ip_allowlist   TEXT NOT NULL,
+      managed_https  INTEGER NOT NULL,
+      created        INTEGER NOT NULL,
+      updated        INTEGER NOT NULL
+    );
+    )sql",
 };
 static_assert(std::size(migrations) == SqliteStorage::schema_version,
               "one migration per schema version");
@@ -390,6 +403,53 @@ Result<std::optional<base::SecretBytes>> SqliteStorage::get_value(const std::str
   if (q.next_row()) return std::optional<base::SecretBytes>(q.secret(0));
   if (auto st = q.status("get value " + key); !st) return tl::unexpected(st.error());
   return std::optional<base::SecretBytes>();
+}
+
+Status SqliteStorage::put_endpoint(const StoredEndpoint& endpoint) {
+  std::lock_guard lock(mutex_);
+  const std::int64_t now = unix_now();
+  Statement q(db_, file_,
+              "INSERT OR REPLACE INTO endpoints "
+              "(id, hostnames, scope, upstreams, ip_allowlist, managed_https, created, updated) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  q.bind(endpoint.id)
+      .bind(join_names(endpoint.hostnames))
+      .bind(endpoint.scope)
+      .bind(join_names(endpoint.upstreams))
+      .bind(join_names(endpoint.ip_allowlist))
+      .bind(static_cast<std::int64_t>(endpoint.managed_https ? 1 : 0))
+      .bind(endpoint.created_unix != 0 ? endpoint.created_unix : now)
+      .bind(endpoint.updated_unix != 0 ? endpoint.updated_unix : now);
+  return q.run("put endpoint " + endpoint.id);
+}
+
+Result<std::vector<StoredEndpoint>> SqliteStorage::load_endpoints() {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_,
+              "SELECT id, hostnames, scope, upstreams, ip_allowlist, managed_https, created, updated "
+              "FROM endpoints ORDER BY id");
+  std::vector<StoredEndpoint> out;
+  while (q.next_row()) {
+    StoredEndpoint e;
+    e.id = q.text(0);
+    e.hostnames = split_names(q.text(1));
+    e.scope = q.text(2);
+    e.upstreams = split_names(q.text(3));
+    e.ip_allowlist = split_names(q.text(4));
+    e.managed_https = q.integer(5) != 0;
+    e.created_unix = q.integer(6);
+    e.updated_unix = q.integer(7);
+    out.push_back(std::move(e));
+  }
+  if (auto st = q.status("load endpoints"); !st) return tl::unexpected(st.error());
+  return out;
+}
+
+Status SqliteStorage::delete_endpoint(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_, "DELETE FROM endpoints WHERE id = ?");
+  q.bind(id);
+  return q.run("delete endpoint " + id);
 }
 
 Status SqliteStorage::put_order(const StoredOrder& order) {

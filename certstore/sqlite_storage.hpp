@@ -19,7 +19,7 @@ class SqliteStorage final : public Storage {
   static Result<std::unique_ptr<SqliteStorage>> open(const std::filesystem::path& file);
   ~SqliteStorage() override;
 
-  static constexpr int schema_version = 2;
+  static constexpr int schema_version = 3;
 
   Status put_certificate(const StoredCertificate& cert) override;
   Result<std::vector<StoredCertificate>> load_certificates() override;
@@ -28,6 +28,9 @@ class SqliteStorage final : public Storage {
   Status mark_certificate_removed(const std::string& name_key, std::int64_t when_unix) override;
   Status put_value(const std::string& key, const base::SecretBytes& value) override;
   Result<std::optional<base::SecretBytes>> get_value(const std::string& key) override;
+  Status put_endpoint(const StoredEndpoint& endpoint) override;
+  Result<std::vector<StoredEndpoint>> load_endpoints() override;
+  Status delete_endpoint(const std::string& id) override;
   Status put_order(const StoredOrder& order) override;
   Result<std::vector<StoredOrder>> load_orders() override;
   Status delete_order(const std::string& endpoint_id) override;

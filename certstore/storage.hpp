@@ -1,6 +1,7 @@
 // Storage: everything Portcullis must not lose — certificates and their keys, the ACME account,
-// orders in flight, renewal state, issuance leases. Blocking interface: call it from the storage
-// pool (or at start-up), never from a worker. SqliteStorage is the default implementation.
+// the endpoints created through the admin API, orders in flight, renewal state, issuance leases.
+// Blocking interface: call it from the storage pool (or at start-up), never from a worker.
+// SqliteStorage is the default implementation.
 #pragma once
 
 #include <chrono>
@@ -44,6 +45,19 @@ struct StoredOrder {
   std::int64_t updated_unix = 0;
 };
 
+// An endpoint created through the admin API (the configuration file's endpoints are not stored).
+// The fields as they were accepted; domain::validate() checks them again when they are loaded.
+struct StoredEndpoint {
+  std::string id;
+  std::vector<std::string> hostnames;
+  std::string scope = "external";          // "external" | "internal"
+  std::vector<std::string> upstreams;      // "host:port"
+  std::vector<std::string> ip_allowlist;   // CIDRs
+  bool managed_https = true;
+  std::int64_t created_unix = 0;           // 0: now, on put
+  std::int64_t updated_unix = 0;           // 0: now, on put
+};
+
 // Per-endpoint renewal bookkeeping, so the scheduler survives restarts.
 struct RenewalState {
   std::string endpoint_id;
@@ -72,6 +86,12 @@ class Storage {
   // Small named values: the ACME account key ("acme.account_key"), account URL, ticket keys.
   virtual Status put_value(const std::string& key, const base::SecretBytes& value) = 0;
   virtual Result<std::optional<base::SecretBytes>> get_value(const std::string& key) = 0;
+
+  // Endpoints created at run time. put_ replaces the row with the same id.
+  virtual Status put_endpoint(const StoredEndpoint& endpoint) = 0;
+  // Every stored endpoint, ordered by id.
+  virtual Result<std::vector<StoredEndpoint>> load_endpoints() = 0;
+  virtual Status delete_endpoint(const std::string& id) = 0;
 
   // Orders in flight.
   virtual Status put_order(const StoredOrder& order) = 0;

@@ -93,6 +93,27 @@ CertificateManager::CertificateManager(asio::io_context& control, certstore::Sto
 
 CertificateManager::~CertificateManager() = default;
 
+CertificateManager::EndpointStatus CertificateManager::status(const std::string& endpoint_id) const {
+  EndpointStatus out;
+  out.managed = managed_.count(endpoint_id) > 0 && scheduler_ != nullptr;
+  if (!out.managed) return out;
+  out.in_flight = scheduler_->in_flight(endpoint_id);
+  out.renewal = scheduler_->state(endpoint_id);
+  if (auto it = challenge_choices_.find(endpoint_id); it != challenge_choices_.end()) out.challenge = it->second;
+  return out;
+}
+
+Status CertificateManager::renew_now(const std::string& endpoint_id, bool force) {
+  if (!scheduler_ || !managed_.count(endpoint_id)) {
+    return fail(Errc::not_found, "endpoint " + endpoint_id + " has no managed certificate (managed_https off, no "
+                                 "[acme], or a wildcard without [dns])");
+  }
+  if (auto st = scheduler_->renew_now(endpoint_id, force); !st) return st;
+  log::acme()->info("renewal requested endpoint={} force={}", endpoint_id, force);
+  wake();
+  return {};
+}
+
 asio::awaitable<void> CertificateManager::shutdown() {
   tasks_.stop();
   co_await tasks_.wait();
@@ -291,6 +312,7 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
       const auto delay = domain::recheck_delay(waits);
       log::acme()->warn("issuance waiting endpoint={} recheck_in_s={} reason=\"{}\"", endpoint_id, delay.count(),
                         reason);
+      challenge_choices_[endpoint_id] = "waiting: " + reason;
       log_unsaved(scheduler_->postpone(endpoint_id, delay, std::move(reason)));
       wake();
       co_return;
@@ -300,9 +322,11 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
     // IP allowlist: ...; DNS-01: ... CNAME is verified").
     std::string why;
     for (const auto& h : decision.hostnames) why += (why.empty() ? "" : "; ") + h.hostname + ": " + h.reason;
+    challenge_choices_[endpoint_id] = why.empty() ? decision.reason : decision.reason + " (" + why + ")";
     log::acme()->info("challenges chosen endpoint={} {} reason=\"{}\"", endpoint_id, decision.reason, why);
     planner_->apply(it->second, decision, request);
   }
+  if (!planner_) challenge_choices_[endpoint_id] = "http-01 for every name (no [dns]: HTTP-01 is the only challenge)";
   log::acme()->info("issuance started endpoint={} names={}", endpoint_id, fmt::join(request.names, ","));
   auto result = co_await acme->issuer->issue(std::move(request));
   if (planner_) planner_->withdraw(endpoint_id);

@@ -62,6 +62,17 @@ class CertificateManager {
   // control thread; suspends, never blocks.
   boost::asio::awaitable<void> shutdown();
 
+  // What the admin API shows of an endpoint's managed certificate. Control thread.
+  struct EndpointStatus {
+    bool managed = false;            // tracked: managed_https on, [acme] on, and a name it can prove
+    bool in_flight = false;          // an attempt runs now
+    std::optional<certstore::RenewalState> renewal;  // next attempt, failures, the last error in the CA's words
+    std::string challenge;           // the challenge choice of the last attempt and why ("" before one)
+  };
+  EndpointStatus status(const std::string& endpoint_id) const;
+  // The admin API's renew: see acme::RenewalScheduler::renew_now; wakes the schedule loop.
+  Status renew_now(const std::string& endpoint_id, bool force);
+
   struct Stats {
     std::uint64_t issued = 0;
     std::uint64_t failed = 0;
@@ -108,6 +119,7 @@ class CertificateManager {
   Stats stats_;
   ChallengePlanner* planner_ = nullptr;
   std::map<std::string, unsigned> waits_;  // endpoint id -> checks in a row that found it waiting
+  std::map<std::string, std::string> challenge_choices_;  // endpoint id -> the last attempt's challenge choice and why
   // Last member: destroyed first. Its tasks use every member above; shutdown() ends them.
   base::TaskGroup tasks_;
 };

@@ -1,6 +1,7 @@
 // The whole configuration as plain values: server, listeners, TLS, certificate files and folders,
-// limits, endpoints, ACME, the built-in DNS server and the demo upstream. Filled by the TOML reader (app/); read by the data
-// plane and the control plane, which therefore never see TOML.
+// limits, endpoints, ACME, the built-in DNS server, the demo upstream and the admin API. Filled by
+// the TOML reader (app/); read by the data plane and the control plane, which therefore never see
+// TOML.
 #pragma once
 
 #include <chrono>
@@ -99,6 +100,14 @@ struct DemoConfig {
   HostPort listen{"127.0.0.1", 9901};
 };
 
+// [admin]: the admin REST API on a listener of its own. Present: it listens; absent: it does not.
+struct AdminConfig {
+  bool enabled = false;                       // true when [admin] is present
+  HostPort listen{"127.0.0.1", 9900};
+  std::string token;                          // the bearer token as written; empty: token_file
+  std::filesystem::path token_file;           // empty: <data_dir>/admin-token, generated at first start
+};
+
 struct Config {
   std::filesystem::path source;         // the file it came from ("<embedded>" for defaults)
   ServerConfig server;
@@ -111,6 +120,7 @@ struct Config {
   AcmeConfig acme;
   DnsConfig dns;
   DemoConfig demo;
+  AdminConfig admin;
 
   // Resolves a path from the config relative to the config file's directory.
   std::filesystem::path resolve(const std::filesystem::path& p) const;

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `make run`: a local ACME CA (Pebble, Let's Encrypt's test CA, from Debian), a recursive resolver
 # for it (Unbound) and Portcullis on its embedded defaults: data in ./var, HTTPS on 127.0.0.1:8443
-# (internal: 8444), HTTP on 127.0.0.1:8080, a demo upstream on 127.0.0.1:9901, and the demo
-# platform zone portcullis.test served by Portcullis on 127.0.0.1:8053. Pebble resolves through
-# Unbound on 127.0.0.1:8054: localhost and *.localhost are 127.0.0.1 (Pebble validates HTTP-01
-# against the plain listener), portcullis.test is asked of Portcullis (DNS-01 for the platform
-# wildcard and the wiki endpoint). Nothing in /etc is touched.
+# (internal: 8444), HTTP on 127.0.0.1:8080, a demo upstream on 127.0.0.1:9901, the admin API on
+# 127.0.0.1:9900 (token in var/admin-token), and the demo platform zone portcullis.test served by
+# Portcullis on 127.0.0.1:8053. Pebble resolves through Unbound on 127.0.0.1:8054: localhost and
+# *.localhost are 127.0.0.1 (Pebble validates HTTP-01 against the plain listener), portcullis.test
+# is asked of Portcullis (DNS-01 for the platform wildcard and the wiki endpoint). Nothing in /etc
+# is touched.
 # Ctrl-C stops Portcullis (it drains) and then the Pebble and Unbound processes this script started.
 set -euo pipefail
 
@@ -135,6 +136,9 @@ wildcard *.$zone and the internal wiki endpoint theirs over DNS-01 in the zone P
   openssl s_client -connect 127.0.0.1:8443 -servername anything.$zone </dev/null 2>/dev/null |
     openssl x509 -noout -issuer -ext subjectAltName   # the platform wildcard, for a name nothing else covers
   $bin dns-check --config examples/portcullis.toml --endpoint wiki   # a name in the zone: nothing to create
+Admin API: http://127.0.0.1:9900/ (docs/admin-api.md); its bearer token is written to var/admin-token
+at first start (mode 0600):
+  curl -H "Authorization: Bearer \$(cat var/admin-token)" http://127.0.0.1:9900/api/v1/endpoints
 MSG
 
 "$bin" run ${PORTCULLIS_CONFIG:+--config "$PORTCULLIS_CONFIG"} --acme-directory "https://$pebble_acme/dir" --acme-ca-bundle "$state/tls-ca.pem" &

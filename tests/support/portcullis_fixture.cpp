@@ -373,6 +373,7 @@ PortcullisFixture::PortcullisFixture(FixtureOptions options) : options_(std::mov
     https_port_ = free_port(options_.https_host);
     http_port_ = options_.http_port ? options_.http_port : free_port();
     if (options_.internal_listener) internal_port_ = free_port();
+    if (options_.admin) admin_port_ = free_port();
     write_file(config_path_, render_config());
     if (start()) return;
     const auto text = log();
@@ -393,6 +394,7 @@ bool PortcullisFixture::start() {
   std::vector<std::pair<std::string, std::uint16_t>> listeners = {{options_.https_host, https_port_},
                                                                   {"127.0.0.1", http_port_}};
   if (internal_port_) listeners.emplace_back("127.0.0.1", internal_port_);
+  if (admin_port_) listeners.emplace_back("127.0.0.1", admin_port_);
   const bool up = wait_until(
       [&] {
         if (!process_->running()) return true;
@@ -456,6 +458,7 @@ std::string PortcullisFixture::render_config() const {
       << "\nmanaged_https = " << (e.managed_https ? "true" : "false") << "\n\n";
   }
   t << "[demo]\nenabled = false\n";
+  if (admin_port_) t << "\n[admin]\nlisten = " << toml_string(host_port("127.0.0.1", admin_port_)) << "\n";
   if (!options_.extra_toml.empty()) t << "\n" << options_.extra_toml << "\n";
   return t.str();
 }
@@ -545,6 +548,30 @@ CurlResult PortcullisFixture::curl_http(const std::string& host, const std::stri
                                         std::vector<std::string> args) {
   return run_curl("http://" + host + ":" + std::to_string(http_port_) + path,
                   host + ":" + std::to_string(http_port_) + ":127.0.0.1", std::move(args));
+}
+
+fs::path PortcullisFixture::data_dir() const {
+  return options_.data_dir.empty() ? dir_ / "data" : options_.data_dir;
+}
+
+std::string PortcullisFixture::admin_token() const { return read_file(data_dir() / "admin-token"); }
+
+CurlResult PortcullisFixture::admin(const std::string& method, const std::string& path,
+                                    std::optional<std::string> token, const std::string& body,
+                                    std::vector<std::string> args) {
+  std::vector<std::string> all{"-X", method};
+  if (token) all.insert(all.end(), {"-H", "Authorization: Bearer " + *token});
+  const auto body_file = dir_ / ("admin-body-" + std::to_string(curl_counter_));
+  if (!body.empty()) {
+    write_file(body_file, body);
+    all.insert(all.end(), {"-H", "Content-Type: application/json", "--data-binary", "@" + body_file.string()});
+  }
+  all.insert(all.end(), args.begin(), args.end());
+  auto out = run_curl("http://127.0.0.1:" + std::to_string(admin_port_) + path,
+                      "127.0.0.1:" + std::to_string(admin_port_) + ":127.0.0.1", std::move(all));
+  std::error_code ec;
+  fs::remove(body_file, ec);
+  return out;
 }
 
 TlsClient::Options PortcullisFixture::client_options(std::string sni) const {

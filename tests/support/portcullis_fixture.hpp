@@ -101,6 +101,7 @@ struct FixtureOptions {
   std::string https_host = "127.0.0.1";  // where the external https listener binds ("::1" for v6)
   std::uint16_t http_port = 0;           // the plain http listener's port; 0: free_port()
   std::filesystem::path data_dir;        // empty: <fixture dir>/data; share one to restart on the same store
+  bool admin = false;                    // [admin] on a free port; the token generated in the data folder
   std::string extra_toml;                // appended to the config as given (an [acme] table...)
   std::vector<std::string> extra_args;   // after `run --config <file>` (--acme-directory URL...)
 };
@@ -213,6 +214,8 @@ class PortcullisFixture {
   std::uint16_t https_port() const noexcept { return https_port_; }
   std::uint16_t internal_port() const noexcept { return internal_port_; }
   std::uint16_t http_port() const noexcept { return http_port_; }
+  std::uint16_t admin_port() const noexcept { return admin_port_; }
+  std::filesystem::path data_dir() const;
   const std::filesystem::path& config_path() const noexcept { return config_path_; }
   const std::filesystem::path& dir() const noexcept { return dir_.path(); }
   const FixtureOptions& options() const noexcept { return options_; }
@@ -240,6 +243,13 @@ class PortcullisFixture {
 
   TlsClient::Options client_options(std::string sni) const;
 
+  // The admin token the binary generated (<data_dir>/admin-token).
+  std::string admin_token() const;
+  // curl -X <method> http://127.0.0.1:<admin_port><path>, with `Authorization: Bearer <token>`
+  // when a token is given and `body` (sent from a file, as JSON) when not empty, plus `args`.
+  CurlResult admin(const std::string& method, const std::string& path, std::optional<std::string> token,
+                   const std::string& body = {}, std::vector<std::string> args = {});
+
  private:
   // Starts the binary on the current config; true once every listener accepts.
   bool start();
@@ -247,7 +257,7 @@ class PortcullisFixture {
 
   FixtureOptions options_;
   TempDir dir_{"portcullis-itest"};
-  std::uint16_t https_port_ = 0, internal_port_ = 0, http_port_ = 0;
+  std::uint16_t https_port_ = 0, internal_port_ = 0, http_port_ = 0, admin_port_ = 0;
   std::filesystem::path config_path_;
   std::unique_ptr<ChildProcess> process_;
   unsigned curl_counter_ = 0;

@@ -36,6 +36,19 @@ class MemoryStorage final : public certstore::Storage {
     if (it != certificates.end() && it->second.removed_unix == 0) it->second.removed_unix = when_unix;
     return {};
   }
+  Status put_endpoint(const certstore::StoredEndpoint& endpoint) override {
+    endpoints[endpoint.id] = endpoint;
+    return {};
+  }
+  Result<std::vector<certstore::StoredEndpoint>> load_endpoints() override {
+    std::vector<certstore::StoredEndpoint> out;
+    for (auto& [k, v] : endpoints) out.push_back(v);
+    return out;
+  }
+  Status delete_endpoint(const std::string& id) override {
+    endpoints.erase(id);
+    return {};
+  }
   Status put_value(const std::string& key, const base::SecretBytes& value) override {
     values[key] = value;
     return {};
@@ -85,6 +98,7 @@ class MemoryStorage final : public certstore::Storage {
 
   std::map<std::string, certstore::StoredCertificate> certificates;
   std::map<std::string, base::SecretBytes> values;
+  std::map<std::string, certstore::StoredEndpoint> endpoints;
   std::map<std::string, certstore::StoredOrder> orders;
   std::map<std::string, certstore::RenewalState> renewal_states;
   std::map<std::string, std::pair<std::string, Clock::time_point>> leases;

@@ -99,6 +99,9 @@ TEST_CASE("the embedded defaults describe the make-run demo", "[unit][proxy]") {
 
   CHECK(cfg.demo.enabled);
   CHECK(cfg.demo.listen.to_string() == "127.0.0.1:9901");
+  CHECK(cfg.admin.enabled);
+  CHECK(cfg.admin.listen.to_string() == "127.0.0.1:9900");
+  CHECK(cfg.admin.token_file.empty());
   CHECK_FALSE(cfg.acme.enabled);
   CHECK(cfg.tls.default_cert.empty());
   CHECK(cfg.certificates.empty());
@@ -208,7 +211,7 @@ TEST_CASE("an unknown key is an error that lists the known ones", "[unit][proxy]
   SECTION("at the top level") {
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[servr]", "workers = 2"})) ==
           "t.toml:4: servr: unknown key (known: server, listener, tls, certificate, certificate_dir, limits, "
-          "endpoint, acme, dns, demo)");
+          "endpoint, acme, dns, demo, admin)");
   }
   SECTION("in the second table of an array") {
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "", listener_name, "name = \"b\"",
@@ -624,24 +627,37 @@ TEST_CASE("demo listen addresses are checked", "[unit][proxy]") {
         "\"demo:80\"");
 }
 
-TEST_CASE("an admin section is rejected: this version has no admin API", "[unit][proxy]") {
-  const std::string rejected = "t.toml:4: admin: not available in this version: nothing would listen on it; remove "
-                               "the section";
-  SECTION("reported at the section's line, its keys unread") {
-    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]", "listen = \"127.0.0.1:9900\"",
-                          "token_file = \"admin.token\""})) == rejected);
-    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]", "listen = 9900"})) == rejected);
-    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]"})) == rejected);
+TEST_CASE("an admin section turns the admin API on, with its listener and token", "[unit][proxy]") {
+  const std::string token(40, 'x');
+  SECTION("absent: off") {
+    Config cfg = parsed(lines({listener_name, listener_https, listener_addr}));
+    CHECK_FALSE(cfg.admin.enabled);
   }
-  SECTION("in any form") {
-    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[[admin]]"})) == rejected);
+  SECTION("present and empty: the default address, a generated token") {
+    Config cfg = parsed(lines({listener_name, listener_https, listener_addr, "[admin]"}));
+    CHECK(cfg.admin.enabled);
+    CHECK(cfg.admin.listen.to_string() == "127.0.0.1:9900");
+    CHECK(cfg.admin.token.empty());
+    CHECK(cfg.admin.token_file.empty());
   }
-  SECTION("with the file's other problems, in line order") {
-    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[server]", "workers = -1", "[admin]",
-                          "listen = \"127.0.0.1:9900\"", "[demo]", "enabled = 1"})) ==
-          "t.toml:5: server.workers: expected a number of worker threads from 0 (one per core) to 1024, got -1\n"
-          "t.toml:6: admin: not available in this version: nothing would listen on it; remove the section\n"
-          "t.toml:9: demo.enabled: expected true or false, got 1");
+  SECTION("every key") {
+    Config cfg = parsed(lines({listener_name, listener_https, listener_addr, "[admin]", "listen = \"[::1]:9911\"",
+                               "token = \"" + token + "\""}));
+    CHECK(cfg.admin.listen.to_string() == "[::1]:9911");
+    CHECK(cfg.admin.token == token);
+    cfg = parsed(lines({listener_name, listener_https, listener_addr, "[admin]", "token_file = \"admin.token\""}));
+    CHECK(cfg.admin.token_file == "admin.token");
+  }
+  SECTION("mistakes, without repeating the token") {
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]", "listen = 9900"})) ==
+          "t.toml:5: admin.listen: expected \"ip:port\", got 9900");
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]", "token = \"secret\""})) ==
+          "t.toml:5: admin.token: expected a token of at least 32 characters, got 6");
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]", "token = \"" + token + "\"",
+                          "token_file = \"t\""})) ==
+          "t.toml:6: admin.token_file: expected either admin.token or admin.token_file, got both");
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]", "port = 1"})) ==
+          "t.toml:5: admin.port: unknown key (known: listen, token, token_file)");
   }
 }
 

@@ -34,6 +34,7 @@ class SlowStorage final : public portcullis::certstore::Storage {
  public:
   using StoredCertificate = portcullis::certstore::StoredCertificate;
   using StoredOrder = portcullis::certstore::StoredOrder;
+  using StoredEndpoint = portcullis::certstore::StoredEndpoint;
   using RenewalState = portcullis::certstore::RenewalState;
   Status put_certificate(const StoredCertificate& c) override { return slow(), inner.put_certificate(c); }
   Result<std::vector<StoredCertificate>> load_certificates() override { return slow(), inner.load_certificates(); }
@@ -50,6 +51,9 @@ class SlowStorage final : public portcullis::certstore::Storage {
   Result<std::optional<portcullis::base::SecretBytes>> get_value(const std::string& k) override {
     return slow(), inner.get_value(k);
   }
+  Status put_endpoint(const StoredEndpoint& e) override { return slow(), inner.put_endpoint(e); }
+  Result<std::vector<StoredEndpoint>> load_endpoints() override { return slow(), inner.load_endpoints(); }
+  Status delete_endpoint(const std::string& id) override { return slow(), inner.delete_endpoint(id); }
   Status put_order(const StoredOrder& o) override { return slow(), inner.put_order(o); }
   Result<std::vector<StoredOrder>> load_orders() override { return slow(), inner.load_orders(); }
   Status delete_order(const std::string& id) override { return slow(), inner.delete_order(id); }

@@ -292,6 +292,7 @@ TEST_CASE("certificates stored before removal was recorded are live after the mi
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
   const char* downgrade =
+      "DROP TABLE endpoints;"
       "ALTER TABLE certificates DROP COLUMN removed;"
       "INSERT INTO certificates (name_key, endpoint_id, source, names, chain_pem, key_pem, serial_hex, not_after, "
       "created) VALUES ('elb-1', 'elb-1', 'managed', 'app.example.com', 'chain', X'6B6579', '01', 1900000000, 1);"
@@ -306,6 +307,56 @@ TEST_CASE("certificates stored before removal was recorded are live after the mi
   REQUIRE(loaded->size() == 1);
   CHECK((*loaded)[0].name_key == "elb-1");
   CHECK((*loaded)[0].removed_unix == 0);
+}
+
+TEST_CASE("endpoints created at run time are stored, replaced, listed by id and deleted", "[unit][certstore]") {
+  TempDir dir;
+  auto file = dir.path() / "portcullis.db";
+  {
+    auto storage = open_ok(file);
+    certstore::StoredEndpoint e;
+    e.id = "ep-b";
+    e.hostnames = {"app.example.com", "*.app.example.com"};
+    e.scope = "internal";
+    e.upstreams = {"127.0.0.1:9901", "[::1]:9902"};
+    e.ip_allowlist = {"10.0.0.0/8"};
+    e.managed_https = false;
+    REQUIRE(storage->put_endpoint(e));
+    e.id = "ep-a";
+    e.ip_allowlist.clear();
+    REQUIRE(storage->put_endpoint(e));
+    e.upstreams = {"127.0.0.1:1"};
+    REQUIRE(storage->put_endpoint(e));  // replaces ep-a
+  }
+  auto storage = open_ok(file);
+  auto loaded = storage->load_endpoints();
+  REQUIRE(loaded);
+  REQUIRE(loaded->size() == 2);
+  CHECK((*loaded)[0].id == "ep-a");
+  CHECK((*loaded)[0].upstreams == std::vector<std::string>{"127.0.0.1:1"});
+  CHECK((*loaded)[0].ip_allowlist.empty());
+  CHECK((*loaded)[1].id == "ep-b");
+  CHECK((*loaded)[1].hostnames == std::vector<std::string>{"app.example.com", "*.app.example.com"});
+  CHECK((*loaded)[1].scope == "internal");
+  CHECK((*loaded)[1].upstreams == std::vector<std::string>{"127.0.0.1:9901", "[::1]:9902"});
+  CHECK((*loaded)[1].ip_allowlist == std::vector<std::string>{"10.0.0.0/8"});
+  CHECK_FALSE((*loaded)[1].managed_https);
+  CHECK((*loaded)[1].created_unix > 0);
+  REQUIRE(storage->delete_endpoint("ep-a"));
+  CHECK(storage->load_endpoints().value().size() == 1);
+}
+
+TEST_CASE("a schema version 2 database gains the endpoints table", "[unit][certstore]") {
+  TempDir dir;
+  auto file = dir.path() / "portcullis.db";
+  open_ok(file).reset();
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "DROP TABLE endpoints; PRAGMA user_version = 2;", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto storage = open_ok(file);
+  CHECK(raw_user_version(file) == SqliteStorage::schema_version);
+  CHECK(storage->load_endpoints().value().empty());
 }
 
 TEST_CASE("a database from a newer build is refused", "[unit][certstore]") {

@@ -44,6 +44,15 @@ TEST_CASE("a reload keeps the start-only settings and names those the new file c
     CHECK_FALSE(next.demo.enabled);
     CHECK(next.listeners[0].address.port == 8443);
   }
+  SECTION("the admin listener and its token wait for a restart") {
+    next.admin.enabled = true;
+    next.admin.listen = {"127.0.0.1", 9911};
+    next.admin.token_file = "token";
+    CHECK(keep_start_only(now, next) == std::vector<std::string>{"admin"});
+    CHECK_FALSE(next.admin.enabled);
+    CHECK(next.admin.listen.port == 9900);
+    CHECK(next.admin.token_file.empty());
+  }
   SECTION("the same data folder written another way is no change") {
     next.server.data_dir = now.resolve(now.server.data_dir);
     CHECK(keep_start_only(now, next).empty());

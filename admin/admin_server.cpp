@@ -1,0 +1,200 @@
+#include "admin/admin_server.hpp"
+
+#include <array>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+
+#include "base/logging.hpp"
+#include "admin/token.hpp"
+
+namespace portcullis::admin {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// After an answer to a request that is not read whole (413, 400), what the client still sends is
+// read and dropped, up to this much for this long, before the close: closing with unread bytes
+// resets the connection, and a client could lose the answer before it reads it.
+constexpr std::chrono::seconds linger_deadline{2};
+constexpr std::size_t linger_bytes = 4 * 1024 * 1024;
+
+Response problem(const Request& req, http::status status, std::string detail) {
+  return problem_response({status, "about:blank", "", std::move(detail), {}}, req.version(), req.keep_alive());
+}
+
+// The path (percent-decoded) and query of an origin-form target, or nothing when it is not one.
+struct Target {
+  std::string path;
+  std::map<std::string, std::string, std::less<>> query;
+};
+std::optional<Target> parse_target(std::string_view target) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return std::nullopt;
+  Target out;
+  out.path = std::string(url->path());
+  for (auto param : url->params()) out.query.emplace(std::string(param.key), std::string(param.value));
+  return out;
+}
+
+}  // namespace
+
+AdminServer::AdminServer(asio::io_context& control, AdminServerOptions options, const Router& router)
+    : control_(control),
+      options_(std::move(options)),
+      router_(router),
+      acceptor_(control),
+      tasks_(control.get_executor(), log::admin()) {}
+
+AdminServer::~AdminServer() = default;
+
+Status AdminServer::listen() {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(options_.listen.host, ec);
+  if (ec) return fail(Errc::config, "admin.listen: " + options_.listen.to_string() + ": " + ec.message());
+  tcp::endpoint endpoint(address, options_.listen.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail(Errc::network, "admin.listen " + options_.listen.to_string() + ": " + ec.message());
+  return {};
+}
+
+std::uint16_t AdminServer::port() const {
+  boost::system::error_code ec;
+  auto endpoint = acceptor_.local_endpoint(ec);
+  return ec ? 0 : endpoint.port();
+}
+
+void AdminServer::start() { tasks_.spawn("admin accept", accept_loop()); }
+
+asio::awaitable<void> AdminServer::shutdown() {
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  tasks_.stop();
+  co_await tasks_.wait();
+}
+
+asio::awaitable<void> AdminServer::accept_loop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+    if (ec) continue;
+    if (connections_ >= options_.max_connections) {
+      log::admin()->warn("connection refused: too many admin connections max={}", options_.max_connections);
+      continue;  // the socket closes as it goes out of scope
+    }
+    tasks_.spawn("admin session", session(std::move(socket)));
+  }
+}
+
+asio::awaitable<void> AdminServer::session(tcp::socket socket) {
+  ++connections_;
+  struct Count {
+    std::size_t& n;
+    ~Count() { --n; }
+  } count{connections_};
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(options_.max_body_bytes);
+    parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+    stream.expires_after(options_.request_timeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted || ec == beast::error::timeout) {
+      co_return;
+    }
+    if (ec) {
+      // Past the limit, or not HTTP: answered once, then the connection closes (its rest is unread).
+      Request head;
+      if (parser.is_header_done()) head.base() = parser.get().base();
+      head.keep_alive(false);
+      Response res = ec == http::error::body_limit
+                         ? problem(head, http::status::payload_too_large,
+                                   fmt::format("the body is larger than {} bytes", options_.max_body_bytes))
+                         : problem(head, http::status::bad_request, "not an HTTP/1.1 request: " + ec.message());
+      stream.expires_after(options_.request_timeout);
+      auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+      if (wec) co_return;
+      stream.socket().shutdown(tcp::socket::shutdown_send, wec);
+      stream.expires_after(linger_deadline);
+      std::array<char, 4096> scratch;
+      for (std::size_t dropped = 0; dropped < linger_bytes;) {
+        auto [rec, rn] = co_await stream.async_read_some(asio::buffer(scratch), use_tuple);
+        if (rec) break;
+        dropped += rn;
+      }
+      co_return;
+    }
+    Request req = parser.release();
+    const auto started = std::chrono::steady_clock::now();
+    Response res = co_await handle(req);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    // The target's path only: a query could carry anything, the headers carry the token.
+    log::admin()->info("request method={} path={} status={} elapsed_ms={}", std::string(req.method_string()),
+                       std::string(req.target().substr(0, req.target().find('?'))), res.result_int(), ms);
+    stream.expires_after(options_.request_timeout);
+    auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+    if (wec || !res.keep_alive()) {
+      stream.socket().shutdown(tcp::socket::shutdown_send, wec);
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<Response> AdminServer::handle(const Request& req) {
+  auto target = parse_target(req.target());
+  if (!target) co_return problem(req, http::status::bad_request, "the request target is not a path and a query");
+  auto match = router_.match(req.method(), target->path);
+  const bool open = match.route && !match.route->needs_token;
+  if (!open && !bearer_matches(req[http::field::authorization], options_.token)) {
+    Response res = problem(req, http::status::unauthorized,
+                           req[http::field::authorization].empty()
+                               ? "this route needs Authorization: Bearer <token> (the token file is in the data "
+                                 "folder unless [admin] sets one)"
+                               : "the bearer token is not the admin token");
+    // RFC 6750 §3: the scheme, and the error when a token was given.
+    res.set(http::field::www_authenticate, req[http::field::authorization].empty()
+                                               ? "Bearer realm=\"portcullis\""
+                                               : "Bearer realm=\"portcullis\", error=\"invalid_token\"");
+    co_return res;
+  }
+  if (!match.route) {
+    if (match.allowed.empty()) {
+      co_return problem(req, http::status::not_found, fmt::format("no route {}", target->path));
+    }
+    Response res = problem(req, http::status::method_not_allowed,
+                           fmt::format("{} has no {}; it has {}", target->path, std::string(req.method_string()),
+                                       allow_header(match.allowed)));
+    res.set(http::field::allow, allow_header(match.allowed));
+    co_return res;
+  }
+  match.params.query = std::move(target->query);
+  try {
+    auto call = match.route->handler(req, match.params);
+    co_return co_await std::move(call);
+  } catch (const boost::system::system_error& e) {
+    if (e.code() == asio::error::operation_aborted) throw;  // the drain: the session ends
+    log::admin()->error("request failed method={} path={} error=\"{}\"", std::string(req.method_string()),
+                        target->path, e.what());
+  } catch (const std::exception& e) {
+    log::admin()->error("request failed method={} path={} error=\"{}\"", std::string(req.method_string()),
+                        target->path, e.what());
+  }
+  co_return problem(req, http::status::internal_server_error, "the request failed; the log says why");
+}
+
+}  // namespace portcullis::admin

@@ -1,0 +1,67 @@
+// AdminServer: the admin API's listener — HTTP/1.1 (Boost.Beast) on the control thread's
+// io_context, one coroutine per connection, each a task of a base::TaskGroup so the drain stops
+// and awaits them. Checks the bearer token, bounds the body (413), and answers every error as a
+// problem document. Never logs a header's or a body's content.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "admin/router.hpp"
+#include "base/error.hpp"
+#include "base/secret_bytes.hpp"
+#include "base/task_group.hpp"
+#include "domain/endpoint.hpp"
+
+namespace portcullis::admin {
+
+struct AdminServerOptions {
+  domain::HostPort listen{"127.0.0.1", 9900};
+  base::SecretBytes token;
+  // A body past this is refused with 413 before it is read (a PEM chain and its key fit many times).
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  // A request's header and body must arrive within this; an idle keep-alive connection closes.
+  std::chrono::seconds request_timeout{30};
+  // At most this many connections at once; more are closed at accept.
+  std::size_t max_connections = 64;
+};
+
+class AdminServer {
+ public:
+  // `router` must outlive the server. Every call on `control`'s thread.
+  AdminServer(boost::asio::io_context& control, AdminServerOptions options, const Router& router);
+  ~AdminServer();
+
+  // Binds the listener. Errors name the address.
+  Status listen();
+  // Accepts connections from now on (a task of the server's group).
+  void start();
+  // Closes the listener, cancels every connection and completes once they have ended.
+  boost::asio::awaitable<void> shutdown();
+
+  // The bound port (listen() on port 0 picks one).
+  std::uint16_t port() const;
+
+  // One request through the router: token, routing, the handler. Exposed for tests.
+  boost::asio::awaitable<Response> handle(const Request& req);
+
+ private:
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
+
+  boost::asio::io_context& control_;
+  AdminServerOptions options_;
+  const Router& router_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::size_t connections_ = 0;
+  // Last member: destroyed first; shutdown() ends its tasks.
+  base::TaskGroup tasks_;
+};
+
+}  // namespace portcullis::admin

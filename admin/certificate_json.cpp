@@ -1,0 +1,63 @@
+#include "admin/certificate_json.hpp"
+
+#include <ctime>
+
+#include <boost/json/array.hpp>
+#include <fmt/format.h>
+
+namespace portcullis::admin {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view upload_fields = "certificate, private_key";
+
+}  // namespace
+
+std::string rfc3339(certstore::Clock::time_point t) {
+  std::time_t tt = certstore::Clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Read<TransitionalUpload> read_transitional_upload(const json::object& body) {
+  Read<TransitionalUpload> read;
+  for (const auto& [key, value] : body) {
+    if (key != "certificate" && key != "private_key") {
+      read.problems.push_back({std::string(key), fmt::format("unknown field (known: {})", upload_fields)});
+    }
+  }
+  if (const auto* v = body.if_contains("certificate"); v && v->is_string()) {
+    read.value.certificate = std::string(v->as_string());
+  } else {
+    read.problems.push_back(
+        {"certificate", "expected the PEM chain as a string (the leaf first, then each issuer), got " +
+                            (v ? describe(*v) : std::string("nothing (the field is required)"))});
+  }
+  if (const auto* v = body.if_contains("private_key"); v && v->is_string()) {
+    read.value.private_key = base::SecretBytes(std::string(v->as_string()));
+  } else {
+    // Whatever was sent in its place is not repeated: it may be key material.
+    read.problems.push_back({"private_key", v ? "expected the PEM private key as a string"
+                                              : "expected the PEM private key as a string, got nothing (the field "
+                                                "is required)"});
+  }
+  return read;
+}
+
+json::object to_json(const control::CertificateSummary& s) {
+  json::array names, warnings;
+  for (const auto& n : s.names) names.emplace_back(n);
+  for (const auto& w : s.warnings) warnings.emplace_back(w);
+  return json::object{{"names", std::move(names)},
+                      {"issuer", s.issuer},
+                      {"serial", s.serial_hex},
+                      {"not_after", rfc3339(s.not_after)},
+                      {"sha256_fingerprint", s.sha256_fingerprint},
+                      {"warnings", std::move(warnings)}};
+}
+
+}  // namespace portcullis::admin

@@ -1,0 +1,30 @@
+// The certificate resources as JSON: the transitional certificate upload's body read (unknown
+// fields and wrong types reported by field, the key kept as SecretBytes) and a certificate's
+// summary written out (never its key).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "admin/endpoint_json.hpp"
+#include "base/secret_bytes.hpp"
+#include "control/transitional_certificates.hpp"
+
+namespace portcullis::admin {
+
+struct TransitionalUpload {
+  std::string certificate;      // PEM: the leaf, then each issuer in turn
+  base::SecretBytes private_key;  // PEM, unencrypted
+};
+
+// PUT /api/v1/endpoints/{id}/transitional-certificate: {certificate, private_key}, both required.
+Read<TransitionalUpload> read_transitional_upload(const boost::json::object& body);
+
+boost::json::object to_json(const control::CertificateSummary& summary);
+
+// "2026-12-01T10:00:00Z"
+std::string rfc3339(certstore::Clock::time_point t);
+
+}  // namespace portcullis::admin
