@@ -273,10 +273,10 @@ TEST_CASE("precomputed answers: names up to 255 octets and odd octets in labels"
   // Octets in a label that are not lower-case letters: a space, a zero octet, 0xFF, 0xC4, a star,
   // an upper-case letter, a dot.
   const Bytes base = wire({"elb-1.edge.example.net.", LDNS_RR_TYPE_A});
-  for (std::uint8_t odd : {0x20, 0x00, 0xFF, 0xC4, '*', 'E', '.'}) {
+  for (int odd : {0x20, 0x00, 0xFF, 0xC4, int{'*'}, int{'E'}, int{'.'}}) {
     Bytes q = base;
-    q[13] = odd;  // the first letter of "elb-1"
-    CAPTURE(int{odd});
+    q[13] = static_cast<std::uint8_t>(odd);  // the first letter of "elb-1"
+    CAPTURE(odd);
     agree(*zone, q, {});
   }
 }
