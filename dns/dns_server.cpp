@@ -157,14 +157,17 @@ asio::awaitable<void> DnsServer::serve_udp(udp::socket& socket) {
         const auto verdict = limiter_.check(batch->peer(i), now);
         if (verdict != RateLimiter::Verdict::answer) counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
         const auto query = batch->datagram(i);
-        auto answer = verdict == RateLimiter::Verdict::drop || query.empty()
-                          ? std::vector<std::uint8_t>{}
-                          : respond(*zone, query, {Transport::udp, verdict == RateLimiter::Verdict::slip});
+        // Written into the batch's reply buffer: a precomputed answer costs no allocation.
+        auto& answer = batch->reply_buffer();
+        answer.clear();
+        if (verdict != RateLimiter::Verdict::drop && !query.empty()) {
+          respond(*zone, query, answer, {Transport::udp, verdict == RateLimiter::Verdict::slip});
+        }
         if (answer.empty()) {
           if (verdict != RateLimiter::Verdict::drop) counters_.dropped.fetch_add(1, std::memory_order_relaxed);
           continue;
         }
-        batch->reply(i, std::move(answer));
+        batch->reply(i);
       }
       batch->send(socket.native_handle());
       if (n < UdpBatch::capacity) break;
@@ -204,6 +207,7 @@ asio::awaitable<void> DnsServer::serve_tcp(tcp::socket socket) {
   asio::steady_timer timer(io_);
   std::array<std::uint8_t, 2> length{};
   std::vector<std::uint8_t> query;
+  std::vector<std::uint8_t> answer;  // reused: a precomputed answer costs no allocation
   for (;;) {
     // RFC 1035 §4.2.2: each message is preceded by its length in two octets.
     auto read_length = asio::async_read(socket, asio::buffer(length), use_tuple);
@@ -217,7 +221,7 @@ asio::awaitable<void> DnsServer::serve_tcp(tcp::socket socket) {
     if (const auto ec = co_await std::move(query_read)) co_return;
     counters_.tcp_queries.fetch_add(1, std::memory_order_relaxed);
     const auto zone = zone_.current();
-    const auto answer = respond(*zone, query, {Transport::tcp, false});
+    respond(*zone, query, answer, {Transport::tcp, false});
     if (answer.empty()) {
       counters_.dropped.fetch_add(1, std::memory_order_relaxed);
       continue;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string_view>
 
@@ -17,6 +18,9 @@ constexpr std::size_t max_tcp_message = 65535;
 // RFC 6891 §9: BADVERS is extended RCODE 16, sent as 1 in the OPT's upper eight bits.
 constexpr std::uint8_t badvers_upper_bits = 1;
 constexpr std::uint16_t max_name_octets = 255;
+constexpr std::size_t max_label_octets = 63;
+// An OPT without options: owner, type, class, TTL, RDLENGTH.
+constexpr std::size_t opt_record_size = 11;
 
 // Meta types a question may not carry (RFC 6895 §3.1), and the ones this server declines.
 bool is_unqueryable(ldns_rr_type type) {
@@ -56,13 +60,15 @@ struct Placement {
   bool in_zone = false;
   bool unmatchable = false;
   std::string_view key;
+  std::size_t prefix = 0;  // octets of the question's name before the apex
 };
 
-Placement place(const ldns_rdf* qname, const ldns_rdf* apex, std::array<char, max_name_octets>& key) {
+// `qname`: the question's name in wire format, uncompressed.
+Placement place(std::span<const std::uint8_t> qname, const ldns_rdf* apex, std::array<char, max_name_octets>& key) {
   Placement out;
   if (apex == nullptr) return out;
-  const auto* q = ldns_rdf_data(qname);
-  const std::size_t q_size = ldns_rdf_size(qname);
+  const auto* q = qname.data();
+  const std::size_t q_size = qname.size();
   const auto* a = ldns_rdf_data(apex);
   const std::size_t a_size = ldns_rdf_size(apex);
   if (q_size < a_size || q_size > max_name_octets + 1) return out;
@@ -84,6 +90,7 @@ Placement place(const ldns_rdf* qname, const ldns_rdf* apex, std::array<char, ma
     if (base::ascii_lower(static_cast<char>(q[suffix + i])) != base::ascii_lower(static_cast<char>(a[i]))) return out;
   }
   out.in_zone = true;
+  out.prefix = suffix;
   std::size_t n = 0;
   for (std::size_t at = 0; at < suffix;) {
     const std::size_t length = q[at];
@@ -210,9 +217,177 @@ Outcome answer_from_zone(const Zone& zone, const Zone::Node* node, ldns_rr_type 
   return {LDNS_RCODE_NOERROR, true};
 }
 
+// A query the precomputed path answers, read by hand: what it needs of it.
+struct PlainQuery {
+  std::size_t name_size = 0;     // the question's name, root label included
+  std::size_t question_end = 0;  // header, name, type and class
+  std::uint16_t type = 0;
+  bool edns = false;
+  std::uint16_t udp_size = 0;
+  bool do_bit = false;
+};
+
+std::uint16_t read16(std::span<const std::uint8_t> bytes, std::size_t at) {
+  return static_cast<std::uint16_t>(bytes[at] << 8 | bytes[at + 1]);
+}
+
+// The query when it is a plain question: QR=0, opcode QUERY, one question whose name is
+// uncompressed labels of at most 63 octets, class IN, nothing in the answer and authority
+// sections, and no additional record but an OPT owned by the root, of version 0, without
+// options; no octet after it. nullopt for anything else.
+std::optional<PlainQuery> read_plain_query(std::span<const std::uint8_t> query) {
+  if (query.size() < header_size || (query[2] & 0xF8) != 0) return std::nullopt;
+  if (read16(query, 4) != 1 || read16(query, 6) != 0 || read16(query, 8) != 0 || read16(query, 10) > 1) {
+    return std::nullopt;
+  }
+  PlainQuery out;
+  std::size_t at = header_size;
+  for (;;) {
+    if (at >= query.size() || at - header_size >= max_name_octets) return std::nullopt;
+    const std::size_t length = query[at];
+    if (length == 0) break;
+    if (length > max_label_octets) return std::nullopt;  // a compression pointer, or a reserved label type
+    at += length + 1;
+  }
+  ++at;
+  out.name_size = at - header_size;
+  if (at + 4 > query.size() || read16(query, at + 2) != LDNS_RR_CLASS_IN) return std::nullopt;
+  out.type = read16(query, at);
+  out.question_end = at + 4;
+  if (read16(query, 10) == 0) {
+    if (out.question_end != query.size()) return std::nullopt;
+    return out;
+  }
+  // RFC 6891 §6.1.2: owner "." (one zero octet), TYPE 41, CLASS the UDP size, TTL extended RCODE,
+  // version and flags, then RDLENGTH.
+  const std::size_t opt = out.question_end;
+  if (opt + opt_record_size != query.size() || query[opt] != 0 || read16(query, opt + 1) != LDNS_RR_TYPE_OPT ||
+      query[opt + 6] != 0 || read16(query, opt + 9) != 0) {
+    return std::nullopt;
+  }
+  out.edns = true;
+  out.udp_size = read16(query, opt + 3);
+  out.do_bit = (query[opt + 7] & 0x80) != 0;
+  return out;
+}
+
+// The template for a question at `node` (nullptr: no such name), as answer_from_zone() decides;
+// nullptr when none was prepared. Sets the outcome's RCODE and AA.
+const WireAnswer* choose_template(const PrecomputedAnswers& prepared, const Zone::Node* node, ldns_rr_type type,
+                                  bool apex_question, Outcome& outcome) {
+  outcome = {LDNS_RCODE_NOERROR, true};
+  if (node == nullptr) {
+    outcome.rcode = LDNS_RCODE_NXDOMAIN;
+    return prepared.negative(apex_question, false);
+  }
+  const ldns_rr_list* records = nullptr;
+  switch (type) {
+    case LDNS_RR_TYPE_A: records = node->a; break;
+    case LDNS_RR_TYPE_AAAA: records = node->aaaa; break;
+    case LDNS_RR_TYPE_TXT: records = node->txt; break;
+    case LDNS_RR_TYPE_SOA:
+      if (node->apex) return prepared.apex_soa();
+      break;
+    case LDNS_RR_TYPE_NS:
+      if (node->apex) return prepared.apex_ns();
+      break;
+    case LDNS_RR_TYPE_ANY: return prepared.any();
+    default: break;
+  }
+  if (records != nullptr && ldns_rr_list_rr_count(records) > 0) return prepared.records(records);
+  return prepared.negative(apex_question, node->validation_host);
+}
+
+void put16(std::uint8_t* at, std::size_t value) {
+  at[0] = static_cast<std::uint8_t>(value >> 8);
+  at[1] = static_cast<std::uint8_t>(value & 0xFF);
+}
+
+// The response: the query's header and question, the template's sections (their moving pointers
+// shifted by `shift`) unless they do not fit, and the OPT; the same octets Reply::make() and
+// ldns_pkt2wire() give.
+void write_precomputed(std::span<const std::uint8_t> query, const PlainQuery& plain, const WireAnswer* answer,
+                       Outcome outcome, std::size_t shift, RespondOptions options, std::vector<std::uint8_t>& out) {
+  std::size_t limit = max_tcp_message;
+  if (options.transport == Transport::udp) {
+    limit = plain.edns ? std::clamp<std::size_t>(plain.udp_size, classic_udp_size, advertised_udp_size)
+                       : classic_udp_size;
+  }
+  const std::size_t sections = answer == nullptr ? 0 : answer->sections.size();
+  const std::size_t opt = plain.edns ? opt_record_size : 0;
+  const bool truncated = options.truncate || plain.question_end + sections + opt > limit;
+  const bool with_records = !truncated && answer != nullptr;
+  out.resize(plain.question_end + (with_records ? sections : 0) + opt);
+  std::uint8_t* w = out.data();
+  std::memcpy(w, query.data(), plain.question_end);
+  w[2] = static_cast<std::uint8_t>(0x80 | (outcome.aa ? 0x04 : 0) | (truncated ? 0x02 : 0) | (query[2] & 0x01));
+  w[3] = static_cast<std::uint8_t>((query[3] & 0x10) | outcome.rcode);  // CD copied
+  put16(w + 6, with_records ? answer->ancount : 0);
+  put16(w + 8, with_records ? answer->nscount : 0);
+  put16(w + 10, (with_records ? answer->arcount : 0) + (plain.edns ? 1 : 0));
+  std::uint8_t* at = w + plain.question_end;
+  if (with_records) {
+    std::memcpy(at, answer->sections.data(), sections);
+    for (const std::uint16_t pointer : answer->moving_pointers) {
+      put16(at + pointer, static_cast<std::size_t>(at[pointer] << 8 | at[pointer + 1]) + shift);
+    }
+    at += sections;
+  }
+  if (plain.edns) {
+    const std::uint8_t record[opt_record_size] = {0, 0, LDNS_RR_TYPE_OPT, advertised_udp_size >> 8,
+                                                  advertised_udp_size & 0xFF, 0, 0,
+                                                  static_cast<std::uint8_t>(plain.do_bit ? 0x80 : 0), 0, 0, 0};
+    std::memcpy(at, record, opt_record_size);
+  }
+}
+
 }  // namespace
 
 std::vector<std::uint8_t> respond(const Zone& zone, std::span<const std::uint8_t> query, RespondOptions options) {
+  std::vector<std::uint8_t> out;
+  respond(zone, query, out, options);
+  return out;
+}
+
+void respond(const Zone& zone, std::span<const std::uint8_t> query, std::vector<std::uint8_t>& out,
+             RespondOptions options) {
+  if (respond_precomputed(zone, query, options, out)) return;
+  const auto general = respond_with_ldns(zone, query, options);
+  out.assign(general.begin(), general.end());  // keeps out's capacity for the next answer
+}
+
+bool respond_precomputed(const Zone& zone, std::span<const std::uint8_t> query, RespondOptions options,
+                         std::vector<std::uint8_t>& out) {
+  const auto plain = read_plain_query(query);
+  if (!plain) return false;
+  const auto type = static_cast<ldns_rr_type>(plain->type);
+  if (is_unqueryable(type) || is_mail_meta(type) || is_transfer(type)) return false;
+  std::array<char, max_name_octets> key;
+  const Placement where = place(query.subspan(header_size, plain->name_size), zone.apex(), key);
+  Outcome outcome{LDNS_RCODE_REFUSED, false};
+  const WireAnswer* answer = nullptr;
+  std::size_t shift = 0;
+  if (where.in_zone) {
+    const PrecomputedAnswers* prepared = zone.precomputed();
+    if (where.unmatchable || prepared == nullptr) return false;
+    const bool apex_question = where.key.empty();
+    answer = choose_template(*prepared, zone.find(where.key), type, apex_question, outcome);
+    if (answer == nullptr) return false;
+    if (!apex_question) {
+      const auto dot = where.key.rfind('.');
+      const std::string_view top = dot == std::string_view::npos ? where.key : where.key.substr(dot + 1);
+      for (const auto& label : answer->clashing_labels) {
+        if (label == top) return false;
+      }
+      shift = where.prefix - PrecomputedAnswers::template_prefix;
+    }
+  }
+  write_precomputed(query, *plain, answer, outcome, shift, options, out);
+  return true;
+}
+
+std::vector<std::uint8_t> respond_with_ldns(const Zone& zone, std::span<const std::uint8_t> query,
+                                            RespondOptions options) {
   if (query.size() < header_size) return {};
   if ((query[2] & 0x80) != 0) return {};  // QR=1: a response; answering could start a loop
   if (((query[2] >> 3) & 0x0F) != LDNS_PACKET_QUERY) return header_only(query, LDNS_RCODE_NOTIMPL);
@@ -243,7 +418,7 @@ std::vector<std::uint8_t> respond(const Zone& zone, std::span<const std::uint8_t
     outcome.rcode = LDNS_RCODE_REFUSED;
   } else {
     std::array<char, max_name_octets> key;
-    const Placement where = place(qname, zone.apex(), key);
+    const Placement where = place({ldns_rdf_data(qname), ldns_rdf_size(qname)}, zone.apex(), key);
     if (!where.in_zone) {
       outcome.rcode = LDNS_RCODE_REFUSED;
     } else {

@@ -46,4 +46,26 @@ struct RespondOptions {
 // std::bad_alloc; never reads outside `query`. Thread-safe (the zone is immutable).
 std::vector<std::uint8_t> respond(const Zone& zone, std::span<const std::uint8_t> query, RespondOptions options = {});
 
+// The same response written into `out` (its content replaced; empty: drop). A question the zone
+// has a precomputed answer for costs no allocation once `out` has held an answer as large, so a
+// caller that keeps its buffers (the server, one per reply slot) answers those without the heap.
+void respond(const Zone& zone, std::span<const std::uint8_t> query, std::vector<std::uint8_t>& out,
+             RespondOptions options = {});
+
+// The two paths respond() takes, exposed for the tests and the fuzz target, which check that
+// they agree byte for byte:
+//  - precomputed: the header, one question of class IN and at most a plain OPT (EDNS version 0,
+//    no options) read by hand, the answer copied from the zone's wire-format templates
+//    (dns/precomputed_answers.hpp) with the ID, RD, CD, the question as sent (0x20) and the OPT
+//    patched in. True with the response in `out`; false (`out` unspecified) for a query it leaves
+//    to the general path: another opcode, QR set, a count other than one question and at most one
+//    additional record, a compressed or unusual question name, another class, a meta or transfer
+//    type, EDNS options or another EDNS version, trailing octets, or an answer it has no template
+//    for (e.g. a negative answer whose SOA names share the question's first label below the apex).
+//  - with ldns: ldns parses the query and writes the response; handles everything.
+bool respond_precomputed(const Zone& zone, std::span<const std::uint8_t> query, RespondOptions options,
+                         std::vector<std::uint8_t>& out);
+std::vector<std::uint8_t> respond_with_ldns(const Zone& zone, std::span<const std::uint8_t> query,
+                                            RespondOptions options = {});
+
 }  // namespace portcullis::dns

@@ -52,9 +52,8 @@ boost::asio::ip::address UdpBatch::peer(std::size_t i) const {
   return {};
 }
 
-void UdpBatch::reply(std::size_t i, std::vector<std::uint8_t> reply) {
-  if (i >= received_ || queued_ >= capacity || reply.empty()) return;
-  replies_[queued_] = std::move(reply);
+void UdpBatch::reply(std::size_t i) {
+  if (i >= received_ || queued_ >= capacity || replies_[queued_].empty()) return;
   out_iov_[queued_] = {replies_[queued_].data(), replies_[queued_].size()};
   out_[queued_].msg_hdr = {};
   out_[queued_].msg_hdr.msg_iov = &out_iov_[queued_];

@@ -33,8 +33,12 @@ class UdpBatch {
   std::span<const std::uint8_t> datagram(std::size_t i) const;
   boost::asio::ip::address peer(std::size_t i) const;
 
-  // Queues `reply` to datagram i's sender (the bytes are moved in and kept until send()).
-  void reply(std::size_t i, std::vector<std::uint8_t> reply);
+  // The buffer the next reply is written into (empty, its capacity kept from earlier batches, so
+  // writing a reply of a size it has held allocates nothing); reply(i) then queues it.
+  std::vector<std::uint8_t>& reply_buffer() noexcept { return replies_[queued_]; }
+  // Queues what reply_buffer() holds to datagram i's sender (kept until send()); nothing for an
+  // empty buffer.
+  void reply(std::size_t i);
   // Sends every queued reply; a reply the socket cannot take now (its buffer is full) is dropped,
   // as the network could, and so is one the kernel refuses for its address.
   void send(int fd);

@@ -357,6 +357,7 @@ Result<ZonePtr> ZoneBuilder::build(std::uint32_t serial) const {
     if (!list) return tl::unexpected(list.error());
     challenge.txt = keep(std::move(*list));
   }
+  zone->precomputed_ = PrecomputedAnswers::build(*zone, zone->lists_);
   return ZonePtr(std::move(zone));
 }
 

@@ -3,8 +3,9 @@
 // its scope's addresses) and validation host `acme.<id>.<zone>` (the TXT values of a pending
 // DNS-01 challenge), and for a hostname inside the zone itself its addresses and
 // `_acme-challenge.<name>` (the TXT values of its own DNS-01 challenges; at the apex for the
-// platform wildcard). Records are built once, as ldns RRs, when the snapshot is built; the
-// responder (dns/responder.hpp) copies them into answers and never locks.
+// platform wildcard). Records are built once, as ldns RRs, when the snapshot is built, and so are
+// the common answers in wire format; the responder (dns/responder.hpp) copies them into answers
+// and never locks.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,7 @@
 
 #include "base/error.hpp"
 #include "base/published.hpp"
+#include "dns/precomputed_answers.hpp"
 #include "domain/config.hpp"
 #include "domain/endpoint.hpp"
 
@@ -93,6 +95,10 @@ class Zone {
   std::uint32_t serial() const noexcept { return serial_; }
   std::size_t names() const noexcept { return nodes_.size(); }
 
+  // The answers prepared in wire format when the snapshot was built (dns/precomputed_answers.hpp);
+  // nullptr for the empty zone.
+  const PrecomputedAnswers* precomputed() const noexcept { return precomputed_.get(); }
+
  private:
   friend class ZoneBuilder;
   struct Hash {
@@ -109,6 +115,7 @@ class Zone {
   std::vector<ldns_struct_rr_list*> lists_;
   std::unordered_map<std::string, Node, Hash, std::equal_to<>> nodes_;
   std::uint32_t serial_ = 0;
+  std::unique_ptr<const PrecomputedAnswers> precomputed_;
 };
 
 using ZonePtr = std::shared_ptr<const Zone>;
