@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "admin/certificate_json.hpp"
+#include "admin/dashboard.hpp"
 #include "admin/endpoint_json.hpp"
 #include "base/quote.hpp"
 #include "dns/delegation_check.hpp"
@@ -60,6 +61,11 @@ ProblemDetails no_endpoint(const std::string& id) {
   return {http::status::not_found, "about:blank", "", fmt::format("no endpoint with id {}", quote(id)), {}};
 }
 
+// A dashboard file: the same for everyone, so no token (the page asks for it and sends it itself).
+boost::asio::awaitable<Response> dashboard_file(const Request& req, DashboardFile file) {
+  co_return dashboard_response(file, req.version(), req.keep_alive());
+}
+
 }  // namespace
 
 AdminApi::AdminApi(ApiServices services) : services_(std::move(services)) {
@@ -71,6 +77,10 @@ AdminApi::AdminApi(ApiServices services) : services_(std::move(services)) {
   router_.add(v::get, "/healthz", false, bind(&AdminApi::healthz));
   router_.add(v::get, "/readyz", false, bind(&AdminApi::readyz));
   router_.add(v::get, "/api/v1/openapi.json", true, bind(&AdminApi::openapi));
+  for (const auto& file : dashboard_files()) {
+    router_.add(v::get, std::string(file.path), false,
+                [file](const Request& req, const RouteParams&) { return dashboard_file(req, file); });
+  }
   router_.add(v::get, "/api/v1/endpoints", true, bind(&AdminApi::list_endpoints));
   router_.add(v::post, "/api/v1/endpoints", true, bind(&AdminApi::create_endpoint));
   router_.add(v::get, "/api/v1/endpoints/{id}", true, bind(&AdminApi::get_endpoint));

@@ -1,6 +1,7 @@
 // portcullis: run | check-config | dns-check | version.
 #include <cstdio>
 #include <iostream>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -17,6 +18,7 @@ namespace {
 constexpr int exit_config_error = 2;
 
 void print_try_next(const portcullis::domain::Config& config) {
+  const std::string admin = config.admin.listen.to_string();
   std::fprintf(stderr,
                "\nPortcullis is running on its embedded defaults (data in %s/).\n"
                "Try:\n"
@@ -24,10 +26,12 @@ void print_try_next(const portcullis::domain::Config& config) {
                "  curl -i http://localhost:8080/           # redirected to https\n"
                "  openssl s_client -connect 127.0.0.1:8443 -servername localhost </dev/null\n"
                "  kdig @127.0.0.1 -p 8053 wiki.portcullis.test A   # the demo platform zone, served here\n"
-               "  curl -H \"Authorization: Bearer $(cat %s/admin-token)\" http://127.0.0.1:9900/api/v1/endpoints\n"
+               "  curl -H \"Authorization: Bearer $(cat %s/admin-token)\" http://%s/api/v1/endpoints\n"
+               "Dashboard: http://%s/ (it asks for the token in %s/admin-token)\n"
                "Stop with Ctrl-C (drains in-flight requests). There is no file to reload: for a configuration\n"
                "of your own, start from examples/portcullis.toml and run with --config FILE.\n\n",
-               config.server.data_dir.string().c_str(), config.server.data_dir.string().c_str());
+               config.server.data_dir.string().c_str(), config.server.data_dir.string().c_str(), admin.c_str(),
+               admin.c_str(), config.server.data_dir.string().c_str());
 }
 
 }  // namespace

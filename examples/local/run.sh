@@ -136,8 +136,8 @@ wildcard *.$zone and the internal wiki endpoint theirs over DNS-01 in the zone P
   openssl s_client -connect 127.0.0.1:8443 -servername anything.$zone </dev/null 2>/dev/null |
     openssl x509 -noout -issuer -ext subjectAltName   # the platform wildcard, for a name nothing else covers
   $bin dns-check --config examples/portcullis.toml --endpoint wiki   # a name in the zone: nothing to create
-Admin API: http://127.0.0.1:9900/ (docs/admin-api.md); its bearer token is written to var/admin-token
-at first start (mode 0600):
+Dashboard: http://127.0.0.1:9900/ — it asks once for the admin token, written to var/admin-token
+at first start (mode 0600). The admin API (docs/admin-api.md) takes the same token:
   curl -H "Authorization: Bearer \$(cat var/admin-token)" http://127.0.0.1:9900/api/v1/endpoints
 MSG
 

@@ -1,0 +1,176 @@
+// The dashboard's browser test, run by tests/integration/dashboard_browser_test.cpp, which starts
+// Portcullis and the servers around it and passes, in the environment: PORTCULLIS_ADMIN_URL,
+// PORTCULLIS_ADMIN_TOKEN, PORTCULLIS_UPSTREAM, PORTCULLIS_GOOD_CERT/KEY (app.example.com),
+// PORTCULLIS_BAD_CERT/KEY (other names), PORTCULLIS_SCREENSHOTS (a folder) and
+// PORTCULLIS_PROFILE_PARENT (where the fresh browser profile goes). It prints "waiting for the
+// records" once it has seen them missing; the test then creates them. Debian's Chromium, headless;
+// no browser is downloaded. Every wait has a deadline; exit code 0 when every step passed.
+import { chromium } from "playwright-core";
+import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+};
+const adminUrl = env("PORTCULLIS_ADMIN_URL");
+const token = env("PORTCULLIS_ADMIN_TOKEN");
+const shots = env("PORTCULLIS_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+
+const STEP_DEADLINE = 15_000;      // one page update
+const RECORDS_DEADLINE = 60_000;   // the records, created by the test, seen by a re-check
+const MANAGED_DEADLINE = 120_000;  // the order through Pebble, seen by a refresh
+const POLL = 250;                  // between two re-checks or refreshes
+
+function step(text) {
+  process.stdout.write(`step: ${text}\n`);
+}
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+}
+
+const profile = mkdtempSync(path.join(env("PORTCULLIS_PROFILE_PARENT"), "chromium-profile-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  viewport: { width: 1280, height: 800 },
+  permissions: ["clipboard-read", "clipboard-write"],
+});
+const failures = [];
+try {
+  const page = context.pages()[0] || await context.newPage();
+  page.setDefaultTimeout(STEP_DEADLINE);
+  const origin = new URL(adminUrl).origin;
+  // No request leaves the admin listener, and the policy blocks nothing the page does.
+  page.on("request", (r) => {
+    if (!r.url().startsWith(origin + "/") && !r.url().startsWith("data:")) failures.push(`request to ${r.url()}`);
+  });
+  page.on("console", (m) => {
+    if (/Content Security Policy|Uncaught|TypeError|ReferenceError/.test(m.text())) failures.push(`console: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
+  const shot = async (name) => {
+    await page.screenshot({ path: path.join(shots, name), fullPage: true });
+    step(`screenshot ${name}`);
+  };
+
+  // The static files need no token and carry the security headers.
+  const home = await page.goto(adminUrl + "/");
+  check(home.status() === 200, `GET / is ${home.status()}`);
+  check(home.headers()["content-type"].startsWith("text/html"), "GET / is text/html");
+  check(/script-src 'self'/.test(home.headers()["content-security-policy"] || ""), "GET / has a CSP");
+
+  step("enter the token");
+  await page.getByLabel("Token", { exact: true }).fill(token);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.locator('tr[data-endpoint="docs"]').waitFor();
+  check(await page.evaluate(() => sessionStorage.getItem("portcullis.admin-token")) === token, "token in sessionStorage");
+  await page.reload();
+  await page.locator('tr[data-endpoint="docs"]').waitFor();  // kept: no second prompt
+  check(!(await page.locator("#login").isVisible()), "no token prompt after a reload");
+
+  step("create an endpoint");
+  await page.getByRole("link", { name: "New endpoint" }).first().click();
+  await page.getByLabel("Id (optional)", { exact: true }).fill("app");
+  await page.getByLabel("Hostnames", { exact: true }).fill("app.example.com");
+  await page.getByLabel("Upstreams", { exact: true }).fill(env("PORTCULLIS_UPSTREAM"));
+  await shot("dashboard-new-endpoint.png");
+  await page.getByRole("button", { name: "Create endpoint" }).click();
+  await page.waitForURL(/#\/endpoints\/app$/);
+
+  step("see its records and their state");
+  const records = page.locator("table.records tbody tr");
+  await records.first().waitFor();
+  check(await records.count() === 2, "two records for an external hostname");
+  const traffic = page.locator('tr[data-record="traffic:app.example.com"]');
+  const challenge = page.locator('tr[data-record="challenge:_acme-challenge.app.example.com"]');
+  check(await traffic.getAttribute("data-state") !== "ok", "the traffic record is not there yet");
+  check(await challenge.getAttribute("data-state") === "missing", "the challenge record is missing");
+  check((await challenge.textContent()).includes("✗"), "a missing record shows ✗");
+  check((await challenge.textContent()).includes("acme.app.edge.example.net."), "the challenge target is shown");
+  await challenge.getByRole("button", { name: /Copy/ }).click();
+  check(await page.evaluate(() => navigator.clipboard.readText()) ===
+    "_acme-challenge.app.example.com. CNAME acme.app.edge.example.net.", "the copy button copies the record");
+  await shot("dashboard-records.png");
+
+  step("upload a transitional certificate for other names");
+  await page.getByLabel("Certificate chain (PEM)", { exact: true }).fill(readFileSync(env("PORTCULLIS_BAD_CERT"), "utf8"));
+  await page.getByLabel("Private key (PEM, unencrypted)", { exact: true }).fill(readFileSync(env("PORTCULLIS_BAD_KEY"), "utf8"));
+  await page.getByRole("button", { name: "Upload" }).click();
+  const error = page.locator("#upload-form .errors");
+  await error.waitFor();
+  const errorText = await error.textContent();
+  check(errorText.includes("certificate") && errorText.includes("app.example.com"),
+    `the inline error names the field and the uncovered name: ${errorText}`);
+  check(await page.getByLabel("Certificate chain (PEM)", { exact: true }).getAttribute("aria-invalid") === "true", "the field is marked invalid");
+  await error.scrollIntoViewIfNeeded();
+  await shot("dashboard-upload-error.png");
+
+  step("upload the certificate app.example.com uses today");
+  // From files, as a customer would pick them.
+  await page.locator("#upload-certificate-file").setInputFiles(env("PORTCULLIS_GOOD_CERT"));
+  await page.locator("#upload-key-file").setInputFiles(env("PORTCULLIS_GOOD_KEY"));
+  await page.waitForFunction(() => document.getElementById("upload-key").value.includes("PRIVATE KEY"));
+  await page.getByRole("button", { name: "Upload" }).click();
+  await page.locator("#upload-form .notice").waitFor();
+  await page.locator('tr[data-hostname="app.example.com"][data-source="transitional"]').waitFor();
+  check(await page.locator("#upload-key").inputValue() === "", "the key is cleared after the upload");
+  await shot("dashboard-transitional.png");
+
+  process.stdout.write("waiting for the records\n");
+  step("re-check until both records are in place");
+  const recordsDeadline = Date.now() + RECORDS_DEADLINE;
+  for (;;) {
+    const states = await records.evaluateAll((rows) => rows.map((r) => r.dataset.state));
+    if (states.length === 2 && states.every((s) => s === "ok")) break;
+    check(Date.now() < recordsDeadline, `records still ${states.join(", ")}`);
+    await page.waitForTimeout(POLL);
+    const answered = page.waitForResponse((r) => r.url().endsWith("/dns"));
+    await page.getByRole("button", { name: "Re-check" }).click();
+    await answered;
+    await records.first().waitFor();
+  }
+  check((await traffic.textContent()).includes("✓"), "a record in place shows ✓");
+
+  step("renew now and watch the certificate turn managed");
+  await page.getByRole("button", { name: "Renew now" }).click();
+  const managedDeadline = Date.now() + MANAGED_DEADLINE;
+  const managedRow = page.locator('tr[data-hostname="app.example.com"][data-source="managed"]');
+  while (!(await managedRow.count())) {
+    check(Date.now() < managedDeadline, "the managed certificate is not served");
+    await page.waitForTimeout(POLL);
+    const answered = page.waitForResponse((r) => r.url().endsWith("/certificate"));
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await answered;
+  }
+  await page.locator("#dns-title").scrollIntoViewIfNeeded();
+  await shot("dashboard-managed.png");
+
+  step("the endpoints list");
+  await page.getByRole("link", { name: "Endpoints" }).click();
+  const row = page.locator('tr[data-endpoint="app"]');
+  await row.waitFor();
+  check((await row.textContent()).includes("managed"), "the list shows the managed source");
+  await shot("dashboard-endpoints.png");
+
+  step("phone width");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(adminUrl + "/#/endpoints/app");
+  await page.locator("table.records tbody tr").first().waitFor();
+  await page.locator('tr[data-source="managed"]').first().waitFor();
+  check(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), "no horizontal scroll at 390 px");
+  await shot("dashboard-phone.png");
+} catch (e) {
+  failures.push(e.stack || String(e));
+} finally {
+  await context.close();
+}
+if (failures.length) {
+  process.stderr.write(failures.join("\n") + "\n");
+  process.exit(1);
+}
+process.stdout.write("dashboard test passed\n");
