@@ -18,9 +18,8 @@ BUILD_PACKAGES = cmake ninja-build g++ ccache pkg-config make \
 RUNTIME_PACKAGES = openssl ca-certificates curl pebble libjemalloc2 unbound knot-dnsutils
 # What the test suite talks to besides Pebble and Unbound: the customer's authoritative DNS server
 # (its RFC 2136 client, knsupdate, comes with kdig), and BIND's dig (it sends a question's letter
-# case as written, for the 0x20 test), and for the dashboard's browser test (run by hand:
-# tests/browser) Chromium, and Node.js and npm for playwright-core from Debian unless npm is on the PATH.
-TEST_PACKAGES = knot bind9-dnsutils chromium $(if $(shell command -v npm),,nodejs npm)
+# case as written, for the 0x20 test).
+TEST_PACKAGES = knot bind9-dnsutils
 # What only the slow tests use.
 SLOW_TEST_PACKAGES = testssl.sh
 # The fuzz targets' compiler and runtime.
