@@ -281,7 +281,7 @@ boost::asio::awaitable<Response> AdminApi::endpoint_certificate(const Request& r
       const auto& r = *status.renewal;
       // 0: never (a time in the store is unix seconds).
       auto when = [](std::int64_t unix) {
-        return unix ? json::value(rfc3339(certstore::Clock::from_time_t(unix))) : json::value(nullptr);
+        return unix ? json::value(certstore::format_time(certstore::Clock::from_time_t(unix))) : json::value(nullptr);
       };
       managed["next_renewal"] = when(r.next_attempt_unix);
       managed["consecutive_failures"] = r.consecutive_failures;

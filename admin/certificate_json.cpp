@@ -14,15 +14,6 @@ constexpr std::string_view upload_fields = "certificate, private_key";
 
 }  // namespace
 
-std::string rfc3339(certstore::Clock::time_point t) {
-  std::time_t tt = certstore::Clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 Read<TransitionalUpload> read_transitional_upload(const json::object& body) {
   Read<TransitionalUpload> read;
   for (const auto& [key, value] : body) {
@@ -55,7 +46,7 @@ json::object to_json(const control::CertificateSummary& s) {
   return json::object{{"names", std::move(names)},
                       {"issuer", s.issuer},
                       {"serial", s.serial_hex},
-                      {"not_after", rfc3339(s.not_after)},
+                      {"not_after", certstore::format_time(s.not_after)},
                       {"sha256_fingerprint", s.sha256_fingerprint},
                       {"warnings", std::move(warnings)}};
 }

@@ -24,7 +24,4 @@ Read<TransitionalUpload> read_transitional_upload(const boost::json::object& bod
 
 boost::json::object to_json(const control::CertificateSummary& summary);
 
-// "2026-12-01T10:00:00Z"
-std::string rfc3339(certstore::Clock::time_point t);
-
 }  // namespace portcullis::admin

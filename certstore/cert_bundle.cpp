@@ -59,15 +59,6 @@ Result<Clock::time_point> to_time_point(const ASN1_TIME* t, std::string_view wha
   return Clock::from_time_t(timegm(&tm));
 }
 
-std::string format_time(Clock::time_point t) {
-  std::time_t tt = Clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::string describe(X509* cert, std::size_t position) {
   std::string cn = common_name(X509_get_subject_name(cert));
   return cn.empty() ? fmt::format("certificate {}", position) : fmt::format("certificate {} (CN={})", position, cn);
@@ -198,6 +189,15 @@ bool CertBundle::covers(std::string_view host) const {
     if (base::name_matches(name, lowered.view())) return true;
   }
   return false;
+}
+
+std::string format_time(Clock::time_point t) {
+  std::time_t tt = Clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 }  // namespace portcullis::certstore

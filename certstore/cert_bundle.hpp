@@ -26,6 +26,9 @@ std::string_view to_string(CertSource source) noexcept;
 
 using Clock = std::chrono::system_clock;
 
+// `t` in UTC as RFC 3339 to the second ("2026-12-01T10:02:41Z"), for messages and the admin API.
+std::string format_time(Clock::time_point t);
+
 class CertBundle {
  public:
   // Parses a PEM chain (leaf first, then intermediates) and a PEM private key. Errors name the

@@ -26,15 +26,6 @@ std::string fingerprint(X509* leaf) {
   return out;
 }
 
-std::string format_time(Clock::time_point t) {
-  std::time_t tt = Clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::int64_t unix_seconds(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
@@ -49,13 +40,13 @@ CertificateSummary summarize(const CertBundle& bundle, Clock::time_point now) {
   s.not_after = bundle.not_after();
   s.sha256_fingerprint = fingerprint(bundle.leaf());
   if (bundle.expired(now)) {
-    s.warnings.push_back(fmt::format("the certificate expired at {}", format_time(bundle.not_after())));
+    s.warnings.push_back(fmt::format("the certificate expired at {}", certstore::format_time(bundle.not_after())));
   } else if (bundle.not_after() - now < TransitionalCertificates::warn_before) {
     // Whole days, rounded up: a certificate valid for 5 days from its issue shows "5 days".
     const auto days = (std::chrono::duration_cast<std::chrono::hours>(bundle.not_after() - now).count() + 23) / 24;
     s.warnings.push_back(fmt::format("the certificate expires in {} day{} ({}): the managed certificate should "
                                      "replace it before then",
-                                     days, days == 1 ? "" : "s", format_time(bundle.not_after())));
+                                     days, days == 1 ? "" : "s", certstore::format_time(bundle.not_after())));
   }
   return s;
 }
