@@ -142,6 +142,8 @@ Status Server::start() {
   }
   log::proxy()->info("started workers={} endpoints={} certificates={} config={}", workers,
                      config_.endpoints.size(), catalog_->current()->size(), config_.source.string());
+  // Certificates read deferred (stored rows, large folders) are parsed in full in the background.
+  tasks_.spawn("verify certificates", catalog_->verify_pending());
   return {};
 }
 
@@ -261,6 +263,7 @@ asio::awaitable<Result<std::size_t>> Server::apply(domain::Config next) {
   if (next.server.log_level != config_.server.log_level) (void)log::set_level(next.server.log_level);
   // Certificates first: a handshake for a new endpoint must never see its routes without them.
   auto served = co_await catalog_->commit(std::move(*prepared));
+  tasks_.spawn("verify certificates", catalog_->verify_pending());
   shared_.routes.publish(std::make_shared<const proxy::RouteTable>(next.endpoints, next.limits));
   if (dns_server_) {
     // The settings were checked by the reader: a failure here is a broken invariant, and the

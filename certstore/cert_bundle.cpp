@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 
 #include "base/hostname.hpp"
+#include "base/logging.hpp"
 #include "certstore/pem.hpp"
 
 namespace portcullis::certstore {
@@ -30,10 +31,12 @@ std::string common_name(const X509_NAME* name) {
 }
 
 // RFC 6125 §6.4.4: the CN is consulted only when the certificate has no DNS subjectAltName.
-std::vector<std::string> dns_names(X509* cert) {
+std::vector<std::string> dns_names(const STACK_OF(X509_EXTENSION)* extensions, const X509_NAME* subject) {
   std::vector<std::string> names;
   base::GeneralNamesPtr sans(
-      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+      extensions == nullptr
+          ? nullptr
+          : static_cast<GENERAL_NAMES*>(X509V3_get_d2i(extensions, NID_subject_alt_name, nullptr, nullptr)));
   if (sans) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
@@ -43,12 +46,22 @@ std::vector<std::string> dns_names(X509* cert) {
     }
   }
   if (names.empty()) {
-    std::string cn = base::normalize_hostname(common_name(X509_get_subject_name(cert)));
+    std::string cn = base::normalize_hostname(common_name(subject));
     if (!cn.empty()) names.push_back(std::move(cn));
   }
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   return names;
+}
+
+std::string integer_hex(const ASN1_INTEGER* serial) {
+  base::BignumPtr bn(ASN1_INTEGER_to_BN(serial, nullptr));
+  if (!bn) return {};
+  char* hex = BN_bn2hex(bn.get());  // upper-case already
+  if (hex == nullptr) return {};
+  std::string out = hex;
+  OPENSSL_free(hex);
+  return out;
 }
 
 Result<Clock::time_point> to_time_point(const ASN1_TIME* t, std::string_view what) {
@@ -62,6 +75,94 @@ Result<Clock::time_point> to_time_point(const ASN1_TIME* t, std::string_view wha
 std::string describe(X509* cert, std::size_t position) {
   std::string cn = common_name(X509_get_subject_name(cert));
   return cn.empty() ? fmt::format("certificate {}", position) : fmt::format("certificate {} (CN={})", position, cn);
+}
+
+
+// What the SNI index and the lifecycle need from a leaf, read from its DER without decoding the
+// public key: d2i_X509 decodes the key (under OpenSSL 3.0 through a decoder context built per
+// call, openssl/openssl#15199), which costs about twenty times the rest of the certificate. The
+// certificate and its TBSCertificate are walked as generic sequences (RFC 5280 §4.1: version
+// [0], serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, then the optional
+// [1] [2] [3]); the parts read are decoded with OpenSSL's own types.
+struct LeafFacts {
+  std::vector<std::string> names;
+  Clock::time_point not_before{}, not_after{};
+  std::string serial_hex, issuer_cn;
+};
+
+struct SequenceFree {
+  void operator()(ASN1_SEQUENCE_ANY* s) const noexcept { sk_ASN1_TYPE_pop_free(s, ASN1_TYPE_free); }
+};
+using SequencePtr = std::unique_ptr<ASN1_SEQUENCE_ANY, SequenceFree>;
+struct ValFree {
+  void operator()(X509_VAL* v) const noexcept { X509_VAL_free(v); }
+};
+struct ExtensionsFree {
+  void operator()(STACK_OF(X509_EXTENSION)* s) const noexcept { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); }
+};
+
+SequencePtr decode_sequence(const ASN1_STRING* encoded) {
+  const unsigned char* p = encoded->data;
+  return SequencePtr(d2i_ASN1_SEQUENCE_ANY(nullptr, &p, encoded->length));
+}
+
+Result<LeafFacts> read_leaf_facts(const std::vector<unsigned char>& der) {
+  auto bad = [](std::string_view what) {
+    ERR_clear_error();
+    return fail(Errc::invalid_input, fmt::format("block 1: not a certificate: {}", what));
+  };
+  const unsigned char* p = der.data();
+  SequencePtr cert(d2i_ASN1_SEQUENCE_ANY(nullptr, &p, static_cast<long>(der.size())));
+  if (!cert || sk_ASN1_TYPE_num(cert.get()) != 3) return bad("not an X.509 certificate structure");
+  const ASN1_TYPE* tbs_type = sk_ASN1_TYPE_value(cert.get(), 0);
+  if (tbs_type->type != V_ASN1_SEQUENCE) return bad("no TBSCertificate");
+  SequencePtr tbs = decode_sequence(tbs_type->value.sequence);
+  if (!tbs) return bad("the TBSCertificate does not decode");
+  const int count = sk_ASN1_TYPE_num(tbs.get());
+  int at = sk_ASN1_TYPE_value(tbs.get(), 0)->type == V_ASN1_OTHER ? 1 : 0;  // version [0] is optional
+  if (count < at + 6) return bad("the TBSCertificate is short");
+  auto field = [&](int offset) { return sk_ASN1_TYPE_value(tbs.get(), at + offset); };
+  const ASN1_TYPE* serial = field(0);
+  const ASN1_TYPE* issuer = field(2);
+  const ASN1_TYPE* validity = field(3);
+  const ASN1_TYPE* subject = field(4);
+  if ((serial->type != V_ASN1_INTEGER && serial->type != V_ASN1_NEG_INTEGER) || issuer->type != V_ASN1_SEQUENCE ||
+      validity->type != V_ASN1_SEQUENCE || subject->type != V_ASN1_SEQUENCE) {
+    return bad("unexpected TBSCertificate fields");
+  }
+  LeafFacts facts;
+  facts.serial_hex = integer_hex(serial->value.integer);
+
+  p = issuer->value.sequence->data;
+  base::X509NamePtr issuer_name(d2i_X509_NAME(nullptr, &p, issuer->value.sequence->length));
+  p = subject->value.sequence->data;
+  base::X509NamePtr subject_name(d2i_X509_NAME(nullptr, &p, subject->value.sequence->length));
+  p = validity->value.sequence->data;
+  std::unique_ptr<X509_VAL, ValFree> val(d2i_X509_VAL(nullptr, &p, validity->value.sequence->length));
+  if (!issuer_name || !subject_name || !val) return bad("the issuer, subject or validity does not decode");
+  facts.issuer_cn = common_name(issuer_name.get());
+  auto nb = to_time_point(val->notBefore, "notBefore");
+  if (!nb) return tl::unexpected(nb.error());
+  auto na = to_time_point(val->notAfter, "notAfter");
+  if (!na) return tl::unexpected(na.error());
+  facts.not_before = *nb;
+  facts.not_after = *na;
+
+  std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionsFree> extensions;
+  for (int i = at + 6; i < count; ++i) {
+    const ASN1_TYPE* t = sk_ASN1_TYPE_value(tbs.get(), i);
+    if (t->type != V_ASN1_OTHER) continue;
+    const unsigned char* q = t->value.asn1_string->data;
+    long len = 0;
+    int tag = 0, xclass = 0;
+    if (ASN1_get_object(&q, &len, &tag, &xclass, t->value.asn1_string->length) & 0x80) return bad("bad extension tag");
+    if (tag != 3 || xclass != V_ASN1_CONTEXT_SPECIFIC) continue;  // [1] issuerUniqueID, [2] subjectUniqueID
+    extensions.reset(d2i_X509_EXTENSIONS(nullptr, &q, len));
+    if (!extensions) return bad("the extensions do not decode");
+  }
+  facts.names = dns_names(extensions.get(), subject_name.get());
+  ERR_clear_error();
+  return facts;
 }
 
 }  // namespace
@@ -93,49 +194,155 @@ Result<std::shared_ptr<const CertBundle>> CertBundle::from_combined_pem(const ba
   return assemble(std::move(parsed->chain), std::move(parsed->key), source, origin);
 }
 
-Result<std::shared_ptr<const CertBundle>> CertBundle::assemble(std::vector<base::X509Ptr> chain, base::PkeyPtr key,
-                                                              CertSource source, std::string_view origin) {
+namespace {
+
+// The key match and the served material (leaf, intermediates and their stack, key, normalised
+// chain PEM) from a parsed chain and key; `out` is filled only on success.
+struct Material {
+  base::X509Ptr leaf;
+  std::vector<base::X509Ptr> intermediates;
+  std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)> stack{nullptr, [](STACK_OF(X509)* s) { sk_X509_free(s); }};
+  base::PkeyPtr key;
+  std::string chain_pem;
+};
+
+Result<Material> make_material(std::vector<base::X509Ptr> chain, base::PkeyPtr key, std::string_view origin) {
   X509* leaf = chain.front().get();
   ERR_clear_error();
   if (X509_check_private_key(leaf, key.get()) != 1) {
     ERR_clear_error();
     return fail(Errc::invalid_input, std::string(origin) + ": private key does not match the certificate");
   }
+  Material m;
+  for (auto& cert : chain) m.chain_pem += pem::to_pem(cert.get());
+  m.leaf = std::move(chain.front());
+  for (std::size_t i = 1; i < chain.size(); ++i) m.intermediates.push_back(std::move(chain[i]));
+  if (!m.intermediates.empty()) {
+    m.stack.reset(sk_X509_new_reserve(nullptr, static_cast<int>(m.intermediates.size())));
+    if (!m.stack) return fail(Errc::crypto, std::string(origin) + ": out of memory for the chain");
+    for (const auto& c : m.intermediates) sk_X509_push(m.stack.get(), c.get());
+  }
+  m.key = std::move(key);
+  return m;
+}
 
+}  // namespace
+
+Result<std::shared_ptr<const CertBundle>> CertBundle::assemble(std::vector<base::X509Ptr> chain, base::PkeyPtr key,
+                                                              CertSource source, std::string_view origin) {
+  X509* leaf_cert = chain.front().get();
   // make_shared cannot reach the private constructor.
   std::shared_ptr<CertBundle> bundle(new CertBundle());
-  bundle->names_ = dns_names(leaf);
-  if (bundle->names_.empty()) {
-    return fail(Errc::invalid_input, std::string(origin) + ": the certificate names no DNS host (no SAN, no CN)");
-  }
-  auto nb = to_time_point(X509_get0_notBefore(leaf), "notBefore");
+  bundle->names_ = dns_names(X509_get0_extensions(leaf_cert), X509_get_subject_name(leaf_cert));
+  auto nb = to_time_point(X509_get0_notBefore(leaf_cert), "notBefore");
   if (!nb) return tl::unexpected(nb.error().with_context(origin));
-  auto na = to_time_point(X509_get0_notAfter(leaf), "notAfter");
+  auto na = to_time_point(X509_get0_notAfter(leaf_cert), "notAfter");
   if (!na) return tl::unexpected(na.error().with_context(origin));
   bundle->not_before_ = *nb;
   bundle->not_after_ = *na;
+  bundle->serial_hex_ = integer_hex(X509_get0_serialNumber(leaf_cert));
+  bundle->issuer_cn_ = common_name(X509_get_issuer_name(leaf_cert));
 
-  base::BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), nullptr));
-  if (serial) {
-    char* hex = BN_bn2hex(serial.get());  // upper-case already
-    if (hex != nullptr) {
-      bundle->serial_hex_ = hex;
-      OPENSSL_free(hex);
-    }
+  auto material = make_material(std::move(chain), std::move(key), origin);
+  if (!material) return tl::unexpected(material.error());
+  if (bundle->names_.empty()) {
+    return fail(Errc::invalid_input, std::string(origin) + ": the certificate names no DNS host (no SAN, no CN)");
   }
-  bundle->issuer_cn_ = common_name(X509_get_issuer_name(leaf));
-
-  for (auto& cert : chain) bundle->chain_pem_ += pem::to_pem(cert.get());
-  bundle->leaf_ = std::move(chain.front());
-  for (std::size_t i = 1; i < chain.size(); ++i) bundle->intermediates_.push_back(std::move(chain[i]));
-  if (!bundle->intermediates_.empty()) {
-    bundle->chain_stack_.reset(sk_X509_new_reserve(nullptr, static_cast<int>(bundle->intermediates_.size())));
-    if (!bundle->chain_stack_) return fail(Errc::crypto, std::string(origin) + ": out of memory for the chain");
-    for (const auto& c : bundle->intermediates_) sk_X509_push(bundle->chain_stack_.get(), c.get());
-  }
-  bundle->key_ = std::move(key);
+  bundle->leaf_ = std::move(material->leaf);
+  bundle->intermediates_ = std::move(material->intermediates);
+  bundle->chain_stack_.reset(material->stack.release());
+  bundle->key_ = std::move(material->key);
+  bundle->chain_pem_ = std::move(material->chain_pem);
   bundle->source_ = source;
   return bundle;
+}
+
+Result<std::shared_ptr<const CertBundle>> CertBundle::from_pem_deferred(std::string_view chain_pem,
+                                                                       const base::SecretBytes& key_pem,
+                                                                       CertSource source, std::string_view origin) {
+  return deferred(chain_pem, key_pem, false, source, origin);
+}
+
+Result<std::shared_ptr<const CertBundle>> CertBundle::from_combined_pem_deferred(const base::SecretBytes& pem_text,
+                                                                                CertSource source,
+                                                                                std::string_view origin) {
+  return deferred({}, pem_text, true, source, origin);
+}
+
+Result<std::shared_ptr<const CertBundle>> CertBundle::deferred(std::string_view chain_pem, base::SecretBytes key_pem,
+                                                              bool combined, CertSource source,
+                                                              std::string_view origin) {
+  auto der = pem::leaf_der(combined ? key_pem.reveal() : chain_pem, combined);
+  if (!der) return tl::unexpected(der.error().with_context(origin));
+  if (!combined) {
+    // The key's own structure, as from_pem checks it: one block, not encrypted. Decoding it is
+    // left to the full parse.
+    if (auto st = pem::check_private_key_blocks(key_pem); !st) {
+      return tl::unexpected(st.error().with_context(std::string(origin) + ": private key"));
+    }
+  }
+  auto facts = read_leaf_facts(*der);
+  if (!facts) return tl::unexpected(facts.error().with_context(origin));
+  if (facts->names.empty()) {
+    return fail(Errc::invalid_input, std::string(origin) + ": the certificate names no DNS host (no SAN, no CN)");
+  }
+  std::shared_ptr<CertBundle> bundle(new CertBundle());
+  bundle->names_ = std::move(facts->names);
+  bundle->not_before_ = facts->not_before;
+  bundle->not_after_ = facts->not_after;
+  bundle->serial_hex_ = std::move(facts->serial_hex);
+  bundle->issuer_cn_ = std::move(facts->issuer_cn);
+  bundle->source_ = source;
+  bundle->pending_chain_ = std::string(chain_pem);
+  bundle->pending_key_ = std::move(key_pem);
+  bundle->pending_combined_ = combined;
+  bundle->origin_ = std::string(origin);
+  bundle->state_.store(State::pending, std::memory_order_release);
+  return bundle;
+}
+
+CertBundle::State CertBundle::complete() const noexcept {
+  std::lock_guard lock(mutex_);
+  State s = state_.load(std::memory_order_relaxed);
+  if (s != State::pending) return s;
+  Result<Material> material = [&]() -> Result<Material> {
+    if (pending_combined_) {
+      auto parsed = pem::parse_chain_and_key(pending_key_);
+      if (!parsed) return tl::unexpected(parsed.error().with_context(origin_));
+      return make_material(std::move(parsed->chain), std::move(parsed->key), origin_);
+    }
+    auto chain = pem::parse_chain(pending_chain_);
+    if (!chain) return tl::unexpected(chain.error().with_context(origin_));
+    auto key = pem::parse_private_key(pending_key_);
+    if (!key) return tl::unexpected(key.error().with_context(origin_ + ": private key"));
+    return make_material(std::move(*chain), std::move(*key), origin_);
+  }();
+  pending_chain_ = {};
+  pending_key_ = base::SecretBytes();
+  if (material && integer_hex(X509_get0_serialNumber(material->leaf.get())) != serial_hex_) {
+    // The facts were read from the first block, the full parse took the same one: never seen,
+    // but a bundle must not serve a certificate other than the one it was indexed by.
+    material = fail(Errc::invalid_input, origin_ + ": the certificate changed between its two parses");
+  }
+  if (!material) {
+    error_ = material.error().message();
+    log::certstore()->error("certificate unusable origin={} error=\"{}\"", origin_, error_);
+    state_.store(State::failed, std::memory_order_release);
+    return State::failed;
+  }
+  leaf_ = std::move(material->leaf);
+  intermediates_ = std::move(material->intermediates);
+  chain_stack_.reset(material->stack.release());
+  key_ = std::move(material->key);
+  chain_pem_ = std::move(material->chain_pem);
+  state_.store(State::ready, std::memory_order_release);
+  return State::ready;
+}
+
+Status CertBundle::materialize() const {
+  if (ready()) return {};
+  std::lock_guard lock(mutex_);
+  return fail(Errc::invalid_input, error_);
 }
 
 Status CertBundle::validate(Clock::time_point now, const std::vector<std::string>& must_cover) const {
@@ -153,7 +360,12 @@ std::vector<std::string> CertBundle::problems(Clock::time_point now, const std::
     problems.push_back(fmt::format("certificate is not valid before {}", format_time(not_before_)));
   }
 
-  std::vector<X509*> chain{leaf_.get()};
+  std::vector<X509*> chain{leaf()};
+  if (chain.front() == nullptr) {
+    std::lock_guard lock(mutex_);
+    problems.push_back(error_);
+    return problems;
+  }
   for (const auto& c : intermediates_) chain.push_back(c.get());
   for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
     X509* subject = chain[i];

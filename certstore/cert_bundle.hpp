@@ -3,8 +3,10 @@
 // off the workers and shared by every handshake through shared_ptr<const CertBundle>.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +49,25 @@ class CertBundle {
   static Result<std::shared_ptr<const CertBundle>> from_combined_pem(const base::SecretBytes& pem_text,
                                                                      CertSource source, std::string_view origin);
 
+  // The same inputs and results as from_pem / from_combined_pem, parsed in two steps, for
+  // start-up with many certificates (stored rows, large certificate folders). Now: the PEM
+  // structure (as above: block types, one unencrypted key) and the leaf's facts (names, validity,
+  // serial, issuer) read from its DER without decoding its public key, which is most of the cost
+  // of a full parse under OpenSSL 3.0. On first use of the certificate or key (leaf(), key(),
+  // chain_stack(), intermediates(), chain_pem(), materialize()): the full parse and the key match
+  // check, once, thread-safe. If that fails the error is logged once, leaf() and key() are null
+  // and materialize() returns it: callers serve something else.
+  static Result<std::shared_ptr<const CertBundle>> from_pem_deferred(std::string_view chain_pem,
+                                                                     const base::SecretBytes& key_pem,
+                                                                     CertSource source, std::string_view origin);
+  static Result<std::shared_ptr<const CertBundle>> from_combined_pem_deferred(const base::SecretBytes& pem_text,
+                                                                              CertSource source,
+                                                                              std::string_view origin);
+  // Completes a deferred parse (a no-op for other bundles, and once done); its error, if any.
+  Status materialize() const;
+  // Whether the full parse is still to come.
+  bool pending() const noexcept { return state_.load(std::memory_order_acquire) == State::pending; }
+
   // Extra checks for an upload / configured file: not expired at `now`, chain order (each cert is
   // signed by the next), and every name in `must_cover` covered by the certificate.
   Status validate(Clock::time_point now, const std::vector<std::string>& must_cover) const;
@@ -54,12 +75,15 @@ class CertBundle {
   // "names not covered by the certificate: ..."); empty when there is none.
   std::vector<std::string> problems(Clock::time_point now, const std::vector<std::string>& must_cover) const;
 
-  X509* leaf() const noexcept { return leaf_.get(); }
-  const std::vector<base::X509Ptr>& intermediates() const noexcept { return intermediates_; }
+  X509* leaf() const noexcept { return ready() ? leaf_.get() : nullptr; }
+  const std::vector<base::X509Ptr>& intermediates() const noexcept {
+    ready();
+    return intermediates_;
+  }
   // The intermediates as the STACK_OF(X509) a handshake hands to SSL_use_cert_and_key (which
   // up-refs what it keeps), built once; nullptr when there are none.
-  STACK_OF(X509)* chain_stack() const noexcept { return chain_stack_.get(); }
-  EVP_PKEY* key() const noexcept { return key_.get(); }
+  STACK_OF(X509)* chain_stack() const noexcept { return ready() ? chain_stack_.get() : nullptr; }
+  EVP_PKEY* key() const noexcept { return ready() ? key_.get() : nullptr; }
 
   // DNS names from subjectAltName (CN only when there is no SAN), lower-cased, no trailing dot.
   // Wildcards kept as "*.example.com".
@@ -71,26 +95,53 @@ class CertBundle {
   bool expired(Clock::time_point now) const noexcept { return now >= not_after_; }
   const std::string& serial_hex() const noexcept { return serial_hex_; }     // upper-case hex
   const std::string& issuer_cn() const noexcept { return issuer_cn_; }
-  const std::string& chain_pem() const noexcept { return chain_pem_; }        // normalised PEM
+  const std::string& chain_pem() const noexcept {  // normalised PEM; empty if a deferred parse failed
+    ready();
+    return chain_pem_;
+  }
   CertSource source() const noexcept { return source_; }
 
  private:
   CertBundle() = default;
   static Result<std::shared_ptr<const CertBundle>> assemble(std::vector<base::X509Ptr> chain, base::PkeyPtr key,
                                                             CertSource source, std::string_view origin);
-  base::X509Ptr leaf_;
-  std::vector<base::X509Ptr> intermediates_;
+  enum class State : unsigned char { ready, pending, failed };
+  // True once the certificate and key are parsed (at once for from_pem; on first use for the
+  // deferred kinds, parsing now if needed); false if that parse failed.
+  bool ready() const noexcept {
+    State s = state_.load(std::memory_order_acquire);
+    if (s == State::pending) s = complete();
+    return s == State::ready;
+  }
+  State complete() const noexcept;
+  static Result<std::shared_ptr<const CertBundle>> deferred(std::string_view chain_pem, base::SecretBytes key_pem,
+                                                            bool combined, CertSource source,
+                                                            std::string_view origin);
+
+  // Written once: by assemble(), or by complete() under mutex_ before state_ leaves `pending`
+  // (release), read after an acquire load of state_.
+  mutable std::atomic<State> state_{State::ready};
+  mutable std::mutex mutex_;
+  mutable std::string error_;  // why the deferred parse failed
+  // The deferred parse's input, dropped once it is done.
+  mutable std::string pending_chain_;
+  mutable base::SecretBytes pending_key_;  // the key, or the whole combined text
+  bool pending_combined_ = false;
+  std::string origin_;
+
+  mutable base::X509Ptr leaf_;
+  mutable std::vector<base::X509Ptr> intermediates_;
   struct X509StackFree {
     void operator()(STACK_OF(X509)* s) const noexcept { sk_X509_free(s); }  // members: intermediates_
   };
-  std::unique_ptr<STACK_OF(X509), X509StackFree> chain_stack_;
-  base::PkeyPtr key_;
+  mutable std::unique_ptr<STACK_OF(X509), X509StackFree> chain_stack_;
+  mutable base::PkeyPtr key_;
   std::vector<std::string> names_;
   Clock::time_point not_before_{};
   Clock::time_point not_after_{};
   std::string serial_hex_;
   std::string issuer_cn_;
-  std::string chain_pem_;
+  mutable std::string chain_pem_;
   CertSource source_ = CertSource::default_cert;
 };
 

@@ -22,6 +22,11 @@ constexpr CertSource dir_source = CertSource::transitional;
 
 // Threads that read and parse a folder's files at once (at most one per core).
 constexpr std::size_t max_scan_threads = 16;
+// From this many files on, a scan reads each certificate's facts and leaves the full parse (and
+// the key match check) to first use or the background check (CertBundle::from_pem_deferred):
+// start-up with 100,000 files costs seconds, not minutes. A smaller folder is parsed in full, so
+// its every problem is reported at once.
+constexpr std::size_t deferred_parse_from = 256;
 
 }  // namespace
 
@@ -48,11 +53,12 @@ Result<CertDirectories::Files> CertDirectories::scan(const std::vector<fs::path>
   // Reading and parsing a file is independent of every other (the cache locks only its map):
   // spread over the cores, results kept in path order.
   std::vector<std::optional<Result<CertBundlePtr>>> loaded(paths.size());
+  const bool deferred = paths.size() >= deferred_parse_from;
   {
     std::atomic<std::size_t> next_index{0};
     auto work = [&] {
       for (std::size_t i; (i = next_index.fetch_add(1, std::memory_order_relaxed)) < paths.size();) {
-        loaded[i].emplace(cache_.load_combined(paths[i], dir_source));
+        loaded[i].emplace(cache_.load_combined(paths[i], dir_source, deferred));
       }
     };
     const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());

@@ -52,7 +52,7 @@ Result<CertBundlePtr> CertFileCache::load(const std::filesystem::path& cert_file
 }
 
 Result<CertBundlePtr> CertFileCache::load_combined(const std::filesystem::path& file,
-                                                              CertSource source) {
+                                                              CertSource source, bool deferred) {
   std::string id = file.string();
   id += '\n';
   Fingerprint fp;
@@ -69,7 +69,8 @@ Result<CertBundlePtr> CertFileCache::load_combined(const std::filesystem::path& 
   }
   auto text = base::read_secret_file(file);
   if (!text) return tl::unexpected(text.error());
-  auto bundle = CertBundle::from_combined_pem(*text, source, file.string());
+  auto bundle = deferred ? CertBundle::from_combined_pem_deferred(*text, source, file.string())
+                         : CertBundle::from_combined_pem(*text, source, file.string());
   if (!bundle) return bundle;
   if (stat_ok) {
     std::lock_guard lock(mutex_);

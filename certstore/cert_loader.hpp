@@ -22,8 +22,9 @@ class CertFileCache {
                                         const std::filesystem::path& key_file, CertSource source);
 
   // The same for one file holding the chain and its key (a file of a certificate folder, see
-  // CertBundle::from_combined_pem). Thread-safe; blocking (reads the file).
-  Result<CertBundlePtr> load_combined(const std::filesystem::path& file, CertSource source);
+  // CertBundle::from_combined_pem; `deferred`: from_combined_pem_deferred). Thread-safe; blocking
+  // (reads the file).
+  Result<CertBundlePtr> load_combined(const std::filesystem::path& file, CertSource source, bool deferred = false);
 
   // Ends a load pass: entries not asked for since the previous call are dropped, so a
   // certificate removed from the config does not stay in memory.

@@ -267,6 +267,84 @@ Result<ChainAndKey> parse_chain_and_key(const base::SecretBytes& text) {
   return out;
 }
 
+Result<std::vector<unsigned char>> leaf_der(std::string_view text, bool with_key) {
+  auto blocks = split_blocks(text);
+  if (!blocks) return tl::unexpected(blocks.error());
+  const Block* leaf = nullptr;
+  const Block* key_block = nullptr;
+  for (const Block& b : *blocks) {
+    if (b.type == "EC PARAMETERS" && with_key) continue;
+    if (is_private_key_type(b.type)) {
+      if (!with_key) {
+        return fail(Errc::invalid_input,
+                    fmt::format("{}: unexpected {} block in a certificate chain (the key belongs in its own file)",
+                                block_label(b), b.type));
+      }
+      if (key_block != nullptr) {
+        return fail(Errc::invalid_input, fmt::format("{}: more than one private key (the first is block {})",
+                                                     block_label(b), key_block->index));
+      }
+      key_block = &b;
+      continue;
+    }
+    if (b.type != "CERTIFICATE" && b.type != "X509 CERTIFICATE" && b.type != "TRUSTED CERTIFICATE") {
+      return fail(Errc::invalid_input, fmt::format("{}: not a certificate: found a {} block", block_label(b), b.type));
+    }
+    if (leaf == nullptr) leaf = &b;
+  }
+  if (leaf == nullptr) return fail(Errc::invalid_input, "no certificate in input");
+  if (with_key) {
+    if (key_block == nullptr) return fail(Errc::invalid_input, "no private key in input");
+    if (key_block->type == "ENCRYPTED PRIVATE KEY" || key_block->encrypted_header) {
+      return fail(Errc::invalid_input,
+                  fmt::format("{}: the private key is encrypted; provide it unencrypted "
+                              "(e.g. openssl pkey -in key.pem -out plain.pem)",
+                              block_label(*key_block)));
+    }
+  }
+  ERR_clear_error();
+  auto bio = view_bio(leaf->text);
+  char* name = nullptr;
+  char* header = nullptr;
+  unsigned char* data = nullptr;
+  long len = 0;
+  if (PEM_read_bio(bio.get(), &name, &header, &data, &len) != 1) {
+    return fail(Errc::invalid_input, fmt::format("{}: not a certificate: {}", block_label(*leaf),
+                                                 reason_or("its base64 does not decode")));
+  }
+  std::vector<unsigned char> der(data, data + len);
+  OPENSSL_free(name);
+  OPENSSL_free(header);
+  OPENSSL_free(data);
+  return der;
+}
+
+Status check_private_key_blocks(const base::SecretBytes& text) {
+  auto blocks = split_blocks(text.reveal());
+  if (!blocks) return tl::unexpected(blocks.error());
+  const Block* key_block = nullptr;
+  for (const Block& b : *blocks) {
+    if (b.type == "EC PARAMETERS") continue;
+    if (!is_private_key_type(b.type)) {
+      return fail(Errc::invalid_input,
+                  fmt::format("{}: found a {} block where a private key was expected", block_label(b), b.type));
+    }
+    if (key_block != nullptr) {
+      return fail(Errc::invalid_input, fmt::format("{}: more than one private key (the first is block {})",
+                                                   block_label(b), key_block->index));
+    }
+    key_block = &b;
+  }
+  if (key_block == nullptr) return fail(Errc::invalid_input, "no private key in input");
+  if (key_block->type == "ENCRYPTED PRIVATE KEY" || key_block->encrypted_header) {
+    return fail(Errc::invalid_input,
+                fmt::format("{}: the private key is encrypted; provide it unencrypted "
+                            "(e.g. openssl pkey -in key.pem -out plain.pem)",
+                            block_label(*key_block)));
+  }
+  return {};
+}
+
 std::string to_pem(X509* cert) {
   base::BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) return {};

@@ -31,6 +31,15 @@ struct ChainAndKey {
 };
 Result<ChainAndKey> parse_chain_and_key(const base::SecretBytes& text);
 
+// The cheap half of parse_chain / parse_chain_and_key, for certificates parsed on first use (see
+// CertBundle::from_pem_deferred): the blocks are split and their types checked with the same
+// errors (for `with_key`: exactly one private key, not encrypted), and the first certificate block
+// is base64-decoded to DER. No certificate or key is decoded: that is the expensive part.
+Result<std::vector<unsigned char>> leaf_der(std::string_view text, bool with_key);
+// The same for a key file: parse_private_key's structural errors (one key block, not encrypted),
+// without decoding the key.
+Status check_private_key_blocks(const base::SecretBytes& text);
+
 std::string to_pem(X509* cert);
 base::SecretBytes to_pem(EVP_PKEY* key);  // PKCS#8, unencrypted
 

@@ -94,8 +94,10 @@ void mark_withdrawn(certstore::Storage& storage, const std::vector<CertCatalog::
   }
 }
 
-// Parses stored rows into bundles on `pool`'s threads, one slice per thread, and waits for them.
-// Start-up only (blocks the caller). A row that does not parse is logged and left out.
+// Reads stored rows into bundles on `pool`'s threads, one slice per thread, and waits for them.
+// Start-up only (blocks the caller). Rows were checked in full when they were stored, so each is
+// read deferred (CertBundle::from_pem_deferred: its facts now, the full parse on first use or in
+// verify_pending()). A row that does not read is logged and left out.
 std::map<std::string, CertCatalog::Stored> parse_stored(std::vector<certstore::StoredCertificate> rows,
                                                         base::BlockingPool& pool) {
   std::vector<Result<CertBundlePtr>> parsed(rows.size(), Result<CertBundlePtr>(CertBundlePtr()));
@@ -105,7 +107,7 @@ std::map<std::string, CertCatalog::Stored> parse_stored(std::vector<certstore::S
     std::packaged_task<void()> task([&rows, &parsed, slice, slices] {
       for (std::size_t i = slice; i < rows.size(); i += slices) {
         const auto& row = rows[i];
-        parsed[i] = CertBundle::from_pem(row.chain_pem, row.key_pem, row.source, "store:" + row.name_key);
+        parsed[i] = CertBundle::from_pem_deferred(row.chain_pem, row.key_pem, row.source, "store:" + row.name_key);
       }
     });
     done.push_back(task.get_future());
@@ -353,6 +355,31 @@ void CertCatalog::on_folder_files(std::vector<fs::path> changed, bool overflow) 
   log::proxy()->debug("certificates published removed={} added={} certificates={} overlay={}", changes.removed.size(),
                       changes.added.size(), next->size(), next->overlay_size());
   publish(std::move(next));
+}
+
+boost::asio::awaitable<void> CertCatalog::verify_pending() {
+  std::vector<CertBundlePtr> pending;
+  auto note = [&pending](const CertBundlePtr& b) {
+    if (b && b->pending()) pending.push_back(b);
+  };
+  for (const auto& [file, bundle] : dirs_.files()) note(bundle);
+  for (const auto& [name_key, s] : stored_) note(s.bundle);
+  if (pending.empty()) co_return;
+  const auto started = std::chrono::steady_clock::now();
+  // In slices, one pool call each, so the store's calls and reloads interleave with this.
+  constexpr std::size_t slice = 512;
+  std::size_t failed = 0;
+  for (std::size_t at = 0; at < pending.size(); at += slice) {
+    const std::size_t end = std::min(pending.size(), at + slice);
+    auto bad = co_await pool_.run([&] {
+      std::size_t n = 0;
+      for (std::size_t i = at; i < end; ++i) n += pending[i]->materialize() ? 0 : 1;  // each failure is logged
+      return n;
+    });
+    if (bad) failed += *bad;
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  log::proxy()->info("certificates verified count={} failed={} duration_ms={}", pending.size(), failed, ms.count());
 }
 
 void CertCatalog::stop() {

@@ -89,6 +89,12 @@ class CertCatalog {
   // each. Returns the number of certificates served.
   boost::asio::awaitable<std::size_t> commit(Prepared prepared);
 
+  // Completes the full parse of every certificate read deferred at start (stored rows, large
+  // folders: see CertBundle::from_pem_deferred) on the pool, a slice at a time, so none waits for
+  // its first handshake and a broken one is reported now. A certificate whose parse fails is
+  // logged and never served (handshakes fall back). Run once after start(), as a task.
+  boost::asio::awaitable<void> verify_pending();
+
   // An issued or renewed certificate, already in the store under `name_key` (the endpoint id for a
   // managed one): replaces the previous one of the same key and publishes the change alone
   // (O(changed)). The platform wildcard (endpoint domain::platform_certificate_id, source

@@ -159,6 +159,12 @@ int choose_certificate(SSL* ssl, void* arg) {
   } else {
     bundle = conn->snapshot->select(name);
   }
+  // A certificate read deferred is parsed on first use (usually done in the background already);
+  // one whose parse failed is never served: the fallback or default answers instead.
+  if (bundle != nullptr && bundle->leaf() == nullptr) {
+    const auto& snap = *conn->snapshot;
+    bundle = snap.fallback() && snap.fallback()->leaf() ? snap.fallback().get() : snap.default_cert().get();
+  }
   if (bundle == nullptr) return 0;
   conn->served = bundle;
 

@@ -2,6 +2,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <thread>
+#include <vector>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "certstore/pem.hpp"
 #include "tests/support/test_certs.hpp"
 
@@ -222,4 +228,138 @@ TEST_CASE("one PEM text holding the chain and the key makes a bundle, blocks in 
     CHECK(bundle.error().message().find("has no END line") != std::string::npos);
     CHECK(bundle.error().message().find("-----") == std::string::npos);
   }
+}
+
+// ---- Deferred parsing: the facts at once, the certificate and key on first use ----
+
+namespace {
+
+void check_same_facts(const CertBundle& deferred, const CertBundle& full) {
+  CHECK(deferred.names() == full.names());
+  CHECK(deferred.serial_hex() == full.serial_hex());
+  CHECK(deferred.issuer_cn() == full.issuer_cn());
+  CHECK(deferred.not_before() == full.not_before());
+  CHECK(deferred.not_after() == full.not_after());
+  CHECK(deferred.source() == full.source());
+}
+
+}  // namespace
+
+TEST_CASE("a deferred bundle reads the same facts as a full parse and parses the rest on first use",
+          "[unit][certstore][deferred]") {
+  struct Row {
+    const char* what;
+    IssueOptions options;
+  };
+  std::vector<Row> rows;
+  {
+    IssueOptions o;
+    o.names = {"App.Example.COM", "www.example.com.", "*.api.example.com"};
+    o.serial_hex = "0abc1001";
+    rows.push_back({"SANs, wildcard, an intermediate", o});
+  }
+  {
+    IssueOptions o;
+    o.names = {"Legacy.Example.com"};
+    o.with_san = false;
+    rows.push_back({"CN only", o});
+  }
+  {
+    IssueOptions o;
+    o.names = {"rsa.example.com"};
+    o.key_type = KeyType::rsa2048;
+    o.serial_hex = "00ff";
+    rows.push_back({"RSA key", o});
+  }
+  for (const auto& row : rows) {
+    INFO(row.what);
+    auto cert = inter().issue(row.options);
+    auto full = CertBundle::from_pem(cert.chain_pem, cert.key_pem, CertSource::managed, "full");
+    REQUIRE(full);
+    auto lazy = CertBundle::from_pem_deferred(cert.chain_pem, cert.key_pem, CertSource::managed, "store:x");
+    REQUIRE(lazy);
+    CHECK((*lazy)->pending());
+    check_same_facts(**lazy, **full);
+    CHECK((*lazy)->pending());  // reading facts parses nothing
+
+    REQUIRE((*lazy)->leaf() != nullptr);
+    CHECK_FALSE((*lazy)->pending());
+    CHECK(X509_cmp((*lazy)->leaf(), (*full)->leaf()) == 0);
+    CHECK(EVP_PKEY_eq((*lazy)->key(), (*full)->key()) == 1);
+    CHECK((*lazy)->intermediates().size() == 1);
+    CHECK((*lazy)->chain_stack() != nullptr);
+    CHECK((*lazy)->chain_pem() == (*full)->chain_pem());
+    CHECK((*lazy)->materialize());
+
+    // The combined form (a certificate folder's file): chain and key in one text.
+    auto combined = CertBundle::from_combined_pem_deferred(SecretBytes(cert.chain_pem + std::string(cert.key_pem.reveal())),
+                                                           CertSource::transitional, "dir/a.pem");
+    REQUIRE(combined);
+    CHECK((*combined)->names() == (*full)->names());
+    CHECK((*combined)->materialize());
+    CHECK(X509_cmp((*combined)->leaf(), (*full)->leaf()) == 0);
+  }
+}
+
+TEST_CASE("a deferred bundle refuses at once what it can see without decoding, and the rest on first use",
+          "[unit][certstore][deferred]") {
+  IssueOptions o;
+  o.names = {"app.example.com"};
+  auto cert = inter().issue(o);
+  auto other = inter().issue(o);
+
+  SECTION("a key that does not match: accepted, then unusable, with the reason") {
+    auto lazy = CertBundle::from_pem_deferred(cert.chain_pem, other.key_pem, CertSource::managed, "store:app");
+    REQUIRE(lazy);
+    CHECK((*lazy)->names() == std::vector<std::string>{"app.example.com"});
+    auto st = (*lazy)->materialize();
+    REQUIRE_FALSE(st);
+    CHECK(st.error().message() == "store:app: private key does not match the certificate");
+    CHECK((*lazy)->leaf() == nullptr);
+    CHECK((*lazy)->key() == nullptr);
+    CHECK_FALSE((*lazy)->pending());
+    CHECK((*lazy)->problems(Clock::now(), {}) ==
+          std::vector<std::string>{"store:app: private key does not match the certificate"});
+  }
+  SECTION("an encrypted key, no key, a key in the chain, no certificate: refused at once as from_pem does") {
+    const SecretBytes encrypted("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n");
+    auto r = CertBundle::from_pem_deferred(cert.chain_pem, encrypted, CertSource::managed, "store:app");
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message(), Catch::Contains("store:app: private key: block 1 (line 1): the private key is encrypted"));
+
+    r = CertBundle::from_combined_pem_deferred(SecretBytes(cert.chain_pem), CertSource::transitional, "dir/a.pem");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message() == "dir/a.pem: no private key in input");
+
+    r = CertBundle::from_pem_deferred(cert.chain_pem + std::string(cert.key_pem.reveal()), cert.key_pem,
+                                      CertSource::managed, "store:app");
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message(), Catch::Contains("unexpected PRIVATE KEY block in a certificate chain"));
+
+    r = CertBundle::from_pem_deferred("", cert.key_pem, CertSource::managed, "store:app");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message() == "store:app: no certificate in input");
+  }
+  SECTION("a certificate block that is not a certificate") {
+    const std::string junk = "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n";
+    auto r = CertBundle::from_pem_deferred(junk, cert.key_pem, CertSource::managed, "store:app");
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message(), Catch::Contains("store:app: block 1: not a certificate"));
+  }
+}
+
+TEST_CASE("a deferred bundle is parsed once when many threads use it first at the same time",
+          "[unit][certstore][deferred]") {
+  IssueOptions o;
+  o.names = {"app.example.com"};
+  auto cert = inter().issue(o);
+  auto lazy = CertBundle::from_pem_deferred(cert.chain_pem, cert.key_pem, CertSource::managed, "store:app");
+  REQUIRE(lazy);
+  std::vector<X509*> seen(8, nullptr);
+  {
+    std::vector<std::jthread> threads;
+    for (std::size_t i = 0; i < seen.size(); ++i) threads.emplace_back([&, i] { seen[i] = (*lazy)->leaf(); });
+  }
+  REQUIRE(seen.front() != nullptr);
+  for (X509* x : seen) CHECK(x == seen.front());
 }
