@@ -8,7 +8,10 @@
 #include <stdexcept>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "tests/support/portcullis_fixture.hpp"
+#include "tests/support/test_certs.hpp"
 #include "tests/support/upstream_server.hpp"
 
 namespace {
@@ -144,4 +147,54 @@ TEST_CASE("portcullis does not start when a file of a certificate folder is brok
   }
   INFO(error);
   CHECK(error.find("certificate_dir: " + file + ": no private key in input") != std::string::npos);
+}
+
+// A folder this large is read deferred: facts at start, the full parse in the background after it
+// (CertBundle::from_combined_pem_deferred). A file whose key does not match its certificate no
+// longer stops the start: the background check reports it and it is never served.
+using portcullis::testing::IssueOptions;
+using portcullis::testing::TestCa;
+
+TEST_CASE("a large certificate folder starts from the certificates' facts and checks every file in the background",
+          "[integration][proxy]") {
+  StandardCerts certs;
+  UpstreamServer upstream;
+  TempDir folder{"portcullis-certdir-large"};
+  const auto ca = TestCa::create("Large Folder Test CA");
+  constexpr int files = 300;
+  constexpr int broken = 150;
+  std::vector<std::string> serials;
+  for (int i = 0; i < files; ++i) {
+    IssueOptions o;
+    o.names = {fmt::format("h{:03}.large.example.com", i)};
+    auto cert = ca.issue(o);
+    serials.push_back(cert.serial_hex);
+    std::string key(cert.key_pem.reveal());
+    if (i == broken) key = std::string(ca.issue(o).key_pem.reveal());  // another certificate's key
+    write_file(folder.path() / fmt::format("{:03}.pem", i), cert.chain_pem + key);
+  }
+  FixtureOptions o;
+  o.default_cert = certs.default_cert;
+  o.certificate_dirs = {folder.path()};
+  o.endpoints = {{"large", {"*.large.example.com"}, {upstream.address()}}};
+  PortcullisFixture px(o);
+  INFO("log:\n" << px.log().substr(0, 6000));
+
+  const std::string broken_file = (folder.path() / fmt::format("{:03}.pem", broken)).string();
+  CHECK(wait_until([&] { return px.log().find(fmt::format("certificates verified count={} failed=1", files)) !=
+                                std::string::npos; },
+                   30s));
+  CHECK(px.log().find("certificate unusable origin=" + broken_file +
+                      " error=\"" + broken_file + ": private key does not match the certificate\"") != std::string::npos);
+  auto digits = [](std::optional<std::string> serial) {  // as hex digits without leading zeros
+    std::string s = serial.value_or("none");
+    s.erase(0, std::min(s.find_first_not_of('0'), s.size() - 1));
+    return s;
+  };
+  CHECK(digits(px.served_serial("h000.large.example.com")) == digits(serials[0]));
+  CHECK(digits(px.served_serial("h299.large.example.com")) == digits(serials[299]));
+  CHECK(digits(px.served_serial(fmt::format("h{:03}.large.example.com", broken))) ==
+        digits(certs.default_cert.serial));
+  // The key is never in the log.
+  CHECK(px.log().find("PRIVATE KEY") == std::string::npos);
 }
