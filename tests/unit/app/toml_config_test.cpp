@@ -248,7 +248,7 @@ TEST_CASE("a value of the wrong type is an error that quotes it", "[unit][proxy]
         "t.toml:5: server.log_level: expected one of \"trace\", \"debug\", \"info\", \"warn\", \"error\", got "
         "\"verbose\"");
   CHECK(with("[server]", "log_format = \"xml\"") ==
-        "t.toml:5: server.log_format: expected one of \"text\", \"json\", got \"xml\"");
+        "t.toml:5: server.log_format: expected \"text\" or \"json\", got \"xml\"");
   CHECK(with("[admin]", "metrics_public = \"yes\"") ==
         "t.toml:5: admin.metrics_public: expected true or false, got \"yes\"");
   CHECK(with("[server]", "data_dir = [\"a\"]") == "t.toml:5: server.data_dir: expected a file path, got an array");
