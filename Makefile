@@ -18,8 +18,9 @@ BUILD_PACKAGES = cmake ninja-build g++ ccache pkg-config make \
 RUNTIME_PACKAGES = openssl ca-certificates curl pebble libjemalloc2 unbound knot-dnsutils
 # What the test suite talks to besides Pebble and Unbound: the customer's authoritative DNS server
 # (its RFC 2136 client, knsupdate, comes with kdig), and BIND's dig (it sends a question's letter
-# case as written, for the 0x20 test).
-TEST_PACKAGES = knot bind9-dnsutils
+# case as written, for the 0x20 test), and promtool (package prometheus; its daemon is not started)
+# to check the /metrics text and the example alert rules.
+TEST_PACKAGES = knot bind9-dnsutils prometheus
 # What only the slow tests use.
 SLOW_TEST_PACKAGES = testssl.sh
 # The fuzz targets' compiler and runtime.

@@ -87,6 +87,7 @@ asio::awaitable<Result<HttpResponse>> AcmeClient::send(std::string_view step, Ht
   ++stats_.requests;
   std::string url = request.url;
   auto response = co_await http_->request(std::move(request));
+  if (options_.request_counts) options_.request_counts->count(step, response ? response->status : 0);
   if (!response) co_return with_step(response, step, url);
   log::acme()->debug("response step={} url={} status={}", step, url, response->status);
   co_return response;

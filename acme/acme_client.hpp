@@ -20,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "acme/http_client.hpp"
+#include "acme/request_counts.hpp"
 #include "acme/protocol.hpp"
 #include "base/blocking_pool.hpp"
 #include "base/error.hpp"
@@ -43,6 +44,8 @@ struct AcmeClientOptions {
   std::chrono::milliseconds poll_initial{20};
   std::chrono::milliseconds poll_max{1000};
   std::chrono::milliseconds poll_deadline{120'000};  // give up waiting for one object after this
+  // Counts every request sent, by type and status; none: not counted. Must outlive the client.
+  AcmeRequestCounts* request_counts = nullptr;
 };
 
 struct Account {

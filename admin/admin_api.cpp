@@ -77,6 +77,7 @@ AdminApi::AdminApi(ApiServices services) : services_(std::move(services)) {
   router_.add(v::get, "/healthz", false, bind(&AdminApi::healthz));
   router_.add(v::get, "/readyz", false, bind(&AdminApi::readyz));
   router_.add(v::get, "/api/v1/openapi.json", true, bind(&AdminApi::openapi));
+  router_.add(v::get, "/metrics", !services_.metrics_public, bind(&AdminApi::metrics));
   for (const auto& file : dashboard_files()) {
     router_.add(v::get, std::string(file.path), false,
                 [file](const Request& req, const RouteParams&) { return dashboard_file(req, file); });
@@ -110,6 +111,18 @@ boost::asio::awaitable<Response> AdminApi::openapi(const Request& req, const Rou
   Response res{http::status::ok, req.version()};
   res.set(http::field::content_type, "application/json");
   res.body() = std::string(openapi_document());
+  res.keep_alive(req.keep_alive());
+  res.prepare_payload();
+  co_return res;
+}
+
+boost::asio::awaitable<Response> AdminApi::metrics(const Request& req, const RouteParams&) {
+  if (!services_.metrics) {
+    co_return problem(req, {http::status::service_unavailable, "about:blank", "", "no metrics in this process", {}});
+  }
+  Response res{http::status::ok, req.version()};
+  res.set(http::field::content_type, base::MetricsWriter::content_type);
+  res.body() = services_.metrics->scrape();
   res.keep_alive(req.keep_alive());
   res.prepare_payload();
   co_return res;

@@ -8,6 +8,7 @@
 
 #include "admin/router.hpp"
 #include "base/blocking_pool.hpp"
+#include "base/metrics_registry.hpp"
 #include "control/cert_catalog.hpp"
 #include "control/certificate_manager.hpp"
 #include "control/endpoint_service.hpp"
@@ -35,6 +36,10 @@ struct ApiServices {
   std::function<std::optional<DnsSettings>()> dns;
   // True once the proxy serves (listeners bound, certificates published) and until it drains.
   std::function<bool()> ready;
+  // What GET /metrics scrapes; none: it answers 503. Must outlive the API.
+  const base::MetricsRegistry* metrics = nullptr;
+  // [admin] metrics_public: GET /metrics needs no token.
+  bool metrics_public = false;
 };
 
 class AdminApi {
@@ -50,6 +55,7 @@ class AdminApi {
   boost::asio::awaitable<Response> healthz(const Request& req, const RouteParams& params);
   boost::asio::awaitable<Response> readyz(const Request& req, const RouteParams& params);
   boost::asio::awaitable<Response> openapi(const Request& req, const RouteParams& params);
+  boost::asio::awaitable<Response> metrics(const Request& req, const RouteParams& params);
   boost::asio::awaitable<Response> list_endpoints(const Request& req, const RouteParams& params);
   boost::asio::awaitable<Response> create_endpoint(const Request& req, const RouteParams& params);
   boost::asio::awaitable<Response> get_endpoint(const Request& req, const RouteParams& params);

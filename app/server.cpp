@@ -52,6 +52,7 @@ Server::~Server() {
 
 Status Server::start() {
   if (auto st = log::set_level(config_.server.log_level); !st) return st;
+  if (auto st = log::set_format(config_.server.log_format); !st) return st;
   fs::path data_dir = config_.resolve(config_.server.data_dir);
   std::error_code ec;
   fs::create_directories(data_dir, ec);
@@ -132,6 +133,7 @@ Status Server::start() {
     if (auto st = start_demo_upstream(control_, config_.demo.listen); !st) return st;
   }
   if (auto st = start_dns(); !st) return st;
+  register_metrics();
   for (auto& w : workers_) w->start();
   if (auto st = start_admin(); !st) return st;
 
@@ -171,7 +173,7 @@ Status Server::start_admin() {
                            if (!resolver) return std::nullopt;
                            return admin::DnsSettings{config_.dns.zone, *resolver};
                          },
-                         [this] { return !shared_.draining.load(); }});
+                         [this] { return !shared_.draining.load(); }, &metrics_, config_.admin.metrics_public});
   admin::AdminServerOptions options;
   options.listen = config_.admin.listen;
   options.token = std::move(token->value);
@@ -261,6 +263,7 @@ asio::awaitable<Result<std::size_t>> Server::apply(domain::Config next) {
     co_return tl::unexpected(st.error());
   }
   if (next.server.log_level != config_.server.log_level) (void)log::set_level(next.server.log_level);
+  if (next.server.log_format != config_.server.log_format) (void)log::set_format(next.server.log_format);
   // Certificates first: a handshake for a new endpoint must never see its routes without them.
   auto served = co_await catalog_->commit(std::move(*prepared));
   tasks_.spawn("verify certificates", catalog_->verify_pending());

@@ -19,6 +19,7 @@
 #include "base/blocking_pool.hpp"
 #include "base/data_dir_lock.hpp"
 #include "base/loop_lag.hpp"
+#include "base/metrics_registry.hpp"
 #include "base/task_group.hpp"
 #include "certstore/storage.hpp"
 #include "control/cert_catalog.hpp"
@@ -74,6 +75,8 @@ class Server {
   void wait_for_signals();
   // [dns]: publishes the platform zone and starts its server (its own thread).
   Status start_dns();
+  // The collectors behind GET /metrics (app/server_metrics.cpp).
+  void register_metrics();
 
   domain::Config config_;
   ConfigOverrides overrides_;
@@ -106,6 +109,8 @@ class Server {
   std::unique_ptr<control::EndpointService> endpoints_;
   // Transitional certificates uploaded through the admin API (stored, published by the catalog).
   std::unique_ptr<control::TransitionalCertificates> transitional_;
+  // What GET /metrics reports: collectors over the members above, run on the control thread.
+  base::MetricsRegistry metrics_;
   // [admin]: the API over the services above and its listener, whose connections are tasks that
   // use them: declared after them, and stopped and awaited by the drain.
   std::unique_ptr<admin::AdminApi> admin_api_;

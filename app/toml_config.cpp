@@ -336,7 +336,7 @@ std::string canonical(const domain::HostPort& hp) {
 void read_server(const Table& root, domain::Config& cfg) {
   const Value* v = section(root, "server");
   if (!v) return;
-  Table t(root.problems(), *v, "server", {"data_dir", "workers", "log_level"});
+  Table t(root.problems(), *v, "server", {"data_dir", "workers", "log_level", "log_format"});
   t.file_path("data_dir", cfg.server.data_dir);
   if (const Value* w = t.find("workers")) {
     if (!w->is_integer() || w->as_integer() < 0 || w->as_integer() > max_workers) {
@@ -347,6 +347,8 @@ void read_server(const Table& root, domain::Config& cfg) {
   }
   static const std::vector<std::string_view> levels = {"trace", "debug", "info", "warn", "error"};
   if (auto i = t.choice("log_level", levels)) cfg.server.log_level = std::string(levels[*i]);
+  static const std::vector<std::string_view> formats = {"text", "json"};
+  if (auto i = t.choice("log_format", formats)) cfg.server.log_format = std::string(formats[*i]);
 }
 
 void read_listeners(const Table& root, domain::Config& cfg) {
@@ -927,7 +929,7 @@ void read_admin(const Table& root, domain::Config& cfg) {
   const Value* v = section(root, "admin");
   if (!v) return;
   cfg.admin.enabled = true;
-  Table t(root.problems(), *v, "admin", {"listen", "token", "token_file"});
+  Table t(root.problems(), *v, "admin", {"listen", "token", "token_file", "metrics_public"});
   if (t.string("listen", "\"ip:port\"")) {
     if (auto hp = bind_address(*t.find("listen"), "admin.listen", t.problems())) cfg.admin.listen = *hp;
   }
@@ -944,6 +946,7 @@ void read_admin(const Table& root, domain::Config& cfg) {
     }
   }
   t.file_path("token_file", cfg.admin.token_file);
+  t.boolean("metrics_public", cfg.admin.metrics_public);
   if (t.find("token") && t.find("token_file")) {
     t.problems().add(*t.find("token_file"), "admin.token_file",
                      "expected either admin.token or admin.token_file, got both");

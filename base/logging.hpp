@@ -1,4 +1,5 @@
-// One spdlog logger per folder ("certstore", "acme", "dns", "proxy", "admin"), key=value fields in messages:
+// One spdlog logger per folder ("certstore", "acme", "dns", "proxy", "admin", "control", "app"), key=value
+// fields in messages, written to stderr as text or as one JSON object per line (set_format):
 //   log::acme()->info("issued name={} serial={} not_after={}", name, serial, not_after);
 // Never pass a private key, a token or an account secret to a logger.
 #pragma once
@@ -14,11 +15,17 @@ namespace portcullis::log {
 
 // Sets the level of every folder logger: "trace", "debug", "info", "warn", "error", "off".
 Status set_level(std::string_view level);
+// Sets the line format of every folder logger, and of those made later: "text"
+// ("2026-12-01T10:02:41.123Z info acme: issued ...") or "json" (base/json_log_formatter.hpp).
+// Thread-safe.
+Status set_format(std::string_view format);
 
 std::shared_ptr<spdlog::logger> certstore();
 std::shared_ptr<spdlog::logger> acme();
 std::shared_ptr<spdlog::logger> proxy();
 std::shared_ptr<spdlog::logger> dns();
 std::shared_ptr<spdlog::logger> admin();
+std::shared_ptr<spdlog::logger> control();
+std::shared_ptr<spdlog::logger> app();
 
 }  // namespace portcullis::log

@@ -59,6 +59,8 @@ void LoopLagProbe::record(Duration lag) {
     }
     next_ = (next_ + 1) % options_.samples;
     max_ = std::max(max_, lag);
+    total_ += lag;
+    ++count_;
   }
   auto now = Clock::now();
   if (lag > options_.report_threshold &&
@@ -75,6 +77,8 @@ LoopLagProbe::Summary LoopLagProbe::summary() const {
     std::lock_guard lock(mutex_);
     sorted = ring_;
     out.max = max_;
+    out.total = total_;
+    out.count = count_;
   }
   out.samples = sorted.size();
   if (sorted.empty()) return out;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -30,8 +31,10 @@ class LoopLagProbe {
   };
 
   struct Summary {
-    Duration p50{0}, p99{0}, max{0};
-    std::size_t samples = 0;
+    Duration p50{0}, p99{0}, max{0};  // p50 and p99 of the kept samples; max since start
+    std::size_t samples = 0;          // samples kept
+    Duration total{0};                // every lag measured since start, added up
+    std::uint64_t count = 0;          // samples measured since start
   };
 
   // `executor` is the loop to measure (the control thread's); `log` gets the lines.
@@ -64,6 +67,8 @@ class LoopLagProbe {
   std::vector<Duration> ring_;
   std::size_t next_ = 0;
   Duration max_{0};
+  Duration total_{0};
+  std::uint64_t count_ = 0;
 };
 
 }  // namespace portcullis::base

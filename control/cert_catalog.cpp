@@ -399,6 +399,28 @@ void CertCatalog::rebuild() {
   publish(builder.build());
 }
 
+std::vector<CertCatalog::Served> CertCatalog::served() const {
+  std::vector<Served> out;
+  auto add = [&out](std::string endpoint, std::string_view source, const CertBundlePtr& bundle) {
+    if (!bundle) return;
+    out.push_back({std::move(endpoint), source, bundle->names().empty() ? std::string() : bundle->names().front(),
+                   bundle->not_after()});
+  };
+  add({}, "default", default_cert_);
+  if (fallback_) add({}, "platform", fallback_);
+  for (const auto& b : files_) add({}, "file", b);
+  for (const auto& [file, bundle] : dirs_.files()) add({}, "file", bundle);
+  for (const auto& [name_key, s] : stored_) {
+    if (domain::is_platform_certificate(s.endpoint_id)) {
+      // Served in the fallback slot unless tls.fallback_cert takes it.
+      if (!fallback_) add(s.endpoint_id, "platform", s.bundle);
+    } else {
+      add(s.endpoint_id, s.bundle->source() == certstore::CertSource::managed ? "managed" : "transitional", s.bundle);
+    }
+  }
+  return out;
+}
+
 CertBundlePtr CertCatalog::platform_bundle() const {
   const auto* platform = stored(std::string(domain::platform_certificate_id));
   return platform ? platform->bundle : nullptr;

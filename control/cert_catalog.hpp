@@ -117,6 +117,19 @@ class CertCatalog {
 
   certstore::CertSnapshotPtr current() const { return registry_.current(); }
 
+  // A certificate the catalog serves, as the metrics show it: its endpoint (the platform
+  // wildcard's id for the stored platform wildcard, empty for files and the default), its source
+  // ("managed", "transitional" (uploaded), "platform" (the fallback slot), "default", "file" (a
+  // [[certificate]] or a folder's file)), its first name and its expiry.
+  struct Served {
+    std::string endpoint;
+    std::string_view source;
+    std::string name;
+    certstore::Clock::time_point not_after;
+  };
+  // Every certificate held for serving, in no particular order. O(certificates); control thread.
+  std::vector<Served> served() const;
+
  private:
   struct Loaded;
   // Reads every file a config names and the folders' files. Blocking; thread-safe (the file cache

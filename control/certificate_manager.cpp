@@ -103,6 +103,13 @@ CertificateManager::EndpointStatus CertificateManager::status(const std::string&
   return out;
 }
 
+std::vector<std::string> CertificateManager::managed_ids() const {
+  std::vector<std::string> ids;
+  ids.reserve(managed_.size());
+  for (const auto& [id, endpoint] : managed_) ids.push_back(id);
+  return ids;
+}
+
 Status CertificateManager::renew_now(const std::string& endpoint_id, bool force) {
   if (!scheduler_ || !managed_.count(endpoint_id)) {
     return fail(Errc::not_found, "endpoint " + endpoint_id + " has no managed certificate (managed_https off, no "
@@ -125,6 +132,7 @@ Status CertificateManager::configure(const domain::Config& config) {
   if (!config.acme.enabled) {
     if (!managed_.empty()) log::acme()->info("acme disabled: managed certificates are no longer renewed");
     managed_.clear();
+    attempts_.clear();
     return {};
   }
   if (!acme_ || !same_acme(acme_config_, config.acme)) {
@@ -136,6 +144,7 @@ Status CertificateManager::configure(const domain::Config& config) {
     options.eab_hmac_key = config.acme.eab_hmac_key;
     options.profile = config.acme.profile;
     options.preferred_chain = config.acme.preferred_chain;
+    options.request_counts = &acme_requests_;
     auto client = acme::AcmeClient::create(control_.get_executor(), options, storage_, pool_);
     if (!client) return tl::unexpected(client.error().with_context("acme"));
     auto session = std::make_shared<AcmeSession>();
@@ -207,6 +216,7 @@ Status CertificateManager::configure(const domain::Config& config) {
     if (auto st = scheduler_->track(id, lifetime); !st) return st;
   }
   managed_ = std::move(next);
+  std::erase_if(attempts_, [this](const auto& entry) { return !managed_.contains(entry.first); });
   const bool platform = managed_.contains(std::string(domain::platform_certificate_id));
   log::acme()->info("managing endpoints={} platform_wildcard={} directory={}", managed_.size() - (platform ? 1 : 0),
                     platform ? "ordered" : "no", acme_config_.directory);
@@ -328,6 +338,7 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
   }
   if (!planner_) challenge_choices_[endpoint_id] = "http-01 for every name (no [dns]: HTTP-01 is the only challenge)";
   log::acme()->info("issuance started endpoint={} names={}", endpoint_id, fmt::join(request.names, ","));
+  ++attempts_[endpoint_id].attempts;
   auto result = co_await acme->issuer->issue(std::move(request));
   if (planner_) planner_->withdraw(endpoint_id);
   // An issuance started on a previous CA configuration still reports to the same scheduler: its
@@ -342,6 +353,7 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
   }
   if (!result) {
     ++stats_.failed;
+    if (managed_.contains(endpoint_id)) ++attempts_[endpoint_id].failures;
     log::acme()->error("issuance failed endpoint={} elapsed_ms={} error=\"{}\"", endpoint_id, elapsed.count(),
                        result.error().message());
     log_unsaved(scheduler_->failed(endpoint_id, result.error().message()));

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -21,6 +22,7 @@
 
 #include "acme/acme_client.hpp"
 #include "acme/issuer.hpp"
+#include "acme/request_counts.hpp"
 #include "acme/renewal.hpp"
 #include "base/blocking_pool.hpp"
 #include "base/task_group.hpp"
@@ -79,6 +81,19 @@ class CertificateManager {
   };
   const Stats& stats() const noexcept { return stats_; }
 
+  // Orders placed per tracked endpoint (first issuance and renewals alike, the platform wildcard
+  // under domain::platform_certificate_id) and how many failed, since start; an endpoint that is
+  // no longer managed leaves the map. Control thread.
+  struct Attempts {
+    std::uint64_t attempts = 0;
+    std::uint64_t failures = 0;
+  };
+  const std::map<std::string, Attempts>& attempts() const noexcept { return attempts_; }
+  // The ids of the endpoints tracked for managed HTTPS (with the platform wildcard's). Control thread.
+  std::vector<std::string> managed_ids() const;
+  // Every request sent to the CA since start, across [acme] changes. Control thread.
+  const acme::AcmeRequestCounts& acme_requests() const noexcept { return acme_requests_; }
+
  private:
   // An ACME client and the issuer that uses it, for one [acme] configuration. Every task that
   // uses them holds this; after an [acme] change the old pair goes with its last task.
@@ -109,6 +124,9 @@ class CertificateManager {
   CertCatalog& catalog_;
   domain::AcmeConfig acme_config_;
   std::map<std::string, domain::EndpointConfig> managed_;  // endpoint id -> its config, managed ones only
+  // Declared before the sessions, whose clients count into it.
+  acme::AcmeRequestCounts acme_requests_;
+  std::map<std::string, Attempts> attempts_;
   std::shared_ptr<AcmeSession> acme_;  // the current one; tasks started earlier may hold older ones
   std::unique_ptr<acme::RenewalScheduler> scheduler_;
   boost::asio::steady_timer timer_;  // the schedule loop's; wake() cancels it

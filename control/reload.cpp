@@ -44,10 +44,10 @@ std::vector<std::string> keep_start_only(const domain::Config& running, domain::
   if (next.dns.enabled != running.dns.enabled) next.dns = running.dns;
   next.dns.listen = running.dns.listen;
   next.dns.rate_limit = running.dns.rate_limit;
-  // The admin listener and its token are set up at start.
+  // The admin listener, its token and whether /metrics needs the token are set up at start.
   if (next.admin.enabled != running.admin.enabled ||
       next.admin.listen.to_string() != running.admin.listen.to_string() || next.admin.token != running.admin.token ||
-      next.admin.token_file != running.admin.token_file) {
+      next.admin.token_file != running.admin.token_file || next.admin.metrics_public != running.admin.metrics_public) {
     changed.push_back("admin");
   }
   next.admin = running.admin;

@@ -12,7 +12,7 @@ namespace portcullis::control {
 
 // Restores into `next` the start-only settings of `running` — server.data_dir (compared
 // resolved), server.workers, tls.min_version, [demo], the listeners (name, address, protocol,
-// scope), the DNS server's sockets and rate limit, [admin] — and returns the names of those `next`
+// scope), the DNS server's sockets and rate limit, [admin] (including metrics_public) — and returns the names of those `next`
 // changed, in that order ("server.data_dir", "server.workers", "tls.min_version", "demo",
 // "listener", "dns", "dns.listen", "dns.rate_limit", "admin"). Pure.
 std::vector<std::string> keep_start_only(const domain::Config& running, domain::Config& next);

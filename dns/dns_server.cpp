@@ -49,7 +49,37 @@ asio::awaitable<boost::system::error_code> with_deadline(Operation operation, as
   co_return ec;
 }
 
+// An answer about to go out, by the RCODE in its header (the low four bits of byte 3).
+void count_answer(DnsServer::Counters& counters, const std::vector<std::uint8_t>& answer) {
+  if (answer.size() < 4) return;
+  DnsServer::Counters::add(counters.responses_by_rcode[answer[3] & 0x0F]);
+}
+
+// RFC 1035 §4.1.1 and RFC 2136 §2.2: the mnemonics of the header's RCODE values.
+std::string rcode_name(std::size_t rcode) {
+  static constexpr const char* names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+                                          "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"};
+  return rcode < std::size(names) ? names[rcode] : std::to_string(rcode);
+}
+
 }  // namespace
+
+void DnsServer::write_metrics(base::MetricsWriter& out) const {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  for (std::size_t rcode = 0; rcode < counters_.responses_by_rcode.size(); ++rcode) {
+    const auto n = counters_.responses_by_rcode[rcode].load(relaxed);
+    // The codes this server sends appear once it has sent them; NOERROR is always there.
+    if (n == 0 && rcode != 0) continue;
+    out.counter("portcullis_dns_queries_total",
+                "Queries the built-in DNS server answered (UDP and TCP), by the answer's response code.",
+                static_cast<double>(n), {{"rcode", rcode_name(rcode)}});
+  }
+  out.counter("portcullis_dns_rate_limited_total",
+              "UDP answers held back by response rate limiting (dropped, or sent truncated).",
+              static_cast<double>(counters_.rate_limited.load(relaxed)));
+  out.counter("portcullis_dns_dropped_total", "Queries left unanswered because they could not be parsed.",
+              static_cast<double>(counters_.dropped.load(relaxed)));
+}
 
 DnsServer::DnsServer(const ZoneRegistry& zone, DnsServerOptions options)
     : zone_(zone), options_(std::move(options)), tasks_(io_.get_executor(), log::dns()),
@@ -150,12 +180,12 @@ asio::awaitable<void> DnsServer::serve_udp(udp::socket& socket) {
       // wait reports the socket readable again if datagrams are queued behind it.
       const std::size_t n = batch->receive(socket.native_handle());
       if (n == 0) break;
-      counters_.udp_queries.fetch_add(n, std::memory_order_relaxed);
+      Counters::add(counters_.udp_queries, n);
       const auto now = RateLimiter::Clock::now();
       const auto zone = zone_.current();
       for (std::size_t i = 0; i < n; ++i) {
         const auto verdict = limiter_.check(batch->peer(i), now);
-        if (verdict != RateLimiter::Verdict::answer) counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+        if (verdict != RateLimiter::Verdict::answer) Counters::add(counters_.rate_limited, 1);
         const auto query = batch->datagram(i);
         // Written into the batch's reply buffer: a precomputed answer costs no allocation.
         auto& answer = batch->reply_buffer();
@@ -164,9 +194,10 @@ asio::awaitable<void> DnsServer::serve_udp(udp::socket& socket) {
           respond(*zone, query, answer, {Transport::udp, verdict == RateLimiter::Verdict::slip});
         }
         if (answer.empty()) {
-          if (verdict != RateLimiter::Verdict::drop) counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+          if (verdict != RateLimiter::Verdict::drop) Counters::add(counters_.dropped, 1);
           continue;
         }
+        count_answer(counters_, answer);
         batch->reply(i);
       }
       batch->send(socket.native_handle());
@@ -189,7 +220,7 @@ asio::awaitable<void> DnsServer::accept(tcp::acceptor& acceptor) {
       continue;
     }
     if (tcp_connections_ >= options_.max_tcp_connections) {
-      counters_.tcp_refused.fetch_add(1, std::memory_order_relaxed);
+      Counters::add(counters_.tcp_refused, 1);
       boost::system::error_code ignored;
       socket.close(ignored);
       continue;
@@ -219,13 +250,14 @@ asio::awaitable<void> DnsServer::serve_tcp(tcp::socket socket) {
     auto read_query = asio::async_read(socket, asio::buffer(query), use_tuple);
     auto query_read = with_deadline(std::move(read_query), timer, options_.tcp_idle_timeout);
     if (const auto ec = co_await std::move(query_read)) co_return;
-    counters_.tcp_queries.fetch_add(1, std::memory_order_relaxed);
+    Counters::add(counters_.tcp_queries, 1);
     const auto zone = zone_.current();
     respond(*zone, query, answer, {Transport::tcp, false});
     if (answer.empty()) {
-      counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+      Counters::add(counters_.dropped, 1);
       continue;
     }
+    count_answer(counters_, answer);
     const std::array<std::uint8_t, 2> prefix{static_cast<std::uint8_t>(answer.size() >> 8),
                                              static_cast<std::uint8_t>(answer.size() & 0xFF)};
     const std::array<asio::const_buffer, 2> message{asio::buffer(prefix), asio::buffer(answer)};

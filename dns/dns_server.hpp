@@ -5,6 +5,7 @@
 // through response rate limiting (dns/rate_limiter.hpp).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -19,6 +20,7 @@
 #include <boost/asio/ip/udp.hpp>
 
 #include "base/error.hpp"
+#include "base/metrics_writer.hpp"
 #include "base/task_group.hpp"
 #include "dns/rate_limiter.hpp"
 #include "dns/zone.hpp"
@@ -55,11 +57,19 @@ class DnsServer {
   // The bound addresses (port 0 resolved), in the order of options.listen.
   std::vector<boost::asio::ip::udp::endpoint> local_endpoints() const;
 
-  // Counters, readable from any thread.
+  // Counters, written by the server's thread alone (a relaxed load and store, no locked
+  // read-modify-write on the query path), readable from any thread.
   struct Counters {
-    std::atomic<std::uint64_t> udp_queries{0}, tcp_queries{0}, dropped{0}, rate_limited{0}, tcp_refused{0};
+    using Counter = std::atomic<std::uint64_t>;
+    Counter udp_queries{0}, tcp_queries{0}, dropped{0}, rate_limited{0}, tcp_refused{0};
+    std::array<Counter, 16> responses_by_rcode{};  // answers sent, by their header's RCODE (RFC 1035 §4.1.1)
+    static void add(Counter& c, std::uint64_t n = 1) noexcept {
+      c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
   };
   const Counters& counters() const noexcept { return counters_; }
+  // portcullis_dns_queries_total{rcode} and the queries left unanswered. Any thread.
+  void write_metrics(base::MetricsWriter& out) const;
 
  private:
   boost::asio::awaitable<void> serve_udp(boost::asio::ip::udp::socket& socket);

@@ -22,6 +22,7 @@ struct ServerConfig {
   std::filesystem::path data_dir = "var";
   unsigned workers = 0;             // 0 = one per core
   std::string log_level = "info";   // trace, debug, info, warn, error
+  std::string log_format = "text";  // "text" | "json" (one object per line)
 };
 
 struct ListenerConfig {
@@ -106,6 +107,7 @@ struct AdminConfig {
   HostPort listen{"127.0.0.1", 9900};
   std::string token;                          // the bearer token as written; empty: token_file
   std::filesystem::path token_file;           // empty: <data_dir>/admin-token, generated at first start
+  bool metrics_public = false;                // true: GET /metrics answers without the token
 };
 
 struct Config {

@@ -226,11 +226,14 @@ Task<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer, Request
   const ExchangeContext exchange_ctx{ctx.worker.pool(), ctx.worker.io().get_executor(), limits,
                                      log_limits.upstream_unavailable, log_limits.upstream_timeout};
   UpstreamResponse response;
+  const auto sent = std::chrono::steady_clock::now();
   const ExchangeError error = co_await exchange_with_upstream(client, client_buffer, request, exchange_ctx, response);
   if (error != ExchangeError::none) {
     Outcome outcome = co_await fail_exchange(client, error, facts.version, ctx);
     co_return outcome;
   }
+  // From the request leaving (a pooled or new connection) to the response's head read.
+  ctx.worker.counters().observe_upstream_response(std::chrono::steady_clock::now() - sent);
   Outcome outcome = co_await relay_response(client, client_buffer, response, facts, ctx);
   co_return outcome;
 }

@@ -12,6 +12,8 @@ CounterValues& CounterValues::operator+=(const CounterValues& other) noexcept {
   upstream_errors += other.upstream_errors;
   open_connections += other.open_connections;
   active_requests += other.active_requests;
+  for (std::size_t i = 0; i < upstream_response.size(); ++i) upstream_response[i] += other.upstream_response[i];
+  upstream_response_us += other.upstream_response_us;
   return *this;
 }
 
@@ -25,6 +27,8 @@ CounterValues WorkerCounterBlock::read() const noexcept {
   v.upstream_errors = upstream_errors.load(relaxed);
   v.open_connections = open_connections.load(relaxed);
   v.active_requests = active_requests.load(relaxed);
+  for (std::size_t i = 0; i < upstream_response.size(); ++i) v.upstream_response[i] = upstream_response[i].load(relaxed);
+  v.upstream_response_us = upstream_response_us.load(relaxed);
   return v;
 }
 

@@ -1,11 +1,13 @@
-// Per-worker counters: requests by status class, handshakes, upstream errors, open connections and
-// requests in flight. Each worker writes only its own block, on its own cache lines, with relaxed
+// Per-worker counters: requests by status class, handshakes, upstream errors, open connections,
+// requests in flight and the upstream response time histogram. Each worker writes only its own block, on its own cache lines, with relaxed
 // single-writer stores (no locked read-modify-write, no line shared with another writer); readers
 // (the drain loop, the connection limit, a metrics endpoint) add the blocks up.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -16,6 +18,14 @@ namespace portcullis::proxy {
 // to 64 bytes only could still share a prefetched pair with its neighbour.
 inline constexpr std::size_t counter_block_alignment = 128;
 
+// The upstream response time histogram's bucket bounds (seconds; Prometheus' default buckets), and
+// the same in microseconds, which the worker compares against.
+inline constexpr std::array<double, 11> upstream_response_bounds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                                 0.5,   1,    2.5,   5,    10};
+inline constexpr std::array<std::uint64_t, 11> upstream_response_bounds_us{
+    5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 500'000, 1'000'000, 2'500'000, 5'000'000, 10'000'000};
+inline constexpr std::size_t upstream_response_buckets = upstream_response_bounds.size() + 1;  // + above 10 s
+
 // A plain reading of one block or of their sum.
 struct CounterValues {
   std::array<std::uint64_t, 5> responses{};  // [0] = 1xx ... [4] = 5xx
@@ -25,6 +35,10 @@ struct CounterValues {
   std::uint64_t upstream_errors = 0;  // requests answered 502/504 (or cut) because of an upstream
   std::uint64_t open_connections = 0;
   std::uint64_t active_requests = 0;  // between a request's head and the end of its response
+  // Upstream responses by time to their head (not cumulative: [i] counts those up to bound i and
+  // above bound i-1; the last, those above 10 s), and the sum of those times in microseconds.
+  std::array<std::uint64_t, upstream_response_buckets> upstream_response{};
+  std::uint64_t upstream_response_us = 0;
 
   CounterValues& operator+=(const CounterValues& other) noexcept;
 };
@@ -47,6 +61,16 @@ class alignas(counter_block_alignment) WorkerCounterBlock {
     if (status >= 100 && status < 600) add(responses[status / 100 - 1]);
   }
 
+  // Counts one upstream response by the time from the request to its head. Owner thread only.
+  void observe_upstream_response(std::chrono::steady_clock::duration elapsed) noexcept {
+    const auto us = static_cast<std::uint64_t>(
+        std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()));
+    std::size_t i = 0;
+    while (i < upstream_response_bounds_us.size() && us > upstream_response_bounds_us[i]) ++i;
+    add(upstream_response[i]);
+    add(upstream_response_us, us);
+  }
+
   CounterValues read() const noexcept;
 
   std::array<Counter, 5> responses{};
@@ -56,6 +80,8 @@ class alignas(counter_block_alignment) WorkerCounterBlock {
   Counter upstream_errors{0};
   Counter open_connections{0};
   Counter active_requests{0};
+  std::array<Counter, upstream_response_buckets> upstream_response{};
+  Counter upstream_response_us{0};
 };
 static_assert(alignof(WorkerCounterBlock) == counter_block_alignment);
 static_assert(sizeof(WorkerCounterBlock) % counter_block_alignment == 0);

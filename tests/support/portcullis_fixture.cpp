@@ -420,7 +420,9 @@ std::string PortcullisFixture::render_config() const {
     << "[server]\n"
     << "data_dir = " << toml_string((options_.data_dir.empty() ? dir_ / "data" : options_.data_dir).string()) << "\n"
     << "workers = " << options_.workers << "\n"
-    << "log_level = " << toml_string(options_.log_level) << "\n\n";
+    << "log_level = " << toml_string(options_.log_level) << "\n";
+  if (!options_.log_format.empty()) t << "log_format = " << toml_string(options_.log_format) << "\n";
+  t << "\n";
   t << "[[listener]]\nname = \"https\"\naddress = " << toml_string(host_port(options_.https_host, https_port_))
     << "\nprotocol = \"https\"\nscope = \"external\"\n\n";
   t << "[[listener]]\nname = \"http\"\naddress = " << toml_string(host_port("127.0.0.1", http_port_))
@@ -458,7 +460,10 @@ std::string PortcullisFixture::render_config() const {
       << "\nmanaged_https = " << (e.managed_https ? "true" : "false") << "\n\n";
   }
   t << "[demo]\nenabled = false\n";
-  if (admin_port_) t << "\n[admin]\nlisten = " << toml_string(host_port("127.0.0.1", admin_port_)) << "\n";
+  if (admin_port_) {
+    t << "\n[admin]\nlisten = " << toml_string(host_port("127.0.0.1", admin_port_)) << "\n";
+    if (options_.metrics_public) t << "metrics_public = true\n";
+  }
   if (!options_.extra_toml.empty()) t << "\n" << options_.extra_toml << "\n";
   return t.str();
 }

@@ -102,6 +102,8 @@ struct FixtureOptions {
   std::uint16_t http_port = 0;           // the plain http listener's port; 0: free_port()
   std::filesystem::path data_dir;        // empty: <fixture dir>/data; share one to restart on the same store
   bool admin = false;                    // [admin] on a free port; the token generated in the data folder
+  bool metrics_public = false;           // [admin] metrics_public (with `admin`)
+  std::string log_format;                // [server] log_format; empty: not written (text)
   std::string extra_toml;                // appended to the config as given (an [acme] table...)
   std::vector<std::string> extra_args;   // after `run --config <file>` (--acme-directory URL...)
 };

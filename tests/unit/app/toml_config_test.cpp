@@ -82,6 +82,8 @@ TEST_CASE("the embedded defaults describe the make-run demo", "[unit][proxy]") {
   CHECK(cfg.server.data_dir == "var");
   CHECK(cfg.server.workers == 0);
   CHECK(cfg.server.log_level == "info");
+  CHECK(cfg.server.log_format == "text");
+  CHECK_FALSE(cfg.admin.metrics_public);
 
   REQUIRE(cfg.listeners.size() == 3);
   CHECK(cfg.listeners[0].name == "https");
@@ -206,7 +208,7 @@ TEST_CASE("relative paths resolve against the config file's directory", "[unit][
 TEST_CASE("an unknown key is an error that lists the known ones", "[unit][proxy]") {
   SECTION("in a section") {
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[server]", "wrokers = 2"})) ==
-          "t.toml:5: server.wrokers: unknown key (known: data_dir, workers, log_level)");
+          "t.toml:5: server.wrokers: unknown key (known: data_dir, workers, log_level, log_format)");
   }
   SECTION("at the top level") {
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[servr]", "workers = 2"})) ==
@@ -245,6 +247,10 @@ TEST_CASE("a value of the wrong type is an error that quotes it", "[unit][proxy]
   CHECK(with("[server]", "log_level = \"verbose\"") ==
         "t.toml:5: server.log_level: expected one of \"trace\", \"debug\", \"info\", \"warn\", \"error\", got "
         "\"verbose\"");
+  CHECK(with("[server]", "log_format = \"xml\"") ==
+        "t.toml:5: server.log_format: expected \"text\" or \"json\", got \"xml\"");
+  CHECK(with("[admin]", "metrics_public = \"yes\"") ==
+        "t.toml:5: admin.metrics_public: expected true or false, got \"yes\"");
   CHECK(with("[server]", "data_dir = [\"a\"]") == "t.toml:5: server.data_dir: expected a file path, got an array");
   CHECK(with("[server]", "data_dir = \"\"") == "t.toml:5: server.data_dir: expected a file path, got \"\"");
   CHECK(with("[demo]", "enabled = \"yes\"") == "t.toml:5: demo.enabled: expected true or false, got \"yes\"");
@@ -657,7 +663,7 @@ TEST_CASE("an admin section turns the admin API on, with its listener and token"
                           "token_file = \"t\""})) ==
           "t.toml:6: admin.token_file: expected either admin.token or admin.token_file, got both");
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]", "port = 1"})) ==
-          "t.toml:5: admin.port: unknown key (known: listen, token, token_file)");
+          "t.toml:5: admin.port: unknown key (known: listen, token, token_file, metrics_public)");
   }
 }
 
@@ -665,7 +671,7 @@ TEST_CASE("every problem in a file is reported, in line order", "[unit][proxy]")
   CHECK(error_of(lines({"[server]", "workers = \"x\"", "colour = 1", listener_name, listener_https,
                         "address = \"80\"", "[limits]", "idle_timeout = 5"})) ==
         "t.toml:2: server.workers: expected a number of worker threads from 0 (one per core) to 1024, got \"x\"\n"
-        "t.toml:3: server.colour: unknown key (known: data_dir, workers, log_level)\n"
+        "t.toml:3: server.colour: unknown key (known: data_dir, workers, log_level, log_format)\n"
         "t.toml:6: listener[0].address: expected \"host:port\", got \"80\"\n"
         "t.toml:8: limits.idle_timeout: expected a duration such as \"10s\", \"500ms\", \"2m\" or \"1h\", got 5");
 }
@@ -696,4 +702,11 @@ TEST_CASE("loading a missing file names it", "[unit][proxy]") {
   REQUIRE_FALSE(cfg);
   CHECK(cfg.error().code() == portcullis::Errc::io);
   CHECK(cfg.error().message().starts_with("/nonexistent/portcullis.toml: cannot open: "));
+}
+
+TEST_CASE("the log format and a public /metrics are read", "[unit][proxy]") {
+  auto cfg = parsed(lines({listener_name, listener_https, listener_addr, "[server]", "log_format = \"json\"",
+                           "[admin]", "metrics_public = true"}));
+  CHECK(cfg.server.log_format == "json");
+  CHECK(cfg.admin.metrics_public);
 }

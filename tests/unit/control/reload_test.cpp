@@ -53,6 +53,16 @@ TEST_CASE("a reload keeps the start-only settings and names those the new file c
     CHECK(next.admin.listen.port == 9900);
     CHECK(next.admin.token_file.empty());
   }
+  SECTION("whether /metrics needs the token waits for a restart, with the admin listener") {
+    next.admin.metrics_public = true;
+    CHECK(keep_start_only(now, next) == std::vector<std::string>{"admin"});
+    CHECK_FALSE(next.admin.metrics_public);
+  }
+  SECTION("the log format is applied at once") {
+    next.server.log_format = "json";
+    CHECK(keep_start_only(now, next).empty());
+    CHECK(next.server.log_format == "json");
+  }
   SECTION("the same data folder written another way is no change") {
     next.server.data_dir = now.resolve(now.server.data_dir);
     CHECK(keep_start_only(now, next).empty());
