@@ -8,6 +8,7 @@
 
 #include "admin/router.hpp"
 #include "base/blocking_pool.hpp"
+#include "control/alert_book.hpp"
 #include "control/cert_catalog.hpp"
 #include "control/certificate_manager.hpp"
 #include "control/endpoint_service.hpp"
@@ -35,6 +36,10 @@ struct ApiServices {
   std::function<std::optional<DnsSettings>()> dns;
   // True once the proxy serves (listeners bound, certificates published) and until it drains.
   std::function<bool()> ready;
+  // The alert book; none: GET /api/v1/alerts answers an empty list.
+  control::AlertBook* alerts = nullptr;
+  // A transitional certificate was uploaded or removed: the certificate alerts look again.
+  std::function<void()> certificates_changed;
 };
 
 class AdminApi {
@@ -60,6 +65,9 @@ class AdminApi {
   boost::asio::awaitable<Response> endpoint_dns(const Request& req, const RouteParams& params);
   boost::asio::awaitable<Response> endpoint_certificate(const Request& req, const RouteParams& params);
   boost::asio::awaitable<Response> renew(const Request& req, const RouteParams& params);
+  boost::asio::awaitable<Response> list_alerts(const Request& req, const RouteParams& params);
+  // The endpoint's JSON with its count of firing alerts.
+  boost::json::object endpoint_json(const control::EndpointEntry& entry) const;
 
   ApiServices services_;
   Router router_;

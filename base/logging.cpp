@@ -36,13 +36,18 @@ std::shared_ptr<spdlog::logger> admin() {
   return logger;
 }
 
+std::shared_ptr<spdlog::logger> alerts() {
+  static auto logger = make("alerts");
+  return logger;
+}
+
 Status set_level(std::string_view level) {
   auto parsed = spdlog::level::from_str(std::string(level));
   if (parsed == spdlog::level::off && level != "off") {
     return fail(Errc::config, "expected one of trace, debug, info, warn, error, off, got \"" +
                                   std::string(level) + "\"");
   }
-  for (auto& logger : {certstore(), acme(), dns(), proxy(), admin()}) logger->set_level(parsed);
+  for (auto& logger : {certstore(), acme(), dns(), proxy(), admin(), alerts()}) logger->set_level(parsed);
   return {};
 }
 

@@ -1,4 +1,4 @@
-// One spdlog logger per folder ("certstore", "acme", "dns", "proxy", "admin"), key=value fields in messages:
+// One spdlog logger per folder ("certstore", "acme", "dns", "proxy", "admin", "alerts"), key=value fields in messages:
 //   log::acme()->info("issued name={} serial={} not_after={}", name, serial, not_after);
 // Never pass a private key, a token or an account secret to a logger.
 #pragma once
@@ -20,5 +20,6 @@ std::shared_ptr<spdlog::logger> acme();
 std::shared_ptr<spdlog::logger> proxy();
 std::shared_ptr<spdlog::logger> dns();
 std::shared_ptr<spdlog::logger> admin();
+std::shared_ptr<spdlog::logger> alerts();  // control/'s alert book and webhooks
 
 }  // namespace portcullis::log
