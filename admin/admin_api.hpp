@@ -6,6 +6,8 @@
 #include <functional>
 #include <string_view>
 
+#include <boost/json/object.hpp>
+
 #include "admin/router.hpp"
 #include "base/blocking_pool.hpp"
 #include "control/alert_book.hpp"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
 #include <set>
 #include <utility>
 
@@ -124,8 +125,9 @@ void AlertBook::report(std::string_view check, std::string_view endpoint_id,
     a.check = std::string(check);
     a.finding = std::move(f);
     a.first_seen = a.last_seen = when;
-    firing_[key] = a.id;
-    const auto& stored = alerts_.emplace(a.id, std::move(a)).first->second;
+    const auto id = a.id;
+    firing_[key] = id;
+    const auto& stored = alerts_.emplace(id, std::move(a)).first->second;
     save(stored);
     const auto& g = stored.finding;
     log::alerts()->log(g.severity == domain::AlertSeverity::critical ? spdlog::level::err : spdlog::level::warn,

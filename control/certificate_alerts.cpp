@@ -1,6 +1,7 @@
 #include "control/certificate_alerts.hpp"
 
 #include <algorithm>
+#include <ctime>
 #include <map>
 
 #include <boost/asio/as_tuple.hpp>
@@ -11,7 +12,6 @@
 #include <fmt/ranges.h>
 
 #include "base/logging.hpp"
-#include "domain/platform_certificate.hpp"
 
 namespace portcullis::control {
 namespace {

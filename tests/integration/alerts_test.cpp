@@ -251,3 +251,79 @@ TEST_CASE("a transitional certificate expiring in days for an endpoint without D
   CHECK(log.find("alert resolved") != std::string::npos);
   CHECK(log.find(std::string(soon.key_pem.reveal()).substr(40, 40)) == std::string::npos);
 }
+
+namespace {
+
+// The alerts of `endpoint` ("" for every one) in `state`, by kind.
+std::map<std::string, json::object> alerts_by_kind(PortcullisFixture& px, const std::string& token,
+                                                   const std::string& query) {
+  std::map<std::string, json::object> out;
+  auto r = px.admin("GET", "/api/v1/alerts?" + query, token);
+  if (r.status != 200) return out;
+  for (const auto& a : json::parse(r.body).at("alerts").as_array()) {
+    out[std::string(a.at("kind").as_string())] = a.as_object();
+  }
+  return out;
+}
+
+constexpr Millis issuance_deadline = 30s;
+
+}  // namespace
+
+TEST_CASE("a managed certificate whose renewal fails while the CA is down raises renewal_failing and "
+          "ca_unreachable, and certificate_expiring once within a threshold",
+          "[integration][alerts][acme]") {
+  UpstreamServer upstream;
+  const auto http_port = free_port();
+  // Five days: a renewal that fails is urgent (within 7 days of the expiry) after one failure.
+  PebbleFixture pebble(PebbleOptions{.http_port = http_port, .certificate_validity_seconds = 5 * 24 * 3600});
+  FixtureOptions options;
+  options.admin = true;
+  options.http_port = http_port;
+  options.endpoints = {{"shop", {"shop.example.com"}, {upstream.address()}}};
+  const std::string acme = fmt::format("[acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\n", pebble.directory_url(),
+                                       pebble.ca_bundle().string());
+  options.extra_toml = acme + "[alerts]\nexpiring_days = [3]\n";
+  PortcullisFixture px(options);
+  const std::string token = px.admin_token();
+  REQUIRE(wait_until([&] { return px.served_serial("shop.example.com") != std::nullopt &&
+                                  px.admin("GET", "/api/v1/endpoints/shop/certificate", token).body.find(
+                                      "\"source\":\"managed\"") != std::string::npos; },
+                     issuance_deadline, 100ms));
+  CHECK(alerts_by_kind(px, token, "state=all").empty());  // 5 days left, over the 3-day threshold
+
+  pebble.stop_pebble();
+  REQUIRE(px.admin("POST", "/api/v1/endpoints/shop/renew?force=true", token).status == 202);
+  std::map<std::string, json::object> firing;
+  REQUIRE(wait_until([&] { return (firing = alerts_by_kind(px, token, "")).contains("renewal_failing"); },
+                     issuance_deadline, 100ms));
+  const auto& failing = firing["renewal_failing"];
+  CHECK(failing.at("severity") == "critical");
+  CHECK(failing.at("endpoint") == "shop");
+  CHECK(failing.at("found").as_string().starts_with("1 failed renewal in a row"));
+  CHECK(failing.at("fix").as_string().find("/api/v1/endpoints/shop/renew") != json::string::npos);
+  REQUIRE(firing.contains("ca_unreachable"));
+  CHECK(firing["ca_unreachable"].at("endpoint").is_null());
+  CHECK(firing["ca_unreachable"].at("subject") == pebble.directory_url());
+  CHECK_FALSE(firing.contains("certificate_expiring"));
+
+  // A larger threshold, reloaded: the certificate is now within it.
+  options.extra_toml = acme + "[alerts]\nexpiring_days = [6]\n";
+  px.rewrite_config(options);
+  REQUIRE(px.reload() == ReloadOutcome::applied);
+  firing = alerts_by_kind(px, token, "endpoint=shop");
+  REQUIRE(firing.contains("certificate_expiring"));
+  CHECK(firing["certificate_expiring"].at("severity") == "critical");  // the last (only) threshold
+  CHECK(firing["certificate_expiring"].at("found").as_string().find("days left") != json::string::npos);
+  CHECK(firing.contains("renewal_failing"));
+
+  // The CA back, a renewal through: renewal_failing and ca_unreachable resolve.
+  pebble.start_pebble();
+  REQUIRE(wait_until([&] { return px.admin("POST", "/api/v1/endpoints/shop/renew?force=true", token).status == 202; },
+                     issuance_deadline, 200ms));
+  REQUIRE(wait_until([&] { return alerts_by_kind(px, token, "state=resolved").contains("renewal_failing"); },
+                     issuance_deadline, 100ms));
+  firing = alerts_by_kind(px, token, "");
+  CHECK_FALSE(firing.contains("renewal_failing"));
+  CHECK_FALSE(firing.contains("ca_unreachable"));
+}
