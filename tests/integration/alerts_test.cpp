@@ -13,6 +13,7 @@
 #include "certstore/sqlite_storage.hpp"
 #include "control/alert_book.hpp"
 #include "control/webhooks.hpp"
+#include "tests/support/pebble.hpp"
 #include "tests/support/portcullis_fixture.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/test_certs.hpp"
@@ -304,7 +305,7 @@ TEST_CASE("a managed certificate whose renewal fails while the CA is down raises
   CHECK(failing.at("fix").as_string().find("/api/v1/endpoints/shop/renew") != json::string::npos);
   REQUIRE(firing.contains("ca_unreachable"));
   CHECK(firing["ca_unreachable"].at("endpoint").is_null());
-  CHECK(firing["ca_unreachable"].at("subject") == pebble.directory_url());
+  CHECK(firing["ca_unreachable"].at("subject").as_string() == pebble.directory_url());
   CHECK_FALSE(firing.contains("certificate_expiring"));
 
   // A larger threshold, reloaded: the certificate is now within it.
