@@ -32,7 +32,8 @@ std::string names(const std::vector<std::string>& hostnames) { return fmt::forma
 std::string expiry_text(certstore::Clock::time_point not_after, certstore::Clock::time_point now) {
   const auto left = std::chrono::duration_cast<std::chrono::hours>(not_after - now).count();
   if (left < 0) return "expired " + certstore::format_time(not_after);
-  return fmt::format("expires {} ({} days left)", certstore::format_time(not_after), left / 24);
+  const auto days = left / 24;
+  return fmt::format("expires {} ({} day{} left)", certstore::format_time(not_after), days, days == 1 ? "" : "s");
 }
 
 std::string time_of(std::int64_t unix) {
