@@ -219,7 +219,8 @@ TEST_CASE("a transitional certificate expiring in days for an endpoint without D
   REQUIRE(firing.status == 200);
   INFO(firing.body);
   std::map<std::string, json::object> by_kind;
-  for (const auto& a : json::parse(firing.body).at("alerts").as_array()) {
+  const auto listed = json::parse(firing.body);
+  for (const auto& a : listed.at("alerts").as_array()) {
     by_kind[std::string(a.at("kind").as_string())] = a.as_object();
   }
   REQUIRE(by_kind.contains("transitional_expiring_unmanaged"));
@@ -261,7 +262,8 @@ std::map<std::string, json::object> alerts_by_kind(PortcullisFixture& px, const 
   std::map<std::string, json::object> out;
   auto r = px.admin("GET", "/api/v1/alerts?" + query, token);
   if (r.status != 200) return out;
-  for (const auto& a : json::parse(r.body).at("alerts").as_array()) {
+  const auto listed = json::parse(r.body);
+  for (const auto& a : listed.at("alerts").as_array()) {
     out[std::string(a.at("kind").as_string())] = a.as_object();
   }
   return out;
