@@ -284,6 +284,7 @@ TEST_CASE("a managed certificate whose renewal fails while the CA is down raises
   options.admin = true;
   options.http_port = http_port;
   options.endpoints = {{"shop", {"shop.example.com"}, {upstream.address()}}};
+  options.endpoints[0].managed_https = true;
   const std::string acme = fmt::format("[acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\n", pebble.directory_url(),
                                        pebble.ca_bundle().string());
   options.extra_toml = acme + "[alerts]\nexpiring_days = [3]\n";
