@@ -111,7 +111,7 @@ asio::awaitable<Result<std::string>> AcmeClient::take_nonce(std::string_view ste
   }
   auto dir = co_await directory();
   if (!dir) co_return tl::unexpected(dir.error());
-  HttpRequest req{http::verb::head, dir->new_nonce, {}, {}, {}};
+  HttpRequest req{http::verb::head, dir->new_nonce, {}, {}, {}, {}};
   auto response = co_await send("new-nonce", std::move(req));
   if (!response) co_return tl::unexpected(response.error());
   auto nonce = response->header("Replay-Nonce");
@@ -123,7 +123,7 @@ asio::awaitable<Result<std::string>> AcmeClient::take_nonce(std::string_view ste
 
 asio::awaitable<Result<Directory>> AcmeClient::directory() {
   if (directory_) co_return *directory_;
-  HttpRequest req{http::verb::get, options_.directory_url, {}, {}, "application/json"};
+  HttpRequest req{http::verb::get, options_.directory_url, {}, {}, "application/json", {}};
   auto response = co_await send("directory", std::move(req));
   if (!response) co_return tl::unexpected(response.error());
   if (response->status != 200)
@@ -144,7 +144,7 @@ asio::awaitable<Result<HttpResponse>> AcmeClient::post(std::string_view step, st
     if (!nonce) co_return tl::unexpected(nonce.error());
     auto jws = sign_request(signer, url, *nonce, payload);
     if (!jws) co_return with_step(jws, step, url);
-    HttpRequest req{http::verb::post, url, json::serialize(*jws), std::string(jose_json), accept};
+    HttpRequest req{http::verb::post, url, json::serialize(*jws), std::string(jose_json), accept, {}};
     auto response = co_await send(step, std::move(req));
     if (!response) co_return tl::unexpected(response.error());
     keep_nonce(*response);
@@ -472,7 +472,7 @@ asio::awaitable<Result<RenewalInfo>> AcmeClient::renewal_info_of(Result<std::str
   std::string base = dir->renewal_info;
   if (!base.empty() && base.back() == '/') base.pop_back();
   std::string url = base + "/" + *id;
-  HttpRequest req{http::verb::get, url, {}, {}, "application/json"};
+  HttpRequest req{http::verb::get, url, {}, {}, "application/json", {}};
   auto response = co_await send("renewal-info", std::move(req));
   if (!response) co_return tl::unexpected(response.error());
   if (response->status != 200) co_return tl::unexpected(problem_error("renewal-info", url, parse_problem(response->status, response->body)));

@@ -182,6 +182,7 @@ asio::awaitable<Result<HttpResponse>> HttpClient::request(HttpRequest request) {
   req.set(http::field::user_agent, options_.user_agent);
   if (!request.accept.empty()) req.set(http::field::accept, request.accept);
   if (!request.content_type.empty()) req.set(http::field::content_type, request.content_type);
+  for (const auto& [name, value] : request.headers) req.set(name, value);
   req.body() = std::move(request.body);
   req.keep_alive(true);
   req.prepare_payload();

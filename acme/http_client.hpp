@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -43,6 +44,7 @@ struct HttpRequest {
   std::string body;
   std::string content_type;  // set when body is not empty
   std::string accept;        // empty: no Accept header
+  std::vector<std::pair<std::string, std::string>> headers;  // further fields (name, value), sent as given
 };
 
 struct HttpResponse {

@@ -5,6 +5,7 @@
 #include <boost/json/array.hpp>
 #include <fmt/format.h>
 
+#include "admin/alert_json.hpp"
 #include "admin/certificate_json.hpp"
 #include "admin/dashboard.hpp"
 #include "admin/endpoint_json.hpp"
@@ -91,6 +92,7 @@ AdminApi::AdminApi(ApiServices services) : services_(std::move(services)) {
   router_.add(v::get, "/api/v1/endpoints/{id}/certificate", true, bind(&AdminApi::endpoint_certificate));
   router_.add(v::post, "/api/v1/endpoints/{id}/renew", true, bind(&AdminApi::renew));
   router_.add(v::put, "/api/v1/endpoints/{id}/transitional-certificate", true, bind(&AdminApi::put_transitional));
+  router_.add(v::get, "/api/v1/alerts", true, bind(&AdminApi::list_alerts));
   router_.add(v::delete_, "/api/v1/endpoints/{id}/transitional-certificate", true,
               bind(&AdminApi::delete_transitional));
 }
@@ -130,7 +132,7 @@ boost::asio::awaitable<Response> AdminApi::metrics(const Request& req, const Rou
 
 boost::asio::awaitable<Response> AdminApi::list_endpoints(const Request& req, const RouteParams&) {
   json::array items;
-  for (const auto& entry : services_.endpoints.list()) items.push_back(to_json(entry));
+  for (const auto& entry : services_.endpoints.list()) items.push_back(endpoint_json(entry));
   co_return ok_json(req, http::status::ok, json::object{{"endpoints", std::move(items)}});
 }
 
@@ -161,7 +163,7 @@ boost::asio::awaitable<Response> AdminApi::get_endpoint(const Request& req, cons
   const auto& id = params["id"];
   auto entry = services_.endpoints.find(id);
   if (!entry) co_return problem(req, no_endpoint(id));
-  co_return ok_json(req, http::status::ok, to_json(*entry));
+  co_return ok_json(req, http::status::ok, endpoint_json(*entry));
 }
 
 boost::asio::awaitable<Response> AdminApi::patch_endpoint(const Request& req, const RouteParams& params) {
@@ -203,6 +205,7 @@ boost::asio::awaitable<Response> AdminApi::put_transitional(const Request& req, 
     }
     co_return problem(req, std::move(p));
   }
+  if (services_.certificates_changed) services_.certificates_changed();
   auto doc = to_json(*stored);
   doc["endpoint"] = id;
   co_return ok_json(req, http::status::created, doc);
@@ -213,6 +216,7 @@ boost::asio::awaitable<Response> AdminApi::delete_transitional(const Request& re
   if (!services_.endpoints.find(id)) co_return problem(req, no_endpoint(id));
   auto removed = co_await services_.transitional.remove(std::move(id));
   if (!removed) co_return problem(req, from_change_error(removed.error()));
+  if (services_.certificates_changed) services_.certificates_changed();
   Response res{http::status::no_content, req.version()};
   res.keep_alive(req.keep_alive());
   res.prepare_payload();
@@ -333,6 +337,29 @@ boost::asio::awaitable<Response> AdminApi::renew(const Request& req, const Route
   }
   co_return ok_json(req, http::status::accepted,
                     json::object{{"endpoint", id}, {"status", "scheduled"}, {"force", force}});
+}
+
+json::object AdminApi::endpoint_json(const control::EndpointEntry& entry) const {
+  auto doc = to_json(entry);
+  doc["alerts_firing"] = services_.alerts ? services_.alerts->firing_count(entry.endpoint.id) : 0;
+  return doc;
+}
+
+boost::asio::awaitable<Response> AdminApi::list_alerts(const Request& req, const RouteParams& params) {
+  auto filter = control::AlertBook::StateFilter::firing;
+  if (auto it = params.query.find("state"); it != params.query.end()) {
+    if (it->second == "firing") filter = control::AlertBook::StateFilter::firing;
+    else if (it->second == "resolved") filter = control::AlertBook::StateFilter::resolved;
+    else if (it->second == "all") filter = control::AlertBook::StateFilter::all;
+    else co_return problem(req, invalid({{"state", "expected firing, resolved or all, got " + quote(it->second)}}));
+  }
+  std::string endpoint;
+  if (auto it = params.query.find("endpoint"); it != params.query.end()) endpoint = it->second;
+  json::array items;
+  if (services_.alerts) {
+    for (const auto& a : services_.alerts->list(filter, endpoint)) items.push_back(to_json(a));
+  }
+  co_return ok_json(req, http::status::ok, json::object{{"alerts", std::move(items)}});
 }
 
 }  // namespace portcullis::admin

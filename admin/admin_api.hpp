@@ -6,9 +6,12 @@
 #include <functional>
 #include <string_view>
 
+#include <boost/json/object.hpp>
+
 #include "admin/router.hpp"
 #include "base/blocking_pool.hpp"
 #include "base/metrics_registry.hpp"
+#include "control/alert_book.hpp"
 #include "control/cert_catalog.hpp"
 #include "control/certificate_manager.hpp"
 #include "control/endpoint_service.hpp"
@@ -40,6 +43,10 @@ struct ApiServices {
   const base::MetricsRegistry* metrics = nullptr;
   // [admin] metrics_public: GET /metrics needs no token.
   bool metrics_public = false;
+  // The alert book; none: GET /api/v1/alerts answers an empty list.
+  control::AlertBook* alerts = nullptr;
+  // A transitional certificate was uploaded or removed: the certificate alerts look again.
+  std::function<void()> certificates_changed;
 };
 
 class AdminApi {
@@ -66,6 +73,9 @@ class AdminApi {
   boost::asio::awaitable<Response> endpoint_dns(const Request& req, const RouteParams& params);
   boost::asio::awaitable<Response> endpoint_certificate(const Request& req, const RouteParams& params);
   boost::asio::awaitable<Response> renew(const Request& req, const RouteParams& params);
+  boost::asio::awaitable<Response> list_alerts(const Request& req, const RouteParams& params);
+  // The endpoint's JSON with its count of firing alerts.
+  boost::json::object endpoint_json(const control::EndpointEntry& entry) const;
 
   ApiServices services_;
   Router router_;

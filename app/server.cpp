@@ -96,6 +96,7 @@ Status Server::start() {
     certificates_->set_challenge_planner(planner_.get());
   }
   if (auto st = certificates_->configure(config_); !st) return st;
+  if (auto st = start_alerts(); !st) return st;
 
   // The port the plain listener redirects to: the first https listener of the same scope.
   listeners_.reserve(config_.listeners.size());
@@ -149,6 +150,25 @@ Status Server::start() {
   return {};
 }
 
+Status Server::start_alerts() {
+  control::AlertBookOptions options;
+  options.keep_resolved = std::chrono::hours(24 * config_.alerts.keep_resolved_days);
+  alerts_ = std::make_unique<control::AlertBook>(*storage_, pool_, options);
+  if (auto st = alerts_->load(); !st) return st;
+  auto hooks = control::Webhooks::create(control_, *storage_, pool_, config_);
+  if (!hooks) return tl::unexpected(hooks.error());
+  webhooks_ = std::move(*hooks);
+  if (auto st = webhooks_->load(); !st) return st;
+  alerts_->set_notifier(webhooks_.get());
+  certificate_alerts_ =
+      std::make_unique<control::CertificateAlerts>(control_, *alerts_, *catalog_, *certificates_, *transitional_);
+  certificates_->set_on_change([this] { certificate_alerts_->evaluate(); });
+  certificate_alerts_->configure(config_);
+  webhooks_->start();
+  certificate_alerts_->start();
+  return {};
+}
+
 Status Server::start_dns() {
   if (!config_.dns.enabled) return {};
   if (auto st = platform_zone_.configure(config_.dns, config_.endpoints); !st) return st;
@@ -173,7 +193,8 @@ Status Server::start_admin() {
                            if (!resolver) return std::nullopt;
                            return admin::DnsSettings{config_.dns.zone, *resolver};
                          },
-                         [this] { return !shared_.draining.load(); }, &metrics_, config_.admin.metrics_public});
+                         [this] { return !shared_.draining.load(); }, &metrics_, config_.admin.metrics_public,
+                         alerts_.get(), [this] { certificate_alerts_->evaluate(); }});
   admin::AdminServerOptions options;
   options.listen = config_.admin.listen;
   options.token = std::move(token->value);
@@ -276,6 +297,7 @@ asio::awaitable<Result<std::size_t>> Server::apply(domain::Config next) {
     }
   }
   config_ = std::move(next);
+  if (certificate_alerts_) certificate_alerts_->configure(config_);
   co_return served;
 }
 
@@ -328,12 +350,19 @@ asio::awaitable<void> Server::stop_background_tasks() {
   }
   using namespace asio::experimental::awaitable_operators;
   asio::steady_timer deadline(control_, background_stop_deadline);
-  auto first = co_await ((certificates_->shutdown() && tasks_.wait()) || deadline.async_wait(asio::use_awaitable));
+  auto first = co_await ((certificates_->shutdown() && tasks_.wait() && stop_alerts()) ||
+                         deadline.async_wait(asio::use_awaitable));
   if (first.index() == 1) {
     // What is left may touch the store after it closes: a bug to fix, not a state to live with.
     log::proxy()->error("background tasks still running after the stop deadline deadline_s={}",
                         background_stop_deadline.count());
   }
+}
+
+asio::awaitable<void> Server::stop_alerts() {
+  // What is still pending stays in the webhooks' outbox for the next start.
+  if (webhooks_) co_await webhooks_->shutdown();
+  if (certificate_alerts_) co_await certificate_alerts_->shutdown();
 }
 
 void Server::wait_for_signals() {

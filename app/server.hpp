@@ -22,8 +22,11 @@
 #include "base/metrics_registry.hpp"
 #include "base/task_group.hpp"
 #include "certstore/storage.hpp"
+#include "control/alert_book.hpp"
 #include "control/cert_catalog.hpp"
+#include "control/certificate_alerts.hpp"
 #include "control/certificate_manager.hpp"
+#include "control/webhooks.hpp"
 #include "control/endpoint_service.hpp"
 #include "dns/dns_server.hpp"
 #include "dns/platform_zone.hpp"
@@ -72,11 +75,15 @@ class Server {
   // Stops the admin API's connections, the certificate manager's tasks and the reload, and awaits
   // them, bounded by a deadline of its own.
   boost::asio::awaitable<void> stop_background_tasks();
+  // The webhooks' senders and the certificate checks' timer.
+  boost::asio::awaitable<void> stop_alerts();
   void wait_for_signals();
   // [dns]: publishes the platform zone and starts its server (its own thread).
   Status start_dns();
   // The collectors behind GET /metrics (app/server_metrics.cpp).
   void register_metrics();
+  // The alert book (read from the store), the webhooks and the certificate checks.
+  Status start_alerts();
 
   domain::Config config_;
   ConfigOverrides overrides_;
@@ -111,6 +118,12 @@ class Server {
   std::unique_ptr<control::TransitionalCertificates> transitional_;
   // What GET /metrics reports: collectors over the members above, run on the control thread.
   base::MetricsRegistry metrics_;
+  // Alerts: the webhooks (outbox in the store), the book the checks report to (it notifies the
+  // webhooks), and the certificate checks (they read the services above). Each is declared after
+  // what it uses; the drain stops and awaits the webhooks' and checks' tasks.
+  std::unique_ptr<control::Webhooks> webhooks_;
+  std::unique_ptr<control::AlertBook> alerts_;
+  std::unique_ptr<control::CertificateAlerts> certificate_alerts_;
   // [admin]: the API over the services above and its listener, whose connections are tasks that
   // use them: declared after them, and stopped and awaited by the drain.
   std::unique_ptr<admin::AdminApi> admin_api_;

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -953,6 +954,86 @@ void read_admin(const Table& root, domain::Config& cfg) {
   }
 }
 
+bool valid_http_url(std::string_view text) {
+  auto url = boost::urls::parse_absolute_uri(text);
+  return url && (url->scheme() == "https" || url->scheme() == "http") && url->has_authority() &&
+         !url->encoded_host().empty();
+}
+
+// An integer in [lo, hi] at `key`, when present.
+template <class T>
+void read_bounded(const Table& t, std::string_view key, std::int64_t lo, std::int64_t hi, std::string_view example,
+                  T& out) {
+  const Value* v = t.find(key);
+  if (!v) return;
+  if (!v->is_integer() || v->as_integer() < lo || v->as_integer() > hi) {
+    return t.problems().expected(*v, t.path_of(key), fmt::format("an integer from {} to {}, such as {}", lo, hi, example));
+  }
+  out = static_cast<T>(v->as_integer());
+}
+
+void read_alerts(const Table& root, domain::Config& cfg) {
+  const Value* v = section(root, "alerts");
+  if (!v) return;
+  Table t(root.problems(), *v, "alerts", {"expiring_days", "renewal_failures", "keep_resolved_days", "webhook"});
+  Problems& problems = t.problems();
+  auto& a = cfg.alerts;
+  if (const Value* days = t.find("expiring_days")) {
+    constexpr std::string_view what = "a non-empty array of days from 1 to 365, such as [14, 7, 3]";
+    std::vector<std::uint32_t> list;
+    bool ok = days->is_array() && !days->as_array().empty();
+    if (ok) {
+      for (const auto& d : days->as_array()) {
+        if (!d.is_integer() || d.as_integer() < 1 || d.as_integer() > 365) {
+          ok = false;
+          break;
+        }
+        list.push_back(static_cast<std::uint32_t>(d.as_integer()));
+      }
+    }
+    if (!ok) {
+      problems.expected(*days, "alerts.expiring_days", what);
+    } else {
+      std::sort(list.begin(), list.end(), std::greater<>());
+      list.erase(std::unique(list.begin(), list.end()), list.end());
+      a.expiring_days = std::move(list);
+    }
+  }
+  read_bounded(t, "renewal_failures", 1, 100, "3", a.renewal_failures);
+  read_bounded(t, "keep_resolved_days", 1, 3650, "30", a.keep_resolved_days);
+  for (const auto& [w, item] : array_of_tables(t, "webhook")) {
+    const std::string path = "alerts." + item;
+    Table h(problems, *w, path, {"url", "format", "secret", "secret_file", "ca_bundle"});
+    domain::WebhookConfig hook;
+    constexpr std::string_view url_what = "an http:// or https:// URL";
+    if (const std::string* url = h.string("url", url_what, true)) {
+      // A webhook URL may carry a secret in its path (Slack): described, never quoted.
+      if (valid_http_url(*url)) hook.url = *url;
+      else problems.add(*h.find("url"), path + ".url", "expected an http:// or https:// URL, got another value");
+    }
+    if (auto format = h.choice("format", {"json", "slack"})) {
+      hook.format = *format == 0 ? domain::WebhookFormat::json : domain::WebhookFormat::slack;
+    }
+    if (const Value* secret = h.find("secret")) {
+      // A secret: described by its shape, never quoted.
+      if (!secret->is_string() || secret->as_string().str.empty()) {
+        problems.add(*secret, path + ".secret", "expected a non-empty string");
+      } else {
+        hook.secret = secret->as_string().str;
+      }
+    }
+    h.file_path("secret_file", hook.secret_file);
+    if (h.find("secret") && h.find("secret_file")) {
+      problems.add(*h.find("secret_file"), path + ".secret_file", "expected either secret or secret_file, got both");
+    }
+    h.file_path("ca_bundle", hook.ca_bundle);
+    if (!hook.ca_bundle.empty() && hook.url.starts_with("http://")) {
+      problems.add(*h.find("ca_bundle"), path + ".ca_bundle", "expected an https:// url to use it with, got http://");
+    }
+    if (!hook.url.empty()) a.webhooks.push_back(std::move(hook));
+  }
+}
+
 // toml11 reports a syntax error as a message and an ASCII-art excerpt:
 //   [error] toml::parse_key_value_pair: missing value after key-value separator '='
 //    --> portcullis.toml
@@ -1024,7 +1105,7 @@ Result<domain::Config> parse_config(std::string_view text, std::string_view file
   Problems problems(file);
   Table top(problems, root, "",
             {"server", "listener", "tls", "certificate", "certificate_dir", "limits", "endpoint", "acme", "dns",
-             "demo", "admin"});
+             "demo", "admin", "alerts"});
   read_server(top, cfg);
   read_listeners(top, cfg);
   read_tls(top, cfg);
@@ -1036,6 +1117,7 @@ Result<domain::Config> parse_config(std::string_view text, std::string_view file
   read_dns(top, cfg);  // after the listeners and endpoints: its defaults and checks use them
   read_demo(top, cfg);
   read_admin(top, cfg);
+  read_alerts(top, cfg);
   if (!problems.empty()) return tl::unexpected(problems.to_error());
   return cfg;
 }

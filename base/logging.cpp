@@ -61,13 +61,18 @@ std::shared_ptr<spdlog::logger> app() {
   return logger;
 }
 
+std::shared_ptr<spdlog::logger> alerts() {
+  static auto logger = make("alerts");
+  return logger;
+}
+
 Status set_level(std::string_view level) {
   auto parsed = spdlog::level::from_str(std::string(level));
   if (parsed == spdlog::level::off && level != "off") {
     return fail(Errc::config, "expected one of trace, debug, info, warn, error, off, got \"" +
                                   std::string(level) + "\"");
   }
-  for (auto& logger : {certstore(), acme(), dns(), proxy(), admin(), control(), app()}) logger->set_level(parsed);
+  for (auto& logger : {certstore(), acme(), dns(), proxy(), admin(), control(), app(), alerts()}) logger->set_level(parsed);
   return {};
 }
 
@@ -77,7 +82,7 @@ Status set_format(std::string_view format) {
   }
   const bool json = format == "json";
   json_format.store(json);
-  for (auto& logger : {certstore(), acme(), dns(), proxy(), admin(), control(), app()}) apply_format(*logger, json);
+  for (auto& logger : {certstore(), acme(), dns(), proxy(), admin(), control(), app(), alerts()}) apply_format(*logger, json);
   return {};
 }
 

@@ -1,4 +1,4 @@
-// One spdlog logger per folder ("certstore", "acme", "dns", "proxy", "admin", "control", "app"), key=value
+// One spdlog logger per folder ("certstore", "acme", "dns", "proxy", "admin", "control", "app", "alerts"), key=value
 // fields in messages, written to stderr as text or as one JSON object per line (set_format):
 //   log::acme()->info("issued name={} serial={} not_after={}", name, serial, not_after);
 // Never pass a private key, a token or an account secret to a logger.
@@ -27,5 +27,6 @@ std::shared_ptr<spdlog::logger> dns();
 std::shared_ptr<spdlog::logger> admin();
 std::shared_ptr<spdlog::logger> control();
 std::shared_ptr<spdlog::logger> app();
+std::shared_ptr<spdlog::logger> alerts();  // control/'s alert book and webhooks
 
 }  // namespace portcullis::log

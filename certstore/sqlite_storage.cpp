@@ -88,6 +88,39 @@ constexpr const char* migrations[] = {
       updated        INTEGER NOT NULL
     );
     )sql",
+    // 4: alerts, one row per episode, and the outbox of their webhook notifications.
+    R"sql(
+    CREATE TABLE alerts (
+      id           INTEGER PRIMARY KEY,
+      key          TEXT NOT NULL,
+      check_name   TEXT NOT NULL,
+      kind         TEXT NOT NULL,
+      severity     TEXT NOT NULL,
+      endpoint_id  TEXT NOT NULL,
+      subject      TEXT NOT NULL,
+      expected     TEXT NOT NULL,
+      found        TEXT NOT NULL,
+      fix          TEXT NOT NULL,
+      firing       INTEGER NOT NULL,
+      first_seen   INTEGER NOT NULL,
+      last_seen    INTEGER NOT NULL,
+      resolved     INTEGER NOT NULL,
+      count        INTEGER NOT NULL
+    );
+    CREATE INDEX alerts_key ON alerts(key);
+    CREATE TABLE alert_deliveries (
+      alert_id  INTEGER NOT NULL,
+      event     TEXT NOT NULL,
+      webhook   TEXT NOT NULL,
+      payload   TEXT NOT NULL,
+      state     TEXT NOT NULL,
+      attempts  INTEGER NOT NULL,
+      created   INTEGER NOT NULL,
+      updated   INTEGER NOT NULL,
+      PRIMARY KEY (alert_id, event, webhook)
+    );
+    CREATE INDEX alert_deliveries_state ON alert_deliveries(state);
+    )sql",
 };
 static_assert(std::size(migrations) == SqliteStorage::schema_version,
               "one migration per schema version");
@@ -551,6 +584,118 @@ Status SqliteStorage::release_lease(const std::string& name, const std::string& 
   Statement q(db_, file_, "DELETE FROM leases WHERE name = ? AND holder = ?");
   q.bind(name).bind(holder);
   return q.run("release lease " + name);
+}
+
+Status SqliteStorage::put_alert(const StoredAlert& a) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_,
+              "INSERT OR REPLACE INTO alerts (id, key, check_name, kind, severity, endpoint_id, subject, expected, "
+              "found, fix, firing, first_seen, last_seen, resolved, count) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  q.bind(a.id)
+      .bind(a.key)
+      .bind(a.check)
+      .bind(a.kind)
+      .bind(a.severity)
+      .bind(a.endpoint_id)
+      .bind(a.subject)
+      .bind(a.expected)
+      .bind(a.found)
+      .bind(a.fix)
+      .bind(static_cast<std::int64_t>(a.firing ? 1 : 0))
+      .bind(a.first_seen_unix)
+      .bind(a.last_seen_unix)
+      .bind(a.resolved_unix)
+      .bind(a.count);
+  return q.run(fmt::format("put alert {}", a.id));
+}
+
+Result<std::vector<StoredAlert>> SqliteStorage::load_alerts() {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_,
+              "SELECT id, key, check_name, kind, severity, endpoint_id, subject, expected, found, fix, firing, "
+              "first_seen, last_seen, resolved, count FROM alerts ORDER BY id");
+  std::vector<StoredAlert> out;
+  while (q.next_row()) {
+    StoredAlert a;
+    a.id = q.integer(0);
+    a.key = q.text(1);
+    a.check = q.text(2);
+    a.kind = q.text(3);
+    a.severity = q.text(4);
+    a.endpoint_id = q.text(5);
+    a.subject = q.text(6);
+    a.expected = q.text(7);
+    a.found = q.text(8);
+    a.fix = q.text(9);
+    a.firing = q.integer(10) != 0;
+    a.first_seen_unix = q.integer(11);
+    a.last_seen_unix = q.integer(12);
+    a.resolved_unix = q.integer(13);
+    a.count = q.integer(14);
+    out.push_back(std::move(a));
+  }
+  if (auto st = q.status("load alerts"); !st) return tl::unexpected(st.error());
+  return out;
+}
+
+Status SqliteStorage::prune_alerts(std::int64_t resolved_before_unix, std::int64_t keep_resolved) {
+  std::lock_guard lock(mutex_);
+  if (auto st = exec(db_, file_, "BEGIN IMMEDIATE", "prune alerts"); !st) return st;
+  constexpr const char* doomed =
+      "SELECT id FROM alerts WHERE firing = 0 AND (resolved < ?1 OR id NOT IN "
+      "(SELECT id FROM alerts WHERE firing = 0 ORDER BY resolved DESC, id DESC LIMIT ?2))";
+  Statement deliveries(db_, file_, fmt::format("DELETE FROM alert_deliveries WHERE alert_id IN ({})", doomed));
+  deliveries.bind(resolved_before_unix).bind(keep_resolved);
+  Status st = deliveries.run("prune alert deliveries");
+  if (st) {
+    Statement alerts(db_, file_, fmt::format("DELETE FROM alerts WHERE id IN ({})", doomed));
+    alerts.bind(resolved_before_unix).bind(keep_resolved);
+    st = alerts.run("prune alerts");
+  }
+  if (st) st = exec(db_, file_, "COMMIT", "prune alerts");
+  if (!st) exec(db_, file_, "ROLLBACK", "prune alerts");
+  return st;
+}
+
+Status SqliteStorage::put_delivery(const StoredDelivery& d) {
+  std::lock_guard lock(mutex_);
+  const std::int64_t now = unix_now();
+  Statement q(db_, file_,
+              "INSERT OR REPLACE INTO alert_deliveries "
+              "(alert_id, event, webhook, payload, state, attempts, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  q.bind(d.alert_id)
+      .bind(d.event)
+      .bind(d.webhook)
+      .bind(d.payload)
+      .bind(d.state)
+      .bind(d.attempts)
+      .bind(d.created_unix != 0 ? d.created_unix : now)
+      .bind(d.updated_unix != 0 ? d.updated_unix : now);
+  return q.run(fmt::format("put delivery {} {}", d.alert_id, d.event));
+}
+
+Result<std::vector<StoredDelivery>> SqliteStorage::load_deliveries(const std::string& state) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_,
+              "SELECT alert_id, event, webhook, payload, state, attempts, created, updated FROM alert_deliveries "
+              "WHERE state = ? ORDER BY created, alert_id, event DESC");
+  q.bind(state);
+  std::vector<StoredDelivery> out;
+  while (q.next_row()) {
+    StoredDelivery d;
+    d.alert_id = q.integer(0);
+    d.event = q.text(1);
+    d.webhook = q.text(2);
+    d.payload = q.text(3);
+    d.state = q.text(4);
+    d.attempts = q.integer(5);
+    d.created_unix = q.integer(6);
+    d.updated_unix = q.integer(7);
+    out.push_back(std::move(d));
+  }
+  if (auto st = q.status("load deliveries"); !st) return tl::unexpected(st.error());
+  return out;
 }
 
 }  // namespace portcullis::certstore

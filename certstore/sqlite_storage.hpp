@@ -19,7 +19,7 @@ class SqliteStorage final : public Storage {
   static Result<std::unique_ptr<SqliteStorage>> open(const std::filesystem::path& file);
   ~SqliteStorage() override;
 
-  static constexpr int schema_version = 3;
+  static constexpr int schema_version = 4;
 
   Status put_certificate(const StoredCertificate& cert) override;
   Result<std::vector<StoredCertificate>> load_certificates() override;
@@ -39,6 +39,11 @@ class SqliteStorage final : public Storage {
   Result<bool> try_acquire_lease(const std::string& name, const std::string& holder,
                                  std::chrono::seconds ttl) override;
   Status release_lease(const std::string& name, const std::string& holder) override;
+  Status put_alert(const StoredAlert& alert) override;
+  Result<std::vector<StoredAlert>> load_alerts() override;
+  Status prune_alerts(std::int64_t resolved_before_unix, std::int64_t keep_resolved) override;
+  Status put_delivery(const StoredDelivery& delivery) override;
+  Result<std::vector<StoredDelivery>> load_deliveries(const std::string& state) override;
 
  private:
   explicit SqliteStorage(sqlite3* db, std::filesystem::path file);

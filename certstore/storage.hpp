@@ -67,6 +67,34 @@ struct RenewalState {
   std::int64_t last_success_unix = 0;
 };
 
+// One episode of an alert (control/alert_book): from firing to resolved. The same key firing again
+// later is a new episode with a new id. Kind and severity are domain::AlertKind/AlertSeverity names.
+struct StoredAlert {
+  std::int64_t id = 0;
+  std::string key;            // domain::AlertFinding::key()
+  std::string check;          // the check that reported it ("certificates", "monitor.dns", ...)
+  std::string kind, severity;
+  std::string endpoint_id, subject, expected, found, fix;
+  bool firing = true;
+  std::int64_t first_seen_unix = 0;
+  std::int64_t last_seen_unix = 0;
+  std::int64_t resolved_unix = 0;  // 0 while firing
+  std::int64_t count = 1;          // times reported while firing
+};
+
+// The outbox: one notification of one episode's event to one webhook, written before it is sent,
+// so a restart sends what is pending and nothing already delivered.
+struct StoredDelivery {
+  std::int64_t alert_id = 0;
+  std::string event;     // "firing" | "resolved"
+  std::string webhook;   // the webhook's URL
+  std::string payload;   // the event as a JSON object, rendered when it happened
+  std::string state;     // "pending" | "delivered" | "given_up" | "dropped"
+  std::int64_t attempts = 0;
+  std::int64_t created_unix = 0;
+  std::int64_t updated_unix = 0;
+};
+
 class Storage {
  public:
   virtual ~Storage() = default;
@@ -107,6 +135,18 @@ class Storage {
   virtual Result<bool> try_acquire_lease(const std::string& name, const std::string& holder,
                                          std::chrono::seconds ttl) = 0;
   virtual Status release_lease(const std::string& name, const std::string& holder) = 0;
+
+  // Alerts. put_ replaces the row with the same id.
+  virtual Status put_alert(const StoredAlert& alert) = 0;
+  // Every stored alert, firing and resolved, ordered by id.
+  virtual Result<std::vector<StoredAlert>> load_alerts() = 0;
+  // Deletes resolved alerts resolved before `resolved_before_unix`, and all but the `keep_resolved`
+  // most recently resolved, with their deliveries. Firing alerts are kept.
+  virtual Status prune_alerts(std::int64_t resolved_before_unix, std::int64_t keep_resolved) = 0;
+  // put_ replaces the row with the same (alert_id, event, webhook).
+  virtual Status put_delivery(const StoredDelivery& delivery) = 0;
+  // The deliveries in `state`, ordered by creation (then alert id).
+  virtual Result<std::vector<StoredDelivery>> load_deliveries(const std::string& state) = 0;
 };
 
 }  // namespace portcullis::certstore

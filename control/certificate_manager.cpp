@@ -100,13 +100,14 @@ CertificateManager::EndpointStatus CertificateManager::status(const std::string&
   out.in_flight = scheduler_->in_flight(endpoint_id);
   out.renewal = scheduler_->state(endpoint_id);
   if (auto it = challenge_choices_.find(endpoint_id); it != challenge_choices_.end()) out.challenge = it->second;
+  if (auto it = last_failure_.find(endpoint_id); it != last_failure_.end()) out.last_failure = it->second;
   return out;
 }
 
 std::vector<std::string> CertificateManager::managed_ids() const {
   std::vector<std::string> ids;
-  ids.reserve(managed_.size());
-  for (const auto& [id, endpoint] : managed_) ids.push_back(id);
+  if (!scheduler_) return ids;
+  for (const auto& entry : managed_) ids.push_back(entry.first);
   return ids;
 }
 
@@ -357,6 +358,14 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
     log::acme()->error("issuance failed endpoint={} elapsed_ms={} error=\"{}\"", endpoint_id, elapsed.count(),
                        result.error().message());
     log_unsaved(scheduler_->failed(endpoint_id, result.error().message()));
+    const auto code = result.error().code();
+    last_failure_[endpoint_id] = code;
+    if (code == Errc::network || code == Errc::timeout) {
+      ca_unreachable_ = result.error().message();
+    } else if (code == Errc::acme) {
+      ca_unreachable_.clear();  // the CA answered
+    }
+    if (on_change_) on_change_();
     wake();
     co_return;
   }
@@ -365,6 +374,8 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
   // them it would never be renewed again. The bundle was parsed once, by the issuer.
   const auto& bundle = result->bundle;
   log_unsaved(scheduler_->succeeded(endpoint_id, {bundle->not_before(), bundle->not_after()}));
+  last_failure_.erase(endpoint_id);
+  ca_unreachable_.clear();
   const auto& stored = result->stored;
   if (auto st = catalog_.put_stored(stored.name_key, {stored.endpoint_id, stored.names, bundle}); !st) {
     log::acme()->error("certificate stored but not published endpoint={} error=\"{}\"", endpoint_id,
@@ -373,6 +384,7 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
     log::acme()->info("certificate issued endpoint={} serial={} not_after={} elapsed_ms={} swapped=true", endpoint_id,
                       stored.serial_hex, stored.not_after_unix, elapsed.count());
   }
+  if (on_change_) on_change_();
   wake();
 }
 

@@ -10,6 +10,7 @@
 // them all, so none outlives the Storage and ChallengeBoard it uses.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -70,10 +71,20 @@ class CertificateManager {
     bool in_flight = false;          // an attempt runs now
     std::optional<certstore::RenewalState> renewal;  // next attempt, failures, the last error in the CA's words
     std::string challenge;           // the challenge choice of the last attempt and why ("" before one)
+    std::optional<Errc> last_failure;  // the kind of the last attempt's failure, since start; none after a success
   };
   EndpointStatus status(const std::string& endpoint_id) const;
   // The admin API's renew: see acme::RenewalScheduler::renew_now; wakes the schedule loop.
   Status renew_now(const std::string& endpoint_id, bool force);
+
+  // Called on the control thread after every issuance attempt has ended (issued or failed), for
+  // the certificate alerts. May be empty.
+  void set_on_change(std::function<void()> on_change) { on_change_ = std::move(on_change); }
+  // The ids of the endpoints tracked now (with the platform wildcard's, when ordered).
+  std::vector<std::string> managed_ids() const;
+  // The last issuance attempt failed to reach the CA (network error or timeout): its words. Empty
+  // once an attempt reaches it again.
+  const std::string& ca_unreachable() const noexcept { return ca_unreachable_; }
 
   struct Stats {
     std::uint64_t issued = 0;
@@ -89,8 +100,6 @@ class CertificateManager {
     std::uint64_t failures = 0;
   };
   const std::map<std::string, Attempts>& attempts() const noexcept { return attempts_; }
-  // The ids of the endpoints tracked for managed HTTPS (with the platform wildcard's). Control thread.
-  std::vector<std::string> managed_ids() const;
   // Every request sent to the CA since start, across [acme] changes. Control thread.
   const acme::AcmeRequestCounts& acme_requests() const noexcept { return acme_requests_; }
 
@@ -137,7 +146,10 @@ class CertificateManager {
   Stats stats_;
   ChallengePlanner* planner_ = nullptr;
   std::map<std::string, unsigned> waits_;  // endpoint id -> checks in a row that found it waiting
-  std::map<std::string, std::string> challenge_choices_;  // endpoint id -> the last attempt's challenge choice and why
+  std::map<std::string, std::string> challenge_choices_;
+  std::map<std::string, Errc> last_failure_;  // endpoint id -> the code of its last failure, until a success
+  std::string ca_unreachable_;
+  std::function<void()> on_change_;  // endpoint id -> the last attempt's challenge choice and why
   // Last member: destroyed first. Its tasks use every member above; shutdown() ends them.
   base::TaskGroup tasks_;
 };

@@ -1,5 +1,7 @@
 #include "control/reload.hpp"
 
+#include <algorithm>
+
 namespace portcullis::control {
 namespace {
 
@@ -51,6 +53,18 @@ std::vector<std::string> keep_start_only(const domain::Config& running, domain::
     changed.push_back("admin");
   }
   next.admin = running.admin;
+  // The webhooks' clients, secrets and outbox are set up at start; the thresholds are reloaded.
+  const auto same_hook = [](const domain::WebhookConfig& a, const domain::WebhookConfig& b) {
+    return a.url == b.url && a.format == b.format && a.secret == b.secret && a.secret_file == b.secret_file &&
+           a.ca_bundle == b.ca_bundle;
+  };
+  if (!std::equal(next.alerts.webhooks.begin(), next.alerts.webhooks.end(), running.alerts.webhooks.begin(),
+                  running.alerts.webhooks.end(), same_hook)) {
+    changed.push_back("alerts.webhook");
+  }
+  if (next.alerts.keep_resolved_days != running.alerts.keep_resolved_days) changed.push_back("alerts.keep_resolved_days");
+  next.alerts.webhooks = running.alerts.webhooks;
+  next.alerts.keep_resolved_days = running.alerts.keep_resolved_days;
   return changed;
 }
 

@@ -1,5 +1,5 @@
 // The whole configuration as plain values: server, listeners, TLS, certificate files and folders,
-// limits, endpoints, ACME, the built-in DNS server, the demo upstream and the admin API. Filled by
+// limits, endpoints, ACME, the built-in DNS server, the demo upstream, the admin API and alerts. Filled by
 // the TOML reader (app/); read by the data plane and the control plane, which therefore never see
 // TOML.
 #pragma once
@@ -110,6 +110,24 @@ struct AdminConfig {
   bool metrics_public = false;                // true: GET /metrics answers without the token
 };
 
+// [[alerts.webhook]]: where alert events are POSTed (control/webhooks).
+enum class WebhookFormat { json, slack };
+struct WebhookConfig {
+  std::string url;                       // http:// or https://
+  WebhookFormat format = WebhookFormat::json;
+  std::string secret;                    // HMAC-SHA256 key for X-Portcullis-Signature; empty: unsigned
+  std::filesystem::path secret_file;     // the secret read from a file instead (trailing newline dropped)
+  std::filesystem::path ca_bundle;       // PEM roots to trust for https; empty: the system trust store
+};
+
+// [alerts]: the thresholds of the certificate alerts and the webhooks (control/alert_book).
+struct AlertsConfig {
+  std::vector<std::uint32_t> expiring_days{14, 7, 3};  // descending; critical at the last one
+  std::uint32_t renewal_failures = 3;    // consecutive failed renewals before renewal_failing fires
+  std::uint32_t keep_resolved_days = 30; // resolved alerts older than this are pruned
+  std::vector<WebhookConfig> webhooks;
+};
+
 struct Config {
   std::filesystem::path source;         // the file it came from ("<embedded>" for defaults)
   ServerConfig server;
@@ -123,6 +141,7 @@ struct Config {
   DnsConfig dns;
   DemoConfig demo;
   AdminConfig admin;
+  AlertsConfig alerts;
 
   // Resolves a path from the config relative to the config file's directory.
   std::filesystem::path resolve(const std::filesystem::path& p) const;

@@ -89,7 +89,7 @@ async function listView() {
     el("div", { class: "row" }, el("h1", {}, "Endpoints"), el("a", { href: "#/new" }, "New endpoint")),
     data.endpoints.length === 0 ? el("p", {}, "No endpoints yet.") :
       el("div", { class: "table-wrap" }, el("table", { "aria-label": "Endpoints" },
-        el("thead", {}, el("tr", {}, ["Endpoint", "Hostnames", "Certificate", "Days left", "Problems"].map((h) => el("th", { scope: "col" }, h)))),
+        el("thead", {}, el("tr", {}, ["Endpoint", "Hostnames", "Certificate", "Days left", "Alerts", "Problems"].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, rows))));
 }
 
@@ -111,6 +111,7 @@ function endpointRow(ep, cert) {
     el("td", {}, ep.hostnames.join(", ")),
     el("td", {}, sources.length ? sources.map((s) => el("span", { class: "badge " + s }, s)) : el("span", { class: "badge none" }, "none")),
     el("td", { class: days !== null && days < 14 ? "problems" : "" }, days === null ? "–" : String(days)),
+    el("td", {}, ep.alerts_firing ? el("a", { class: "badge alert", href: "#/alerts", title: "Alerts firing" }, String(ep.alerts_firing) + " firing") : el("span", { class: "muted" }, "none")),
     el("td", { class: problems.length ? "problems" : "muted" }, problems.length ? problems.join("; ") : "none"));
 }
 
@@ -120,14 +121,61 @@ async function endpointView(id) {
   const path = "/api/v1/endpoints/" + encodeURIComponent(id);
   show(el("h1", {}, id), el("p", { class: "muted" }, "Loading…"));
   const ep = await api("GET", path);
+  const alertsCard = el("section", { class: "card", "aria-labelledby": "alerts-title" });
   const dnsCard = el("section", { class: "card", "aria-labelledby": "dns-title" });
   const certCard = el("section", { class: "card", "aria-labelledby": "cert-title" });
   show(
     el("div", { class: "row" }, el("h1", {}, "Endpoint ", el("code", {}, ep.id)),
       el("span", { class: "muted" }, ep.hostnames.join(", "), " · ", ep.scope, ep.read_only ? " · from the configuration file" : "")),
-    dnsCard, certCard,
+    alertsCard, dnsCard, certCard,
     el("div", { class: "grid2" }, uploadCard(ep, path, certCard), endpointForm(ep)));
-  await Promise.all([renderDns(dnsCard, path), renderCertificate(certCard, path)]);
+  await Promise.all([renderEndpointAlerts(alertsCard, ep.id), renderDns(dnsCard, path), renderCertificate(certCard, path)]);
+}
+
+// --- alerts -----------------------------------------------------------------------------------
+
+function when(time) {
+  return time ? time.replace("T", " ").replace("Z", " UTC") : "–";
+}
+
+// One table of alerts; `withEndpoint`: a column linking each to its endpoint.
+function alertTable(alerts, withEndpoint) {
+  const head = ["Severity", "Alert"].concat(withEndpoint ? ["Endpoint"] : [], ["What to do", "First seen", "Last seen", "Count"]);
+  return el("div", { class: "table-wrap" }, el("table", { class: "alerts", "aria-label": "Alerts" },
+    el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, alerts.map((a) => el("tr", { "data-alert": String(a.id), class: a.state },
+      el("td", {}, el("span", { class: "badge " + (a.state === "firing" ? a.severity : "resolved") },
+        a.state === "firing" ? a.severity : "resolved")),
+      el("td", {}, el("strong", {}, a.kind.replaceAll("_", " ")), el("div", { class: "mono" }, a.subject),
+        el("div", { class: "hint" }, a.expected ? "expected " + a.expected + "; " : "", "found " + (a.found || "–"))),
+      withEndpoint ? el("td", {}, a.endpoint ? el("a", { href: "#/endpoints/" + encodeURIComponent(a.endpoint) }, a.endpoint) : el("span", { class: "muted" }, "platform")) : null,
+      el("td", {}, a.fix),
+      el("td", {}, when(a.first_seen)),
+      el("td", {}, a.state === "firing" ? when(a.last_seen) : "resolved " + when(a.resolved_at)),
+      el("td", {}, String(a.count)))))));
+}
+
+async function alertsView() {
+  show(el("h1", {}, "Alerts"), el("p", { class: "muted" }, "Loading…"));
+  const data = await api("GET", "/api/v1/alerts?state=all");
+  const firing = data.alerts.filter((a) => a.state === "firing");
+  const resolved = data.alerts.filter((a) => a.state !== "firing");
+  show(
+    el("div", { class: "row" }, el("h1", {}, "Alerts"),
+      el("span", { class: firing.length ? "problems" : "muted" }, firing.length + " firing")),
+    firing.length ? alertTable(firing, true) : el("p", { class: "state-ok" }, "No alert is firing."),
+    el("h2", { class: "sub" }, "Resolved"),
+    resolved.length ? alertTable(resolved, true) : el("p", { class: "muted" }, "None kept."));
+}
+
+async function renderEndpointAlerts(card, id) {
+  const title = el("h2", { id: "alerts-title" }, "Alerts");
+  try {
+    const data = await api("GET", "/api/v1/alerts?endpoint=" + encodeURIComponent(id));
+    fill(card, title, data.alerts.length ? alertTable(data.alerts, false) : el("p", { class: "state-ok" }, "No alert is firing."));
+  } catch (e) {
+    fill(card, title, errorBox(e));
+  }
 }
 
 async function renderDns(card, path) {
@@ -321,6 +369,7 @@ async function route() {
     const m = hash.match(/^#\/endpoints\/([^/]+)$/);
     if (m) await endpointView(decodeURIComponent(m[1]));
     else if (hash === "#/new") show(el("h1", {}, "New endpoint"), endpointForm(null));
+    else if (hash === "#/alerts") await alertsView();
     else await listView();
     const h1 = view().querySelector("h1");
     if (h1) { h1.tabIndex = -1; h1.focus(); }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <tuple>
 
 #include "certstore/storage.hpp"
 
@@ -96,7 +97,33 @@ class MemoryStorage final : public certstore::Storage {
     return {};
   }
 
+  Status put_alert(const certstore::StoredAlert& alert) override {
+    alerts[alert.id] = alert;
+    return {};
+  }
+  Result<std::vector<certstore::StoredAlert>> load_alerts() override {
+    std::vector<certstore::StoredAlert> out;
+    for (auto& [k, v] : alerts) out.push_back(v);
+    return out;
+  }
+  Status prune_alerts(std::int64_t resolved_before_unix, std::int64_t) override {
+    std::erase_if(alerts, [&](const auto& e) { return !e.second.firing && e.second.resolved_unix < resolved_before_unix; });
+    return {};
+  }
+  Status put_delivery(const certstore::StoredDelivery& d) override {
+    deliveries[{d.alert_id, d.event, d.webhook}] = d;
+    return {};
+  }
+  Result<std::vector<certstore::StoredDelivery>> load_deliveries(const std::string& state) override {
+    std::vector<certstore::StoredDelivery> out;
+    for (auto& [k, v] : deliveries)
+      if (v.state == state) out.push_back(v);
+    return out;
+  }
+
   std::map<std::string, certstore::StoredCertificate> certificates;
+  std::map<std::int64_t, certstore::StoredAlert> alerts;
+  std::map<std::tuple<std::int64_t, std::string, std::string>, certstore::StoredDelivery> deliveries;
   std::map<std::string, base::SecretBytes> values;
   std::map<std::string, certstore::StoredEndpoint> endpoints;
   std::map<std::string, certstore::StoredOrder> orders;

@@ -213,7 +213,7 @@ TEST_CASE("an unknown key is an error that lists the known ones", "[unit][proxy]
   SECTION("at the top level") {
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[servr]", "workers = 2"})) ==
           "t.toml:4: servr: unknown key (known: server, listener, tls, certificate, certificate_dir, limits, "
-          "endpoint, acme, dns, demo, admin)");
+          "endpoint, acme, dns, demo, admin, alerts)");
   }
   SECTION("in the second table of an array") {
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "", listener_name, "name = \"b\"",
@@ -709,4 +709,39 @@ TEST_CASE("the log format and a public /metrics are read", "[unit][proxy]") {
                            "[admin]", "metrics_public = true"}));
   CHECK(cfg.server.log_format == "json");
   CHECK(cfg.admin.metrics_public);
+TEST_CASE("[alerts] reads the thresholds and webhooks, and names each problem with its line", "[unit][alerts]") {
+  SECTION("defaults") {
+    Config cfg = parsed(lines({listener_name, listener_https, listener_addr}));
+    CHECK(cfg.alerts.expiring_days == std::vector<std::uint32_t>{14, 7, 3});
+    CHECK(cfg.alerts.renewal_failures == 3);
+    CHECK(cfg.alerts.webhooks.empty());
+  }
+  SECTION("every key") {
+    Config cfg = parsed(lines({listener_name, listener_https, listener_addr, "[alerts]", "expiring_days = [3, 21, 7]",
+                               "renewal_failures = 2", "keep_resolved_days = 7", "[[alerts.webhook]]",
+                               "url = \"https://hooks.example.com/a\"", "format = \"slack\"", "secret = \"k\"",
+                               "[[alerts.webhook]]", "url = \"http://127.0.0.1:9/b\"", "secret_file = \"s.txt\""}));
+    CHECK(cfg.alerts.expiring_days == std::vector<std::uint32_t>{21, 7, 3});
+    CHECK(cfg.alerts.renewal_failures == 2);
+    CHECK(cfg.alerts.keep_resolved_days == 7);
+    REQUIRE(cfg.alerts.webhooks.size() == 2);
+    CHECK(cfg.alerts.webhooks[0].format == portcullis::domain::WebhookFormat::slack);
+    CHECK(cfg.alerts.webhooks[0].secret == "k");
+    CHECK(cfg.alerts.webhooks[1].format == portcullis::domain::WebhookFormat::json);
+    CHECK(cfg.alerts.webhooks[1].secret_file == "s.txt");
+  }
+  SECTION("problems") {
+    auto error = error_of(lines({listener_name, listener_https, listener_addr, "[alerts]", "expiring_days = [0]",
+                                 "[[alerts.webhook]]", "url = \"ftp://x/secret-path\"", "format = \"xml\"",
+                                 "secret = \"a\"", "secret_file = \"b\"", "[[alerts.webhook]]", "retries = 3"}));
+    CHECK(error.find("t.toml:5: alerts.expiring_days: expected a non-empty array of days from 1 to 365") !=
+          std::string::npos);
+    CHECK(error.find("t.toml:7: alerts.webhook[0].url: expected an http:// or https:// URL") != std::string::npos);
+    CHECK(error.find("secret-path") == std::string::npos);  // a URL may hold a secret: never quoted
+    CHECK(error.find("t.toml:8: alerts.webhook[0].format: expected \"json\" or \"slack\"") != std::string::npos);
+    CHECK(error.find("t.toml:10: alerts.webhook[0].secret_file: expected either secret or secret_file") !=
+          std::string::npos);
+    CHECK(error.find("t.toml:12: alerts.webhook[1].retries: unknown key") != std::string::npos);
+    CHECK(error.find("alerts.webhook[1].url: expected an http:// or https:// URL, got nothing") != std::string::npos);
+  }
 }

@@ -65,6 +65,19 @@ class SlowStorage final : public portcullis::certstore::Storage {
   Status release_lease(const std::string& n, const std::string& h) override {
     return slow(), inner.release_lease(n, h);
   }
+  Status put_alert(const portcullis::certstore::StoredAlert& a) override { return slow(), inner.put_alert(a); }
+  Result<std::vector<portcullis::certstore::StoredAlert>> load_alerts() override {
+    return slow(), inner.load_alerts();
+  }
+  Status prune_alerts(std::int64_t before, std::int64_t keep) override {
+    return slow(), inner.prune_alerts(before, keep);
+  }
+  Status put_delivery(const portcullis::certstore::StoredDelivery& d) override {
+    return slow(), inner.put_delivery(d);
+  }
+  Result<std::vector<portcullis::certstore::StoredDelivery>> load_deliveries(const std::string& s) override {
+    return slow(), inner.load_deliveries(s);
+  }
 
   portcullis::testing::MemoryStorage inner;
 
