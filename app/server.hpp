@@ -22,6 +22,7 @@
 #include "base/task_group.hpp"
 #include "certstore/storage.hpp"
 #include "control/cert_catalog.hpp"
+#include "control/cert_timeline.hpp"
 #include "control/certificate_manager.hpp"
 #include "control/endpoint_service.hpp"
 #include "dns/dns_server.hpp"
@@ -91,6 +92,11 @@ class Server {
   base::BlockingPool pool_;
   // Measures how late the control loop runs what is due; summarised at drain.
   base::LoopLagProbe lag_probe_{control_.get_executor(), log::proxy()};
+  // Every change of the certificate served for each endpoint's names; the catalog reports each
+  // publish to it, for the endpoints in `timeline_endpoints_` (the running list, or during an
+  // apply the list being applied). Declared first: it outlives the catalog that calls it.
+  std::unique_ptr<control::CertTimeline> timeline_;
+  const std::vector<domain::EndpointConfig>* timeline_endpoints_ = nullptr;
   // Every certificate source; publishes into shared_.certs.
   std::unique_ptr<control::CertCatalog> catalog_;
   // The platform zone and its server ([dns]); the server reads the zone, so it is declared after.
