@@ -83,13 +83,18 @@ TEST_CASE("the timeline records each change of the served certificate once, newe
   // Read back, and what is served now is what was recorded last: nothing new.
   again.observe(*CertSnapshot::Builder().add(old).add(renewed).default_cert(def).build(), endpoints, now);
   CHECK(reasons(again, "app").size() == 4);
-  // A hostname that moves alone is recorded alone.
-  const auto www_only = ca.issue({"www.example.com"}).bundle(CertSource::managed);
-  again.observe(*CertSnapshot::Builder().add(old).add(renewed).add(www_only).default_cert(def).build(), endpoints,
-                now);
-  REQUIRE(reasons(again, "app").size() == 5);
-  CHECK(again.swaps("app").front().hostnames == std::vector<std::string>{"www.example.com"});
-  CHECK(again.swaps("app").front().reason == "renewed");
+  // Hostnames that move to different certificates are recorded apart: app.example.com to a
+  // certificate of its own, www.example.com back to the transitional one.
+  const auto app_only = ca.issue({"app.example.com"}).bundle(CertSource::managed);
+  again.observe(*CertSnapshot::Builder().add(old).add(app_only).default_cert(def).build(), endpoints, now);
+  const auto swaps = again.swaps("app");
+  REQUIRE(swaps.size() == 6);
+  CHECK(swaps[0].hostnames == std::vector<std::string>{"www.example.com"});
+  CHECK(swaps[0].reason == "managed removed");
+  CHECK(swaps[0].serial_hex == old->serial_hex());
+  CHECK(swaps[1].hostnames == std::vector<std::string>{"app.example.com"});
+  CHECK(swaps[1].reason == "renewed");
+  CHECK(swaps[1].serial_hex == app_only->serial_hex());
   pool.finish();
 }
 
