@@ -93,7 +93,7 @@ std::string exchange(std::uint16_t port, std::string_view bytes) {
 
 }  // namespace
 
-TEST_CASE("HEAD gets a GET route's header and no body; /favicon.ico is a 404 without a token",
+TEST_CASE("HEAD gets a GET route's header and no body, and /favicon.ico is a 404 without a token",
           "[integration][admin]") {
   StandardCerts certs;
   UpstreamServer upstream;
