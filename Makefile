@@ -17,10 +17,14 @@ BUILD_PACKAGES = cmake ninja-build g++ ccache pkg-config make \
   libspdlog-dev libtoml11-dev libcli11-dev libsqlite3-dev catch2 libexpected-dev libldns-dev
 RUNTIME_PACKAGES = openssl ca-certificates curl pebble libjemalloc2 unbound knot-dnsutils
 # What the test suite talks to besides Pebble and Unbound: the customer's authoritative DNS server
-# (its RFC 2136 client, knsupdate, comes with kdig), and BIND's dig (it sends a question's letter
-# case as written, for the 0x20 test), and promtool (package prometheus; its daemon is not started)
-# to check the /metrics text and the example alert rules.
-TEST_PACKAGES = knot bind9-dnsutils prometheus
+# (its RFC 2136 client, knsupdate, comes with kdig), BIND's dig (it sends a question's letter case
+# as written, for the 0x20 test), promtool (package prometheus; its daemon is not started) to check
+# the /metrics text and the example alert rules, and the dashboard's browser test: Chromium, driven
+# by playwright-core under Node.js (Debian 12: node 18; tests/browser/package.json), installed by npm.
+TEST_PACKAGES = knot bind9-dnsutils prometheus chromium nodejs npm
+# Packages that count as installed when their command is on the PATH: NodeSource's nodejs package
+# carries npm and conflicts with Debian's.
+COMMAND_PACKAGES = npm
 # What only the slow tests use.
 SLOW_TEST_PACKAGES = testssl.sh
 # The fuzz targets' compiler and runtime.
@@ -42,6 +46,7 @@ help:
 
 deps:
 	@missing=""; for p in $(BUILD_PACKAGES) $(RUNTIME_PACKAGES) $(EXTRA_PACKAGES); do \
+	  case " $(COMMAND_PACKAGES) " in *" $$p "*) command -v $$p >/dev/null 2>&1 && continue;; esac; \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -62,6 +62,12 @@ ProblemDetails no_endpoint(const std::string& id) {
   return {http::status::not_found, "about:blank", "", fmt::format("no endpoint with id {}", quote(id)), {}};
 }
 
+// Browsers ask for /favicon.ico by themselves, without the token: a plain 404, not a 401 that
+// reads like a failed sign-in in the log.
+boost::asio::awaitable<Response> no_favicon(const Request& req, const RouteParams&) {
+  co_return problem(req, {http::status::not_found, "about:blank", "", "no icon", {}});
+}
+
 // A dashboard file: the same for everyone, so no token (the page asks for it and sends it itself).
 boost::asio::awaitable<Response> dashboard_file(const Request& req, DashboardFile file) {
   co_return dashboard_response(file, req.version(), req.keep_alive());
@@ -83,6 +89,7 @@ AdminApi::AdminApi(ApiServices services) : services_(std::move(services)) {
     router_.add(v::get, std::string(file.path), false,
                 [file](const Request& req, const RouteParams&) { return dashboard_file(req, file); });
   }
+  router_.add(v::get, "/favicon.ico", false, no_favicon);
   router_.add(v::get, "/api/v1/endpoints", true, bind(&AdminApi::list_endpoints));
   router_.add(v::post, "/api/v1/endpoints", true, bind(&AdminApi::create_endpoint));
   router_.add(v::get, "/api/v1/endpoints/{id}", true, bind(&AdminApi::get_endpoint));
@@ -311,11 +318,14 @@ boost::asio::awaitable<Response> AdminApi::endpoint_certificate(const Request& r
   }
   json::value transitional = nullptr;
   if (auto t = services_.transitional.current(id)) transitional = to_json(*t);
+  json::array timeline;
+  for (const auto& swap : services_.timeline.swaps(id)) timeline.push_back(to_json(swap));
   co_return ok_json(req, http::status::ok,
                     json::object{{"endpoint", id},
                                  {"served", std::move(served)},
                                  {"managed", std::move(managed)},
-                                 {"transitional", std::move(transitional)}});
+                                 {"transitional", std::move(transitional)},
+                                 {"timeline", std::move(timeline)}});
 }
 
 boost::asio::awaitable<Response> AdminApi::renew(const Request& req, const RouteParams& params) {

@@ -13,6 +13,7 @@
 #include "base/metrics_registry.hpp"
 #include "control/alert_book.hpp"
 #include "control/cert_catalog.hpp"
+#include "control/cert_timeline.hpp"
 #include "control/certificate_manager.hpp"
 #include "control/endpoint_service.hpp"
 #include "control/transitional_certificates.hpp"
@@ -33,6 +34,7 @@ struct ApiServices {
   control::TransitionalCertificates& transitional;
   control::CertificateManager& certificates;
   control::CertCatalog& catalog;
+  const control::CertTimeline& timeline;
   // Runs the DNS checks (blocking queries) off the control thread.
   base::BlockingPool& pool;
   // The platform zone and the resolver; none without [dns].

@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -147,7 +148,16 @@ asio::awaitable<void> AdminServer::session(tcp::socket socket) {
     log::admin()->info("request method={} path={} status={} elapsed_ms={}", std::string(req.method_string()),
                        std::string(req.target().substr(0, req.target().find('?'))), res.result_int(), ms);
     stream.expires_after(options_.request_timeout);
-    auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+    boost::system::error_code wec;
+    if (req.method() == http::verb::head) {
+      // RFC 9110 §9.3.2: the GET's header fields (Content-Length included), no content.
+      http::response<http::empty_body> head{res.base()};
+      auto [ec_head, n_head] = co_await http::async_write(stream, head, use_tuple);
+      wec = ec_head;
+    } else {
+      auto [ec_full, n_full] = co_await http::async_write(stream, res, use_tuple);
+      wec = ec_full;
+    }
     if (wec || !res.keep_alive()) {
       stream.socket().shutdown(tcp::socket::shutdown_send, wec);
       co_return;
@@ -158,7 +168,10 @@ asio::awaitable<void> AdminServer::session(tcp::socket socket) {
 asio::awaitable<Response> AdminServer::handle(const Request& req) {
   auto target = parse_target(req.target());
   if (!target) co_return problem(req, http::status::bad_request, "the request target is not a path and a query");
-  auto match = router_.match(req.method(), target->path);
+  // HEAD is GET without the content (RFC 9110 §9.3.2): the GET route answers, the session sends
+  // its header only.
+  const auto method = req.method() == http::verb::head ? http::verb::get : req.method();
+  auto match = router_.match(method, target->path);
   const bool open = match.route && !match.route->needs_token;
   if (!open && !bearer_matches(req[http::field::authorization], options_.token)) {
     Response res = problem(req, http::status::unauthorized,

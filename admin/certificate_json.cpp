@@ -51,4 +51,15 @@ json::object to_json(const control::CertificateSummary& s) {
                       {"warnings", std::move(warnings)}};
 }
 
+json::object to_json(const certstore::CertificateSwap& swap) {
+  json::array hostnames;
+  for (const auto& h : swap.hostnames) hostnames.emplace_back(h);
+  return json::object{{"at", certstore::format_time(certstore::Clock::from_time_t(swap.at_unix))},
+                      {"reason", swap.reason},
+                      {"source", std::string(certstore::to_string(swap.source))},
+                      {"hostnames", std::move(hostnames)},
+                      {"serial", swap.serial_hex},
+                      {"not_after", certstore::format_time(certstore::Clock::from_time_t(swap.not_after_unix))}};
+}
+
 }  // namespace portcullis::admin

@@ -10,6 +10,7 @@
 
 #include "admin/endpoint_json.hpp"
 #include "base/secret_bytes.hpp"
+#include "certstore/storage.hpp"
 #include "control/transitional_certificates.hpp"
 
 namespace portcullis::admin {
@@ -23,5 +24,8 @@ struct TransitionalUpload {
 Read<TransitionalUpload> read_transitional_upload(const boost::json::object& body);
 
 boost::json::object to_json(const control::CertificateSummary& summary);
+
+// One entry of the certificate timeline: at, reason, source, hostnames, serial, not_after.
+boost::json::object to_json(const certstore::CertificateSwap& swap);
 
 }  // namespace portcullis::admin

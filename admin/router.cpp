@@ -66,6 +66,8 @@ std::string allow_header(const std::vector<http::verb>& methods) {
   for (auto m : methods) {
     if (!out.empty()) out += ", ";
     out += std::string(http::to_string(m));
+    // Every GET route answers HEAD too (AdminServer).
+    if (m == http::verb::get) out += ", HEAD";
   }
   return out;
 }

@@ -79,7 +79,13 @@ Status Server::start() {
     return apply_endpoints(std::move(endpoints));
   });
 
+  timeline_ = std::make_unique<control::CertTimeline>(*storage_, pool_);
+  if (auto st = timeline_->load(); !st) return st;
+  timeline_endpoints_ = &config_.endpoints;
   catalog_ = std::make_unique<control::CertCatalog>(control_, *storage_, pool_, shared_.certs);
+  catalog_->set_on_publish([this](const certstore::CertSnapshot& snapshot) {
+    timeline_->observe(snapshot, *timeline_endpoints_, certstore::Clock::now());
+  });
   if (auto st = catalog_->start(config_); !st) return st;
   transitional_ = std::make_unique<control::TransitionalCertificates>(*storage_, pool_, *catalog_);
   shared_.routes.publish(std::make_shared<const proxy::RouteTable>(config_.endpoints, config_.limits));
@@ -186,7 +192,7 @@ Status Server::start_admin() {
   auto token = admin::load_or_create_token(config_);
   if (!token) return tl::unexpected(token.error());
   admin_api_ = std::make_unique<admin::AdminApi>(
-      admin::ApiServices{*endpoints_, *transitional_, *certificates_, *catalog_, pool_,
+      admin::ApiServices{*endpoints_, *transitional_, *certificates_, *catalog_, *timeline_, pool_,
                          [this]() -> std::optional<admin::DnsSettings> {
                            if (!config_.dns.enabled) return std::nullopt;
                            auto resolver = dns::resolver_address(config_.dns);
@@ -286,6 +292,12 @@ asio::awaitable<Result<std::size_t>> Server::apply(domain::Config next) {
   if (next.server.log_level != config_.server.log_level) (void)log::set_level(next.server.log_level);
   if (next.server.log_format != config_.server.log_format) (void)log::set_format(next.server.log_format);
   // Certificates first: a handshake for a new endpoint must never see its routes without them.
+  // What the commit publishes is recorded against the endpoints being applied.
+  timeline_endpoints_ = &next.endpoints;
+  struct Restore {
+    Server& server;
+    ~Restore() { server.timeline_endpoints_ = &server.config_.endpoints; }
+  } restore{*this};
   auto served = co_await catalog_->commit(std::move(*prepared));
   tasks_.spawn("verify certificates", catalog_->verify_pending());
   shared_.routes.publish(std::make_shared<const proxy::RouteTable>(next.endpoints, next.limits));
@@ -298,6 +310,10 @@ asio::awaitable<Result<std::size_t>> Server::apply(domain::Config next) {
   }
   config_ = std::move(next);
   if (certificate_alerts_) certificate_alerts_->configure(config_);
+  timeline_endpoints_ = &config_.endpoints;
+  // A new endpoint served by a certificate already published (the default, the platform
+  // wildcard) is recorded here: its commit may have published nothing.
+  timeline_->observe(*catalog_->current(), config_.endpoints, certstore::Clock::now());
   co_return served;
 }
 

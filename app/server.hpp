@@ -25,6 +25,7 @@
 #include "control/alert_book.hpp"
 #include "control/cert_catalog.hpp"
 #include "control/certificate_alerts.hpp"
+#include "control/cert_timeline.hpp"
 #include "control/certificate_manager.hpp"
 #include "control/webhooks.hpp"
 #include "control/endpoint_service.hpp"
@@ -101,6 +102,11 @@ class Server {
   base::BlockingPool pool_;
   // Measures how late the control loop runs what is due; summarised at drain.
   base::LoopLagProbe lag_probe_{control_.get_executor(), log::proxy()};
+  // Every change of the certificate served for each endpoint's names; the catalog reports each
+  // publish to it, for the endpoints in `timeline_endpoints_` (the running list, or during an
+  // apply the list being applied). Declared first: it outlives the catalog that calls it.
+  std::unique_ptr<control::CertTimeline> timeline_;
+  const std::vector<domain::EndpointConfig>* timeline_endpoints_ = nullptr;
   // Every certificate source; publishes into shared_.certs.
   std::unique_ptr<control::CertCatalog> catalog_;
   // The platform zone and its server ([dns]); the server reads the zone, so it is declared after.

@@ -352,21 +352,31 @@ Status CertBundle::validate(Clock::time_point now, const std::vector<std::string
 }
 
 std::vector<std::string> CertBundle::problems(Clock::time_point now, const std::vector<std::string>& must_cover) const {
-  // Every problem at once: an operator fixing an upload should not discover them one by one.
-  std::vector<std::string> problems;
-  if (expired(now)) {
-    problems.push_back(fmt::format("certificate expired at {}", format_time(not_after_)));
-  } else if (now < not_before_) {
-    problems.push_back(fmt::format("certificate is not valid before {}", format_time(not_before_)));
-  }
-
   std::vector<X509*> chain{leaf()};
-  if (chain.front() == nullptr) {
+  if (chain.front() == nullptr) {  // a deferred parse that failed: its reason is the problem
     std::lock_guard lock(mutex_);
-    problems.push_back(error_);
-    return problems;
+    return {error_};
   }
   for (const auto& c : intermediates_) chain.push_back(c.get());
+  return chain_problems(chain, now, must_cover);
+}
+
+std::vector<std::string> chain_problems(const std::vector<X509*>& chain, Clock::time_point now,
+                                        const std::vector<std::string>& must_cover) {
+  // Every problem at once: an operator fixing an upload should not discover them one by one.
+  std::vector<std::string> problems;
+  if (chain.empty()) return {"no certificate in input"};
+  X509* leaf = chain.front();
+  auto not_before = to_time_point(X509_get0_notBefore(leaf), "notBefore");
+  auto not_after = to_time_point(X509_get0_notAfter(leaf), "notAfter");
+  if (!not_before) problems.push_back(not_before.error().message());
+  if (!not_after) problems.push_back(not_after.error().message());
+  if (not_after && now >= *not_after) {
+    problems.push_back(fmt::format("certificate expired at {}", format_time(*not_after)));
+  } else if (not_before && now < *not_before) {
+    problems.push_back(fmt::format("certificate is not valid before {}", format_time(*not_before)));
+  }
+
   for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
     X509* subject = chain[i];
     X509* issuer = chain[i + 1];
@@ -383,13 +393,19 @@ std::vector<std::string> CertBundle::problems(Clock::time_point now, const std::
     }
   }
 
+  const auto names = dns_names(X509_get0_extensions(leaf), X509_get_subject_name(leaf));
+  auto covers = [&](const std::string& host) {
+    base::LowerHost lowered(host);
+    return lowered.ok() && std::any_of(names.begin(), names.end(),
+                                       [&](const auto& name) { return base::name_matches(name, lowered.view()); });
+  };
   std::vector<std::string> missing;
   for (const auto& name : must_cover) {
     if (!covers(name)) missing.push_back(base::normalize_hostname(name));
   }
   if (!missing.empty()) {
     problems.push_back(fmt::format("names not covered by the certificate: {} (it covers: {})",
-                                   fmt::join(missing, ", "), fmt::join(names_, ", ")));
+                                   fmt::join(missing, ", "), fmt::join(names, ", ")));
   }
   return problems;
 }

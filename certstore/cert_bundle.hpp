@@ -31,6 +31,11 @@ using Clock = std::chrono::system_clock;
 // `t` in UTC as RFC 3339 to the second ("2026-12-01T10:02:41Z"), for messages and the admin API.
 std::string format_time(Clock::time_point t);
 
+// The checks of CertBundle::problems on a parsed chain (the leaf first) without its key, so an
+// upload whose key does not match also hears what is wrong with its chain. Pure.
+std::vector<std::string> chain_problems(const std::vector<X509*>& chain, Clock::time_point now,
+                                        const std::vector<std::string>& must_cover);
+
 class CertBundle {
  public:
   // Parses a PEM chain (leaf first, then intermediates) and a PEM private key. Errors name the

@@ -121,6 +121,21 @@ constexpr const char* migrations[] = {
     );
     CREATE INDEX alert_deliveries_state ON alert_deliveries(state);
     )sql",
+    // 5: the certificate timeline: each change of the certificate served for an endpoint's names,
+    // in the order recorded (seq), the newest 50 or so of each endpoint.
+    R"sql(
+    CREATE TABLE certificate_swaps (
+      seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+      endpoint_id  TEXT NOT NULL,
+      hostnames    TEXT NOT NULL,
+      source       TEXT NOT NULL,
+      serial_hex   TEXT NOT NULL,
+      not_after    INTEGER NOT NULL,
+      at           INTEGER NOT NULL,
+      reason       TEXT NOT NULL
+    );
+    CREATE INDEX certificate_swaps_endpoint ON certificate_swaps(endpoint_id, seq);
+    )sql",
 };
 static_assert(std::size(migrations) == SqliteStorage::schema_version,
               "one migration per schema version");
@@ -561,6 +576,60 @@ Result<std::vector<RenewalState>> SqliteStorage::load_renewal_states() {
     out.push_back(std::move(s));
   }
   if (auto st = q.status("load renewal states"); !st) return tl::unexpected(st.error());
+  return out;
+}
+
+Status SqliteStorage::append_certificate_swap(const CertificateSwap& swap, std::size_t keep) {
+  std::lock_guard lock(mutex_);
+  if (auto st = exec(db_, file_, "BEGIN IMMEDIATE", "append certificate swap"); !st) return st;
+  Status st = [&]() -> Status {
+    Statement insert(db_, file_,
+                     "INSERT INTO certificate_swaps (endpoint_id, hostnames, source, serial_hex, not_after, at, reason) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)");
+    insert.bind(swap.endpoint_id)
+        .bind(join_names(swap.hostnames))
+        .bind(to_string(swap.source))
+        .bind(swap.serial_hex)
+        .bind(swap.not_after_unix)
+        .bind(swap.at_unix)
+        .bind(swap.reason);
+    if (auto ran = insert.run("append certificate swap " + swap.endpoint_id); !ran) return ran;
+    Statement trim(db_, file_,
+                   "DELETE FROM certificate_swaps WHERE endpoint_id = ?1 AND seq NOT IN "
+                   "(SELECT seq FROM certificate_swaps WHERE endpoint_id = ?1 ORDER BY seq DESC LIMIT ?2)");
+    trim.bind(swap.endpoint_id).bind(static_cast<std::int64_t>(keep));
+    return trim.run("trim certificate swaps " + swap.endpoint_id);
+  }();
+  if (!st) {
+    exec(db_, file_, "ROLLBACK", "append certificate swap");
+    return st;
+  }
+  return exec(db_, file_, "COMMIT", "append certificate swap");
+}
+
+Result<std::vector<CertificateSwap>> SqliteStorage::load_certificate_swaps() {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_,
+              "SELECT endpoint_id, hostnames, source, serial_hex, not_after, at, reason "
+              "FROM certificate_swaps ORDER BY endpoint_id, seq");
+  std::vector<CertificateSwap> out;
+  while (q.next_row()) {
+    CertificateSwap s;
+    s.endpoint_id = q.text(0);
+    s.hostnames = split_names(q.text(1));
+    auto source = parse_source(q.text(2));
+    if (!source) {
+      return fail(Errc::storage, fmt::format("{}: certificate swap of {}: unknown source \"{}\"", file_.string(),
+                                             s.endpoint_id, q.text(2)));
+    }
+    s.source = *source;
+    s.serial_hex = q.text(3);
+    s.not_after_unix = q.integer(4);
+    s.at_unix = q.integer(5);
+    s.reason = q.text(6);
+    out.push_back(std::move(s));
+  }
+  if (auto st = q.status("load certificate swaps"); !st) return tl::unexpected(st.error());
   return out;
 }
 

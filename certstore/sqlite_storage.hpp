@@ -19,7 +19,7 @@ class SqliteStorage final : public Storage {
   static Result<std::unique_ptr<SqliteStorage>> open(const std::filesystem::path& file);
   ~SqliteStorage() override;
 
-  static constexpr int schema_version = 4;
+  static constexpr int schema_version = 5;
 
   Status put_certificate(const StoredCertificate& cert) override;
   Result<std::vector<StoredCertificate>> load_certificates() override;
@@ -36,6 +36,8 @@ class SqliteStorage final : public Storage {
   Status delete_order(const std::string& endpoint_id) override;
   Status put_renewal_state(const RenewalState& state) override;
   Result<std::vector<RenewalState>> load_renewal_states() override;
+  Status append_certificate_swap(const CertificateSwap& swap, std::size_t keep) override;
+  Result<std::vector<CertificateSwap>> load_certificate_swaps() override;
   Result<bool> try_acquire_lease(const std::string& name, const std::string& holder,
                                  std::chrono::seconds ttl) override;
   Status release_lease(const std::string& name, const std::string& holder) override;

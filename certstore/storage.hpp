@@ -58,6 +58,17 @@ struct StoredEndpoint {
   std::int64_t updated_unix = 0;           // 0: now, on put
 };
 
+// A change of the certificate served for some of an endpoint's hostnames (control/cert_timeline).
+struct CertificateSwap {
+  std::string endpoint_id;
+  std::vector<std::string> hostnames;  // the endpoint's names that moved to this certificate
+  CertSource source = CertSource::default_cert;
+  std::string serial_hex;
+  std::int64_t not_after_unix = 0;
+  std::int64_t at_unix = 0;            // when it began to be served
+  std::string reason;                  // "issued", "renewed", "transitional uploaded", ...
+};
+
 // Per-endpoint renewal bookkeeping, so the scheduler survives restarts.
 struct RenewalState {
   std::string endpoint_id;
@@ -129,6 +140,11 @@ class Storage {
   // Renewal state.
   virtual Status put_renewal_state(const RenewalState& state) = 0;
   virtual Result<std::vector<RenewalState>> load_renewal_states() = 0;
+
+  // The certificate timeline. append_ adds a swap and keeps only the newest `keep` of its
+  // endpoint; load_ returns every endpoint's swaps, by endpoint id, each endpoint's oldest first.
+  virtual Status append_certificate_swap(const CertificateSwap& swap, std::size_t keep) = 0;
+  virtual Result<std::vector<CertificateSwap>> load_certificate_swaps() = 0;
 
   // One issuance per name at a time. Returns true when `holder` now holds the lease (newly or
   // already); false when another live holder does. A lease expires after `ttl`.

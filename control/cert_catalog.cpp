@@ -445,8 +445,9 @@ void CertCatalog::log_fallback() const {
 
 void CertCatalog::publish(certstore::CertSnapshotPtr snapshot) {
   auto next_expiry = snapshot->next_expiry();
-  registry_.publish(std::move(snapshot));
+  registry_.publish(snapshot);
   arm_expiry(next_expiry);
+  if (on_publish_) on_publish_(*snapshot);
 }
 
 void CertCatalog::arm_expiry(std::optional<certstore::Clock::time_point> next_expiry) {

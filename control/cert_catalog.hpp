@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -129,6 +130,11 @@ class CertCatalog {
   };
   // Every certificate held for serving, in no particular order. O(certificates); control thread.
   std::vector<Served> served() const;
+  // Called on the control thread after each publish, with the snapshot just published (the
+  // certificate timeline watches the swaps this way). Set before start().
+  void set_on_publish(std::function<void(const certstore::CertSnapshot&)> on_publish) {
+    on_publish_ = std::move(on_publish);
+  }
 
  private:
   struct Loaded;
@@ -166,6 +172,7 @@ class CertCatalog {
   // Fires when the earliest certificate in the live snapshot expires, to rebuild it: the SNI index
   // ranks expired certificates at build time, so an expiry must trigger a rebuild.
   boost::asio::steady_timer expiry_timer_;
+  std::function<void(const certstore::CertSnapshot&)> on_publish_;
 };
 
 }  // namespace portcullis::control

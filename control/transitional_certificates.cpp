@@ -68,6 +68,13 @@ ChangeResult<certstore::CertBundlePtr> TransitionalCertificates::check(std::stri
     ERR_clear_error();
     problems.push_back({"private_key", "the private key does not match the certificate (the first one, the leaf)"});
   }
+  if (chain && !problems.empty()) {
+    // The key is wrong or unreadable: the chain's own problems are reported with it, not after
+    // the key is fixed.
+    std::vector<X509*> certs;
+    for (const auto& c : *chain) certs.push_back(c.get());
+    for (auto& p : certstore::chain_problems(certs, now, hostnames)) problems.push_back({"certificate", std::move(p)});
+  }
   if (!problems.empty()) {
     return tl::unexpected(ChangeError{Errc::invalid_input, "the certificate cannot be used", std::move(problems)});
   }

@@ -222,14 +222,23 @@ async function copy(text, button) {
   setTimeout(() => { button.textContent = "Copy"; }, 1500);
 }
 
+// While a certificate attempt runs (and briefly after "Renew now", before it has started), the
+// card refreshes itself, so the swap to the new certificate shows without a click.
+const WATCH_EVERY = 1000;
+const WATCH_GRACE = 10000;
+
 async function renderCertificate(card, path) {
   const title = el("h2", { id: "cert-title" }, "Served certificate");
+  clearTimeout(card.watchTimer);
   let c;
   try {
     c = await api("GET", path + "/certificate");
   } catch (e) {
     fill(card, title, errorBox(e));
     return;
+  }
+  if (c.managed.enabled && (c.managed.in_flight || Date.now() < (card.watchUntil || 0))) {
+    card.watchTimer = setTimeout(() => { if (card.isConnected) renderCertificate(card, path); }, WATCH_EVERY);
   }
   const served = c.served.length ? el("div", { class: "table-wrap" }, el("table", { "aria-label": "Served certificates" },
     el("thead", {}, el("tr", {}, ["Hostname", "Source", "Issuer", "Expires", "Days left"].map((h) => el("th", { scope: "col" }, h)))),
@@ -251,12 +260,34 @@ async function renderCertificate(card, path) {
     try {
       await api("POST", path + "/renew?force=true");
       ev.target.textContent = "Renewal scheduled";
-    } catch (e) { ev.target.after(errorBox(e)); }
+    } catch (e) {
+      ev.target.after(errorBox(e));
+      if (e.status === 401) return;
+    }
+    // Scheduled, or refused because an attempt runs already: either way, watch it.
+    card.watchUntil = Date.now() + WATCH_GRACE;
+    clearTimeout(card.watchTimer);
+    card.watchTimer = setTimeout(() => { if (card.isConnected) renderCertificate(card, path); }, WATCH_EVERY);
   } }, "Renew now") : null;
   fill(card, 
     el("div", { class: "row" }, title, el("button", { type: "button", class: "small secondary", onclick: () => renderCertificate(card, path) }, "Refresh")),
     served, el("h2", { class: "sub" }, "Managed certificate"), managed, renew,
-    c.transitional ? el("p", { class: "hint" }, "Transitional certificate: " + c.transitional.names.join(", ") + ", issued by " + c.transitional.issuer + ", until " + c.transitional.not_after + ".") : null);
+    c.transitional ? el("p", { class: "hint" }, "Transitional certificate: " + c.transitional.names.join(", ") + ", issued by " + c.transitional.issuer + ", until " + c.transitional.not_after + ".") : null,
+    el("h2", { class: "sub", id: "timeline-title" }, "Timeline"), timelineTable(c.timeline || []));
+}
+
+// Every change of the certificate served for the endpoint's names, newest first.
+function timelineTable(swaps) {
+  if (!swaps.length) return el("p", { class: "muted" }, "No certificate has been served for these names yet.");
+  return el("div", { class: "table-wrap" }, el("table", { class: "timeline", "aria-labelledby": "timeline-title" },
+    el("thead", {}, el("tr", {}, ["When", "Why", "Source", "Hostnames", "Serial", "Expires"].map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, swaps.map((t) => el("tr", { "data-reason": t.reason, "data-source": t.source },
+      el("td", { class: "mono" }, t.at),
+      el("td", {}, t.reason),
+      el("td", {}, el("span", { class: "badge " + t.source }, t.source)),
+      el("td", {}, t.hostnames.join(", ")),
+      el("td", { class: "mono serial" }, t.serial),
+      el("td", { class: "mono" }, t.not_after))))));
 }
 
 function uploadCard(ep, path, certCard) {

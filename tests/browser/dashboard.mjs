@@ -2,11 +2,13 @@
 // Portcullis and the servers around it and passes, in the environment: PORTCULLIS_ADMIN_URL,
 // PORTCULLIS_ADMIN_TOKEN, PORTCULLIS_UPSTREAM, PORTCULLIS_GOOD_CERT/KEY (app.example.com),
 // PORTCULLIS_BAD_CERT/KEY (other names), PORTCULLIS_SCREENSHOTS (a folder) and
-// PORTCULLIS_PROFILE_PARENT (where the fresh browser profile goes). It prints "waiting for the
-// records" once it has seen them missing; the test then creates them. Debian's Chromium, headless;
-// no browser is downloaded. Every wait has a deadline; exit code 0 when every step passed.
+// PORTCULLIS_PROFILE_PARENT (where the fresh browser profile goes, and where the test drops
+// "records-created"). It prints "waiting for the records" once it has seen them missing; the test
+// then creates them in the customer's DNS server and drops the file. Debian's Chromium, headless;
+// no browser is downloaded. Every wait is on a condition, with a deadline; exit code 0 when every
+// step passed.
 import { chromium } from "playwright-core";
-import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, watch } from "node:fs";
 import path from "node:path";
 
 const env = (name) => {
@@ -20,9 +22,8 @@ const shots = env("PORTCULLIS_SCREENSHOTS");
 mkdirSync(shots, { recursive: true });
 
 const STEP_DEADLINE = 15_000;      // one page update
-const RECORDS_DEADLINE = 60_000;   // the records, created by the test, seen by a re-check
-const MANAGED_DEADLINE = 120_000;  // the order through Pebble, seen by a refresh
-const POLL = 250;                  // between two re-checks or refreshes
+const RECORDS_DEADLINE = 30_000;   // the test creating the records once asked
+const MANAGED_DEADLINE = 60_000;   // the order through Pebble, seen by the page's own refresh
 
 function step(text) {
   process.stdout.write(`step: ${text}\n`);
@@ -30,8 +31,24 @@ function step(text) {
 function check(condition, message) {
   if (!condition) throw new Error(`check failed: ${message}`);
 }
+// Resolves once `file` exists (told by inotify, no polling); rejects after `deadline` ms.
+function fileAppears(file, deadline) {
+  return new Promise((resolve, reject) => {
+    const watcher = watch(path.dirname(file), () => {
+      if (existsSync(file)) done(null);
+    });
+    const timer = setTimeout(() => done(new Error(`${path.basename(file)} did not appear within ${deadline} ms`)), deadline);
+    function done(error) {
+      clearTimeout(timer);
+      watcher.close();
+      if (error) reject(error); else resolve();
+    }
+    if (existsSync(file)) done(null);
+  });
+}
 
-const profile = mkdtempSync(path.join(env("PORTCULLIS_PROFILE_PARENT"), "chromium-profile-"));
+const work = env("PORTCULLIS_PROFILE_PARENT");
+const profile = mkdtempSync(path.join(work, "chromium-profile-"));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: "/usr/bin/chromium",
   headless: true,
@@ -97,7 +114,7 @@ try {
     "_acme-challenge.app.example.com. CNAME acme.app.edge.example.net.", "the copy button copies the record");
   await shot("dashboard-records.png");
 
-  step("upload a transitional certificate for other names");
+  step("upload a transitional certificate for other names, with another certificate's key");
   await page.getByLabel("Certificate chain (PEM)", { exact: true }).fill(readFileSync(env("PORTCULLIS_BAD_CERT"), "utf8"));
   await page.getByLabel("Private key (PEM, unencrypted)", { exact: true }).fill(readFileSync(env("PORTCULLIS_BAD_KEY"), "utf8"));
   await page.getByRole("button", { name: "Upload" }).click();
@@ -106,7 +123,10 @@ try {
   const errorText = await error.textContent();
   check(errorText.includes("certificate") && errorText.includes("app.example.com"),
     `the inline error names the field and the uncovered name: ${errorText}`);
-  check(await page.getByLabel("Certificate chain (PEM)", { exact: true }).getAttribute("aria-invalid") === "true", "the field is marked invalid");
+  check(errorText.includes("private_key") && errorText.includes("does not match"),
+    `the same error names the key that does not match: ${errorText}`);
+  check(await page.getByLabel("Certificate chain (PEM)", { exact: true }).getAttribute("aria-invalid") === "true", "the certificate field is marked invalid");
+  check(await page.getByLabel("Private key (PEM, unencrypted)", { exact: true }).getAttribute("aria-invalid") === "true", "the key field is marked invalid");
   await error.scrollIntoViewIfNeeded();
   await shot("dashboard-upload-error.png");
 
@@ -114,39 +134,43 @@ try {
   // From files, as a customer would pick them.
   await page.locator("#upload-certificate-file").setInputFiles(env("PORTCULLIS_GOOD_CERT"));
   await page.locator("#upload-key-file").setInputFiles(env("PORTCULLIS_GOOD_KEY"));
-  await page.waitForFunction(() => document.getElementById("upload-key").value.includes("PRIVATE KEY"));
+  // The fields held the refused upload: wait until both hold the files' text.
+  await page.waitForFunction(([cert, key]) =>
+    document.getElementById("upload-certificate").value === cert && document.getElementById("upload-key").value === key,
+  [readFileSync(env("PORTCULLIS_GOOD_CERT"), "utf8"), readFileSync(env("PORTCULLIS_GOOD_KEY"), "utf8")]);
   await page.getByRole("button", { name: "Upload" }).click();
   await page.locator("#upload-form .notice").waitFor();
   await page.locator('tr[data-hostname="app.example.com"][data-source="transitional"]').waitFor();
   check(await page.locator("#upload-key").inputValue() === "", "the key is cleared after the upload");
   await shot("dashboard-transitional.png");
 
+  const timeline = page.locator("table.timeline tbody tr");
+  await timeline.first().waitFor();
+  check((await timeline.first().getAttribute("data-reason")) === "transitional uploaded", "the timeline's newest entry is the upload");
+
   process.stdout.write("waiting for the records\n");
-  step("re-check until both records are in place");
-  const recordsDeadline = Date.now() + RECORDS_DEADLINE;
-  for (;;) {
-    const states = await records.evaluateAll((rows) => rows.map((r) => r.dataset.state));
-    if (states.length === 2 && states.every((s) => s === "ok")) break;
-    check(Date.now() < recordsDeadline, `records still ${states.join(", ")}`);
-    await page.waitForTimeout(POLL);
-    const answered = page.waitForResponse((r) => r.url().endsWith("/dns"));
-    await page.getByRole("button", { name: "Re-check" }).click();
-    await answered;
-    await records.first().waitFor();
-  }
+  await fileAppears(path.join(work, "records-created"), RECORDS_DEADLINE);
+  step("re-check: both records are in place");
+  const answered = page.waitForResponse((r) => r.url().endsWith("/dns"));
+  await page.getByRole("button", { name: "Re-check" }).click();
+  check((await answered).status() === 200, "the re-check answers 200");
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll("table.records tbody tr")];
+    return rows.length === 2 && rows.every((r) => r.dataset.state === "ok");
+  });
   check((await traffic.textContent()).includes("✓"), "a record in place shows ✓");
+  check((await challenge.textContent()).includes("✓"), "the challenge record shows ✓");
 
   step("renew now and watch the certificate turn managed");
   await page.getByRole("button", { name: "Renew now" }).click();
-  const managedDeadline = Date.now() + MANAGED_DEADLINE;
+  // The page refreshes the certificate by itself while the attempt runs.
   const managedRow = page.locator('tr[data-hostname="app.example.com"][data-source="managed"]');
-  while (!(await managedRow.count())) {
-    check(Date.now() < managedDeadline, "the managed certificate is not served");
-    await page.waitForTimeout(POLL);
-    const answered = page.waitForResponse((r) => r.url().endsWith("/certificate"));
-    await page.getByRole("button", { name: "Refresh" }).click();
-    await answered;
-  }
+  await managedRow.waitFor({ timeout: MANAGED_DEADLINE });
+  check((await managedRow.textContent()).toLowerCase().includes("pebble"), "the managed certificate is issued by Pebble");
+  await page.locator('table.timeline tbody tr[data-reason="issued"]').first().waitFor();
+  const reasons = await timeline.evaluateAll((rows) => rows.map((r) => r.dataset.reason));
+  check(reasons[0] === "issued" && reasons[1] === "transitional uploaded",
+    `the timeline, newest first, is issued then transitional uploaded: ${reasons.join(", ")}`);
   await page.locator("#dns-title").scrollIntoViewIfNeeded();
   await shot("dashboard-managed.png");
 

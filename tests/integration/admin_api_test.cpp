@@ -7,6 +7,11 @@
 #define CATCH_CONFIG_ENABLE_OPTIONAL_STRINGMAKER
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -61,7 +66,70 @@ std::string api_endpoint_body(const UpstreamServer& upstream, const std::string&
   return json::serialize(body);
 }
 
+// Sends `bytes` to 127.0.0.1:`port` and returns all it answers until it closes; each read waits at
+// most `read_deadline`.
+std::string exchange(std::uint16_t port, std::string_view bytes) {
+  constexpr timeval read_deadline{5, 0};
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &read_deadline, sizeof read_deadline);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
+    char buf[4096];
+    for (std::size_t reads = 0; reads < 1024; ++reads) {
+      const auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
 }  // namespace
+
+TEST_CASE("HEAD gets a GET route's header and no body, and /favicon.ico is a 404 without a token",
+          "[integration][admin]") {
+  StandardCerts certs;
+  UpstreamServer upstream;
+  PortcullisFixture px(admin_options(certs, upstream));
+  const std::string token = px.admin_token();
+
+  // Pipelined: if the HEAD answer carried a body, the GET's status line would not follow its header.
+  const std::string answer = exchange(px.admin_port(),
+                                      "HEAD /healthz HTTP/1.1\r\nHost: admin\r\n\r\n"
+                                      "GET /healthz HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n");
+  INFO(answer);
+  const auto head_end = answer.find("\r\n\r\n");
+  REQUIRE(head_end != std::string::npos);
+  const std::string head = answer.substr(0, head_end);
+  CHECK(head.starts_with("HTTP/1.1 200"));
+  CHECK(answer.substr(head_end + 4).starts_with("HTTP/1.1 200"));
+  const auto get_head_end = answer.find("\r\n\r\n", head_end + 4);
+  REQUIRE(get_head_end != std::string::npos);
+  const std::string get_content = answer.substr(get_head_end + 4);
+  CHECK(get_content.starts_with(R"({"status":"ok"})"));
+  // The GET's Content-Length, in the HEAD's header.
+  CHECK((head + "\r\n").find(fmt::format("Content-Length: {}\r\n", get_content.size())) != std::string::npos);
+
+  // Behind the token like its GET.
+  CHECK(px.admin("HEAD", "/api/v1/endpoints", token, {}, {"--head"}).status == 200);
+  CHECK(px.admin("HEAD", "/api/v1/endpoints", std::nullopt, {}, {"--head"}).status == 401);
+  auto page = px.admin("HEAD", "/", std::nullopt, {}, {"--head"});
+  CHECK(page.status == 200);
+  CHECK(page.header("content-security-policy").has_value());
+
+  auto icon = px.admin("GET", "/favicon.ico", std::nullopt);
+  CHECK(is_problem(icon, 404));
+  CHECK(!icon.header("www-authenticate").has_value());
+  // Any other unknown path still asks for the token first.
+  CHECK(is_problem(px.admin("GET", "/favicon.png", std::nullopt), 401));
+}
 
 TEST_CASE("every admin route needs the bearer token but the health checks", "[integration][admin]") {
   StandardCerts certs;
@@ -102,7 +170,7 @@ TEST_CASE("every admin route needs the bearer token but the health checks", "[in
     CHECK(is_problem(px.admin("GET", "/api/v1/nothing", token), 404));
     auto put = px.admin("PUT", "/api/v1/endpoints", token);
     CHECK(is_problem(put, 405));
-    CHECK(put.header("allow") == std::optional<std::string>("GET, POST"));
+    CHECK(put.header("allow") == std::optional<std::string>("GET, HEAD, POST"));
   }
   const auto log = px.log();
   CHECK(log.find(token) == std::string::npos);

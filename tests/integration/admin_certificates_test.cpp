@@ -1,7 +1,8 @@
 // The admin API's certificate routes against the real binary: a transitional certificate uploaded
 // for an endpoint is checked (wrong key, chain out of order, expired, names not covered, encrypted
-// key: 422 naming each), served at once for the endpoint's names and withdrawn on DELETE; the
-// certificate status and renewal routes; the private key in no response and no log line.
+// key: 422 naming each, all at once), served at once for the endpoint's names and withdrawn on
+// DELETE; the certificate status and renewal routes; the timeline of swaps (transitional, then
+// managed, kept across a restart); the private key in no response and no log line.
 #define CATCH_CONFIG_ENABLE_OPTIONAL_STRINGMAKER
 #include <catch2/catch.hpp>
 
@@ -87,6 +88,19 @@ std::string managed_serial(PortcullisFixture& px, const std::string& token, cons
   return std::string(managed.at("certificate").as_object().at("serial").as_string());
 }
 
+// The timeline of GET .../certificate as "reason source serial", newest first.
+std::vector<std::string> timeline(PortcullisFixture& px, const std::string& token, const std::string& id) {
+  std::vector<std::string> out;
+  auto doc = json_of(px.admin("GET", "/api/v1/endpoints/" + id + "/certificate", token));
+  for (const auto& e : doc.at("timeline").as_array()) {
+    const auto& swap = e.as_object();
+    out.push_back(fmt::format("{} {} {}", std::string_view(swap.at("reason").as_string()),
+                              std::string_view(swap.at("source").as_string()),
+                              std::string_view(swap.at("serial").as_string())));
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("an endpoint created through the admin API gets its managed certificate, and a renewal on request "
@@ -163,6 +177,14 @@ TEST_CASE("a transitional certificate uploaded through the admin API is checked,
     CHECK(out_of_order.status == 422);
     CHECK(any_contains(errors_of(out_of_order), "certificate", "chain order"));
 
+    // Both at once: the key's problem does not hide the chain's.
+    auto key_and_order = px.admin("PUT", path, token, upload(good.leaf_pem + root.root_pem() + inter.cert_pem(),
+                                                             other.key_pem.reveal()));
+    CHECK(key_and_order.status == 422);
+    CHECK(errors_of(key_and_order).size() == 2);
+    CHECK(any_contains(errors_of(key_and_order), "private_key", "does not match"));
+    CHECK(any_contains(errors_of(key_and_order), "certificate", "chain order"));
+
     const TestCert expired = inter.issue({.names = {"api.example.com"}, .validity = Validity::expired()});
     auto old = px.admin("PUT", path, token, upload(expired.chain_pem, expired.key_pem.reveal()));
     CHECK(old.status == 422);
@@ -222,6 +244,13 @@ TEST_CASE("a transitional certificate uploaded through the admin API is checked,
     CHECK(px.served_serial("api.example.com") == std::optional<std::string>(certs.default_cert.serial));
     CHECK(px.admin("DELETE", path, token).status == 404);
 
+    // Every swap, newest first.
+    CHECK(timeline(px, token, "api") ==
+          std::vector<std::string>{"transitional removed default " + certs.default_cert.serial,
+                                   "transitional replaced transitional " + soon.serial_hex,
+                                   "transitional uploaded transitional " + good.serial_hex,
+                                   "endpoint added default " + certs.default_cert.serial});
+
     // The key is in no response and no log line.
     for (const auto* key : {&good.key_pem, &soon.key_pem}) {
       const auto material = key_material(*key);
@@ -240,4 +269,52 @@ TEST_CASE("a transitional certificate uploaded through the admin API is checked,
     CHECK(dns.status == 409);
     CHECK(json_of(dns).at("detail").as_string().find("[dns]") != std::string::npos);
   }
+}
+
+TEST_CASE("the certificate timeline shows the transitional certificate, then the managed one, and a restart keeps it",
+          "[integration][admin][acme]") {
+  UpstreamServer upstream;
+  TempDir data("portcullis-timeline-data");
+  auto root = TestCa::create("Old PaaS Root");
+  const TestCert old = root.issue({"shop.example.com"});
+  const auto http_port = free_port();
+  PebbleFixture pebble(PebbleOptions{.http_port = http_port});
+  FixtureOptions options;
+  options.admin = true;
+  options.http_port = http_port;
+  options.data_dir = data.path();
+  options.extra_toml = fmt::format("[acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\n", pebble.directory_url(),
+                                   pebble.ca_bundle().string());
+  std::vector<std::string> before_restart;
+  {
+    PortcullisFixture px(options);
+    const std::string token = px.admin_token();
+    REQUIRE(px.admin("POST", "/api/v1/endpoints", token,
+                     R"({"id": "shop", "hostnames": ["shop.example.com"], "managed_https": false, "upstreams": [")" +
+                         upstream.address() + R"("]})")
+                .status == 201);
+    REQUIRE(px.admin("PUT", "/api/v1/endpoints/shop/transitional-certificate", token,
+                     upload(old.chain_pem, old.key_pem.reveal()))
+                .status == 201);
+    REQUIRE(px.admin("PATCH", "/api/v1/endpoints/shop", token, R"({"managed_https": true})").status == 200);
+    std::string issued;
+    REQUIRE(wait_until([&] { return !(issued = managed_serial(px, token, "shop")).empty(); }, issuance_deadline,
+                       100ms));
+    REQUIRE(wait_until([&] { return px.served_serial("shop.example.com") == normalize_serial(issued); },
+                       issuance_deadline, 100ms));
+    before_restart = timeline(px, token, "shop");
+    REQUIRE(before_restart.size() == 3);
+    CHECK(before_restart[0] == "issued managed " + issued);
+    CHECK(before_restart[1] == "transitional uploaded transitional " + old.serial_hex);
+    CHECK(before_restart[2].starts_with("endpoint added default "));
+    auto doc = json_of(px.admin("GET", "/api/v1/endpoints/shop/certificate", token));
+    const auto& newest = doc.at("timeline").as_array()[0].as_object();
+    CHECK(newest.at("hostnames").as_array() == json::array{"shop.example.com"});
+    CHECK(newest.at("at").as_string().size() == 20);  // RFC 3339, UTC, to the second
+    CHECK(newest.at("not_after").is_string());
+    REQUIRE(px.stop() == std::optional<int>(0));
+  }
+  PortcullisFixture again(options);
+  // The same certificate is served after the restart: no new entry, the old ones read back.
+  CHECK(timeline(again, again.admin_token(), "shop") == before_restart);
 }

@@ -377,6 +377,17 @@ TEST_CASE("a customer moves app.example.com from another platform to Portcullis 
   CHECK(log.phases[2].seen.issuer != "Old PaaS Intermediate");
   const auto status = json_of(px.admin("GET", "/api/v1/endpoints/app/certificate", token));
   CHECK(status.at("served").as_array()[0].as_object().at("source") == "managed");
+  // The timeline tells the same story, newest first: issued, then the upload, then the first
+  // certificate the endpoint was served with.
+  std::vector<std::string> timeline;
+  for (const auto& e : status.at("timeline").as_array()) {
+    timeline.push_back(std::string(e.as_object().at("reason").as_string()) + " " +
+                       normalize_serial(e.as_object().at("serial").as_string()));
+  }
+  REQUIRE(timeline.size() == 3);
+  CHECK(timeline[0] == "issued " + managed_serial);
+  CHECK(timeline[1] == "transitional uploaded " + normalize_serial(old_cert.serial_hex));
+  CHECK(timeline[2].starts_with("endpoint added "));
   // Every request that reached Portcullis went to the upstream.
   CHECK(upstream.request_count() == log.phases[1].requests + log.phases[2].requests);
   WARN("migration: " << describe(log) << "duration_ms=" << elapsed.count());

@@ -83,6 +83,17 @@ class MemoryStorage final : public certstore::Storage {
     for (auto& [k, v] : renewal_states) out.push_back(v);
     return out;
   }
+  Status append_certificate_swap(const certstore::CertificateSwap& swap, std::size_t keep) override {
+    auto& list = swaps[swap.endpoint_id];
+    list.push_back(swap);
+    if (list.size() > keep) list.erase(list.begin(), list.end() - static_cast<std::ptrdiff_t>(keep));
+    return {};
+  }
+  Result<std::vector<certstore::CertificateSwap>> load_certificate_swaps() override {
+    std::vector<certstore::CertificateSwap> out;
+    for (auto& [id, list] : swaps) out.insert(out.end(), list.begin(), list.end());
+    return out;
+  }
   Result<bool> try_acquire_lease(const std::string& name, const std::string& holder,
                                  std::chrono::seconds ttl) override {
     auto now = Clock::now();
@@ -128,6 +139,7 @@ class MemoryStorage final : public certstore::Storage {
   std::map<std::string, certstore::StoredEndpoint> endpoints;
   std::map<std::string, certstore::StoredOrder> orders;
   std::map<std::string, certstore::RenewalState> renewal_states;
+  std::map<std::string, std::vector<certstore::CertificateSwap>> swaps;
   std::map<std::string, std::pair<std::string, Clock::time_point>> leases;
   int order_writes = 0;
   int renewal_writes = 0;

@@ -46,8 +46,8 @@ TEST_CASE("the router matches literal and parameter segments and lists the metho
   SECTION("the same path with another method: 405 with the methods it has") {
     auto m = router.match(verb::patch, "/api/v1/endpoints");
     CHECK_FALSE(m.route);
-    CHECK(allow_header(m.allowed) == "GET, POST");
-    CHECK(allow_header(router.match(verb::put, "/api/v1/endpoints/x").allowed) == "GET, DELETE");
+    CHECK(allow_header(m.allowed) == "GET, HEAD, POST");
+    CHECK(allow_header(router.match(verb::put, "/api/v1/endpoints/x").allowed) == "GET, HEAD, DELETE");
   }
   SECTION("no such path: nothing allowed (404)") {
     for (const char* path : {"/api/v1/endpoints/", "/api/v1/endpoints/x/y", "/api/v1", "/", "", "healthz",
@@ -104,7 +104,8 @@ TEST_CASE("the OpenAPI document describes exactly the routes the router has", "[
   portcullis::control::TransitionalCertificates transitional(storage, pool, catalog);
   portcullis::certstore::ChallengeBoard challenges;
   portcullis::control::CertificateManager certificates(io, storage, pool, challenges, catalog);
-  AdminApi api({endpoints, transitional, certificates, catalog, pool, [] { return std::optional<DnsSettings>(); },
+  portcullis::control::CertTimeline timeline(storage, pool);
+  AdminApi api({endpoints, transitional, certificates, catalog, timeline, pool, [] { return std::optional<DnsSettings>(); },
                 [] { return true; }});
 
   auto doc = json::parse(openapi_document()).as_object();

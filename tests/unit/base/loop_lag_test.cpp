@@ -59,6 +59,12 @@ class SlowStorage final : public portcullis::certstore::Storage {
   Status delete_order(const std::string& id) override { return slow(), inner.delete_order(id); }
   Status put_renewal_state(const RenewalState& s) override { return slow(), inner.put_renewal_state(s); }
   Result<std::vector<RenewalState>> load_renewal_states() override { return slow(), inner.load_renewal_states(); }
+  Status append_certificate_swap(const portcullis::certstore::CertificateSwap& s, std::size_t keep) override {
+    return slow(), inner.append_certificate_swap(s, keep);
+  }
+  Result<std::vector<portcullis::certstore::CertificateSwap>> load_certificate_swaps() override {
+    return slow(), inner.load_certificate_swaps();
+  }
   Result<bool> try_acquire_lease(const std::string& n, const std::string& h, std::chrono::seconds ttl) override {
     return slow(), inner.try_acquire_lease(n, h, ttl);
   }

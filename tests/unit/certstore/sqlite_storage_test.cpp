@@ -292,6 +292,9 @@ TEST_CASE("certificates stored before removal was recorded are live after the mi
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
   const char* downgrade =
+      "DROP TABLE certificate_swaps;"
+      "DROP TABLE alert_deliveries;"
+      "DROP TABLE alerts;"
       "DROP TABLE endpoints;"
       "ALTER TABLE certificates DROP COLUMN removed;"
       "INSERT INTO certificates (name_key, endpoint_id, source, names, chain_pem, key_pem, serial_hex, not_after, "
@@ -352,11 +355,51 @@ TEST_CASE("a schema version 2 database gains the endpoints table", "[unit][certs
   open_ok(file).reset();
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "DROP TABLE endpoints; PRAGMA user_version = 2;", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "DROP TABLE certificate_swaps; DROP TABLE alert_deliveries; DROP TABLE alerts; DROP TABLE endpoints; "
+                       "PRAGMA user_version = 2;", nullptr,
+                       nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
   auto storage = open_ok(file);
   CHECK(raw_user_version(file) == SqliteStorage::schema_version);
   CHECK(storage->load_endpoints().value().empty());
+}
+
+TEST_CASE("a schema version 3 database gains the certificate timeline, which keeps the newest of each endpoint",
+          "[unit][certstore]") {
+  TempDir dir;
+  auto file = dir.path() / "portcullis.db";
+  open_ok(file).reset();
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "DROP TABLE certificate_swaps; DROP TABLE alert_deliveries; DROP TABLE alerts; PRAGMA user_version = 3;", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
+  sqlite3_close(db);
+  {
+    auto storage = open_ok(file);
+    CHECK(raw_user_version(file) == SqliteStorage::schema_version);
+    CHECK(storage->load_certificate_swaps().value().empty());
+    auto swap = [](std::string endpoint, CertSource source, std::string serial, std::string reason) {
+      return CertificateSwap{std::move(endpoint), {"app.example.com", "www.example.com"}, source, std::move(serial),
+                             1900000000, 1800000000, std::move(reason)};
+    };
+    REQUIRE(storage->append_certificate_swap(swap("shop", CertSource::default_cert, "01", "endpoint added"), 2));
+    REQUIRE(storage->append_certificate_swap(swap("app", CertSource::default_cert, "01", "endpoint added"), 2));
+    REQUIRE(storage->append_certificate_swap(swap("app", CertSource::transitional, "0A", "transitional uploaded"), 2));
+    REQUIRE(storage->append_certificate_swap(swap("app", CertSource::managed, "0B", "issued"), 2));
+  }
+  // Reopened: kept, the oldest of "app" trimmed, by endpoint then in the order appended.
+  auto loaded = open_ok(file)->load_certificate_swaps();
+  REQUIRE(loaded);
+  REQUIRE(loaded->size() == 3);
+  CHECK((*loaded)[0].endpoint_id == "app");
+  CHECK((*loaded)[0].source == CertSource::transitional);
+  CHECK((*loaded)[0].reason == "transitional uploaded");
+  CHECK((*loaded)[1].source == CertSource::managed);
+  CHECK((*loaded)[1].serial_hex == "0B");
+  CHECK((*loaded)[1].hostnames == std::vector<std::string>{"app.example.com", "www.example.com"});
+  CHECK((*loaded)[1].not_after_unix == 1900000000);
+  CHECK((*loaded)[1].at_unix == 1800000000);
+  CHECK((*loaded)[2].endpoint_id == "shop");
 }
 
 TEST_CASE("a database from a newer build is refused", "[unit][certstore]") {

@@ -1,0 +1,115 @@
+#include "control/cert_timeline.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "base/logging.hpp"
+
+namespace portcullis::control {
+namespace {
+
+using certstore::CertSource;
+
+std::int64_t unix_seconds(certstore::Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+// A wildcard hostname is looked up by one name it covers, as a handshake would send it.
+std::string probe_name(const std::string& hostname) {
+  return hostname.starts_with("*.") ? "wildcard-name" + hostname.substr(1) : hostname;
+}
+
+bool platform(CertSource s) { return s == CertSource::fallback || s == CertSource::default_cert; }
+
+}  // namespace
+
+std::string swap_reason(std::optional<CertSource> before, CertSource now, bool before_expired) {
+  if (!before) return "endpoint added";
+  switch (now) {
+    case CertSource::managed: return *before == CertSource::managed ? "renewed" : "issued";
+    case CertSource::transitional:
+      if (*before == CertSource::transitional) return "transitional replaced";
+      if (*before == CertSource::managed) return before_expired ? "managed expired" : "managed removed";
+      return "transitional uploaded";
+    case CertSource::fallback:
+    case CertSource::default_cert:
+      if (*before == CertSource::transitional) return before_expired ? "transitional expired" : "transitional removed";
+      if (*before == CertSource::managed) return before_expired ? "managed expired" : "managed removed";
+      return "platform certificate changed";
+  }
+  return "changed";
+}
+
+CertTimeline::CertTimeline(certstore::Storage& storage, base::BlockingPool& pool) : storage_(storage), pool_(pool) {}
+
+Status CertTimeline::load() {
+  auto stored = storage_.load_certificate_swaps();
+  if (!stored) return tl::unexpected(stored.error().with_context("certificate timeline"));
+  for (auto& swap : *stored) {
+    auto& last = last_[swap.endpoint_id];
+    for (const auto& hostname : swap.hostnames) last[hostname] = {swap.source, swap.serial_hex, swap.not_after_unix};
+    auto& list = swaps_[swap.endpoint_id];
+    list.push_back(std::move(swap));
+    if (list.size() > capacity) list.pop_front();
+  }
+  return {};
+}
+
+void CertTimeline::observe(const certstore::CertSnapshot& snapshot,
+                           const std::vector<domain::EndpointConfig>& endpoints, certstore::Clock::time_point now) {
+  const std::int64_t now_unix = unix_seconds(now);
+  for (const auto& endpoint : endpoints) {
+    auto& last = last_[endpoint.id];
+    // The hostnames that moved, grouped by the certificate (serial) they moved to, in order.
+    std::vector<certstore::CertificateSwap> moved;
+    for (const auto& hostname : endpoint.hostnames) {
+      const auto* bundle = snapshot.select(probe_name(hostname));
+      if (!bundle) continue;
+      auto it = last.find(hostname);
+      if (it != last.end() && it->second.source == bundle->source() && it->second.serial_hex == bundle->serial_hex()) {
+        continue;
+      }
+      std::optional<CertSource> before;
+      bool before_expired = false;
+      if (it != last.end()) {
+        before = it->second.source;
+        before_expired = it->second.not_after_unix <= now_unix;
+      }
+      const std::int64_t not_after = unix_seconds(bundle->not_after());
+      last[hostname] = {bundle->source(), bundle->serial_hex(), not_after};
+      auto reason = swap_reason(before, bundle->source(), before_expired);
+      auto same = std::find_if(moved.begin(), moved.end(), [&](const auto& s) {
+        return s.source == bundle->source() && s.serial_hex == bundle->serial_hex() && s.reason == reason;
+      });
+      if (same != moved.end()) {
+        same->hostnames.push_back(hostname);
+        continue;
+      }
+      moved.push_back({endpoint.id, {hostname}, bundle->source(), bundle->serial_hex(), not_after, now_unix,
+                       std::move(reason)});
+    }
+    for (auto& swap : moved) record(std::move(swap));
+  }
+}
+
+void CertTimeline::record(certstore::CertificateSwap swap) {
+  log::proxy()->info("certificate swapped endpoint={} source={} serial={} reason=\"{}\"", swap.endpoint_id,
+                     certstore::to_string(swap.source), swap.serial_hex, swap.reason);
+  auto& list = swaps_[swap.endpoint_id];
+  list.push_back(swap);
+  if (list.size() > capacity) list.pop_front();
+  pool_.post_store([&storage = storage_, swap = std::move(swap)] {
+    if (auto st = storage.append_certificate_swap(swap, capacity); !st) {
+      log::proxy()->warn("certificate swap not stored endpoint={} error=\"{}\"", swap.endpoint_id,
+                         st.error().message());
+    }
+  });
+}
+
+std::vector<certstore::CertificateSwap> CertTimeline::swaps(std::string_view endpoint_id) const {
+  auto it = swaps_.find(endpoint_id);
+  if (it == swaps_.end()) return {};
+  return {it->second.rbegin(), it->second.rend()};
+}
+
+}  // namespace portcullis::control

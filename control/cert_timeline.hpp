@@ -1,0 +1,69 @@
+// CertTimeline: every change of the certificate served for each endpoint's names — the default
+// certificate, then the transitional one, then the managed one, then each renewal — with when and
+// why. After each publish of the SNI index (and each change of the endpoint list) the certificate a
+// handshake gets for each hostname is compared with the last one recorded; a change of source or
+// serial is a swap. The newest `capacity` swaps of each endpoint are kept, in memory for the admin
+// API and in the store so a restart keeps them.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/blocking_pool.hpp"
+#include "base/error.hpp"
+#include "certstore/cert_snapshot.hpp"
+#include "certstore/storage.hpp"
+#include "domain/endpoint.hpp"
+
+namespace portcullis::control {
+
+// Why the served certificate changed, from what was served before (none: the hostname is new) to
+// what is served now. `before_expired`: the previous certificate had passed its notAfter. Pure.
+// "endpoint added", "issued", "renewed", "transitional uploaded", "transitional replaced",
+// "transitional removed", "transitional expired", "managed removed", "managed expired",
+// "platform certificate changed".
+std::string swap_reason(std::optional<certstore::CertSource> before, certstore::CertSource now, bool before_expired);
+
+class CertTimeline {
+ public:
+  static constexpr std::size_t capacity = 50;
+
+  // `storage` and `pool` must outlive the timeline.
+  CertTimeline(certstore::Storage& storage, base::BlockingPool& pool);
+  CertTimeline(const CertTimeline&) = delete;
+  CertTimeline& operator=(const CertTimeline&) = delete;
+
+  // Reads the stored swaps. Blocking: at start-up, before the first observe().
+  Status load();
+
+  // Records, for each endpoint of `endpoints`, the hostnames whose served certificate in
+  // `snapshot` differs from the last one recorded: one swap per certificate they moved to. The
+  // store is written behind on the pool's store lane (a failure is logged). Control thread.
+  void observe(const certstore::CertSnapshot& snapshot, const std::vector<domain::EndpointConfig>& endpoints,
+               certstore::Clock::time_point now);
+
+  // The endpoint's swaps, newest first (at most `capacity`). Control thread.
+  std::vector<certstore::CertificateSwap> swaps(std::string_view endpoint_id) const;
+
+ private:
+  struct Served {
+    certstore::CertSource source;
+    std::string serial_hex;
+    std::int64_t not_after_unix = 0;
+  };
+  void record(certstore::CertificateSwap swap);
+
+  certstore::Storage& storage_;
+  base::BlockingPool& pool_;
+  // Per endpoint, oldest first.
+  std::map<std::string, std::deque<certstore::CertificateSwap>, std::less<>> swaps_;
+  // Per endpoint, per hostname: the certificate last recorded.
+  std::map<std::string, std::map<std::string, Served>, std::less<>> last_;
+};
+
+}  // namespace portcullis::control
