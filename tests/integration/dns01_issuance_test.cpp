@@ -58,7 +58,7 @@ TEST_CASE("an internal endpoint gets its certificate over DNS-01 through the cus
   CHECK(*served == issued_serial(px, "int-1"));
 }
 
-TEST_CASE("with the challenge CNAME missing no order is placed; once the record is added, issuance follows by "
+TEST_CASE("with the challenge CNAME missing no order is placed, and once the record is added, issuance follows by "
           "itself",
           "[integration][dns][acme]") {
   DnsWorld world({});

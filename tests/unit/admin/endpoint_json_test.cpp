@@ -33,7 +33,7 @@ TEST_CASE("a request body must be one JSON object, and the error says where it b
   CHECK_FALSE(parse_object(""));
 }
 
-TEST_CASE("an endpoint body is read into a spec; unknown fields and wrong types are named by path",
+TEST_CASE("an endpoint body is read into a spec, and unknown fields and wrong types are named by path",
           "[unit][admin]") {
   SECTION("every field") {
     auto read = read_endpoint_spec(object(R"({"id": "ep-1", "hostnames": ["App.Example.com"], "scope": "internal",

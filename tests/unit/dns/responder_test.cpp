@@ -245,7 +245,7 @@ TEST_CASE("responder: the question's letter case is echoed (0x20)", "[unit][dns]
   CHECK(text(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_answer(r.get()), 0))) == "eLb-1.EdGe.ExAmPlE.nEt.");
 }
 
-TEST_CASE("responder: EDNS0 is answered with 1232 and the DO bit copied; other versions get BADVERS",
+TEST_CASE("responder: EDNS0 is answered with 1232 and the DO bit copied, and other versions get BADVERS",
           "[unit][dns]") {
   auto zone = test_zone();
   auto r = ask(*zone, {"elb-1.edge.example.net.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 4096, 0, true});
