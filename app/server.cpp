@@ -29,6 +29,8 @@ constexpr std::chrono::milliseconds drain_poll_interval{20};
 // How long the background tasks (issuances, renewal loop) get to end once cancelled. They end at
 // their next step, within milliseconds; the bound keeps a stuck one from holding the process.
 constexpr std::chrono::seconds background_stop_deadline{5};
+// The monitor's pool: DNS checks at once, each a few blocking queries.
+constexpr std::size_t monitor_threads = 4;
 
 }  // namespace
 
@@ -94,6 +96,7 @@ Status Server::start() {
     planner_ = std::make_unique<control::ChallengePlanner>(pool_, std::move(planner), &platform_zone_);
     certificates_->set_challenge_planner(planner_.get());
   }
+  certificates_->set_alert_sink(&alerts_);
   if (auto st = certificates_->configure(config_); !st) return st;
 
   // The port the plain listener redirects to: the first https listener of the same scope.
@@ -132,6 +135,7 @@ Status Server::start() {
     if (auto st = start_demo_upstream(control_, config_.demo.listen); !st) return st;
   }
   if (auto st = start_dns(); !st) return st;
+  start_monitor();
   for (auto& w : workers_) w->start();
   if (auto st = start_admin(); !st) return st;
 
@@ -147,6 +151,8 @@ Status Server::start() {
 
 Status Server::start_dns() {
   if (!config_.dns.enabled) return {};
+  // The monitor's canaries are answered from the first zone on; its setting is reloaded with it.
+  (void)platform_zone_.set_canaries(config_.monitor.enabled);
   if (auto st = platform_zone_.configure(config_.dns, config_.endpoints); !st) return st;
   dns::DnsServerOptions options;
   options.listen = config_.dns.listen;
@@ -155,6 +161,36 @@ Status Server::start_dns() {
   if (auto st = dns_server_->listen(); !st) return st;
   dns_server_->start();
   return {};
+}
+
+control::MonitorSettings Server::monitor_settings(const domain::Config& config) {
+  control::MonitorSettings settings;
+  settings.enabled = config.monitor.enabled;
+  settings.check_interval = config.monitor.check_interval;
+  settings.pre_renewal_days = config.monitor.pre_renewal_days;
+  settings.max_concurrent_checks = monitor_threads;
+  return settings;
+}
+
+void Server::start_monitor() {
+  // [dns] is read at start only: without it there is no zone to check records against.
+  if (!config_.dns.enabled) return;
+  auto resolver = dns::resolver_address(config_.dns);
+  if (!resolver) return;  // start() has refused it already for the planner
+  control::DnsChecksSettings checks;
+  checks.zone = config_.dns.zone;
+  checks.resolver.address = *resolver;
+  checks.external_addresses = config_.dns.external_addresses;
+  checks.canary = true;  // the zone answers them whenever the monitor is on
+  monitor_checks_ = std::make_unique<control::DnsChecks>(std::move(checks));
+  monitor_pool_ = std::make_unique<base::BlockingPool>(monitor_threads);
+  monitor_ = std::make_unique<control::Monitor>(control_.get_executor(), *monitor_pool_, alerts_, *monitor_checks_);
+  monitor_->set_dates_source([this](const std::string& id) {
+    auto dates = certificates_->renewal_dates(id);
+    return control::RenewalDates{dates.not_after, dates.ari_window_start};
+  });
+  monitor_->set_caa_source([this] { return certificates_->caa_context(); });
+  monitor_->configure(monitor_settings(config_), config_.endpoints);
 }
 
 Status Server::start_admin() {
@@ -265,10 +301,12 @@ asio::awaitable<Result<std::size_t>> Server::apply(domain::Config next) {
   if (dns_server_) {
     // The settings were checked by the reader: a failure here is a broken invariant, and the
     // previous zone stays live.
+    (void)platform_zone_.set_canaries(next.monitor.enabled);
     if (auto st = platform_zone_.configure(next.dns, next.endpoints); !st) {
       log::dns()->error("zone not rebuilt, previous zone stays: {}", st.error().message());
     }
   }
+  if (monitor_) monitor_->configure(monitor_settings(next), next.endpoints);
   config_ = std::move(next);
   co_return served;
 }
@@ -322,12 +360,18 @@ asio::awaitable<void> Server::stop_background_tasks() {
   }
   using namespace asio::experimental::awaitable_operators;
   asio::steady_timer deadline(control_, background_stop_deadline);
-  auto first = co_await ((certificates_->shutdown() && tasks_.wait()) || deadline.async_wait(asio::use_awaitable));
+  // A monitor check in flight ends with its DNS queries (their timeouts are within the deadline).
+  auto first = co_await ((certificates_->shutdown() && tasks_.wait() && stop_monitor()) ||
+                         deadline.async_wait(asio::use_awaitable));
   if (first.index() == 1) {
     // What is left may touch the store after it closes: a bug to fix, not a state to live with.
     log::proxy()->error("background tasks still running after the stop deadline deadline_s={}",
                         background_stop_deadline.count());
   }
+}
+
+asio::awaitable<void> Server::stop_monitor() {
+  if (monitor_) co_await monitor_->shutdown();
 }
 
 void Server::wait_for_signals() {

@@ -24,6 +24,8 @@
 #include "control/cert_catalog.hpp"
 #include "control/certificate_manager.hpp"
 #include "control/endpoint_service.hpp"
+#include "control/logging_alert_sink.hpp"
+#include "control/monitor.hpp"
 #include "dns/dns_server.hpp"
 #include "dns/platform_zone.hpp"
 #include "proxy/worker.hpp"
@@ -74,6 +76,10 @@ class Server {
   void wait_for_signals();
   // [dns]: publishes the platform zone and starts its server (its own thread).
   Status start_dns();
+  // [monitor] (with [dns]): the checks of customers' records, the canary and CAA.
+  void start_monitor();
+  boost::asio::awaitable<void> stop_monitor();
+  static control::MonitorSettings monitor_settings(const domain::Config& config);
 
   domain::Config config_;
   ConfigOverrides overrides_;
@@ -98,10 +104,19 @@ class Server {
   std::unique_ptr<dns::DnsServer> dns_server_;
   // With [dns]: the certificate manager's challenge choice and DNS-01 publisher (uses the zone).
   std::unique_ptr<control::ChallengePlanner> planner_;
+  // Where every check reports its findings. A sink that logs each change; the one place to put
+  // another AlertSink.
+  control::LoggingAlertSink alerts_;
   // Its tasks use storage_, the catalog and shared_.challenges: declared after them, so destroyed
   // before them, and the drain awaits its shutdown() before control_ stops, so no task is left to
   // outlive them.
   std::unique_ptr<control::CertificateManager> certificates_;
+  // [monitor]: its own pool (DNS lookups block for seconds; the store's lane stays free), the
+  // checks, and the monitor, whose tasks use them all and the certificate manager: declared after
+  // them, stopped and awaited by the drain.
+  std::unique_ptr<base::BlockingPool> monitor_pool_;
+  std::unique_ptr<control::DnsChecks> monitor_checks_;
+  std::unique_ptr<control::Monitor> monitor_;
   // The endpoints created through the admin API (read from the store at start).
   std::unique_ptr<control::EndpointService> endpoints_;
   // Transitional certificates uploaded through the admin API (stored, published by the catalog).
