@@ -31,6 +31,8 @@ constexpr std::chrono::milliseconds drain_poll_interval{20};
 constexpr std::chrono::seconds background_stop_deadline{5};
 // The monitor's pool: DNS checks at once, each a few blocking queries.
 constexpr std::size_t monitor_threads = 4;
+// Per attempt (two attempts): a check stops at its first failed query, so it ends within 2 s.
+constexpr std::chrono::milliseconds monitor_query_timeout{1'000};
 
 }  // namespace
 
@@ -180,6 +182,7 @@ void Server::start_monitor() {
   control::DnsChecksSettings checks;
   checks.zone = config_.dns.zone;
   checks.resolver.address = *resolver;
+  checks.resolver.timeout = monitor_query_timeout;  // a check in flight ends soon after a drain starts
   checks.external_addresses = config_.dns.external_addresses;
   checks.canary = true;  // the zone answers them whenever the monitor is on
   monitor_checks_ = std::make_unique<control::DnsChecks>(std::move(checks));

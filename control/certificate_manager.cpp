@@ -321,7 +321,8 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
     }
     // CAA (RFC 8659) before any order: a name whose CAA forbids our CA would fail at the CA and
     // count against its limits. It waits like a missing record, rechecked after the same delay.
-    if (auto forbidden = co_await check_caa(endpoint_id, acme, decision); !forbidden.empty()) {
+    auto forbidden = co_await check_caa(endpoint_id, acme, decision);
+    if (!forbidden.empty()) {
       const unsigned waits = ++waits_[endpoint_id];
       const auto delay = domain::recheck_delay(waits);
       log::acme()->warn("issuance waiting endpoint={} recheck_in_s={} reason=\"{}\"", endpoint_id, delay.count(),

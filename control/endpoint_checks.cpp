@@ -95,9 +95,11 @@ void DnsChecks::check_hostname(const domain::EndpointConfig& endpoint, const std
     // an open external name that already resolves to our listeners, else the CNAME is what to fix.
     Observation resolves;  // unchecked unless asked
     if (endpoint.managed_https && challenge) {
+      // Each failure ends the run at once: the resolver is likely down, every further query would
+      // wait its timeout too.
       const Observation cname = checker_.check(*challenge);
-      if (open_external) resolves = checker_.check_resolves_to(hostname, settings_.external_addresses);
       if (is_error(cname)) return incomplete_dns(out, cname.found);
+      if (open_external) resolves = checker_.check_resolves_to(hostname, settings_.external_addresses);
       if (is_error(resolves)) return incomplete_dns(out, resolves.found);
       if (cname.state == RecordState::ok) {
         method = "dns-01";

@@ -5,6 +5,7 @@
 // (control/monitor) decides when; these decide what. Blocking: DNS queries.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 

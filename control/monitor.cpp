@@ -226,6 +226,11 @@ asio::awaitable<void> Monitor::run_check(std::string id, domain::EndpointConfig 
 
 asio::awaitable<void> Monitor::platform_loop() {
   for (;;) {
+    // First after one period: the DNS server has started and the zone is published by then.
+    platform_timer_.expires_after(std::min(settings_.check_interval, settings_.platform_interval));
+    co_await platform_timer_.async_wait(use_tuple);  // aborted by configure(): a new interval
+    const auto waited = co_await asio::this_coro::cancellation_state;
+    if (is_cancelled(waited)) co_return;
     // One endpoint's canary proves the zone's TXT answers as well as its SOA.
     const std::string canary_id = entries_.empty() ? std::string() : entries_.begin()->first;
     if (settings_.enabled) {
@@ -238,10 +243,6 @@ asio::awaitable<void> Monitor::platform_loop() {
     } else {
       sink_.report("monitor.dns", "", {});  // turned off: nothing of ours stays firing
     }
-    platform_timer_.expires_after(std::min(settings_.check_interval, settings_.platform_interval));
-    auto [ec] = co_await platform_timer_.async_wait(use_tuple);  // aborted by configure(): a new interval
-    const auto after = co_await asio::this_coro::cancellation_state;
-    if (is_cancelled(after)) co_return;
   }
 }
 
