@@ -69,7 +69,9 @@ struct RecordingSink final : control::AlertSink {
 // through Unbound every second.
 struct MonitorWorld {
   explicit MonitorWorld(DnsWorld& world, const std::string& endpoints_toml) {
-    auto parsed = app::parse_config(fmt::format("[dns]\nzone = \"{}\"\nlisten = [\"127.0.0.1:{}\"]\nresolver = \"{}\"\n"
+    // The listener is never bound: the file needs one, and the zone takes its address.
+    auto parsed = app::parse_config(fmt::format("[[listener]]\nname = \"https\"\naddress = \"127.0.0.1:8443\"\n\n"
+                                                "[dns]\nzone = \"{}\"\nlisten = [\"127.0.0.1:{}\"]\nresolver = \"{}\"\n"
                                                 "rate_limit = 0\n\n{}",
                                                 DnsWorld::zone, world.dns_port(), world.unbound.host_port(),
                                                 endpoints_toml),
