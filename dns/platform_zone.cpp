@@ -55,7 +55,7 @@ Status PlatformZone::set_canaries(bool on) {
   ZoneBuilder next = builder_;
   next.set_canaries(on);
   // Not configured yet: the first configure() publishes with it.
-  if (registry_.current()) {
+  if (!builder_.settings().apex.empty()) {
     if (auto st = publish(next); !st) return st;
   }
   builder_ = std::move(next);

@@ -99,10 +99,13 @@ Result<CaaRrset> find_relevant_caa(std::string_view hostname, const CaaLookup& l
   if (base::is_wildcard(name)) name = name.substr(2);
   // Bounded by the labels of the name: each step drops one.
   while (!name.empty()) {
+    const auto dot = name.find('.');
     auto records = lookup(name);
+    // A top-level domain that does not answer is taken to have no CAA (none has any): a resolver
+    // that sees only private zones cannot ask the public root.
+    if (!records && dot == std::string::npos) break;
     if (!records) return tl::unexpected(records.error());
     if (!records->empty()) return CaaRrset{name, std::move(*records)};
-    const auto dot = name.find('.');
     if (dot == std::string::npos) break;  // a top-level domain: the root is not asked
     name = name.substr(dot + 1);
   }

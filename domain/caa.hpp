@@ -38,7 +38,8 @@ struct CaaRrset {
 using CaaLookup = std::function<Result<std::vector<CaaRecord>>(const std::string& name)>;
 
 // RFC 8659 §3: from `hostname` (a wildcard "*.x.y" starts at "x.y") up to, not including, the
-// root: the first name with a non-empty CAA RRset. Errors from `lookup` are returned as they are.
+// root: the first name with a non-empty CAA RRset. Errors from `lookup` are returned as they are,
+// but for the top-level domain: one that does not answer is taken to have none.
 Result<CaaRrset> find_relevant_caa(std::string_view hostname, const CaaLookup& lookup);
 
 // Who asks, as CAA records name it.

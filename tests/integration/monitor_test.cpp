@@ -227,8 +227,7 @@ TEST_CASE("monitor: a CAA record naming another CA is reported before any order 
   const auto firing = lines_with(px.log(), "kind=caa_forbids_ca");
   REQUIRE(!firing.empty());
   CHECK(firing[0].find("subject=\"shop.example.com CAA\"") != std::string::npos);
-  CHECK(firing[0].find("shop.example.com CAA 0 issue \\\"other-ca.example\\\"") != std::string::npos ||
-        firing[0].find("shop.example.com CAA 0 issue \"other-ca.example\"") != std::string::npos);
+  CHECK(firing[0].find("found=\"shop.example.com CAA 0 issue \"other-ca.example\"") != std::string::npos);
   CHECK(firing[0].find("Add shop.example.com. CAA 0 issue \"pebble.test\"") != std::string::npos);
   CHECK(count_occurrences(world.pebble.pebble_log(), "Added order") == 0);
   CHECK(count_occurrences(world.pebble.pebble_log(), "shop.example.com") == 0);

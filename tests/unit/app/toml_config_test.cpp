@@ -211,7 +211,7 @@ TEST_CASE("an unknown key is an error that lists the known ones", "[unit][proxy]
   SECTION("at the top level") {
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[servr]", "workers = 2"})) ==
           "t.toml:4: servr: unknown key (known: server, listener, tls, certificate, certificate_dir, limits, "
-          "endpoint, acme, dns, demo, admin)");
+          "endpoint, acme, dns, monitor, demo, admin)");
   }
   SECTION("in the second table of an array") {
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "", listener_name, "name = \"b\"",

@@ -129,6 +129,15 @@ TEST_CASE("caa: the relevant RRset is the first found climbing from the name to 
     CHECK(rrset->records.empty());
     CHECK(asked == std::vector<std::string>{"app.example.org", "example.org", "org"});
   }
+  SECTION("a top-level domain that does not answer has none") {
+    CaaLookup no_tld = [&](const std::string& name) -> Result<std::vector<CaaRecord>> {
+      if (name == "org") return fail(Errc::network, "resolver 127.0.0.1:53: SERVFAIL for org CAA");
+      return lookup(name);
+    };
+    auto rrset = find_relevant_caa("app.example.org", no_tld);
+    REQUIRE(rrset);
+    CHECK(rrset->records.empty());
+  }
   SECTION("a lookup error is returned") {
     CaaLookup failing = [](const std::string&) -> Result<std::vector<CaaRecord>> {
       return fail(Errc::network, "resolver 127.0.0.1:53: SERVFAIL for example.com CAA");
