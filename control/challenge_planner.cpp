@@ -107,6 +107,7 @@ asio::awaitable<Result<std::vector<domain::AlertFinding>>> ChallengePlanner::che
   if (caa.ca_identities.empty()) co_return findings;  // nothing to compare the records with
   for (const auto& d : decision.hostnames) {
     const std::string& hostname = d.hostname;
+    if (domain::in_platform_zone(hostname, settings_.zone)) continue;  // the operator's name, not a customer's
     auto lookup = [this, &hostname] { return checker_.find_caa(hostname); };
     auto rrset = co_await pool_.run(lookup);
     if (!rrset) co_return tl::unexpected(rrset.error().with_context("caa: " + hostname));

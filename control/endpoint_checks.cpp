@@ -143,7 +143,8 @@ void DnsChecks::check_hostname(const domain::EndpointConfig& endpoint, const std
     }
   }
 
-  if (!endpoint.managed_https || caa.ca_identities.empty()) return;
+  // A name in our zone is the operator's, not a customer's: its CAA is the platform's business.
+  if (!endpoint.managed_https || caa.ca_identities.empty() || in_zone) return;
   auto rrset = checker_.find_caa(hostname);
   if (!rrset) {
     out.caa_complete = false;
