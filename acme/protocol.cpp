@@ -92,6 +92,9 @@ Result<Directory> parse_directory(std::string_view body) {
     if (auto p = meta.find("profiles"); p != meta.end() && p->value().is_object())
       for (const auto& [name, description] : p->value().get_object())
         d.profiles[std::string(name)] = description.is_string() ? std::string(description.get_string()) : "";
+    if (auto c = meta.find("caaIdentities"); c != meta.end() && c->value().is_array())
+      for (const auto& identity : c->value().get_array())
+        if (identity.is_string()) d.caa_identities.emplace_back(identity.get_string());
   }
   if (d.new_nonce.empty() || d.new_account.empty() || d.new_order.empty())
     return fail(Errc::acme, "directory: missing newNonce, newAccount or newOrder");

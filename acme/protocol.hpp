@@ -29,6 +29,7 @@ struct Directory {
   std::string key_change;
   std::string renewal_info;                      // RFC 9773; empty when the CA has no ARI
   std::map<std::string, std::string> profiles;   // meta.profiles: name -> description
+  std::vector<std::string> caa_identities;        // meta.caaIdentities (RFC 8555 §7.1.1); may be empty
   bool external_account_required = false;
   std::string terms_of_service;
 };

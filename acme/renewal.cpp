@@ -227,6 +227,13 @@ std::optional<certstore::RenewalState> RenewalScheduler::state(const std::string
   return it->second.state;
 }
 
+std::optional<std::pair<Clock::time_point, Clock::time_point>> RenewalScheduler::renewal_window(
+    const std::string& endpoint_id) const {
+  auto it = entries_.find(endpoint_id);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second.ari_window;
+}
+
 bool RenewalScheduler::in_flight(const std::string& endpoint_id) const {
   auto it = entries_.find(endpoint_id);
   return it != entries_.end() && it->second.in_flight;

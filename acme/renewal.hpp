@@ -106,6 +106,8 @@ class RenewalScheduler {
 
   std::optional<certstore::RenewalState> state(const std::string& endpoint_id) const;
   bool in_flight(const std::string& endpoint_id) const;
+  // The CA's ARI window last set for the endpoint's certificate (set_renewal_window), if any.
+  std::optional<std::pair<Clock::time_point, Clock::time_point>> renewal_window(const std::string& endpoint_id) const;
 
  private:
   struct Entry {

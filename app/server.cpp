@@ -29,6 +29,10 @@ constexpr std::chrono::milliseconds drain_poll_interval{20};
 // How long the background tasks (issuances, renewal loop) get to end once cancelled. They end at
 // their next step, within milliseconds; the bound keeps a stuck one from holding the process.
 constexpr std::chrono::seconds background_stop_deadline{5};
+// The monitor's pool: DNS checks at once, each a few blocking queries.
+constexpr std::size_t monitor_threads = 4;
+// Per attempt (two attempts): a check stops at its first failed query, so it ends within 2 s.
+constexpr std::chrono::milliseconds monitor_query_timeout{1'000};
 
 }  // namespace
 
@@ -141,6 +145,7 @@ Status Server::start() {
   }
   if (auto st = start_dns(); !st) return st;
   register_metrics();
+  start_monitor();
   for (auto& w : workers_) w->start();
   if (auto st = start_admin(); !st) return st;
 
@@ -166,6 +171,8 @@ Status Server::start_alerts() {
   webhooks_ = std::move(*hooks);
   if (auto st = webhooks_->load(); !st) return st;
   alerts_->set_notifier(webhooks_.get());
+  // The certificate manager reports what it finds before an order (CAA) to the book too.
+  certificates_->set_alert_sink(alerts_.get());
   certificate_alerts_ =
       std::make_unique<control::CertificateAlerts>(control_, *alerts_, *catalog_, *certificates_, *transitional_);
   certificates_->set_on_change([this] { certificate_alerts_->evaluate(); });
@@ -177,6 +184,8 @@ Status Server::start_alerts() {
 
 Status Server::start_dns() {
   if (!config_.dns.enabled) return {};
+  // The monitor's canaries are answered from the first zone on; its setting is reloaded with it.
+  (void)platform_zone_.set_canaries(config_.monitor.enabled);
   if (auto st = platform_zone_.configure(config_.dns, config_.endpoints); !st) return st;
   dns::DnsServerOptions options;
   options.listen = config_.dns.listen;
@@ -185,6 +194,37 @@ Status Server::start_dns() {
   if (auto st = dns_server_->listen(); !st) return st;
   dns_server_->start();
   return {};
+}
+
+control::MonitorSettings Server::monitor_settings(const domain::Config& config) {
+  control::MonitorSettings settings;
+  settings.enabled = config.monitor.enabled;
+  settings.check_interval = config.monitor.check_interval;
+  settings.pre_renewal_days = config.monitor.pre_renewal_days;
+  settings.max_concurrent_checks = monitor_threads;
+  return settings;
+}
+
+void Server::start_monitor() {
+  // [dns] is read at start only: without it there is no zone to check records against.
+  if (!config_.dns.enabled) return;
+  auto resolver = dns::resolver_address(config_.dns);
+  if (!resolver) return;  // start() has refused it already for the planner
+  control::DnsChecksSettings checks;
+  checks.zone = config_.dns.zone;
+  checks.resolver.address = *resolver;
+  checks.resolver.timeout = monitor_query_timeout;  // a check in flight ends soon after a drain starts
+  checks.external_addresses = config_.dns.external_addresses;
+  checks.canary = true;  // the zone answers them whenever the monitor is on
+  monitor_checks_ = std::make_unique<control::DnsChecks>(std::move(checks));
+  monitor_pool_ = std::make_unique<base::BlockingPool>(monitor_threads);
+  monitor_ = std::make_unique<control::Monitor>(control_.get_executor(), *monitor_pool_, *alerts_, *monitor_checks_);
+  monitor_->set_dates_source([this](const std::string& id) {
+    auto dates = certificates_->renewal_dates(id);
+    return control::RenewalDates{dates.not_after, dates.ari_window_start};
+  });
+  monitor_->set_caa_source([this] { return certificates_->caa_context(); });
+  monitor_->configure(monitor_settings(config_), config_.endpoints);
 }
 
 Status Server::start_admin() {
@@ -304,10 +344,12 @@ asio::awaitable<Result<std::size_t>> Server::apply(domain::Config next) {
   if (dns_server_) {
     // The settings were checked by the reader: a failure here is a broken invariant, and the
     // previous zone stays live.
+    (void)platform_zone_.set_canaries(next.monitor.enabled);
     if (auto st = platform_zone_.configure(next.dns, next.endpoints); !st) {
       log::dns()->error("zone not rebuilt, previous zone stays: {}", st.error().message());
     }
   }
+  if (monitor_) monitor_->configure(monitor_settings(next), next.endpoints);
   config_ = std::move(next);
   if (certificate_alerts_) certificate_alerts_->configure(config_);
   timeline_endpoints_ = &config_.endpoints;
@@ -366,7 +408,7 @@ asio::awaitable<void> Server::stop_background_tasks() {
   }
   using namespace asio::experimental::awaitable_operators;
   asio::steady_timer deadline(control_, background_stop_deadline);
-  auto first = co_await ((certificates_->shutdown() && tasks_.wait() && stop_alerts()) ||
+  auto first = co_await ((certificates_->shutdown() && tasks_.wait() && stop_monitor() && stop_alerts()) ||
                          deadline.async_wait(asio::use_awaitable));
   if (first.index() == 1) {
     // What is left may touch the store after it closes: a bug to fix, not a state to live with.
@@ -379,6 +421,10 @@ asio::awaitable<void> Server::stop_alerts() {
   // What is still pending stays in the webhooks' outbox for the next start.
   if (webhooks_) co_await webhooks_->shutdown();
   if (certificate_alerts_) co_await certificate_alerts_->shutdown();
+}
+
+asio::awaitable<void> Server::stop_monitor() {
+  if (monitor_) co_await monitor_->shutdown();
 }
 
 void Server::wait_for_signals() {

@@ -29,6 +29,8 @@
 #include "control/certificate_manager.hpp"
 #include "control/webhooks.hpp"
 #include "control/endpoint_service.hpp"
+#include "control/logging_alert_sink.hpp"
+#include "control/monitor.hpp"
 #include "dns/dns_server.hpp"
 #include "dns/platform_zone.hpp"
 #include "proxy/worker.hpp"
@@ -85,6 +87,10 @@ class Server {
   void register_metrics();
   // The alert book (read from the store), the webhooks and the certificate checks.
   Status start_alerts();
+  // [monitor] (with [dns]): the checks of customers' records, the canary and CAA.
+  void start_monitor();
+  boost::asio::awaitable<void> stop_monitor();
+  static control::MonitorSettings monitor_settings(const domain::Config& config);
 
   domain::Config config_;
   ConfigOverrides overrides_;
@@ -130,6 +136,12 @@ class Server {
   std::unique_ptr<control::Webhooks> webhooks_;
   std::unique_ptr<control::AlertBook> alerts_;
   std::unique_ptr<control::CertificateAlerts> certificate_alerts_;
+  // [monitor]: its own pool (DNS lookups block for seconds; the store's lane stays free), the
+  // checks, and the monitor, whose tasks use them all, the certificate manager and the alert book they report to: declared after
+  // them, stopped and awaited by the drain.
+  std::unique_ptr<base::BlockingPool> monitor_pool_;
+  std::unique_ptr<control::DnsChecks> monitor_checks_;
+  std::unique_ptr<control::Monitor> monitor_;
   // [admin]: the API over the services above and its listener, whose connections are tasks that
   // use them: declared after them, and stopped and awaited by the drain.
   std::unique_ptr<admin::AdminApi> admin_api_;

@@ -614,7 +614,7 @@ void read_acme(const Table& root, domain::Config& cfg) {
   if (!v) return;
   Table t(root.problems(), *v, "acme",
           {"directory", "ca_bundle", "email", "eab_kid", "eab_hmac_key", "profile", "preferred_chain",
-           "renew_before_ratio", "max_concurrent_orders"});
+           "renew_before_ratio", "max_concurrent_orders", "caa_identities"});
   Problems& problems = t.problems();
   auto& a = cfg.acme;
   constexpr std::string_view url_what = "the https URL of the CA's directory";
@@ -668,6 +668,48 @@ void read_acme(const Table& root, domain::Config& cfg) {
     } else {
       a.max_concurrent_orders = static_cast<std::uint32_t>(m->as_integer());
     }
+  }
+  constexpr std::string_view identity_what = "an issuer domain name such as \"letsencrypt.org\"";
+  for (const auto& [item, path] : string_items(t, "caa_identities", identity_what, "a list of issuer domain names")) {
+    const std::string name = base::normalize_hostname(item->as_string().str);
+    if (base::hostname_problem(name)) problems.expected(*item, path, identity_what);
+    else a.caa_identities.push_back(name);
+  }
+  // RFC 8555 §7.1.1 lets a directory name its CAA identities; Let's Encrypt's does, but a default
+  // keeps the CAA check working before the directory is read.
+  if (!t.find("caa_identities") && a.directory.find("api.letsencrypt.org/") != std::string::npos)
+    a.caa_identities = {"letsencrypt.org"};
+}
+
+// [monitor]: on by default with [dns]; every problem reported with its line.
+void read_monitor(const Table& root, domain::Config& cfg) {
+  auto& m = cfg.monitor;
+  m.enabled = cfg.dns.enabled;
+  const Value* v = section(root, "monitor");
+  if (!v) return;
+  Table t(root.problems(), *v, "monitor", {"enabled", "check_interval", "pre_renewal_days"});
+  t.boolean("enabled", m.enabled);
+  if (const Value* d = t.find("check_interval")) {
+    auto ms = d->is_string() ? parse_duration(d->as_string().str) : std::nullopt;
+    if (!ms) {
+      t.problems().expected(*d, "monitor.check_interval", "a duration such as \"24h\", \"30m\" or \"1s\"");
+    } else if (*ms < std::chrono::seconds(1)) {
+      t.problems().expected(*d, "monitor.check_interval",
+                            "an interval of at least 1s (every endpoint's records are looked up once per interval)");
+    } else {
+      m.check_interval = *ms;
+    }
+  }
+  if (const Value* n = t.find("pre_renewal_days")) {
+    if (!n->is_integer() || n->as_integer() < 0 || n->as_integer() > 365) {
+      t.problems().expected(*n, "monitor.pre_renewal_days", "a number of days from 0 (no such check) to 365");
+    } else {
+      m.pre_renewal_days = static_cast<std::uint32_t>(n->as_integer());
+    }
+  }
+  if (m.enabled && !cfg.dns.enabled) {
+    t.problems().add(t.find("enabled") ? *t.find("enabled") : *v, "monitor.enabled",
+                     "expected [dns] as well: the monitor checks records against the platform zone");
   }
 }
 
@@ -1105,7 +1147,7 @@ Result<domain::Config> parse_config(std::string_view text, std::string_view file
   Problems problems(file);
   Table top(problems, root, "",
             {"server", "listener", "tls", "certificate", "certificate_dir", "limits", "endpoint", "acme", "dns",
-             "demo", "admin", "alerts"});
+             "monitor", "demo", "admin", "alerts"});
   read_server(top, cfg);
   read_listeners(top, cfg);
   read_tls(top, cfg);
@@ -1115,6 +1157,7 @@ Result<domain::Config> parse_config(std::string_view text, std::string_view file
   read_endpoints(top, cfg);
   read_acme(top, cfg);
   read_dns(top, cfg);  // after the listeners and endpoints: its defaults and checks use them
+  read_monitor(top, cfg);  // after [dns]: on by default with it
   read_demo(top, cfg);
   read_admin(top, cfg);
   read_alerts(top, cfg);

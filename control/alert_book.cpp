@@ -131,9 +131,10 @@ void AlertBook::report(std::string_view check, std::string_view endpoint_id,
     save(stored);
     const auto& g = stored.finding;
     log::alerts()->log(g.severity == domain::AlertSeverity::critical ? spdlog::level::err : spdlog::level::warn,
-                       "alert firing id={} kind={} severity={} endpoint={} subject=\"{}\" found=\"{}\" check={}",
-                       stored.id, domain::to_string(g.kind), domain::to_string(g.severity), g.endpoint_id,
-                       g.subject, g.found, check);
+                       "alert firing check={} kind={} severity={} endpoint={} subject=\"{}\" expected=\"{}\" "
+                       "found=\"{}\" fix=\"{}\" id={}",
+                       check, domain::to_string(g.kind), domain::to_string(g.severity), g.endpoint_id, g.subject,
+                       g.expected, g.found, g.fix, stored.id);
     if (notifier_) notifier_->notify(stored, AlertEvent::firing);
   }
   // What this check said before for this endpoint and no longer says.
@@ -163,9 +164,9 @@ void AlertBook::resolve(std::int64_t id, std::int64_t when) {
   a.firing = false;
   a.resolved_at = when;
   save(a);
-  log::alerts()->info("alert resolved id={} kind={} endpoint={} subject=\"{}\" firing_s={} count={}", a.id,
+  log::alerts()->info("alert resolved check={} kind={} endpoint={} subject=\"{}\" firing_s={} count={} id={}", a.check,
                       domain::to_string(a.finding.kind), a.finding.endpoint_id, a.finding.subject,
-                      when - a.first_seen, a.count);
+                      when - a.first_seen, a.count, a.id);
   if (notifier_) notifier_->notify(a, AlertEvent::resolved);
 }
 

@@ -155,6 +155,8 @@ Status CertificateManager::configure(const domain::Config& config) {
     // it); the previous ARI poll ends now, and the previous session with the last of them.
     if (ari_task_) tasks_.cancel(*ari_task_);
     acme_ = std::move(session);
+    directory_caa_identities_.clear();
+    account_url_.clear();
     // One scheduler for the manager's lifetime: it knows which endpoints are in flight, so a new
     // CA configured mid-issuance cannot start a second order for the same names.
     if (!scheduler_) {
@@ -328,6 +330,23 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
       wake();
       co_return;
     }
+    // CAA (RFC 8659) before any order: a name whose CAA forbids our CA would fail at the CA and
+    // count against its limits. It waits like a missing record, rechecked after the same delay.
+    auto forbidden = co_await check_caa(endpoint_id, acme, decision);
+    if (!forbidden.empty()) {
+      const unsigned waits = ++waits_[endpoint_id];
+      const auto delay = domain::recheck_delay(waits);
+      log::acme()->warn("issuance waiting endpoint={} recheck_in_s={} reason=\"{}\"", endpoint_id, delay.count(),
+                        forbidden);
+      challenge_choices_[endpoint_id] = "waiting: " + forbidden;
+      log_unsaved(scheduler_->postpone(endpoint_id, delay, std::move(forbidden)));
+      wake();
+      co_return;
+    }
+    if (managed_.find(endpoint_id) == managed_.end()) {
+      scheduler_->forget(endpoint_id);
+      co_return;
+    }
     waits_.erase(endpoint_id);
     // Which challenge, and why, per name: the decision's own words ("external endpoint with an
     // IP allowlist: ...; DNS-01: ... CNAME is verified").
@@ -386,6 +405,46 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
   }
   if (on_change_) on_change_();
   wake();
+}
+
+asio::awaitable<std::string> CertificateManager::check_caa(std::string endpoint_id, std::shared_ptr<AcmeSession> acme,
+                                                           domain::EndpointDecision decision) {
+  // The CA's identities from its directory, and our account URL (RFC 8657 accounturi): both
+  // cached by the client, and needed by the order that follows anyway.
+  auto directory = co_await acme->client->directory();
+  if (directory && acme == acme_) directory_caa_identities_ = directory->caa_identities;
+  auto account = co_await acme->client->account();
+  if (account && acme == acme_) account_url_ = account->url;
+  auto it = managed_.find(endpoint_id);
+  if (it == managed_.end()) co_return std::string();
+  domain::EndpointConfig endpoint = it->second;
+  auto findings = co_await planner_->check_caa(std::move(endpoint), std::move(decision), caa_context());
+  if (!findings) {
+    // The CA looks for itself; a resolver failure here is no reason to hold the order back.
+    log::acme()->warn("caa not checked endpoint={} error=\"{}\"", endpoint_id, findings.error().message());
+    co_return std::string();
+  }
+  std::string reason;
+  for (const auto& f : *findings)
+    reason += (reason.empty() ? "" : "; ") + fmt::format("CAA forbids our CA for {}: {}. {}", f.subject, f.found, f.fix);
+  if (alerts_) alerts_->report("monitor.caa", endpoint_id, std::move(*findings));
+  co_return reason;
+}
+
+CertificateManager::RenewalDates CertificateManager::renewal_dates(const std::string& endpoint_id) const {
+  RenewalDates dates;
+  if (auto bundle = managed_bundle(endpoint_id)) dates.not_after = bundle->not_after();
+  if (scheduler_) {
+    if (auto window = scheduler_->renewal_window(endpoint_id)) dates.ari_window_start = window->first;
+  }
+  return dates;
+}
+
+domain::CaaContext CertificateManager::caa_context() const {
+  domain::CaaContext caa;
+  caa.ca_identities = directory_caa_identities_.empty() ? acme_config_.caa_identities : directory_caa_identities_;
+  caa.account_uri = account_url_;
+  return caa;
 }
 
 certstore::CertBundlePtr CertificateManager::managed_bundle(const std::string& endpoint_id) const {

@@ -27,6 +27,7 @@
 #include "acme/renewal.hpp"
 #include "base/blocking_pool.hpp"
 #include "base/task_group.hpp"
+#include "control/alert_sink.hpp"
 #include "control/challenge_planner.hpp"
 #include "control/cert_catalog.hpp"
 #include "certstore/challenge_board.hpp"
@@ -48,6 +49,9 @@ class CertificateManager {
   // Decides each order's challenges from the customer's DNS (and publishes DNS-01 values). Must
   // outlive the manager; set before configure(). None: every name by HTTP-01, wildcards unmanaged.
   void set_challenge_planner(ChallengePlanner* planner) noexcept { planner_ = planner; }
+  // Where the CAA check before an order reports ("monitor.caa"). Must outlive the manager; none:
+  // the check still holds the order back, and only the log says why.
+  void set_alert_sink(AlertSink* sink) noexcept { alerts_ = sink; }
 
   // On start and on every reload: (re)creates the ACME client when [acme] changed and tracks the
   // managed endpoints of `config`, each with the lifetime of its certificate in the catalog:
@@ -85,6 +89,16 @@ class CertificateManager {
   // The last issuance attempt failed to reach the CA (network error or timeout): its words. Empty
   // once an attempt reaches it again.
   const std::string& ca_unreachable() const noexcept { return ca_unreachable_; }
+  // For the monitor, from memory (no I/O): the managed certificate's notAfter and the CA's ARI
+  // window start, each when known.
+  struct RenewalDates {
+    std::optional<acme::Clock::time_point> not_after;
+    std::optional<acme::Clock::time_point> ari_window_start;
+  };
+  RenewalDates renewal_dates(const std::string& endpoint_id) const;
+  // Who we are in CAA terms: the directory's meta.caaIdentities once read (else [acme]
+  // caa_identities) and the account URL once known. Validation method left empty.
+  domain::CaaContext caa_context() const;
 
   struct Stats {
     std::uint64_t issued = 0;
@@ -118,6 +132,10 @@ class CertificateManager {
   // RFC 9773: asks the CA for each managed certificate's renewal window and hands it to the
   // scheduler; stops when the CA offers no ARI, or when cancelled (a new session took over).
   boost::asio::awaitable<void> ari_loop(std::shared_ptr<AcmeSession> acme);
+  // The CAA check before an order (ChallengePlanner::check_caa), reported to the alert sink. Returns
+  // why the order must wait, or "" when CAA lets our CA issue (or could not be looked up).
+  boost::asio::awaitable<std::string> check_caa(std::string endpoint_id, std::shared_ptr<AcmeSession> acme,
+                                               domain::EndpointDecision decision);
   // The managed certificate the catalog serves for the endpoint, or nullptr.
   certstore::CertBundlePtr managed_bundle(const std::string& endpoint_id) const;
   // Clears every failure backoff when the CA, account or EAB settings differ from those the store
@@ -145,6 +163,9 @@ class CertificateManager {
   std::size_t orders_running_ = 0;  // issuances started by the schedule loop and not ended
   Stats stats_;
   ChallengePlanner* planner_ = nullptr;
+  AlertSink* alerts_ = nullptr;
+  std::vector<std::string> directory_caa_identities_;  // meta.caaIdentities of the current CA
+  std::string account_url_;                           // of the current CA, once known
   std::map<std::string, unsigned> waits_;  // endpoint id -> checks in a row that found it waiting
   std::map<std::string, std::string> challenge_choices_;
   std::map<std::string, Errc> last_failure_;  // endpoint id -> the code of its last failure, until a success

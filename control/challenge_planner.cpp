@@ -10,6 +10,7 @@
 
 #include "base/hostname.hpp"
 #include "base/logging.hpp"
+#include "control/endpoint_checks.hpp"
 #include "domain/records.hpp"
 
 namespace portcullis::control {
@@ -98,6 +99,23 @@ asio::awaitable<domain::EndpointDecision> ChallengePlanner::decide(domain::Endpo
     }
   }
   co_return domain::choose_challenges(endpoint, settings_.zone, observed);
+}
+
+asio::awaitable<Result<std::vector<domain::AlertFinding>>> ChallengePlanner::check_caa(
+    domain::EndpointConfig endpoint, domain::EndpointDecision decision, domain::CaaContext caa) {
+  std::vector<domain::AlertFinding> findings;
+  if (caa.ca_identities.empty()) co_return findings;  // nothing to compare the records with
+  for (const auto& d : decision.hostnames) {
+    const std::string& hostname = d.hostname;
+    if (domain::in_platform_zone(hostname, settings_.zone)) continue;  // the operator's name, not a customer's
+    auto lookup = [this, &hostname] { return checker_.find_caa(hostname); };
+    auto rrset = co_await pool_.run(lookup);
+    if (!rrset) co_return tl::unexpected(rrset.error().with_context("caa: " + hostname));
+    domain::CaaContext context = caa;
+    context.validation_method = std::string(domain::to_string(d.choice));
+    if (auto f = caa_finding(endpoint.id, hostname, *rrset, context)) findings.push_back(std::move(*f));
+  }
+  co_return findings;
 }
 
 void ChallengePlanner::apply(const domain::EndpointConfig& endpoint, const domain::EndpointDecision& decision,

@@ -24,6 +24,8 @@
 #include "base/blocking_pool.hpp"
 #include "dns/delegation_check.hpp"
 #include "dns/platform_zone.hpp"
+#include "domain/alert.hpp"
+#include "domain/caa.hpp"
 #include "domain/challenge_policy.hpp"
 #include "domain/config.hpp"
 
@@ -57,6 +59,14 @@ class ChallengePlanner {
   // Checks the records of every hostname of `endpoint` (in parallel on the pool) and decides.
   // Without a zone: ready, HTTP-01 for every name (a wildcard name waits: it needs DNS-01).
   boost::asio::awaitable<domain::EndpointDecision> decide(domain::EndpointConfig endpoint);
+
+  // RFC 8659/8657, before an order: the CAA records of every name of `decision` (looked up through
+  // the resolver on the pool, climbing to the parents), evaluated with `caa` and the challenge the
+  // decision chose for the name. The caa_forbids_ca findings, empty when the CA may issue for
+  // every name; an Error when the resolver could not answer (the CA will look for itself).
+  boost::asio::awaitable<Result<std::vector<domain::AlertFinding>>> check_caa(domain::EndpointConfig endpoint,
+                                                                              domain::EndpointDecision decision,
+                                                                              domain::CaaContext caa);
 
   // Fills request.challenge_for from a ready decision, and for DNS-01 the owner of the TXT
   // value (acme.<id>.<zone>, or _acme-challenge.<name> for a name in the platform zone), the

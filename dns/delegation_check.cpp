@@ -31,6 +31,7 @@ struct Rr {
   std::string owner;  // normalised
   ldns_rr_type type;
   std::string data;   // CNAME: the normalised target; A/AAAA: the address; TXT: the joined strings
+  domain::CaaRecord caa;  // CAA only
 };
 
 struct Reply {
@@ -62,9 +63,30 @@ std::string txt_value(const ldns_rr* rr) {
   return value;
 }
 
+std::string rdf_bytes(const ldns_rdf* rdf) {
+  return std::string(reinterpret_cast<const char*>(ldns_rdf_data(rdf)), ldns_rdf_size(rdf));
+}
+
+// RFC 8659 §4.1: flags (one octet), tag (length octet, then the tag), value (the rest).
+domain::CaaRecord caa_record(const ldns_rr* rr) {
+  domain::CaaRecord caa;
+  if (ldns_rr_rd_count(rr) != 3) return caa;
+  const ldns_rdf* flags = ldns_rr_rdf(rr, 0);
+  if (ldns_rdf_size(flags) >= 1) caa.flags = ldns_rdf_data(flags)[0];
+  std::string tag = rdf_bytes(ldns_rr_rdf(rr, 1));
+  // ldns keeps the tag's length octet in its TAG field.
+  if (!tag.empty() && static_cast<unsigned char>(tag[0]) == tag.size() - 1) tag.erase(0, 1);
+  caa.tag = std::move(tag);
+  caa.value = rdf_bytes(ldns_rr_rdf(rr, 2));
+  return caa;
+}
+
 Rr plain_rr(const ldns_rr* rr) {
-  Rr out{.owner = base::normalize_hostname(rdf_text(ldns_rr_owner(rr))), .type = ldns_rr_get_type(rr), .data = {}};
-  if (out.type == LDNS_RR_TYPE_TXT) {
+  Rr out{.owner = base::normalize_hostname(rdf_text(ldns_rr_owner(rr))), .type = ldns_rr_get_type(rr), .data = {},
+         .caa = {}};
+  if (out.type == LDNS_RR_TYPE_CAA) {
+    out.caa = caa_record(rr);
+  } else if (out.type == LDNS_RR_TYPE_TXT) {
     out.data = txt_value(rr);
   } else if (ldns_rr_rd_count(rr) > 0) {
     out.data = rdf_text(ldns_rr_rdf(rr, 0));
@@ -245,6 +267,34 @@ Result<std::vector<std::string>> DelegationChecker::lookup_txt(std::string_view 
   for (auto& rr : reply->answer)
     if (rr.type == LDNS_RR_TYPE_TXT) values.push_back(std::move(rr.data));
   return values;
+}
+
+Result<std::vector<domain::CaaRecord>> DelegationChecker::lookup_caa(std::string_view name) const {
+  const Query query(options_);
+  auto reply = query.ask(name, LDNS_RR_TYPE_CAA);
+  if (!reply) return tl::unexpected(reply.error());
+  std::vector<domain::CaaRecord> records;
+  for (auto& rr : reply->answer)
+    if (rr.type == LDNS_RR_TYPE_CAA) records.push_back(std::move(rr.caa));
+  return records;
+}
+
+Result<domain::CaaRrset> DelegationChecker::find_caa(std::string_view hostname) const {
+  return domain::find_relevant_caa(hostname, [this](const std::string& name) { return lookup_caa(name); });
+}
+
+Status DelegationChecker::check_soa(std::string_view zone) const {
+  const Query query(options_);
+  auto reply = query.ask(zone, LDNS_RR_TYPE_SOA);
+  if (!reply) return tl::unexpected(reply.error());
+  const std::string apex = base::normalize_hostname(zone);
+  const bool found = std::any_of(reply->answer.begin(), reply->answer.end(),
+                                 [&](const Rr& rr) { return rr.type == LDNS_RR_TYPE_SOA && rr.owner == apex; });
+  if (!found) {
+    return fail(Errc::not_found, fmt::format("{}: no SOA for {} ({})", query.resolver(), apex,
+                                             reply->rcode == LDNS_RCODE_NXDOMAIN ? "NXDOMAIN" : "NODATA"));
+  }
+  return {};
 }
 
 }  // namespace portcullis::dns

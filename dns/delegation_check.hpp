@@ -1,8 +1,9 @@
 // The live check of a customer's delegation records (domain/records) through a recursive resolver,
 // as the CA will see them: does `_acme-challenge.<name>` CNAME to our validation host, does
 // `<name>` CNAME to our platform host, does `<name>` resolve to our listeners (HTTP-01), and what
-// TXT values does a name show (the DNS-01 check before the CA is told to validate). ldns on the
-// wire; no cache of its own (the resolver's TTLs apply).
+// TXT values does a name show (the DNS-01 check before the CA is told to validate), which CAA
+// records govern a name (RFC 8659), does a zone answer its SOA. ldns on the wire; no cache of its
+// own (the resolver's TTLs apply).
 #pragma once
 
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "domain/caa.hpp"
 #include "domain/challenge_policy.hpp"
 #include "domain/endpoint.hpp"
 #include "domain/records.hpp"
@@ -55,6 +57,16 @@ class DelegationChecker {
   // does the same), each value's character-strings joined. No TXT (NXDOMAIN, NODATA): an empty
   // list. Errc::network when the resolver fails (SERVFAIL, REFUSED) or does not answer.
   Result<std::vector<std::string>> lookup_txt(std::string_view name) const;
+
+  // The CAA records at `name` (RFC 8659), the resolver having followed any CNAME; empty for
+  // NXDOMAIN or NODATA. Errc::network as lookup_txt.
+  Result<std::vector<domain::CaaRecord>> lookup_caa(std::string_view name) const;
+  // RFC 8659 §3: the relevant CAA RRset of `hostname`, climbing to its parents (a few queries).
+  Result<domain::CaaRrset> find_caa(std::string_view hostname) const;
+
+  // Does the zone answer its SOA through the resolver? Errc::network when the resolver fails
+  // (SERVFAIL: our server does not answer it), Errc::not_found when no SOA comes back.
+  Status check_soa(std::string_view zone) const;
 
  private:
   ResolverOptions options_;

@@ -50,6 +50,18 @@ Status PlatformZone::set_txt(std::string_view endpoint_id, std::vector<std::stri
   return {};
 }
 
+Status PlatformZone::set_canaries(bool on) {
+  if (builder_.canaries() == on) return {};
+  ZoneBuilder next = builder_;
+  next.set_canaries(on);
+  // Not configured yet: the first configure() publishes with it.
+  if (!builder_.settings().apex.empty()) {
+    if (auto st = publish(next); !st) return st;
+  }
+  builder_ = std::move(next);
+  return {};
+}
+
 Status PlatformZone::clear_txt(std::string_view endpoint_id) { return set_txt(endpoint_id, {}); }
 
 Status PlatformZone::set_challenge_txt(std::string_view owner, ZoneBuilder::ChallengeValues by_name) {

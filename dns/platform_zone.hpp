@@ -43,6 +43,10 @@ class PlatformZone {
   Status set_challenge_txt(std::string_view owner, ZoneBuilder::ChallengeValues by_name);
   Status clear_challenge_txt(std::string_view owner);
 
+  // Every validation host answers its endpoint's canary too (ZoneBuilder::set_canaries); published
+  // at once when the zone is configured, else with the first configure().
+  Status set_canaries(bool on);
+
   const ZoneRegistry& registry() const noexcept { return registry_; }
   ZonePtr current() const { return registry_.current(); }
 

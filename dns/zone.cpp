@@ -314,8 +314,11 @@ Result<ZonePtr> ZoneBuilder::build(std::uint32_t serial) const {
     Zone::Node& acme = node(validation);
     acme.validation_host = true;
     auto values = txt_.find(id);
-    if (values == txt_.end()) continue;
-    auto list = txt_list(validation + "." + apex, values->second, s.txt_ttl);
+    std::vector<std::string> answered;
+    if (canaries_) answered.push_back(domain::canary_value(id));
+    if (values != txt_.end()) answered.insert(answered.end(), values->second.begin(), values->second.end());
+    if (answered.empty()) continue;
+    auto list = txt_list(validation + "." + apex, answered, s.txt_ttl);
     if (!list) return tl::unexpected(list.error());
     acme.txt = keep(std::move(*list));
   }

@@ -156,6 +156,12 @@ class ZoneBuilder {
   void clear_txt(std::string_view endpoint_id);
   const std::vector<std::string>* txt(std::string_view endpoint_id) const;
 
+  // On: every endpoint's validation host also answers its canary (domain::canary_value), beside
+  // the DNS-01 values set_txt gave it, for the monitor to look up through the customer's CNAME.
+  // Kept across configure(). Off by default.
+  void set_canaries(bool on) noexcept { canaries_ = on; }
+  bool canaries() const noexcept { return canaries_; }
+
   // A snapshot of the current inputs. Errors only for a name ldns cannot encode (a broken
   // invariant: the settings were validated); the previous snapshot should then stay live.
   Result<ZonePtr> build(std::uint32_t serial) const;
@@ -172,6 +178,7 @@ class ZoneBuilder {
   std::vector<EndpointNames> endpoints_;
   std::unordered_map<std::string, std::vector<std::string>> txt_;
   std::map<std::string, ChallengeValues, std::less<>> challenge_txt_;  // owner -> name -> values
+  bool canaries_ = false;
 };
 
 }  // namespace portcullis::dns

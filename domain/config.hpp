@@ -71,6 +71,9 @@ struct AcmeConfig {
   std::string preferred_chain;          // issuer CN of the alternate chain to prefer
   double renew_before_ratio = 1.0 / 3;  // renew when this fraction of the lifetime is left
   std::uint32_t max_concurrent_orders = 16;  // issuances in flight at once; the rest wait their turn
+  // The CA's issuer domain names in CAA records, used when the directory gives no
+  // meta.caaIdentities. The reader fills "letsencrypt.org" for Let's Encrypt's directories.
+  std::vector<std::string> caa_identities;
 };
 
 // A name server of the platform zone, as its NS record and, when inside the zone, its glue.
@@ -93,6 +96,13 @@ struct DnsConfig {
   std::vector<std::string> external_addresses;  // A/AAAA of external platform hosts (IP literals)
   std::vector<std::string> internal_addresses;  // A/AAAA of internal platform hosts
   std::uint32_t rate_limit = 100;        // UDP responses a second per client /24 (v4) or /56 (v6); 0 = off
+};
+
+// [monitor]: the periodic check of customers' DNS records, the canary and CAA (control/monitor).
+struct MonitorConfig {
+  bool enabled = false;  // default: on when [dns] is configured
+  Millis check_interval{24LL * 3600 * 1000};  // each endpoint once per interval, spread over it
+  std::uint32_t pre_renewal_days = 14;        // one more check this long before expiry / the ARI window
 };
 
 // A built-in HTTP upstream answering a small page: what `make run` proxies to out of the box.
@@ -139,6 +149,7 @@ struct Config {
   std::vector<EndpointConfig> endpoints;
   AcmeConfig acme;
   DnsConfig dns;
+  MonitorConfig monitor;
   DemoConfig demo;
   AdminConfig admin;
   AlertsConfig alerts;

@@ -1,5 +1,9 @@
 #include "domain/records.hpp"
 
+#include <cstdint>
+
+#include <fmt/format.h>
+
 #include "base/hostname.hpp"
 
 namespace portcullis::domain {
@@ -10,6 +14,15 @@ std::string platform_host(std::string_view endpoint_id, std::string_view zone) {
 
 std::string validation_host(std::string_view endpoint_id, std::string_view zone) {
   return "acme." + platform_host(endpoint_id, zone);
+}
+
+std::string canary_value(std::string_view endpoint_id) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a 64: stable across builds and hosts
+  for (unsigned char c : endpoint_id) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  return fmt::format("portcullis-canary-{:016x}", hash);
 }
 
 std::string challenge_name(std::string_view hostname) {

@@ -16,6 +16,11 @@ namespace portcullis::domain {
 std::string platform_host(std::string_view endpoint_id, std::string_view zone);
 // `acme.<id>.<zone>`: TXT during DNS-01.
 std::string validation_host(std::string_view endpoint_id, std::string_view zone);
+// The canary: a TXT value our zone answers at the validation host beside any DNS-01 value, so the
+// monitor can tell through a customer's `_acme-challenge` CNAME that it leads to this endpoint's
+// host. Stable per endpoint ("portcullis-canary-" + 16 hex digits of FNV-1a over the id); not a
+// secret. A CA accepts a DNS-01 answer among several TXT values (RFC 8555 §8.4), so it is harmless.
+std::string canary_value(std::string_view endpoint_id);
 // RFC 8555 §8.4: `_acme-challenge.<name>`; for a wildcard `*.example.com` the name validated is
 // the base domain, so `_acme-challenge.example.com`.
 std::string challenge_name(std::string_view hostname);

@@ -17,6 +17,7 @@
 
 #include "dns/dns_server.hpp"
 #include "dns/platform_zone.hpp"
+#include "domain/records.hpp"
 #include "tests/support/portcullis_fixture.hpp"
 
 using namespace portcullis::testing;
@@ -179,8 +180,14 @@ TEST_CASE("kdig gets every answer of the platform zone from the portcullis binar
     CHECK(aaaa.answers("AAAA").size() == v6_addresses);
     CHECK_FALSE(aaaa.flag("tc"));
   }
-  SECTION("a validation host with no pending challenge, CAA and other types: NOERROR, no data, SOA") {
-    for (auto [name, type] : {std::pair{"acme.elb-1.edge.example.net", "TXT"}, std::pair{"elb-1.edge.example.net", "CAA"},
+  SECTION("a validation host with no pending challenge answers the monitor's canary only") {
+    auto txt = kdig(port, {"acme.elb-1.edge.example.net", "TXT"});
+    CHECK(txt.status == "NOERROR");
+    CHECK(txt.flag("aa"));
+    CHECK(txt.answers("TXT") == std::vector<std::string>{"\"" + domain::canary_value("elb-1") + "\""});
+  }
+  SECTION("CAA and other types: NOERROR, no data, SOA") {
+    for (auto [name, type] : {std::pair{"elb-1.edge.example.net", "CAA"},
                               std::pair{"edge.example.net", "CAA"}, std::pair{"elb-1.edge.example.net", "MX"}}) {
       CAPTURE(name, type);
       auto r = kdig(port, {name, type});

@@ -213,7 +213,7 @@ TEST_CASE("an unknown key is an error that lists the known ones", "[unit][proxy]
   SECTION("at the top level") {
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[servr]", "workers = 2"})) ==
           "t.toml:4: servr: unknown key (known: server, listener, tls, certificate, certificate_dir, limits, "
-          "endpoint, acme, dns, demo, admin, alerts)");
+          "endpoint, acme, dns, monitor, demo, admin, alerts)");
   }
   SECTION("in the second table of an array") {
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "", listener_name, "name = \"b\"",
@@ -611,7 +611,15 @@ TEST_CASE("the acme section enables ACME and checks its values", "[unit][proxy]"
         "t.toml:6: acme.renew_before_ratio: expected a number between 0 and 1 (exclusive), such as 0.33, got 0");
   CHECK(error_of(acme({"directory = \"https://ca.example/dir\"", "dir = \"x\""})) ==
         "t.toml:6: acme.dir: unknown key (known: directory, ca_bundle, email, eab_kid, eab_hmac_key, profile, "
-        "preferred_chain, renew_before_ratio, max_concurrent_orders)");
+        "preferred_chain, renew_before_ratio, max_concurrent_orders, caa_identities)");
+  CHECK(parsed(acme({"directory = \"https://acme-v02.api.letsencrypt.org/directory\""})).acme.caa_identities ==
+        std::vector<std::string>{"letsencrypt.org"});
+  CHECK(parsed(acme({"directory = \"https://ca.example/dir\""})).acme.caa_identities.empty());
+  CHECK(parsed(acme({"directory = \"https://ca.example/dir\"", "caa_identities = [\"CA.Example.\"]"}))
+            .acme.caa_identities == std::vector<std::string>{"ca.example"});
+  CHECK(error_of(acme({"directory = \"https://ca.example/dir\"", "caa_identities = [\"not a name\"]"})) ==
+        "t.toml:6: acme.caa_identities[0]: expected an issuer domain name such as \"letsencrypt.org\", got "
+        "\"not a name\"");
 
   SECTION("the EAB key is a secret and never quoted") {
     const std::string error = error_of(acme({"directory = \"https://ca.example/dir\"", "eab_kid = \"kid\"",
@@ -619,6 +627,32 @@ TEST_CASE("the acme section enables ACME and checks its values", "[unit][proxy]"
     CHECK(error == "t.toml:7: acme.eab_hmac_key: expected a base64url string, got a value with other characters");
     CHECK(error.find("s3cr3t") == std::string::npos);
   }
+}
+
+TEST_CASE("the monitor is on with [dns], checks every 24h by default, and refuses an interval under 1s",
+          "[unit][proxy][monitor]") {
+  const std::string dns = lines({listener_name, listener_https, listener_addr, "[dns]",
+                                 "zone = \"edge.example.net\"", "listen = [\"127.0.0.1:8053\"]"});
+  const Config defaults = parsed(dns);
+  CHECK(defaults.monitor.enabled);
+  CHECK(defaults.monitor.check_interval == std::chrono::hours(24));
+  CHECK(defaults.monitor.pre_renewal_days == 14);
+  CHECK_FALSE(parsed(lines({listener_name, listener_https, listener_addr})).monitor.enabled);
+
+  const Config cfg = parsed(dns + lines({"[monitor]", "check_interval = \"1s\"", "pre_renewal_days = 7"}));
+  CHECK(cfg.monitor.check_interval == std::chrono::seconds(1));
+  CHECK(cfg.monitor.pre_renewal_days == 7);
+  CHECK_FALSE(parsed(dns + lines({"[monitor]", "enabled = false"})).monitor.enabled);
+
+  CHECK(error_of(dns + lines({"[monitor]", "check_interval = \"500ms\""})) ==
+        "t.toml:8: monitor.check_interval: expected an interval of at least 1s (every endpoint's records are looked "
+        "up once per interval), got \"500ms\"");
+  CHECK(error_of(dns + lines({"[monitor]", "check_interval = 60"})) ==
+        "t.toml:8: monitor.check_interval: expected a duration such as \"24h\", \"30m\" or \"1s\", got 60");
+  CHECK(error_of(dns + lines({"[monitor]", "pre_renewal_days = -1"})) ==
+        "t.toml:8: monitor.pre_renewal_days: expected a number of days from 0 (no such check) to 365, got -1");
+  CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[monitor]", "enabled = true"})) ==
+        "t.toml:5: monitor.enabled: expected [dns] as well: the monitor checks records against the platform zone");
 }
 
 TEST_CASE("demo listen addresses are checked", "[unit][proxy]") {
