@@ -17,6 +17,8 @@ void Server::register_metrics() {
   metrics_.add("certificates", [this](base::MetricsWriter& out) {
     control::write_certificate_metrics(*catalog_, *certificates_, out);
   });
+  if (alerts_) metrics_.add("alerts", [this](base::MetricsWriter& out) { alerts_->write_metrics(out); });
+  if (webhooks_) metrics_.add("webhooks", [this](base::MetricsWriter& out) { webhooks_->write_metrics(out); });
   if (dns_server_) metrics_.add("dns", [this](base::MetricsWriter& out) { dns_server_->write_metrics(out); });
   metrics_.add("control loop", [this](base::MetricsWriter& out) {
     const auto lag = lag_probe_.summary();

@@ -217,4 +217,14 @@ std::size_t AlertBook::firing_count(std::string_view endpoint_id) const {
   }));
 }
 
+void AlertBook::write_metrics(base::MetricsWriter& out) const {
+  std::map<domain::AlertKind, std::size_t> by_kind;
+  for (auto kind : domain::all_alert_kinds()) by_kind[kind] = 0;
+  for (const auto& [key, id] : firing_) ++by_kind[alerts_.at(id).finding.kind];
+  for (const auto& [kind, n] : by_kind) {
+    out.gauge("portcullis_alerts_firing", "Alerts firing now, by kind (docs/monitoring.md, Alerts).",
+              static_cast<double>(n), {{"kind", domain::to_string(kind)}});
+  }
+}
+
 }  // namespace portcullis::control

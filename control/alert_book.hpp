@@ -19,6 +19,7 @@
 
 #include "base/blocking_pool.hpp"
 #include "certstore/storage.hpp"
+#include "base/metrics_writer.hpp"
 #include "control/alert_sink.hpp"
 #include "domain/alert.hpp"
 
@@ -77,6 +78,8 @@ class AlertBook final : public AlertSink {
   std::vector<Alert> list(StateFilter state, std::string_view endpoint_id = {}) const;
   std::size_t firing_count(std::string_view endpoint_id) const;
   std::size_t firing_count() const noexcept { return firing_.size(); }
+  // For GET /metrics: portcullis_alerts_firing{kind} (every kind, 0 included).
+  void write_metrics(base::MetricsWriter& out) const;
 
   // Drops resolved episodes past the bounds, in memory and in the store (write-behind). The book
   // calls it after each resolution; an owner may call it on a timer.

@@ -350,4 +350,26 @@ asio::awaitable<void> Webhooks::sender(Target* t) {
   }
 }
 
+void Webhooks::write_metrics(base::MetricsWriter& out) const {
+  out.declare("portcullis_webhook_deliveries_total", "Alert events a webhook receiver accepted (2xx).",
+              base::MetricsWriter::Type::counter);
+  for (std::size_t i = 0; i < size(); ++i) {
+    const auto stats_i = stats(i);
+    const auto webhook = origin(i);
+    const base::MetricLabels labels = {{"webhook", webhook}};
+    out.counter("portcullis_webhook_deliveries_total", "Alert events a webhook receiver accepted (2xx).",
+                static_cast<double>(stats_i.delivered), labels);
+    out.counter("portcullis_webhook_failed_attempts_total",
+                "Webhook attempts that failed (network error, timeout, non-2xx); each is retried with backoff.",
+                static_cast<double>(stats_i.failed_attempts), labels);
+    out.counter("portcullis_webhook_given_up_total",
+                "Alert events a webhook gave up on (refused with a 4xx other than 429, or past the retry bounds).",
+                static_cast<double>(stats_i.given_up), labels);
+    out.counter("portcullis_webhook_dropped_total", "Alert events dropped from a full webhook queue.",
+                static_cast<double>(stats_i.dropped), labels);
+    out.gauge("portcullis_webhook_queued", "Alert events waiting to be sent to a webhook now.",
+              static_cast<double>(stats_i.queued), labels);
+  }
+}
+
 }  // namespace portcullis::control

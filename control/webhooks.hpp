@@ -26,6 +26,7 @@
 #include "base/secret_bytes.hpp"
 #include "base/task_group.hpp"
 #include "certstore/storage.hpp"
+#include "base/metrics_writer.hpp"
 #include "control/alert_book.hpp"
 #include "domain/config.hpp"
 
@@ -81,6 +82,9 @@ class Webhooks final : public AlertNotifier {
   std::string origin(std::size_t index) const;
   WebhookStats stats(std::size_t index) const;
   WebhookStats total() const;
+  // For GET /metrics: deliveries, failed attempts, events given up and dropped, and the queue, per
+  // webhook (labelled by origin()).
+  void write_metrics(base::MetricsWriter& out) const;
 
  private:
   struct Pending {

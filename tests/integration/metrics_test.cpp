@@ -145,6 +145,9 @@ TEST_CASE("a scrape after an issuance and proxied requests passes promtool and r
   CHECK(next_renewal < static_cast<double>(served));
   CHECK(value_of(samples, R"(portcullis_renewal_attempts_total{endpoint="shop"})") >= 1);
   CHECK(value_of(samples, R"(portcullis_renewal_failures_total{endpoint="shop"})") == 0);
+  // Every alert kind is listed; nothing fires for an endpoint that was issued at once.
+  CHECK(value_of(samples, R"(portcullis_alerts_firing{kind="dns_record_missing"})") == 0);
+  CHECK(value_of(samples, R"(portcullis_alerts_firing{kind="issuance_failed"})") == 0);
   CHECK(value_of(samples, R"(portcullis_acme_requests_total{type="newOrder",status="201"})") >= 1);
   CHECK(value_of(samples, R"(portcullis_acme_requests_total{type="finalize",status="200"})") >= 1);
   CHECK(value_of(samples, R"(portcullis_acme_requests_total{type="certificate",status="200"})") >= 1);
