@@ -29,7 +29,6 @@
 #include "control/certificate_manager.hpp"
 #include "control/webhooks.hpp"
 #include "control/endpoint_service.hpp"
-#include "control/logging_alert_sink.hpp"
 #include "control/monitor.hpp"
 #include "dns/dns_server.hpp"
 #include "dns/platform_zone.hpp"

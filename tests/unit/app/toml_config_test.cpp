@@ -743,6 +743,8 @@ TEST_CASE("the log format and a public /metrics are read", "[unit][proxy]") {
                            "[admin]", "metrics_public = true"}));
   CHECK(cfg.server.log_format == "json");
   CHECK(cfg.admin.metrics_public);
+}
+
 TEST_CASE("[alerts] reads the thresholds and webhooks, and names each problem with its line", "[unit][alerts]") {
   SECTION("defaults") {
     Config cfg = parsed(lines({listener_name, listener_https, listener_addr}));
