@@ -29,7 +29,8 @@ struct Event {
 std::vector<Event> events_for(const WebhookReceiver& receiver, std::string_view kind) {
   std::vector<Event> out;
   for (const auto& call : receiver.accepted()) {
-    const auto body = json::parse(call.body).as_object();
+    const json::value parsed = json::parse(call.body);
+    const auto& body = parsed.as_object();
     if (body.at("kind").as_string() != kind) continue;
     out.push_back({std::string(body.at("event").as_string()), body.at("id").as_int64(), receiver.signature_valid(call)});
   }
@@ -40,7 +41,8 @@ std::vector<Event> events_for(const WebhookReceiver& receiver, std::string_view 
 std::int64_t firing_count(PortcullisFixture& px, const std::string& token) {
   auto res = px.admin("GET", "/api/v1/alerts?state=firing&endpoint=ep-1", token);
   if (res.status != 200) return 0;
-  for (const auto& a : json::parse(res.body).at("alerts").as_array()) {
+  const json::value listed = json::parse(res.body);
+  for (const auto& a : listed.at("alerts").as_array()) {
     if (a.at("kind").as_string() == "dns_record_missing") return a.at("count").as_int64();
   }
   return 0;
@@ -76,7 +78,8 @@ TEST_CASE("monitor end to end: a removed challenge CNAME fires dns_record_missin
     REQUIRE(fired.size() == 1);
     CHECK(fired[0].event == "firing");
     CHECK(fired[0].signed_ok);
-    const auto body = json::parse(receiver.accepted().back().body).as_object();
+    const json::value last = json::parse(receiver.accepted().back().body);
+    const auto& body = last.as_object();
     CHECK(body.at("endpoint").as_string() == "ep-1");
     CHECK(body.at("subject").as_string() == "_acme-challenge.app.example.com CNAME");
     count_before_restart = firing_count(px, px.admin_token());
