@@ -182,13 +182,39 @@ class KeyDecoder {
   OSSL_DECODER_CTX* ctx_ = nullptr;
 };
 
-Result<base::PkeyPtr> decode_key(const Block& b) {
+// An encrypted key is refused with what to do about it (keys are read without a passphrase).
+Status refuse_encrypted(const Block& b) {
   if (b.type == "ENCRYPTED PRIVATE KEY" || b.encrypted_header) {
     return fail(Errc::invalid_input,
                 fmt::format("{}: the private key is encrypted; provide it unencrypted "
                             "(e.g. openssl pkey -in key.pem -out plain.pem)",
                             block_label(b)));
   }
+  return {};
+}
+
+// The one private key block of a key file's blocks (`openssl ecparam -genkey` writes the curve
+// before the key; it carries nothing we need). Errors: another kind of block, a second key, none.
+Result<const Block*> only_key_block(const std::vector<Block>& blocks) {
+  const Block* key_block = nullptr;
+  for (const Block& b : blocks) {
+    if (b.type == "EC PARAMETERS") continue;
+    if (!is_private_key_type(b.type)) {
+      return fail(Errc::invalid_input,
+                  fmt::format("{}: found a {} block where a private key was expected", block_label(b), b.type));
+    }
+    if (key_block != nullptr) {
+      return fail(Errc::invalid_input, fmt::format("{}: more than one private key (the first is block {})",
+                                                   block_label(b), key_block->index));
+    }
+    key_block = &b;
+  }
+  if (key_block == nullptr) return fail(Errc::invalid_input, "no private key in input");
+  return key_block;
+}
+
+Result<base::PkeyPtr> decode_key(const Block& b) {
+  if (auto st = refuse_encrypted(b); !st) return tl::unexpected(st.error());
   ERR_clear_error();
   base::PkeyPtr key = KeyDecoder::for_this_thread().decode(b.text);
   if (!key) {
@@ -222,22 +248,9 @@ Result<std::vector<base::X509Ptr>> parse_chain(std::string_view text) {
 Result<base::PkeyPtr> parse_private_key(const base::SecretBytes& text) {
   auto blocks = split_blocks(text.reveal());
   if (!blocks) return tl::unexpected(blocks.error());
-  const Block* key_block = nullptr;
-  for (const Block& b : *blocks) {
-    // `openssl ecparam -genkey` writes the curve before the key; it carries nothing we need.
-    if (b.type == "EC PARAMETERS") continue;
-    if (!is_private_key_type(b.type)) {
-      return fail(Errc::invalid_input,
-                  fmt::format("{}: found a {} block where a private key was expected", block_label(b), b.type));
-    }
-    if (key_block != nullptr) {
-      return fail(Errc::invalid_input, fmt::format("{}: more than one private key (the first is block {})",
-                                                   block_label(b), key_block->index));
-    }
-    key_block = &b;
-  }
-  if (key_block == nullptr) return fail(Errc::invalid_input, "no private key in input");
-  return decode_key(*key_block);
+  auto key_block = only_key_block(*blocks);
+  if (!key_block) return tl::unexpected(key_block.error());
+  return decode_key(**key_block);
 }
 
 Result<ChainAndKey> parse_chain_and_key(const base::SecretBytes& text) {
@@ -295,12 +308,7 @@ Result<std::vector<unsigned char>> leaf_der(std::string_view text, bool with_key
   if (leaf == nullptr) return fail(Errc::invalid_input, "no certificate in input");
   if (with_key) {
     if (key_block == nullptr) return fail(Errc::invalid_input, "no private key in input");
-    if (key_block->type == "ENCRYPTED PRIVATE KEY" || key_block->encrypted_header) {
-      return fail(Errc::invalid_input,
-                  fmt::format("{}: the private key is encrypted; provide it unencrypted "
-                              "(e.g. openssl pkey -in key.pem -out plain.pem)",
-                              block_label(*key_block)));
-    }
+    if (auto st = refuse_encrypted(*key_block); !st) return tl::unexpected(st.error());
   }
   ERR_clear_error();
   auto bio = view_bio(leaf->text);
@@ -322,27 +330,9 @@ Result<std::vector<unsigned char>> leaf_der(std::string_view text, bool with_key
 Status check_private_key_blocks(const base::SecretBytes& text) {
   auto blocks = split_blocks(text.reveal());
   if (!blocks) return tl::unexpected(blocks.error());
-  const Block* key_block = nullptr;
-  for (const Block& b : *blocks) {
-    if (b.type == "EC PARAMETERS") continue;
-    if (!is_private_key_type(b.type)) {
-      return fail(Errc::invalid_input,
-                  fmt::format("{}: found a {} block where a private key was expected", block_label(b), b.type));
-    }
-    if (key_block != nullptr) {
-      return fail(Errc::invalid_input, fmt::format("{}: more than one private key (the first is block {})",
-                                                   block_label(b), key_block->index));
-    }
-    key_block = &b;
-  }
-  if (key_block == nullptr) return fail(Errc::invalid_input, "no private key in input");
-  if (key_block->type == "ENCRYPTED PRIVATE KEY" || key_block->encrypted_header) {
-    return fail(Errc::invalid_input,
-                fmt::format("{}: the private key is encrypted; provide it unencrypted "
-                            "(e.g. openssl pkey -in key.pem -out plain.pem)",
-                            block_label(*key_block)));
-  }
-  return {};
+  auto key_block = only_key_block(*blocks);
+  if (!key_block) return tl::unexpected(key_block.error());
+  return refuse_encrypted(**key_block);
 }
 
 std::string to_pem(X509* cert) {
