@@ -55,11 +55,15 @@ RenewalScheduler::RenewalScheduler(certstore::Storage& storage, RenewalPolicy po
 Status RenewalScheduler::load() {
   auto states = storage_.load_renewal_states();
   if (!states) return tl::unexpected(states.error().with_context("renewal: load state"));
-  for (auto& s : *states) {
+  adopt(std::move(*states));
+  return {};
+}
+
+void RenewalScheduler::adopt(std::vector<certstore::RenewalState> states) {
+  for (auto& s : states) {
     auto& entry = entries_[s.endpoint_id];
     entry.state = std::move(s);
   }
-  return {};
 }
 
 Status RenewalScheduler::save(const Entry& entry) {

@@ -61,6 +61,8 @@ class RenewalScheduler {
   // Reads the stored RenewalState rows (failure counts and next attempts survive a restart).
   // Blocking: at start-up.
   Status load();
+  // The same from states already read (e.g. at start-up, before the control loop runs).
+  void adopt(std::vector<certstore::RenewalState> states);
 
   // Where every later state change goes instead of Storage::put_renewal_state (called inline).
   // The control plane passes one that queues the write on the blocking pool's store lane: the

@@ -87,8 +87,14 @@ Status Server::start() {
   if (auto st = timeline_->load(); !st) return st;
   timeline_endpoints_ = &config_.endpoints;
   catalog_ = std::make_unique<control::CertCatalog>(control_, *storage_, pool_, shared_.certs);
-  catalog_->set_on_publish([this](const certstore::CertSnapshot& snapshot) {
-    timeline_->observe(snapshot, *timeline_endpoints_, certstore::Clock::now());
+  // One issued or removed certificate: only its names are looked at (O(1) per publish); a
+  // rebuild: every endpoint's hostnames.
+  catalog_->set_on_publish([this](const certstore::CertSnapshot& snapshot, const std::vector<std::string>* changed) {
+    if (changed && timeline_endpoints_ == &config_.endpoints) {
+      timeline_->observe_changed(snapshot, *changed, certstore::Clock::now());
+    } else {
+      timeline_->observe(snapshot, *timeline_endpoints_, certstore::Clock::now());
+    }
   });
   if (auto st = catalog_->start(config_); !st) return st;
   transitional_ = std::make_unique<control::TransitionalCertificates>(*storage_, pool_, *catalog_);
@@ -105,6 +111,11 @@ Status Server::start() {
     planner_ = std::make_unique<control::ChallengePlanner>(pool_, std::move(planner), &platform_zone_);
     certificates_->set_challenge_planner(planner_.get());
   }
+  // Read here, before the control loop runs, also with ACME off: a reload that turns it on then
+  // schedules renewals without a store read on the control thread.
+  auto renewal_states = storage_->load_renewal_states();
+  if (!renewal_states) return tl::unexpected(renewal_states.error().with_context("renewal: load state"));
+  certificates_->adopt_renewal_states(std::move(*renewal_states));
   if (auto st = certificates_->configure(config_); !st) return st;
   if (auto st = start_alerts(); !st) return st;
 

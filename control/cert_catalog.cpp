@@ -305,7 +305,7 @@ Status CertCatalog::put_stored(const std::string& name_key, Stored stored) {
   } else {
     stored_.emplace(name_key, std::move(stored));
   }
-  publish(current()->with_changes(removed, added));
+  publish(current()->with_changes(removed, added), removed, added);
   return {};
 }
 
@@ -319,7 +319,7 @@ bool CertCatalog::remove_stored(const std::string& name_key) {
   }
   std::vector<CertBundlePtr> removed{it->second.bundle};
   stored_.erase(it);
-  publish(current()->with_changes(removed, {}));
+  publish(current()->with_changes(removed, {}), removed, {});
   return true;
 }
 
@@ -354,7 +354,7 @@ void CertCatalog::on_folder_files(std::vector<fs::path> changed, bool overflow) 
   auto next = current()->with_changes(changes.removed, changes.added);
   log::proxy()->debug("certificates published removed={} added={} certificates={} overlay={}", changes.removed.size(),
                       changes.added.size(), next->size(), next->overlay_size());
-  publish(std::move(next));
+  publish(std::move(next), changes.removed, changes.added);
 }
 
 boost::asio::awaitable<void> CertCatalog::verify_pending() {
@@ -447,7 +447,20 @@ void CertCatalog::publish(certstore::CertSnapshotPtr snapshot) {
   auto next_expiry = snapshot->next_expiry();
   registry_.publish(snapshot);
   arm_expiry(next_expiry);
-  if (on_publish_) on_publish_(*snapshot);
+  if (on_publish_) on_publish_(*snapshot, nullptr);
+}
+
+void CertCatalog::publish(certstore::CertSnapshotPtr snapshot, const std::vector<CertBundlePtr>& removed,
+                          const std::vector<CertBundlePtr>& added) {
+  auto next_expiry = snapshot->next_expiry();
+  registry_.publish(snapshot);
+  arm_expiry(next_expiry);
+  if (!on_publish_) return;
+  std::vector<std::string> names;
+  for (const auto* list : {&removed, &added}) {
+    for (const auto& bundle : *list) names.insert(names.end(), bundle->names().begin(), bundle->names().end());
+  }
+  on_publish_(*snapshot, &names);
 }
 
 void CertCatalog::arm_expiry(std::optional<certstore::Clock::time_point> next_expiry) {

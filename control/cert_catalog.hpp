@@ -130,11 +130,11 @@ class CertCatalog {
   };
   // Every certificate held for serving, in no particular order. O(certificates); control thread.
   std::vector<Served> served() const;
-  // Called on the control thread after each publish, with the snapshot just published (the
-  // certificate timeline watches the swaps this way). Set before start().
-  void set_on_publish(std::function<void(const certstore::CertSnapshot&)> on_publish) {
-    on_publish_ = std::move(on_publish);
-  }
+  // Called on the control thread after each publish, with the snapshot just published and the
+  // names of the certificates that left or entered it; null when anything may have moved (a full
+  // rebuild, a new fallback). The certificate timeline watches the swaps this way. Set before start().
+  using OnPublish = std::function<void(const certstore::CertSnapshot&, const std::vector<std::string>* changed_names)>;
+  void set_on_publish(OnPublish on_publish) { on_publish_ = std::move(on_publish); }
 
  private:
   struct Loaded;
@@ -151,7 +151,11 @@ class CertCatalog {
   certstore::CertBundlePtr platform_bundle() const;
   // One line saying where the fallback certificate comes from (at start and after a reload).
   void log_fallback() const;
+  // `removed` and `added`: what a with_changes() moved, whose names the on_publish hook is given;
+  // none for a rebuild or a new fallback (anything may have moved).
   void publish(certstore::CertSnapshotPtr snapshot);
+  void publish(certstore::CertSnapshotPtr snapshot, const std::vector<certstore::CertBundlePtr>& removed,
+               const std::vector<certstore::CertBundlePtr>& added);
   void arm_expiry(std::optional<certstore::Clock::time_point> next_expiry);
 
   boost::asio::io_context& control_;
@@ -172,7 +176,7 @@ class CertCatalog {
   // Fires when the earliest certificate in the live snapshot expires, to rebuild it: the SNI index
   // ranks expired certificates at build time, so an expiry must trigger a rebuild.
   boost::asio::steady_timer expiry_timer_;
-  std::function<void(const certstore::CertSnapshot&)> on_publish_;
+  OnPublish on_publish_;
 };
 
 }  // namespace portcullis::control

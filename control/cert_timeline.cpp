@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <unordered_set>
 
 #include "base/logging.hpp"
 
@@ -18,8 +19,6 @@ std::int64_t unix_seconds(certstore::Clock::time_point t) {
 std::string probe_name(const std::string& hostname) {
   return hostname.starts_with("*.") ? "wildcard-name" + hostname.substr(1) : hostname;
 }
-
-bool platform(CertSource s) { return s == CertSource::fallback || s == CertSource::default_cert; }
 
 }  // namespace
 
@@ -58,38 +57,76 @@ Status CertTimeline::load() {
 void CertTimeline::observe(const certstore::CertSnapshot& snapshot,
                            const std::vector<domain::EndpointConfig>& endpoints, certstore::Clock::time_point now) {
   const std::int64_t now_unix = unix_seconds(now);
+  owners_.clear();
+  endpoints_.clear();
+  endpoints_.reserve(endpoints.size());
   for (const auto& endpoint : endpoints) {
-    auto& last = last_[endpoint.id];
+    endpoints_.emplace_back(endpoint.id, endpoint.hostnames);
+    for (const auto& hostname : endpoint.hostnames) owners_[hostname].push_back(endpoint.id);
     // The hostnames that moved, grouped by the certificate (serial) they moved to, in order.
     std::vector<certstore::CertificateSwap> moved;
-    for (const auto& hostname : endpoint.hostnames) {
-      const auto* bundle = snapshot.select(probe_name(hostname));
-      if (!bundle) continue;
-      auto it = last.find(hostname);
-      if (it != last.end() && it->second.source == bundle->source() && it->second.serial_hex == bundle->serial_hex()) {
-        continue;
-      }
-      std::optional<CertSource> before;
-      bool before_expired = false;
-      if (it != last.end()) {
-        before = it->second.source;
-        before_expired = it->second.not_after_unix <= now_unix;
-      }
-      const std::int64_t not_after = unix_seconds(bundle->not_after());
-      last[hostname] = {bundle->source(), bundle->serial_hex(), not_after};
-      auto reason = swap_reason(before, bundle->source(), before_expired);
-      auto same = std::find_if(moved.begin(), moved.end(), [&](const auto& s) {
-        return s.source == bundle->source() && s.serial_hex == bundle->serial_hex() && s.reason == reason;
-      });
-      if (same != moved.end()) {
-        same->hostnames.push_back(hostname);
-        continue;
-      }
-      moved.push_back({endpoint.id, {hostname}, bundle->source(), bundle->serial_hex(), not_after, now_unix,
-                       std::move(reason)});
-    }
+    for (const auto& hostname : endpoint.hostnames) check(endpoint.id, hostname, snapshot, now_unix, moved);
     for (auto& swap : moved) record(std::move(swap));
   }
+}
+
+void CertTimeline::observe_changed(const certstore::CertSnapshot& snapshot,
+                                   const std::vector<std::string>& changed_names, certstore::Clock::time_point now) {
+  const std::int64_t now_unix = unix_seconds(now);
+  if (std::any_of(changed_names.begin(), changed_names.end(), [](const auto& n) { return n.starts_with("*."); })) {
+    for (const auto& [id, hostnames] : endpoints_) {
+      std::vector<certstore::CertificateSwap> moved;
+      for (const auto& hostname : hostnames) check(id, hostname, snapshot, now_unix, moved);
+      for (auto& swap : moved) record(std::move(swap));
+    }
+    return;
+  }
+  // Per endpoint, in the order first met; a name two certificates share is looked at once.
+  std::vector<std::pair<std::string, std::vector<certstore::CertificateSwap>>> moved;
+  std::unordered_set<std::string_view> seen;
+  for (const auto& name : changed_names) {
+    if (!seen.insert(name).second) continue;
+    auto owners = owners_.find(name);
+    if (owners == owners_.end()) continue;
+    for (const auto& id : owners->second) {
+      auto it = std::find_if(moved.begin(), moved.end(), [&](const auto& m) { return m.first == id; });
+      if (it == moved.end()) it = moved.insert(moved.end(), {id, {}});
+      check(id, name, snapshot, now_unix, it->second);
+    }
+  }
+  for (auto& [id, swaps] : moved) {
+    for (auto& swap : swaps) record(std::move(swap));
+  }
+}
+
+void CertTimeline::check(const std::string& endpoint_id, const std::string& hostname,
+                         const certstore::CertSnapshot& snapshot, std::int64_t now_unix,
+                         std::vector<certstore::CertificateSwap>& moved) {
+  const auto* bundle = snapshot.select(probe_name(hostname));
+  if (!bundle) return;
+  auto& last = last_[endpoint_id];
+  auto it = last.find(hostname);
+  if (it != last.end() && it->second.source == bundle->source() && it->second.serial_hex == bundle->serial_hex()) {
+    return;
+  }
+  std::optional<CertSource> before;
+  bool before_expired = false;
+  if (it != last.end()) {
+    before = it->second.source;
+    before_expired = it->second.not_after_unix <= now_unix;
+  }
+  const std::int64_t not_after = unix_seconds(bundle->not_after());
+  last[hostname] = {bundle->source(), bundle->serial_hex(), not_after};
+  auto reason = swap_reason(before, bundle->source(), before_expired);
+  auto same = std::find_if(moved.begin(), moved.end(), [&](const auto& s) {
+    return s.source == bundle->source() && s.serial_hex == bundle->serial_hex() && s.reason == reason;
+  });
+  if (same != moved.end()) {
+    same->hostnames.push_back(hostname);
+    return;
+  }
+  moved.push_back({endpoint_id, {hostname}, bundle->source(), bundle->serial_hex(), not_after, now_unix,
+                   std::move(reason)});
 }
 
 void CertTimeline::record(certstore::CertificateSwap swap) {

@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/blocking_pool.hpp"
@@ -43,9 +45,16 @@ class CertTimeline {
 
   // Records, for each endpoint of `endpoints`, the hostnames whose served certificate in
   // `snapshot` differs from the last one recorded: one swap per certificate they moved to. The
-  // store is written behind on the pool's store lane (a failure is logged). Control thread.
+  // store is written behind on the pool's store lane (a failure is logged). O(hostnames).
+  // Control thread.
   void observe(const certstore::CertSnapshot& snapshot, const std::vector<domain::EndpointConfig>& endpoints,
                certstore::Clock::time_point now);
+  // The same after a publish that moved only certificates for `changed_names` (exact names): only
+  // the hostnames among them are looked at, of the endpoints the last observe() was given, so one
+  // issued certificate costs O(its names), not O(endpoints). A wildcard among them (it covers
+  // hostnames of other spellings) makes it the full observe() over those endpoints.
+  void observe_changed(const certstore::CertSnapshot& snapshot, const std::vector<std::string>& changed_names,
+                       certstore::Clock::time_point now);
 
   // The endpoint's swaps, newest first (at most `capacity`). Control thread.
   std::vector<certstore::CertificateSwap> swaps(std::string_view endpoint_id) const;
@@ -57,6 +66,9 @@ class CertTimeline {
     std::int64_t not_after_unix = 0;
   };
   void record(certstore::CertificateSwap swap);
+  // Compares one hostname's served certificate with the last recorded; a move joins `moved`.
+  void check(const std::string& endpoint_id, const std::string& hostname, const certstore::CertSnapshot& snapshot,
+             std::int64_t now_unix, std::vector<certstore::CertificateSwap>& moved);
 
   certstore::Storage& storage_;
   base::BlockingPool& pool_;
@@ -64,6 +76,10 @@ class CertTimeline {
   std::map<std::string, std::deque<certstore::CertificateSwap>, std::less<>> swaps_;
   // Per endpoint, per hostname: the certificate last recorded.
   std::map<std::string, std::map<std::string, Served>, std::less<>> last_;
+  // The endpoints of the last observe(): hostname -> endpoint ids, and each endpoint's hostnames
+  // (for observe_changed).
+  std::unordered_map<std::string, std::vector<std::string>> owners_;
+  std::vector<std::pair<std::string, std::vector<std::string>>> endpoints_;
 };
 
 }  // namespace portcullis::control

@@ -129,6 +129,10 @@ asio::awaitable<void> CertificateManager::shutdown() {
 
 void CertificateManager::wake() { timer_.cancel(); }
 
+void CertificateManager::adopt_renewal_states(std::vector<certstore::RenewalState> states) {
+  if (!scheduler_) stored_states_ = std::move(states);
+}
+
 Status CertificateManager::configure(const domain::Config& config) {
   if (!config.acme.enabled) {
     if (!managed_.empty()) log::acme()->info("acme disabled: managed certificates are no longer renewed");
@@ -164,7 +168,12 @@ Status CertificateManager::configure(const domain::Config& config) {
       policy.renew_before_ratio = config.acme.renew_before_ratio;
       scheduler_ = std::make_unique<acme::RenewalScheduler>(storage_, policy, [] { return acme::Clock::now(); },
                                                             unit_random);
-      if (auto st = scheduler_->load(); !st) return st;
+      if (stored_states_) {
+        scheduler_->adopt(std::move(*stored_states_));
+        stored_states_.reset();
+      } else if (auto st = scheduler_->load(); !st) {
+        return st;
+      }
       // From here on the scheduler's writes queue on the store lane (write-behind, see renewal.hpp).
       scheduler_->set_writer([&pool = pool_, &storage = storage_](const certstore::RenewalState& state) {
         pool.post_store([&storage, state] {
@@ -459,7 +468,12 @@ asio::awaitable<void> CertificateManager::ari_loop(std::shared_ptr<AcmeSession> 
     auto wait = std::chrono::duration_cast<std::chrono::seconds>(ari_poll_interval);
     std::vector<std::string> ids;
     for (const auto& entry : managed_) ids.push_back(entry.first);
-    for (const auto& id : ids) {
+    // One line per failure would be one per endpoint when the CA is down: the first failure of a
+    // pass is logged whole, the others are counted in one line at the pass's end. A CA that cannot
+    // be reached ends the pass (the next poll tries again) instead of being asked once per endpoint.
+    std::size_t failed = 0, skipped = 0;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      const auto& id = ids[i];
       auto cert = managed_bundle(id);
       if (!cert) continue;
       auto info = co_await acme->client->renewal_info(cert);
@@ -470,7 +484,13 @@ asio::awaitable<void> CertificateManager::ari_loop(std::shared_ptr<AcmeSession> 
           log::acme()->info("the CA offers no renewal information (ARI): renewing by certificate lifetime");
           co_return;
         }
-        log::acme()->warn("renewal information failed endpoint={} error=\"{}\"", id, info.error().message());
+        if (failed++ == 0) {
+          log::acme()->warn("renewal information failed endpoint={} error=\"{}\"", id, info.error().message());
+        }
+        if (info.error().code() == Errc::network || info.error().code() == Errc::timeout) {
+          skipped = ids.size() - i - 1;
+          break;
+        }
         continue;
       }
       if (info->retry_after) wait = std::min(wait, *info->retry_after);
@@ -479,6 +499,11 @@ asio::awaitable<void> CertificateManager::ari_loop(std::shared_ptr<AcmeSession> 
         // not_found: the endpoint stopped being managed while the CA answered.
         if (!st && st.error().code() != Errc::not_found) log_unsaved(st);
       }
+    }
+    if (failed > 1 || skipped > 0) {
+      log::acme()->warn("renewal information failed endpoints={} not_asked={} (the first failure is logged above; "
+                        "the next poll tries again)",
+                        failed, skipped);
     }
     wake();
     timer.expires_after(std::max(wait, std::chrono::seconds(60)));

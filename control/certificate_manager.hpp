@@ -55,11 +55,17 @@ class CertificateManager {
 
   // On start and on every reload: (re)creates the ACME client when [acme] changed and tracks the
   // managed endpoints of `config`, each with the lifetime of its certificate in the catalog:
-  // O(managed), no PEM parsed, no store call (except reading the renewal state the first time
-  // ACME is on, at start-up). A new ACME client starts a task that compares its settings with the
+  // O(managed), no PEM parsed, no store call (the renewal state comes from adopt_renewal_states;
+  // without it, the first call with ACME on reads it from the store). A new ACME client starts a task that compares its settings with the
   // store's and clears the failure backoff when they differ. Errors: Errc::config (CA bundle
   // unreadable, EAB half set), Errc::storage (renewal state unreadable).
   Status configure(const domain::Config& config);
+
+  // The renewal schedule the store holds (Storage::load_renewal_states), read by the caller at
+  // start-up before the control loop runs. configure() takes it from here when ACME is first on,
+  // also when a reload turns ACME on later, so no configure() reads the store on the control
+  // thread. Nothing writes renewal state while ACME is off, so the copy stays current until then.
+  void adopt_renewal_states(std::vector<certstore::RenewalState> states);
 
   // Stops every task (schedule loop, issuances, ARI poll) and completes once they have ended;
   // the drain awaits it before the control loop stops. An issuance in flight is abandoned at the
@@ -156,6 +162,7 @@ class CertificateManager {
   std::map<std::string, Attempts> attempts_;
   std::shared_ptr<AcmeSession> acme_;  // the current one; tasks started earlier may hold older ones
   std::unique_ptr<acme::RenewalScheduler> scheduler_;
+  std::optional<std::vector<certstore::RenewalState>> stored_states_;  // adopt_renewal_states, until the scheduler takes it
   boost::asio::steady_timer timer_;  // the schedule loop's; wake() cancels it
   std::optional<base::TaskGroup::TaskId> ari_task_;
   bool loop_running_ = false;

@@ -79,6 +79,7 @@ class MemoryStorage final : public certstore::Storage {
     return {};
   }
   Result<std::vector<certstore::RenewalState>> load_renewal_states() override {
+    ++renewal_state_loads;
     std::vector<certstore::RenewalState> out;
     for (auto& [k, v] : renewal_states) out.push_back(v);
     return out;
@@ -139,6 +140,7 @@ class MemoryStorage final : public certstore::Storage {
   std::map<std::string, certstore::StoredEndpoint> endpoints;
   std::map<std::string, certstore::StoredOrder> orders;
   std::map<std::string, certstore::RenewalState> renewal_states;
+  int renewal_state_loads = 0;  // calls of load_renewal_states
   std::map<std::string, std::vector<certstore::CertificateSwap>> swaps;
   std::map<std::string, std::pair<std::string, Clock::time_point>> leases;
   int order_writes = 0;

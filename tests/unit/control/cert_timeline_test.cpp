@@ -117,3 +117,41 @@ TEST_CASE("the timeline keeps the newest entries of each endpoint", "[unit][cont
   CHECK(timeline.swaps("app").front().serial_hex == last_serial);
   CHECK(storage.swaps["app"].size() == CertTimeline::capacity);
 }
+
+TEST_CASE("after one certificate's publish only its names are looked at, and a wildcard looks at every endpoint",
+          "[unit][control]") {
+  auto ca = TestCa::create("Timeline Changed Root");
+  const auto def = ca.issue({"default.invalid"}).bundle(CertSource::default_cert);
+  const auto app = ca.issue({"app.example.com"}).bundle(CertSource::managed);
+  const auto api = ca.issue({"api.example.com"}).bundle(CertSource::managed);
+  const auto wild = ca.issue({"*.example.net"}).bundle(CertSource::transitional);
+  const std::vector endpoints{endpoint("app", {"app.example.com"}), endpoint("api", {"api.example.com"}),
+                              endpoint("net", {"shop.example.net"})};
+  const auto now = portcullis::certstore::Clock::now();
+  portcullis::testing::MemoryStorage storage;
+  portcullis::base::BlockingPool pool;
+  CertTimeline timeline(storage, pool);
+  REQUIRE(timeline.load());
+  timeline.observe(*CertSnapshot::Builder().default_cert(def).build(), endpoints, now);
+
+  // Both certificates are in the snapshot, but the publish says only app's moved: api's move is
+  // not looked for (it is seen at the next full observe).
+  const auto both = CertSnapshot::Builder().add(app).add(api).default_cert(def).build();
+  timeline.observe_changed(*both, {"app.example.com", "app.example.com"}, now);
+  CHECK(reasons(timeline, "app") == std::vector<std::string>{"issued managed", "endpoint added default"});
+  CHECK(reasons(timeline, "api") == std::vector<std::string>{"endpoint added default"});
+  // A name no endpoint has: nothing.
+  timeline.observe_changed(*both, {"nobody.example.org"}, now);
+  CHECK(timeline.swaps("app").size() == 2);
+  // A full observe catches up.
+  timeline.observe(*both, endpoints, now);
+  CHECK(reasons(timeline, "api") == std::vector<std::string>{"issued managed", "endpoint added default"});
+
+  // A wildcard covers names of other spellings: every endpoint of the last observe is looked at.
+  const auto with_wild = CertSnapshot::Builder().add(app).add(api).add(wild).default_cert(def).build();
+  timeline.observe_changed(*with_wild, {"*.example.net"}, now);
+  CHECK(reasons(timeline, "net") == std::vector<std::string>{"transitional uploaded transitional",
+                                                              "endpoint added default"});
+  CHECK(timeline.swaps("app").size() == 2);
+  pool.finish();
+}
