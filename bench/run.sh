@@ -743,9 +743,10 @@ JSON
 # renewal is scheduled at start. Reported: start to the first correct handshake for a random stored
 # name, the background verification's duration, RSS, handshake latency with random SNI; then
 # STORE_PUBLISHES endpoints created through the admin API one at a time, each issued over HTTP-01:
-# the publish step's duration (publish_ms of "certificate issued"), the time from that line to the
-# first handshake served the certificate, from the request to it, and the longest handshake of a
-# client with random stored names meanwhile. Ports BASE_PORT+21..+28.
+# the publish step's duration (publish_ms of "certificate issued"), the time from the issuer's
+# "issued" line to the first handshake served the certificate, from the request to it, and the
+# longest handshake of a client with random stored names during the issuance and publish, and
+# during the whole creation. Ports BASE_PORT+21..+28.
 portcullis_store_start() {
   local r=$1 out=$RESULTS_DIR/logs/store d
   if ! command -v pebble >/dev/null || ! command -v pebble-challtestsrv >/dev/null; then
@@ -839,31 +840,53 @@ try:
 except Exception:
     sys.exit(0)
 with open(raw, "a") as f:
-    for k, v in (("store_hs_p50_ms", m["p50_ms"]), ("store_hs_p99_ms", m["p99_ms"]), ("store_sni_wrong", m["wrong_cert"])):
+    for k, v in (("store_hs_p50_ms", m["p50_ms"]), ("store_hs_p99_ms", m["p99_ms"]), ("store_hs_max_ms", m["max_ms"]),
+                 ("store_sni_wrong", m["wrong_cert"])):
         f.write(f"{r},portcullis,{k},{v}\n")
 PY
   # One issued certificate published, STORE_PUBLISHES times: an endpoint created through the admin
-  # API and ordered from Pebble; the probe handshakes for its name every 5 ms until it is served.
-  local i name publish=() served=() requested=() worst=() t issued
+  # API and ordered from Pebble; the probe handshakes for its name every 5 ms until it is served,
+  # and a second client with random stored names logs every handshake it makes meanwhile.
+  local i name publish=() served=() requested=() worst=() created=() times
   for i in $(seq 1 "$STORE_PUBLISHES"); do
     name="n$i.publish.example.test"
     if ! taskset -c "$LOAD_CPU" python3 "$HERE/tools/tls_probe.py" publish --port "$https" --sni "$name" --expect-name \
            --post "http://127.0.0.1:$admin/api/v1/endpoints" --token-file "$d/data/admin-token" \
            --body "{\"id\": \"pub-$i\", \"hostnames\": [\"$name\"], \"upstreams\": [\"127.0.0.1:$PORT_UPSTREAM\"]}" \
            --deadline "$STORE_PUBLISH_DEADLINE" --interval 0.005 --during-names "$d/gen/names.txt" \
-           --served-at "$out/served-$i.txt" >"$out/publish-$i.txt" 2>>"$out/probe.err"; then
+           --served-at "$out/served-$i.txt" --during-log "$out/during-$i.txt" >"$out/publish-$i.txt" 2>>"$out/probe.err"; then
       log "portcullis: endpoint pub-$i: its certificate was not served within ${STORE_PUBLISH_DEADLINE} s"; continue
     fi
     requested+=("$(head -1 "$out/publish-$i.txt")")
-    worst+=("$(sed -n 2p "$out/publish-$i.txt")")
-    issued=$(grep -m1 "certificate issued endpoint=pub-$i " "$log") || issued=""
-    [ -n "$issued" ] || continue
-    publish+=("$(sed -n 's/.* publish_ms=\([0-9.]*\).*/\1/p' <<<"$issued")")
-    # "2026-12-01T10:02:41.123Z info acme: certificate issued ...": served_at - that time, in ms.
-    t=$(python3 -c 'import datetime, sys
-at = datetime.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
-print(f"{(float(open(sys.argv[2]).read()) - at.timestamp()) * 1000:.1f}")' "${issued%% *}" "$out/served-$i.txt") || t=""
-    [ -z "$t" ] || served+=("$t")
+    created+=("$(sed -n 2p "$out/publish-$i.txt")")
+    # From the log: publish_ms of "certificate issued"; from the issuer's "issued" line (the
+    # certificate stored, the publish next) to the first handshake served it; and the longest
+    # background handshake that ended after "issuance started" (the issuance and the publish).
+    times=$(python3 - "$log" "pub-$i" "$out/served-$i.txt" "$out/during-$i.txt" <<'PY'
+import datetime, re, sys
+log, endpoint, served_file, during_file = sys.argv[1:]
+def at(line):
+    t = datetime.datetime.strptime(line.split(" ", 1)[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.replace(tzinfo=datetime.timezone.utc).timestamp()
+started = issued = publish = None
+for line in open(log, errors="replace"):
+    if f" acme: issuance started endpoint={endpoint} " in line and started is None:
+        started = at(line)
+    elif f" acme: issued endpoint={endpoint} " in line and issued is None:
+        issued = at(line)
+    elif f" acme: certificate issued endpoint={endpoint} " in line and publish is None:
+        m = re.search(r" publish_ms=([0-9.]+)", line)
+        publish = m.group(1) if m else None
+if started is None or issued is None or publish is None:
+    sys.exit(1)
+served = float(open(served_file).read())
+during = [tuple(map(float, l.split())) for l in open(during_file) if l.strip()]
+worst = max((ms for began, ms in during if began + ms / 1000 >= started), default=0.0)
+print(publish, f"{(served - issued) * 1000:.1f}", f"{worst:.2f}")
+PY
+    ) || { log "portcullis: endpoint pub-$i: no issuance lines in the log"; continue; }
+    read -r t_publish t_served t_worst <<<"$times"
+    publish+=("$t_publish"); served+=("$t_served"); worst+=("$t_worst")
   done
   stop_pids $all; forget_pids $all
   emit "$r" portcullis store_published "${#requested[@]}"
@@ -871,6 +894,7 @@ print(f"{(float(open(sys.argv[2]).read()) - at.timestamp()) * 1000:.1f}")' "${is
   emit_median_worst "$r" store_publish_served_ms "${served[@]}"
   emit_median_worst "$r" store_publish_request_ms "${requested[@]}"
   emit_median_worst "$r" store_publish_hs_max_ms "${worst[@]}"
+  emit_median_worst "$r" store_create_hs_max_ms "${created[@]}"
   [ ${#requested[@]} -gt 0 ] || skip "start from the store: no new endpoint's certificate was served (logs/store)"
   log "portcullis: start from the store ${load} s with $filled certificates; ${#requested[@]}/$STORE_PUBLISHES published"
 }
@@ -1163,7 +1187,18 @@ main() {
 
   local per_proxy=$((4 + DURATION + 2 * HS_DURATION + MEM_CONNS / 1000 + 2))
   local estimate=$((ROUNDS * ${#active[@]} * per_proxy))
-  if [ "$EXTRAS" = 1 ] && [[ " ${active[*]} " == *" portcullis "* ]]; then estimate=$((estimate + 2 * DURATION + 150 + DNS_ROUNDS * 2 * ${DNS_SECONDS:-10} + 30)); fi
+  if [ "$EXTRAS" = 1 ] && [[ " ${active[*]} " == *" portcullis "* ]]; then
+    local m
+    for m in $EXTRA_MEASURES; do
+      case "$m" in
+        hot_swap) estimate=$((estimate + 2 * DURATION)) ;;
+        many_certs|storm) estimate=$((estimate + 75)) ;;
+        store_start) estimate=$((estimate + MANY_CERTS / 1000 + 15 + 3 * STORE_PUBLISHES)) ;;
+        dns01) estimate=$((estimate + 30)) ;;
+        dns_qps) estimate=$((estimate + DNS_ROUNDS * 2 * ${DNS_SECONDS:-10})) ;;
+      esac
+    done
+  fi
   log "proxies: ${active[*]:-none}; $ROUNDS round(s); expected duration ~$((estimate / 60)) min $((estimate % 60)) s"
   log "results: $RESULTS_DIR"
 

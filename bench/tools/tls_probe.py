@@ -3,8 +3,8 @@
 127.0.0.1 without resumption; every loop is bounded by a count and a deadline.
 
   tls_probe.py latency --port P (--sni NAME | --names FILE) [--count N] [--deadline S]
-      N handshakes (random SNI from FILE if given); prints JSON with p50/p99 handshake time and
-      how many served a certificate that does not contain the SNI name.
+      N handshakes (random SNI from FILE if given); prints JSON with p50/p99/max handshake time
+      and how many served a certificate that does not contain the SNI name.
   tls_probe.py ready --port P --names FILE --since EPOCH [--deadline S] [--interval S]
       Handshakes with one random name of FILE until the served certificate names it; prints the
       seconds from EPOCH (a time.time() value, e.g. when the harness started the process).
@@ -18,7 +18,8 @@
       reload or the new endpoint had ordered); prints the elapsed milliseconds since the signal,
       rename or request. With --during-names, a second thread keeps handshaking with random names
       meanwhile and the longest one (ms) is printed on a second line: a stall during the swap shows
-      there. --served-at writes the time.time() of the first handshake served the certificate.
+      there. --served-at writes the time.time() of the first handshake served the certificate;
+      --during-log writes one line per background handshake: its start (time.time()) and its ms.
 """
 import argparse
 import http.client
@@ -77,7 +78,8 @@ def cmd_latency(args):
         if name.encode() not in der:
             wrong += 1
     print(json.dumps({"count": len(times), "failed": failed, "wrong_cert": wrong,
-                      "p50_ms": round(percentile(times, 0.5), 3), "p99_ms": round(percentile(times, 0.99), 3)}))
+                      "p50_ms": round(percentile(times, 0.5), 3), "p99_ms": round(percentile(times, 0.99), 3),
+                      "max_ms": round(max(times, default=0.0), 3)}))
     return 0 if times else 1
 
 
@@ -126,14 +128,19 @@ def cmd_publish(args):
     stop = threading.Event()
     worst = [0.0]
 
+    samples = []  # (time.time() at the start, milliseconds) of each background handshake
+
     def background():
         names = [l.strip() for l in open(args.during_names) if l.strip()]
         while not stop.is_set():
+            began = time.time()
             try:
                 t, _ = handshake(ctx, args.port, random.choice(names))
-                worst[0] = max(worst[0], t * 1000)
+                ms = t * 1000
             except (OSError, ssl.SSLError):
-                worst[0] = max(worst[0], CONNECT_TIMEOUT * 1000)
+                ms = CONNECT_TIMEOUT * 1000
+            worst[0] = max(worst[0], ms)
+            samples.append((began, ms))
 
     thread = None
     if args.during_names:
@@ -174,6 +181,9 @@ def cmd_publish(args):
     if args.served_at:
         with open(args.served_at, "w") as f:
             f.write(f"{served_at:.6f}\n")
+    if args.during_log:
+        with open(args.during_log, "w") as f:
+            f.writelines(f"{began:.6f} {ms:.3f}\n" for began, ms in samples)
     print(f"{published:.2f}")
     if thread:
         print(f"{worst[0]:.2f}")
@@ -203,6 +213,7 @@ def main():
     pub.add_argument("--body", default="{}")
     pub.add_argument("--token-file")
     pub.add_argument("--served-at")
+    pub.add_argument("--during-log")
     pub.add_argument("--deadline", type=float, default=10.0)
     pub.add_argument("--interval", type=float, default=0.0, help="seconds between handshakes (default: none)")
     pub.add_argument("--during-names")
