@@ -743,8 +743,8 @@ JSON
 # renewal is scheduled at start. Reported: start to the first correct handshake for a random stored
 # name, the background verification's duration, RSS, handshake latency with random SNI; then
 # STORE_PUBLISHES endpoints created through the admin API one at a time, each issued over HTTP-01:
-# the publish step's duration (publish_ms of "certificate issued"), the time from the issuer's
-# "issued" line to the first handshake served the certificate, from the request to it, and the
+# the time from the issuer's "issued" line to the first handshake served the certificate, the
+# publish step's duration (publish_ms of "certificate issued"), from the request to it, and the
 # longest handshake of a client with random stored names during the issuance and publish, and
 # during the whole creation. Ports BASE_PORT+21..+28.
 portcullis_store_start() {
@@ -890,8 +890,8 @@ PY
   done
   stop_pids $all; forget_pids $all
   emit "$r" portcullis store_published "${#requested[@]}"
-  emit_median_worst "$r" store_publish_ms "${publish[@]}"
-  emit_median_worst "$r" store_publish_served_ms "${served[@]}"
+  emit_median_worst "$r" store_publish_ms "${served[@]}"
+  emit_median_worst "$r" store_publish_step_ms "${publish[@]}"
   emit_median_worst "$r" store_publish_request_ms "${requested[@]}"
   emit_median_worst "$r" store_publish_hs_max_ms "${worst[@]}"
   emit_median_worst "$r" store_create_hs_max_ms "${created[@]}"
