@@ -7,8 +7,8 @@
 #
 # Environment: BUILD_DIR (holds `portcullis` or `app/portcullis`), PORTCULLIS_BIN, ROUNDS, DURATION,
 # HS_DURATION, HS_CONNS, HS_MAX_BURSTS, MEM_CONNS, PROXIES, PROXY_CPU, LOAD_CPU, BASE_PORT, RESULTS_DIR,
-# EXTRAS, EXTRA_MEASURES, MANY_CERTS, MANY_SWAPS, DNS01_ISSUANCES, DNS_ROUNDS, NICE, SNI_MODE,
-# KEEP_TMP.
+# EXTRAS, EXTRA_MEASURES, MANY_CERTS, MANY_SWAPS, STORE_PUBLISHES, DNS01_ISSUANCES, DNS_ROUNDS, NICE,
+# SNI_MODE, KEEP_TMP.
 # Every load loop is bounded in time and count and targets 127.0.0.1 only; the harness stops only
 # the processes it started, by PID.
 set -euo pipefail
@@ -34,7 +34,9 @@ fi
 if [ "$SMOKE" = 1 ]; then
   ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-1}; HS_DURATION=${HS_DURATION:-1}
   HS_CONNS=${HS_CONNS:-50}; HS_MAX_BURSTS=${HS_MAX_BURSTS:-2}; MEM_CONNS=${MEM_CONNS:-200}
-  EXTRAS=${EXTRAS:-0}; MANY_CERTS=${MANY_CERTS:-1000}; MEM_SETTLE=${MEM_SETTLE:-0.2}
+  EXTRAS=${EXTRAS:-1}; MANY_CERTS=${MANY_CERTS:-1000}; MEM_SETTLE=${MEM_SETTLE:-0.2}
+  # Of the Portcullis-only measures, the smoke run checks the start from a filled store.
+  EXTRA_MEASURES=${EXTRA_MEASURES:-store_start}; STORE_PUBLISHES=${STORE_PUBLISHES:-2}
 else
   ROUNDS=${ROUNDS:-5}; DURATION=${DURATION:-8}; HS_DURATION=${HS_DURATION:-$DURATION}
   HS_CONNS=${HS_CONNS:-200}; HS_MAX_BURSTS=${HS_MAX_BURSTS:-1000}; MEM_CONNS=${MEM_CONNS:-5000}
@@ -53,7 +55,9 @@ MANY_START_DEADLINE=${MANY_START_DEADLINE:-180}  # seconds to start serving with
 MANY_SWAP_DEADLINE=${MANY_SWAP_DEADLINE:-120}    # seconds for one swap to be served with them loaded
 STORM_ENDPOINTS=${STORM_ENDPOINTS:-1000}    # managed endpoints ordered at once in the renewal storm
 STORM_DEADLINE=${STORM_DEADLINE:-300}       # seconds for all of them to be issued
-EXTRA_MEASURES=${EXTRA_MEASURES:-"hot_swap many_certs storm dns01 dns_qps"}  # which Portcullis-only measures run
+EXTRA_MEASURES=${EXTRA_MEASURES:-"hot_swap many_certs store_start storm dns01 dns_qps"}  # which Portcullis-only measures run
+STORE_PUBLISHES=${STORE_PUBLISHES:-5}       # endpoints created one at a time with MANY_CERTS in the store
+STORE_PUBLISH_DEADLINE=${STORE_PUBLISH_DEADLINE:-60}  # seconds for each one's certificate to be served
 DNS01_ISSUANCES=${DNS01_ISSUANCES:-10}      # endpoints added one reload at a time, each issued over DNS-01
 DNS_ROUNDS=${DNS_ROUNDS:-3}                 # dnsperf rounds, each measuring Portcullis and Knot
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -133,12 +137,13 @@ forget_pids() {  # removes PIDs from OWNED once stopped
 }
 
 MANY_DIR=""
+STORE_DIR=""
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   if [ ${#OWNED[@]} -gt 0 ]; then stop_pids "${OWNED[@]}"; fi
   local d
-  for d in "$TMP" "$MANY_DIR"; do
+  for d in "$TMP" "$MANY_DIR" "$STORE_DIR"; do
     [ -n "$d" ] && [ -d "$d" ] || continue
     if [ "${KEEP_TMP:-0}" = 1 ]; then log "kept $d"; else rm -rf "$d"; fi
   done
@@ -698,6 +703,210 @@ EOF
   stop_proxy
 }
 
+# A local Pebble with pebble-challtestsrv answering every name with 127.0.0.1, validating HTTP-01
+# on HTTP_PORT: start_pebble DIR LOGDIR ACME MGMT DNS DNS_MGMT HTTP_PORT TLSALPN_PORT. Writes
+# DIR/ca.pem (the CA of Pebble's own TLS certificate) and sets PEBBLE_PIDS; returns 1 (logged)
+# when it does not answer within STARTUP_DEADLINE.
+PEBBLE_PIDS=""
+start_pebble() {
+  local d=$1 out=$2 acme=$3 mgmt=$4 dns=$5 dns_mgmt=$6 http=$7 tlsalpn=$8
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=bench Pebble TLS CA" \
+    -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$d/tls.key" -out "$d/tls.csr" 2>/dev/null
+  openssl x509 -req -in "$d/tls.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 30 \
+    -extfile <(printf 'subjectAltName=IP:127.0.0.1\n') -out "$d/tls.pem" 2>/dev/null
+  cat >"$d/pebble.json" <<JSON
+{"pebble": {"listenAddress": "127.0.0.1:$acme", "managementListenAddress": "127.0.0.1:$mgmt",
+  "certificate": "$d/tls.pem", "privateKey": "$d/tls.key", "httpPort": $http, "tlsPort": $tlsalpn,
+  "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+JSON
+  spawn "$out/challtestsrv.log" taskset -c "$LOAD_CPU" pebble-challtestsrv -management "127.0.0.1:$dns_mgmt" \
+    -dns01 "127.0.0.1:$dns" -defaultIPv4 127.0.0.1 -defaultIPv6 "" -http01 "" -https01 "" -tlsalpn01 ""
+  local challtestsrv=$LAST_PID
+  PEBBLE_VA_NOSLEEP=1 spawn "$out/pebble.log" taskset -c "$LOAD_CPU" pebble -config "$d/pebble.json" -dnsserver "127.0.0.1:$dns"
+  local pebble=$LAST_PID deadline=$((SECONDS + STARTUP_DEADLINE))
+  PEBBLE_PIDS="$pebble $challtestsrv"
+  until curl -sf --max-time 2 --cacert "$d/ca.pem" "https://127.0.0.1:$acme/dir" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$pebble" 2>/dev/null; then
+      log "Pebble did not start ($(tail -1 "$out/pebble.log"))"
+      stop_pids $PEBBLE_PIDS; forget_pids $PEBBLE_PIDS; PEBBLE_PIDS=""; return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# Start from the store: MANY_CERTS endpoints (ids st-NNNNNN, names hNNNNNN.store.example.test) as
+# the admin API stores them, each with its managed certificate (certgen --store: one shared P-256
+# key, 90 days, not due), written into the SQLite store by tools/store_fill.py after a first start
+# on an empty data_dir created the schema. ACME on against a local Pebble, so every endpoint's
+# renewal is scheduled at start. Reported: start to the first correct handshake for a random stored
+# name, the background verification's duration, RSS, handshake latency with random SNI; then
+# STORE_PUBLISHES endpoints created through the admin API one at a time, each issued over HTTP-01:
+# the time from the issuer's "issued" line to the first handshake served the certificate, the
+# publish step's duration (publish_ms of "certificate issued"), from the request to it, and the
+# longest handshake of a client with random stored names during the issuance and publish, and
+# during the whole creation. Ports BASE_PORT+21..+28.
+portcullis_store_start() {
+  local r=$1 out=$RESULTS_DIR/logs/store d
+  if ! command -v pebble >/dev/null || ! command -v pebble-challtestsrv >/dev/null; then
+    skip "start from the store: pebble is not installed (Debian package pebble)"; return 0
+  fi
+  local acme=$((BASE_PORT + 21)) mgmt=$((BASE_PORT + 22)) dns=$((BASE_PORT + 23)) dns_mgmt=$((BASE_PORT + 24))
+  local http=$((BASE_PORT + 25)) tlsalpn=$((BASE_PORT + 26)) https=$((BASE_PORT + 27)) admin=$((BASE_PORT + 28)) p
+  for p in $acme $mgmt $dns $dns_mgmt $http $tlsalpn $https $admin; do
+    port_busy "$p" && { skip "start from the store: port 127.0.0.1:$p is in use"; return 0; }
+  done
+  # The store and the generated certificates on tmpfs when it has room (as for many_certs).
+  if [ -w /dev/shm ] && [ "$(df -Pk /dev/shm | awk 'NR == 2 {print $4}')" -gt $((MANY_CERTS * 12 + 512 * 1024)) ]; then
+    STORE_DIR=$(mktemp -d /dev/shm/portcullis-bench-store.XXXXXX); d=$STORE_DIR
+  else
+    d=$TMP/store
+  fi
+  mkdir -p "$out" "$d/gen" "$d/data" "$d/pebble"
+  if ! cc -O2 -o "$d/certgen" "$HERE/tools/certgen.c" -lcrypto 2>"$out/certgen-build.txt"; then
+    skip "start from the store: bench/tools/certgen.c did not compile (libssl-dev missing?)"; return 0
+  fi
+  log "generating $MANY_CERTS certificates for the store"
+  timeout 600 "$d/certgen" --store "$d/gen" "$MANY_CERTS" store.example.test 90 2>"$out/certgen.txt" \
+    || { skip "start from the store: certificate generation failed"; return 0; }
+  start_pebble "$d/pebble" "$out" "$acme" "$mgmt" "$dns" "$dns_mgmt" "$http" "$tlsalpn" \
+    || { skip "start from the store: Pebble did not start (logs/store/pebble.log)"; return 0; }
+  local pebble_pids=$PEBBLE_PIDS conf=$d/store.toml log=$out/portcullis.log
+  {
+    echo "[server]"; echo "data_dir = \"$d/data\""; echo "workers = 1"; echo "log_level = \"info\""
+    echo; echo "[[listener]]"; echo "name = \"https\""; echo "address = \"127.0.0.1:$https\""; echo "protocol = \"https\""
+    echo; echo "[[listener]]"; echo "name = \"http\""; echo "address = \"127.0.0.1:$http\""; echo "protocol = \"http\""
+    echo; echo "[acme]"; echo "directory = \"https://127.0.0.1:$acme/dir\""; echo "ca_bundle = \"$d/pebble/ca.pem\""
+    echo; echo "[admin]"; echo "listen = \"127.0.0.1:$admin\""
+  } >"$conf"
+  cp "$conf" "$out/store.toml"
+  # A first start on the empty data_dir creates the store at this build's schema version (and the
+  # admin token); the rows go in with Portcullis stopped.
+  spawn "$out/portcullis-first.log" taskset -c "$PROXY_CPU" "$PORTCULLIS_BIN" run --config "$conf"
+  local pid=$LAST_PID deadline=$((SECONDS + STARTUP_DEADLINE))
+  until curl -sf --max-time 1 -o /dev/null "http://127.0.0.1:$admin/healthz"; do
+    if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$pid" 2>/dev/null; then
+      skip "start from the store: portcullis did not start on an empty data_dir (logs/store/portcullis-first.log)"
+      stop_pids "$pid" $pebble_pids; forget_pids "$pid" $pebble_pids; return 0
+    fi
+    sleep 0.1
+  done
+  stop_pids "$pid"; forget_pids "$pid"
+  local t0 filled
+  t0=$(date +%s.%N)
+  if ! filled=$(python3 "$HERE/tools/store_fill.py" --db "$d/data/portcullis.db" --certs "$d/gen" \
+                  --upstream "127.0.0.1:$PORT_UPSTREAM" 2>"$out/store_fill.txt"); then
+    skip "start from the store: $(tail -1 "$out/store_fill.txt")"
+    stop_pids $pebble_pids; forget_pids $pebble_pids; return 0
+  fi
+  log "store filled: $filled endpoints with their certificates in $(awk -v a="$t0" -v b="$(date +%s.%N)" \
+    'BEGIN {printf "%.1f", b - a}') s ($(du -m "$d/data/portcullis.db" | cut -f1) MiB)"
+
+  t0=$(date +%s.%N)
+  spawn "$log" taskset -c "$PROXY_CPU" "$PORTCULLIS_BIN" run --config "$conf"
+  pid=$LAST_PID
+  local all="$pid $pebble_pids" load
+  load=$(taskset -c "$LOAD_CPU" python3 "$HERE/tools/tls_probe.py" ready --port "$https" --names "$d/gen/names.txt" \
+           --since "$t0" --deadline "$MANY_START_DEADLINE" 2>>"$out/probe.err") || load=""
+  if [ -z "$load" ]; then
+    skip "start from the store: no handshake served a stored certificate within ${MANY_START_DEADLINE} s (logs/store/portcullis.log)"
+    stop_pids $all; forget_pids $all; return 0
+  fi
+  emit "$r" portcullis store_certs "$filled"
+  emit "$r" portcullis store_load_s "$load"
+  # The background verification of every stored certificate, then the RSS with all of them parsed.
+  local line=""
+  deadline=$((SECONDS + MANY_START_DEADLINE))
+  until line=$(grep -m1 "certificates verified count=" "$log"); do
+    [ "$SECONDS" -lt "$deadline" ] && kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -n "$line" ]; then
+    emit "$r" portcullis store_verified_s \
+      "$(sed -n 's/.* duration_ms=\([0-9]*\).*/\1/p' <<<"$line" | awk '{printf "%.2f", $1 / 1000}')"
+    emit "$r" portcullis store_verify_failed "$(sed -n 's/.* failed=\([0-9]*\).*/\1/p' <<<"$line")"
+  else
+    log "portcullis: no \"certificates verified\" line within ${MANY_START_DEADLINE} s"
+  fi
+  emit "$r" portcullis store_rss_mib "$(( $(rss_kib "$pid") / 1024 ))"
+  taskset -c "$LOAD_CPU" python3 "$HERE/tools/tls_probe.py" latency --port "$https" --names "$d/gen/names.txt" \
+    --count 2000 >"$out/latency.json" 2>>"$out/probe.err" || true
+  python3 - "$out/latency.json" "$RESULTS_DIR/raw.csv" "$r" <<'PY'
+import json, sys
+path, raw, r = sys.argv[1:]
+try:
+    m = json.load(open(path))
+except Exception:
+    sys.exit(0)
+with open(raw, "a") as f:
+    for k, v in (("store_hs_p50_ms", m["p50_ms"]), ("store_hs_p99_ms", m["p99_ms"]), ("store_hs_max_ms", m["max_ms"]),
+                 ("store_sni_wrong", m["wrong_cert"])):
+        f.write(f"{r},portcullis,{k},{v}\n")
+PY
+  # One issued certificate published, STORE_PUBLISHES times: an endpoint created through the admin
+  # API and ordered from Pebble; the probe handshakes for its name every 5 ms until it is served,
+  # and a second client with random stored names logs every handshake it makes meanwhile.
+  local i name publish=() served=() requested=() worst=() created=() times
+  for i in $(seq 1 "$STORE_PUBLISHES"); do
+    name="n$i.publish.example.test"
+    if ! taskset -c "$LOAD_CPU" python3 "$HERE/tools/tls_probe.py" publish --port "$https" --sni "$name" --expect-name \
+           --post "http://127.0.0.1:$admin/api/v1/endpoints" --token-file "$d/data/admin-token" \
+           --body "{\"id\": \"pub-$i\", \"hostnames\": [\"$name\"], \"upstreams\": [\"127.0.0.1:$PORT_UPSTREAM\"]}" \
+           --deadline "$STORE_PUBLISH_DEADLINE" --interval 0.005 --during-names "$d/gen/names.txt" \
+           --served-at "$out/served-$i.txt" --during-log "$out/during-$i.txt" >"$out/publish-$i.txt" 2>>"$out/probe.err"; then
+      log "portcullis: endpoint pub-$i: its certificate was not served within ${STORE_PUBLISH_DEADLINE} s"; continue
+    fi
+    requested+=("$(head -1 "$out/publish-$i.txt")")
+    created+=("$(sed -n 2p "$out/publish-$i.txt")")
+    # From the log: publish_ms of "certificate issued"; from the issuer's "issued" line (the
+    # certificate stored, the publish next) to the first handshake served it; and the longest
+    # background handshake that ended after "issuance started" (the issuance and the publish).
+    times=$(python3 - "$log" "pub-$i" "$out/served-$i.txt" "$out/during-$i.txt" <<'PY'
+import datetime, re, sys
+log, endpoint, served_file, during_file = sys.argv[1:]
+def at(line):
+    t = datetime.datetime.strptime(line.split(" ", 1)[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.replace(tzinfo=datetime.timezone.utc).timestamp()
+started = issued = publish = None
+for line in open(log, errors="replace"):
+    if f" acme: issuance started endpoint={endpoint} " in line and started is None:
+        started = at(line)
+    elif f" acme: issued endpoint={endpoint} " in line and issued is None:
+        issued = at(line)
+    elif f" acme: certificate issued endpoint={endpoint} " in line and publish is None:
+        m = re.search(r" publish_ms=([0-9.]+)", line)
+        publish = m.group(1) if m else None
+if started is None or issued is None or publish is None:
+    sys.exit(1)
+served = float(open(served_file).read())
+during = [tuple(map(float, l.split())) for l in open(during_file) if l.strip()]
+worst = max((ms for began, ms in during if began + ms / 1000 >= started), default=0.0)
+print(publish, f"{(served - issued) * 1000:.1f}", f"{worst:.2f}")
+PY
+    ) || { log "portcullis: endpoint pub-$i: no issuance lines in the log"; continue; }
+    read -r t_publish t_served t_worst <<<"$times"
+    publish+=("$t_publish"); served+=("$t_served"); worst+=("$t_worst")
+  done
+  stop_pids $all; forget_pids $all
+  emit "$r" portcullis store_published "${#requested[@]}"
+  emit_median_worst "$r" store_publish_ms "${served[@]}"
+  emit_median_worst "$r" store_publish_step_ms "${publish[@]}"
+  emit_median_worst "$r" store_publish_request_ms "${requested[@]}"
+  emit_median_worst "$r" store_publish_hs_max_ms "${worst[@]}"
+  emit_median_worst "$r" store_create_hs_max_ms "${created[@]}"
+  [ ${#requested[@]} -gt 0 ] || skip "start from the store: no new endpoint's certificate was served (logs/store)"
+  log "portcullis: start from the store ${load} s with $filled certificates; ${#requested[@]}/$STORE_PUBLISHES published"
+}
+
+# emit_median_worst ROUND KEY VALUE...: KEY = the median, KEY_worst = the largest; nothing without values.
+emit_median_worst() {
+  local r=$1 key=$2; shift 2
+  [ $# -gt 0 ] || return 0
+  emit "$r" portcullis "$key" "$(printf '%s\n' "$@" | median)"
+  emit "$r" portcullis "${key}_worst" "$(printf '%s\n' "$@" | sort -g | tail -1)"
+}
+
 # Renewal storm: STORM_ENDPOINTS managed endpoints (names sNNNN.storm.example.test), all due at
 # once, ordered from a local Pebble (HTTP-01 on the plain listener; pebble-challtestsrv resolves
 # every name to 127.0.0.1). Reported: certificates issued, seconds until the last was published,
@@ -978,7 +1187,18 @@ main() {
 
   local per_proxy=$((4 + DURATION + 2 * HS_DURATION + MEM_CONNS / 1000 + 2))
   local estimate=$((ROUNDS * ${#active[@]} * per_proxy))
-  if [ "$EXTRAS" = 1 ] && [[ " ${active[*]} " == *" portcullis "* ]]; then estimate=$((estimate + 2 * DURATION + 150 + DNS_ROUNDS * 2 * ${DNS_SECONDS:-10} + 30)); fi
+  if [ "$EXTRAS" = 1 ] && [[ " ${active[*]} " == *" portcullis "* ]]; then
+    local m
+    for m in $EXTRA_MEASURES; do
+      case "$m" in
+        hot_swap) estimate=$((estimate + 2 * DURATION)) ;;
+        many_certs|storm) estimate=$((estimate + 75)) ;;
+        store_start) estimate=$((estimate + MANY_CERTS / 1000 + 15 + 3 * STORE_PUBLISHES)) ;;
+        dns01) estimate=$((estimate + 30)) ;;
+        dns_qps) estimate=$((estimate + DNS_ROUNDS * 2 * ${DNS_SECONDS:-10})) ;;
+      esac
+    done
+  fi
   log "proxies: ${active[*]:-none}; $ROUNDS round(s); expected duration ~$((estimate / 60)) min $((estimate % 60)) s"
   log "results: $RESULTS_DIR"
 
@@ -1018,6 +1238,7 @@ main() {
       case "$extra" in
         hot_swap) portcullis_hot_swap 1 ;;
         many_certs) portcullis_many_certs 1 ;;
+        store_start) portcullis_store_start 1 ;;
         storm) portcullis_renew_storm 1 ;;
         dns01) portcullis_dns01 1 ;;
         dns_qps) portcullis_dns_qps 1 ;;

@@ -55,6 +55,27 @@ EXTRA = [
     ("many_sni_wrong", "… handshakes that got a certificate not matching the SNI (must be 0)", int_fmt),
     ("many_swap_publish_ms", "… swap publish time with them loaded", ms_fmt),
     ("many_swap_hs_max_ms", "… longest handshake during that swap", ms_fmt),
+    ("store_certs", "endpoints with their managed certificate in the SQLite store (ACME on, local Pebble)", int_fmt),
+    ("store_load_s", "… time from start to the first correct handshake for a random stored name", lambda v: f"{v:.2f} s"),
+    ("store_verified_s", "… background verification of every stored certificate (\"certificates verified\")",
+     lambda v: f"{v:.2f} s"),
+    ("store_verify_failed", "… certificates that failed that verification (must be 0)", int_fmt),
+    ("store_rss_mib", "… RSS with them loaded and verified", lambda v: f"{v:,.0f} MiB"),
+    ("store_hs_p50_ms", "… handshake latency p50, random SNI among them", ms_fmt),
+    ("store_hs_p99_ms", "… handshake latency p99, random SNI among them", ms_fmt),
+    ("store_hs_max_ms", "… longest of those handshakes (this client's floor for the stall figure below)", ms_fmt),
+    ("store_sni_wrong", "… handshakes that got a certificate not matching the SNI (must be 0)", int_fmt),
+    ("store_published", "… endpoints created through the admin API whose certificate was issued and served", int_fmt),
+    ("store_publish_ms", "… one issued certificate published: stored (\"issued\" logged) → first handshake served it (5 ms polls), median", ms_fmt),
+    ("store_publish_ms_worst", "… the same, worst", ms_fmt),
+    ("store_publish_step_ms", "… the publish step on the control thread, SNI index and timeline (publish_ms), median", ms_fmt),
+    ("store_publish_step_ms_worst", "… the same, worst", ms_fmt),
+    ("store_publish_request_ms", "… admin API request → certificate served (includes the issuance), median", ms_fmt),
+    ("store_publish_request_ms_worst", "… the same, worst", ms_fmt),
+    ("store_publish_hs_max_ms", "… longest handshake, random stored names, during one issuance and publish, median", ms_fmt),
+    ("store_publish_hs_max_ms_worst", "… the same, worst", ms_fmt),
+    ("store_create_hs_max_ms", "… longest handshake during the whole creation (admin API request → served), median", ms_fmt),
+    ("store_create_hs_max_ms_worst", "… the same, worst", ms_fmt),
     ("storm_endpoints", "renewal storm: managed endpoints due at once (local Pebble)", int_fmt),
     ("storm_issued", "… certificates issued", int_fmt),
     ("storm_failed_attempts", "… failed issuance attempts", int_fmt),
@@ -70,6 +91,27 @@ EXTRA = [
     ("dns_knot_qps", "… Knot DNS serving the same zone, same run", k_fmt),
     ("dns_qps_ratio", "… ratio Portcullis / Knot (median of the rounds' ratios)", lambda v: f"×{v:.2f}"),
 ]
+
+
+# Scale targets, shown beside the figure they bound: (limit, unit text).
+TARGETS = {
+    "many_load_s": (5, "≤ 5 s"),
+    "store_load_s": (5, "≤ 5 s"),
+    "store_publish_ms": (50, "≤ 50 ms"),
+    "store_publish_ms_worst": (50, "≤ 50 ms"),
+    "store_publish_hs_max_ms": (10, "≤ 10 ms"),
+    "store_publish_hs_max_ms_worst": (10, "≤ 10 ms"),
+    "many_swap_hs_max_ms": (10, "≤ 10 ms"),
+    "storm_lag_p99_ms": (20, "≤ 20 ms"),
+}
+
+
+def target_cell(key, value):
+    """"≤ 5 s ✓" or "≤ 5 s ✗" for a bounded measure, "" otherwise."""
+    if key not in TARGETS:
+        return ""
+    limit, text = TARGETS[key]
+    return f"{text} {'✓' if value <= limit else '✗'}"
 
 
 def bare(text):
@@ -154,13 +196,13 @@ def main():
         if s is None:
             continue
         cell = fmt(s[0]) + (f" ({bare(fmt(s[1]))}–{bare(fmt(s[2]))})" if s[3] > 1 else "")
-        extra_lines.append(f"| {label} | {cell} |")
+        extra_lines.append(f"| {label} | {cell} | {target_cell(key, s[0])} |")
     skipped = [l.split("=", 1)[1] for l in meta.splitlines() if l.startswith("skipped=")]
 
     text = "\n".join(lines) + "\n"
     text += "\nCells: median of the rounds (min–max) ×ratio to nginx's median. Latency and memory: lower is better.\n"
     if extra_lines:
-        text += "\n| Portcullis only | value |\n|---|---|\n" + "\n".join(extra_lines) + "\n"
+        text += "\n| Portcullis only | value | target |\n|---|---|---|\n" + "\n".join(extra_lines) + "\n"
     if skipped:
         for s in skipped:
             text += f"\n- skipped: {s}"
