@@ -923,28 +923,9 @@ portcullis_renew_storm() {
   for p in $acme $mgmt $dns $dns_mgmt $http $tlsalpn $https; do
     port_busy "$p" && { skip "renewal storm: port 127.0.0.1:$p is in use"; return 0; }
   done
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=bench Pebble TLS CA" \
-    -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
-    -keyout "$d/tls.key" -out "$d/tls.csr" 2>/dev/null
-  openssl x509 -req -in "$d/tls.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 30 \
-    -extfile <(printf 'subjectAltName=IP:127.0.0.1\n') -out "$d/tls.pem" 2>/dev/null
-  cat >"$d/pebble.json" <<JSON
-{"pebble": {"listenAddress": "127.0.0.1:$acme", "managementListenAddress": "127.0.0.1:$mgmt",
-  "certificate": "$d/tls.pem", "privateKey": "$d/tls.key", "httpPort": $http, "tlsPort": $tlsalpn,
-  "ocspResponderURL": "", "externalAccountBindingRequired": false}}
-JSON
-  spawn "$out/challtestsrv.log" taskset -c "$LOAD_CPU" pebble-challtestsrv -management "127.0.0.1:$dns_mgmt" \
-    -dns01 "127.0.0.1:$dns" -defaultIPv4 127.0.0.1 -defaultIPv6 "" -http01 "" -https01 "" -tlsalpn01 ""
-  local challtestsrv=$LAST_PID
-  PEBBLE_VA_NOSLEEP=1 spawn "$out/pebble.log" taskset -c "$LOAD_CPU" pebble -config "$d/pebble.json" -dnsserver "127.0.0.1:$dns"
-  local pebble=$LAST_PID deadline=$((SECONDS + STARTUP_DEADLINE))
-  until curl -sf --max-time 2 --cacert "$d/ca.pem" "https://127.0.0.1:$acme/dir" >/dev/null 2>&1; do
-    if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$pebble" 2>/dev/null; then
-      skip "renewal storm: Pebble did not start ($(tail -1 "$out/pebble.log"))"; stop_pids "$pebble" "$challtestsrv"; return 0
-    fi
-    sleep 0.1
-  done
+  start_pebble "$d" "$out" "$acme" "$mgmt" "$dns" "$dns_mgmt" "$http" "$tlsalpn" \
+    || { skip "renewal storm: Pebble did not start (logs/storm/pebble.log)"; return 0; }
+  local pebble_pids=$PEBBLE_PIDS deadline
   {
     echo "[server]"; echo "data_dir = \"$d/data\""; echo "workers = 1"; echo "log_level = \"info\""
     echo; echo "[[listener]]"; echo "name = \"https\""; echo "address = \"127.0.0.1:$https\""; echo "protocol = \"https\""
@@ -970,7 +951,7 @@ JSON
   took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
   failed=$(grep -c "issuance failed" "$log" || true)
   stop_pids "$pid"; forget_pids "$pid"
-  stop_pids "$pebble" "$challtestsrv"; forget_pids "$pebble" "$challtestsrv"
+  stop_pids $pebble_pids; forget_pids $pebble_pids
   emit "$r" portcullis storm_endpoints "$STORM_ENDPOINTS"
   emit "$r" portcullis storm_issued "$issued"
   emit "$r" portcullis storm_failed_attempts "$failed"
