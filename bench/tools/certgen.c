@@ -87,8 +87,8 @@ static int write_cert(EVP_PKEY *key, const char *name, long serial, const char *
   return ok;
 }
 
-/* certgen --store DIR N ZONE DAYS (see the top of this file). */
-static int store_mode(const char *dir, long n, const char *zone, long days) {
+/* The one P-256 key every generated certificate shares, written to DIR/key.pem (0600). */
+static EVP_PKEY *shared_key(const char *dir) {
   char path[4096];
   EVP_PKEY *key = EVP_EC_gen("P-256");
   if (!key) fail("cannot generate the key");
@@ -97,6 +97,13 @@ static int store_mode(const char *dir, long n, const char *zone, long days) {
   if (!kf || !PEM_write_PrivateKey(kf, key, NULL, NULL, 0, NULL, NULL)) fail("cannot write key.pem");
   fclose(kf);
   chmod(path, 0600);
+  return key;
+}
+
+/* certgen --store DIR N ZONE DAYS (see the top of this file). */
+static int store_mode(const char *dir, long n, const char *zone, long days) {
+  char path[4096];
+  EVP_PKEY *key = shared_key(dir);
   snprintf(path, sizeof path, "%s/store.pem", dir);
   FILE *pem = fopen(path, "w");
   snprintf(path, sizeof path, "%s/store.txt", dir);
@@ -161,13 +168,7 @@ int main(int argc, char **argv) {
   long n = strtol(argv[2 + folder], NULL, 10);
   if (n <= 0 || n > 1000000) fail("N must be 1..1000000");
 
-  EVP_PKEY *key = EVP_EC_gen("P-256");
-  if (!key) fail("cannot generate the key");
-  snprintf(path, sizeof path, "%s/key.pem", dir);
-  FILE *kf = fopen(path, "w");
-  if (!kf || !PEM_write_PrivateKey(kf, key, NULL, NULL, 0, NULL, NULL)) fail("cannot write key.pem");
-  fclose(kf);
-  chmod(path, 0600);
+  EVP_PKEY *key = shared_key(dir);
 
   snprintf(path, sizeof path, "%s/%s", dir, folder ? "certs" : "c");
   mkdir(path, folder ? 0700 : 0755);
