@@ -63,22 +63,23 @@ void CertTimeline::observe(const certstore::CertSnapshot& snapshot,
   for (const auto& endpoint : endpoints) {
     endpoints_.emplace_back(endpoint.id, endpoint.hostnames);
     for (const auto& hostname : endpoint.hostnames) owners_[hostname].push_back(endpoint.id);
-    // The hostnames that moved, grouped by the certificate (serial) they moved to, in order.
-    std::vector<certstore::CertificateSwap> moved;
-    for (const auto& hostname : endpoint.hostnames) check(endpoint.id, hostname, snapshot, now_unix, moved);
-    for (auto& swap : moved) record(std::move(swap));
+    observe_endpoint(endpoint.id, endpoint.hostnames, snapshot, now_unix);
   }
+}
+
+void CertTimeline::observe_endpoint(const std::string& endpoint_id, const std::vector<std::string>& hostnames,
+                                    const certstore::CertSnapshot& snapshot, std::int64_t now_unix) {
+  // The hostnames that moved, grouped by the certificate (serial) they moved to, in order.
+  std::vector<certstore::CertificateSwap> moved;
+  for (const auto& hostname : hostnames) check(endpoint_id, hostname, snapshot, now_unix, moved);
+  for (auto& swap : moved) record(std::move(swap));
 }
 
 void CertTimeline::observe_changed(const certstore::CertSnapshot& snapshot,
                                    const std::vector<std::string>& changed_names, certstore::Clock::time_point now) {
   const std::int64_t now_unix = unix_seconds(now);
   if (std::any_of(changed_names.begin(), changed_names.end(), [](const auto& n) { return n.starts_with("*."); })) {
-    for (const auto& [id, hostnames] : endpoints_) {
-      std::vector<certstore::CertificateSwap> moved;
-      for (const auto& hostname : hostnames) check(id, hostname, snapshot, now_unix, moved);
-      for (auto& swap : moved) record(std::move(swap));
-    }
+    for (const auto& [id, hostnames] : endpoints_) observe_endpoint(id, hostnames, snapshot, now_unix);
     return;
   }
   // Per endpoint, in the order first met; a name two certificates share is looked at once.

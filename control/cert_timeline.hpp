@@ -66,6 +66,9 @@ class CertTimeline {
     std::int64_t not_after_unix = 0;
   };
   void record(certstore::CertificateSwap swap);
+  // Records the moves of one endpoint's hostnames (check each, then record).
+  void observe_endpoint(const std::string& endpoint_id, const std::vector<std::string>& hostnames,
+                        const certstore::CertSnapshot& snapshot, std::int64_t now_unix);
   // Compares one hostname's served certificate with the last recorded; a move joins `moved`.
   void check(const std::string& endpoint_id, const std::string& hostname, const certstore::CertSnapshot& snapshot,
              std::int64_t now_unix, std::vector<certstore::CertificateSwap>& moved);
