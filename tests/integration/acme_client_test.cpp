@@ -344,14 +344,6 @@ TEST_CASE("a name already in flight is refused with a conflict", "[integration][
 
 namespace {
 
-std::string issuer_cn(X509* cert) {
-  X509_NAME* name = X509_get_issuer_name(cert);
-  int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-  REQUIRE(index >= 0);
-  ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
-  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(data)), ASN1_STRING_length(data));
-}
-
 std::string subject_cn(const std::string& pem) {
   auto cert = first_cert(pem);
   X509_NAME* name = X509_get_subject_name(cert.get());

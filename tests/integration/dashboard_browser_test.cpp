@@ -34,8 +34,8 @@ TEST_CASE("the dashboard creates an endpoint, shows its records live, refuses a 
           "inline and serves a good one until the managed one is issued",
           "[integration][browser]") {
   if (std::system("command -v chromium >/dev/null 2>&1") != 0) FAIL("chromium is not installed (make test installs it)");
-  const std::filesystem::path script = std::filesystem::path(PORTCULLIS_SOURCE_DIR) / "tests/browser/dashboard.mjs";
-  if (!std::filesystem::exists(std::filesystem::path(PORTCULLIS_SOURCE_DIR) / "tests/browser/node_modules/playwright-core"))
+  const std::filesystem::path script = source_dir() / "tests/browser/dashboard.mjs";
+  if (!std::filesystem::exists(source_dir() / "tests/browser/node_modules/playwright-core"))
     FAIL("tests/browser/node_modules is missing: run `npm ci` in tests/browser (ctest's \"browser: npm ci\")");
 
   DnsWorld world({});

@@ -45,7 +45,7 @@ upstreams = ["127.0.0.1:9"]
                                  (dir.path() / "data").string(), free_port(), free_port(), unbound.host(),
                                  unbound.port()));
 
-  auto table = run_command({PORTCULLIS_BINARY, "dns-check", "--config", config.string()}, 30s);
+  auto table = run_command({portcullis_binary().string(), "dns-check", "--config", config.string()}, 30s);
   INFO(table.out << table.err);
   CHECK(table.exit_code == 1);  // two challenge CNAMEs are missing
   CHECK_THAT(table.out, Catch::Contains("app.example.com") && Catch::Contains("elb-1.edge.example.net."));
@@ -56,16 +56,16 @@ upstreams = ["127.0.0.1:9"]
   knot.set_cname("example.com", "_acme-challenge.app.example.com", "acme.elb-1.edge.example.net.");
   knot.set_cname("example.com", "_acme-challenge.services.example.com", "acme.internal-1.edge.example.net.");
   unbound.flush();
-  auto json = run_command({PORTCULLIS_BINARY, "dns-check", "--config", config.string(), "--json"}, 30s);
+  auto json = run_command({portcullis_binary().string(), "dns-check", "--config", config.string(), "--json"}, 30s);
   INFO(json.out << json.err);
   CHECK(json.exit_code == 0);
   CHECK_THAT(json.out, Catch::StartsWith("{\"ok\":true"));
 
-  auto one = run_command({PORTCULLIS_BINARY, "dns-check", "--config", config.string(), "--endpoint", "internal-1"}, 30s);
+  auto one = run_command({portcullis_binary().string(), "dns-check", "--config", config.string(), "--endpoint", "internal-1"}, 30s);
   CHECK(one.exit_code == 0);
   CHECK(count_occurrences(one.out, "\n") == 2);  // the header and the one record of an internal endpoint
 
-  auto unknown = run_command({PORTCULLIS_BINARY, "dns-check", "--config", config.string(), "--endpoint", "nope"}, 30s);
+  auto unknown = run_command({portcullis_binary().string(), "dns-check", "--config", config.string(), "--endpoint", "nope"}, 30s);
   CHECK(unknown.exit_code == 2);
   CHECK_THAT(unknown.err, Catch::Contains("no endpoint with id \"nope\""));
 }

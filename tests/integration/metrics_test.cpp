@@ -196,7 +196,7 @@ TEST_CASE("with metrics_public, /metrics answers without the token and nothing e
 
 TEST_CASE("the example alert rules in docs/monitoring.md pass promtool", "[integration][metrics]") {
   require_promtool();
-  const std::string doc = read_file(std::filesystem::path(PORTCULLIS_SOURCE_DIR) / "docs" / "monitoring.md");
+  const std::string doc = read_file(source_dir() / "docs" / "monitoring.md");
   const auto heading = doc.find("### Example alert rules");
   REQUIRE(heading != std::string::npos);
   const auto begin = doc.find("```yaml\n", heading);

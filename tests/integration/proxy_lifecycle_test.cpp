@@ -251,7 +251,7 @@ TEST_CASE("an idle keep-alive connection does not hold up SIGTERM", "[integratio
 
 TEST_CASE("portcullis check-config accepts every example config", "[integration][proxy]") {
   std::vector<fs::path> examples;
-  for (const auto& entry : fs::recursive_directory_iterator(fs::path(PORTCULLIS_SOURCE_DIR) / "examples")) {
+  for (const auto& entry : fs::recursive_directory_iterator(source_dir() / "examples")) {
     if (entry.is_regular_file() && entry.path().extension() == ".toml") examples.push_back(entry.path());
   }
   REQUIRE(!examples.empty());

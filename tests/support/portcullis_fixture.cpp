@@ -73,8 +73,6 @@ std::string trim(std::string_view s) {
 
 }  // namespace
 
-fs::path portcullis_binary() { return PORTCULLIS_BINARY; }
-
 // --- certificates --------------------------------------------------------------------------------
 
 std::string normalize_serial(std::string_view text) {

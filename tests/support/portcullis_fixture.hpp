@@ -265,7 +265,4 @@ class PortcullisFixture {
   unsigned curl_counter_ = 0;
 };
 
-// Path of the binary under test.
-std::filesystem::path portcullis_binary();
-
 }  // namespace portcullis::testing

@@ -515,4 +515,8 @@ std::unique_ptr<ChildProcess> start_retrying_port(std::string_view what, int att
   }
 }
 
+std::filesystem::path source_dir() { return PORTCULLIS_SOURCE_DIR; }
+
+std::filesystem::path portcullis_binary() { return PORTCULLIS_BINARY; }
+
 }  // namespace portcullis::testing

@@ -136,4 +136,10 @@ std::size_t count_occurrences(std::string_view text, std::string_view needle);
 // The lines of `text` that contain `needle`, in order (a log's lines of one kind).
 std::vector<std::string> lines_with(const std::string& text, std::string_view needle);
 
+// This build's paths: the source tree and the binary under test. Only process.cpp is compiled with
+// them, so that no other test file's compile depends on where the tree is checked out (ccache
+// hits across clones).
+std::filesystem::path source_dir();
+std::filesystem::path portcullis_binary();
+
 }  // namespace portcullis::testing

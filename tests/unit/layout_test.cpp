@@ -1,7 +1,7 @@
 // The include rule of docs/design-notes.md ("Layout: a room per concern"): one folder per concern,
 // and an #include may only point down the list base → domain → certstore → acme → dns → control →
 // admin → proxy → app, with proxy/ (the data plane) never reaching acme/, control/, admin/ or app/.
-// Each folder's code lives in its own namespace, portcullis::<folder>. Reads the sources under PORTCULLIS_SOURCE_DIR.
+// Each folder's code lives in its own namespace, portcullis::<folder>. Reads the sources under the source tree (testing::source_dir()).
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +13,8 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+
+#include "tests/support/process.hpp"
 
 namespace fs = std::filesystem;
 
@@ -90,7 +92,7 @@ bool is_source(const fs::path& p) { return p.extension() == ".hpp" || p.extensio
 }  // namespace
 
 TEST_CASE("every include in the source tree points down the layout", "[unit][layout]") {
-  const fs::path root = PORTCULLIS_SOURCE_DIR;
+  const fs::path root = portcullis::testing::source_dir();
   std::vector<std::string> problems;
   std::size_t files = 0;
   for (const auto& [folder, _] : allowed_includes()) {
@@ -111,7 +113,7 @@ TEST_CASE("every include in the source tree points down the layout", "[unit][lay
 }
 
 TEST_CASE("every folder holding product sources is in the layout table", "[unit][layout]") {
-  const fs::path root = PORTCULLIS_SOURCE_DIR;
+  const fs::path root = portcullis::testing::source_dir();
   const std::set<std::string> not_product{"tests", "bench", "examples", "docs"};
   for (const auto& dir : fs::directory_iterator(root)) {
     if (!dir.is_directory()) continue;

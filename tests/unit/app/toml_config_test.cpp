@@ -8,6 +8,7 @@
 
 #include "domain/platform_certificate.hpp"
 #include "domain/records.hpp"
+#include "tests/support/process.hpp"
 
 using namespace portcullis::domain;
 using namespace portcullis::app;
@@ -52,7 +53,7 @@ std::string read_file(const fs::path& path) {
   return out.str();
 }
 
-const fs::path source_dir = PORTCULLIS_SOURCE_DIR;
+const fs::path source_dir = portcullis::testing::source_dir();
 
 }  // namespace
 

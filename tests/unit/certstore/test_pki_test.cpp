@@ -29,7 +29,7 @@ TEST_CASE("the test PKI script makes every identity its README names", "[unit][c
   const portcullis::testing::TempDir temp("portcullis-pki");
   const fs::path& dir = temp.path();
 
-  std::string command = std::string("sh '") + PORTCULLIS_SOURCE_DIR + "/tests/data/gen-certs.sh' '" + dir.string() +
+  std::string command = std::string("sh '") + portcullis::testing::source_dir().string() + "/tests/data/gen-certs.sh' '" + dir.string() +
                         "' > '" + (dir / "log").string() + "' 2>&1";
   int rc = std::system(command.c_str());
   INFO(read_file(dir / "log").value_or("(no log)"));
