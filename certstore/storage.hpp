@@ -97,7 +97,7 @@ struct StoredAlert {
 // so a restart sends what is pending and nothing already delivered.
 struct StoredDelivery {
   std::int64_t alert_id = 0;
-  std::string event;     // "firing" | "resolved"
+  std::string event;     // "firing" | "escalated" | "resolved"
   std::string webhook;   // the webhook's URL
   std::string payload;   // the event as a JSON object, rendered when it happened
   std::string state;     // "pending" | "delivered" | "given_up" | "dropped"

@@ -22,7 +22,12 @@ void log_unsaved(const Status& st) {
 }  // namespace
 
 std::string_view to_string(AlertEvent event) noexcept {
-  return event == AlertEvent::firing ? "firing" : "resolved";
+  switch (event) {
+    case AlertEvent::firing: return "firing";
+    case AlertEvent::escalated: return "escalated";
+    case AlertEvent::resolved: return "resolved";
+  }
+  return "resolved";
 }
 
 AlertBook::AlertBook(certstore::Storage& storage, base::BlockingPool& pool, AlertBookOptions options)
@@ -113,11 +118,23 @@ void AlertBook::report(std::string_view check, std::string_view endpoint_id,
     if (!reported.insert(key).second) continue;  // the same finding twice in one report
     if (auto it = firing_.find(key); it != firing_.end()) {
       auto& a = alerts_.at(it->second);
+      const bool escalated =
+          f.severity == domain::AlertSeverity::critical && a.finding.severity != domain::AlertSeverity::critical;
       ++a.count;
       a.last_seen = when;
       a.check = std::string(check);
       a.finding = std::move(f);  // the latest words: found, fix and severity may change
       save(a);
+      if (escalated) {
+        // Whoever was told of a warning must hear that it became critical; a fall back to a
+        // warning is only recorded (the next event is its resolution).
+        const auto& g = a.finding;
+        log::alerts()->error("alert escalated check={} kind={} severity={} endpoint={} subject=\"{}\" found=\"{}\" "
+                             "fix=\"{}\" id={}",
+                             check, domain::to_string(g.kind), domain::to_string(g.severity), g.endpoint_id,
+                             g.subject, g.found, g.fix, a.id);
+        if (notifier_) notifier_->notify(a, AlertEvent::escalated);
+      }
       continue;
     }
     Alert a;

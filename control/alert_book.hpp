@@ -37,11 +37,13 @@ struct Alert {
   std::int64_t count = 1;        // times reported while firing
 };
 
-enum class AlertEvent { firing, resolved };
+// `escalated`: a firing alert's severity rose (warning -> critical) while it went on firing; the
+// episode and its id stay the same.
+enum class AlertEvent { firing, escalated, resolved };
 std::string_view to_string(AlertEvent event) noexcept;
 
-// Told of every firing and resolution, on the control thread, after the book has changed. Must
-// not block.
+// Told of every firing, escalation and resolution, on the control thread, after the book has
+// changed. Must not block.
 class AlertNotifier {
  public:
   virtual ~AlertNotifier() = default;

@@ -77,13 +77,14 @@ std::string slack_text(const json::object& e) {
     auto* v = e.if_contains(k);
     return v && v->is_string() ? std::string(v->as_string()) : std::string();
   };
-  const bool resolved = str("event") == "resolved";
+  const std::string event = str("event");
   std::string where = str("endpoint").empty() ? "platform" : "endpoint " + str("endpoint");
-  if (resolved) {
+  if (event == "resolved") {
     return fmt::format("Resolved: {} on {}: {}", str("kind"), where, str("subject"));
   }
-  return fmt::format("[{}] {} on {}: {}: expected {}, found {}. Fix: {}", str("severity"), str("kind"), where,
-                     str("subject"), str("expected").empty() ? "-" : str("expected"), str("found"), str("fix"));
+  return fmt::format("[{}]{} {} on {}: {}: expected {}, found {}. Fix: {}", str("severity"),
+                     event == "escalated" ? " Escalated:" : "", str("kind"), where, str("subject"),
+                     str("expected").empty() ? "-" : str("expected"), str("found"), str("fix"));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "base/blocking_pool.hpp"
 #include "certstore/sqlite_storage.hpp"
 #include "control/certificate_alerts.hpp"
+#include "control/webhooks.hpp"
 #include "tests/support/process.hpp"
 
 using namespace portcullis;
@@ -242,4 +243,41 @@ TEST_CASE("the certificate findings follow the thresholds", "[unit][control][ale
     f.served = {{certstore::CertSource::managed, {"app.example.com"}, days(80)}};
     CHECK(kinds().empty());
   }
+}
+
+TEST_CASE("a firing alert whose severity rises is escalated once, in the same episode; a fall back is only recorded",
+          "[unit][control][alerts]") {
+  portcullis::testing::TempDir dir;
+  Book b(dir.path() / "portcullis.db");
+  auto& book = *b.book;
+  auto expiring = [](AlertSeverity severity, std::string found) {
+    return AlertFinding{AlertKind::certificate_expiring, severity, "ep-1", "app.example.com",
+                        "a certificate valid for more than 14 days", std::move(found), "Renew it."};
+  };
+  using Events = std::vector<std::pair<std::int64_t, AlertEvent>>;
+
+  book.report("certificates", "ep-1", {expiring(AlertSeverity::warning, "10 days left")});
+  const auto id = book.list(AlertBook::StateFilter::firing).at(0).id;
+  b.now += 60;
+  book.report("certificates", "ep-1", {expiring(AlertSeverity::critical, "2 days left")});
+  CHECK(b.recorder.events == Events{{id, AlertEvent::firing}, {id, AlertEvent::escalated}});
+  auto firing = book.list(AlertBook::StateFilter::firing);
+  REQUIRE(firing.size() == 1);
+  CHECK(firing[0].id == id);
+  CHECK(firing[0].finding.severity == AlertSeverity::critical);
+
+  // Critical again: a repeat. Back to a warning: recorded, nobody told.
+  b.now += 60;
+  book.report("certificates", "ep-1", {expiring(AlertSeverity::critical, "1 day left")});
+  book.report("certificates", "ep-1", {expiring(AlertSeverity::warning, "renewed elsewhere?")});
+  CHECK(b.recorder.events.size() == 2);
+  CHECK(book.list(AlertBook::StateFilter::firing).at(0).finding.severity == AlertSeverity::warning);
+
+  // The webhook bodies say what happened.
+  const auto now_firing = book.list(AlertBook::StateFilter::firing);
+  const auto& alert = now_firing.at(0);
+  const auto body = webhook_json(alert, AlertEvent::escalated);
+  CHECK(body.find("\"event\":\"escalated\"") != std::string::npos);
+  CHECK(webhook_slack(body).find("Escalated: certificate_expiring on endpoint ep-1") != std::string::npos);
+  CHECK(webhook_slack(webhook_json(alert, AlertEvent::firing)).find("Escalated") == std::string::npos);
 }
