@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <chrono>
+#include <memory>
 
 #include <boost/asio/ip/address.hpp>
 
@@ -31,15 +33,29 @@ Task<std::unique_ptr<UpstreamConnection>> connect_upstream(Executor executor, co
   auto conn = std::make_unique<UpstreamConnection>(executor);
   error_code ec;
   auto address = asio::ip::make_address(target.host, ec);
-  conn->stream.expires_after(timeout);
+  // One deadline for the name's resolution and the connect together: a resolver that does not
+  // answer must not hold the request past upstream_connect_timeout.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   if (!ec) {
+    conn->stream.expires_at(deadline);
     auto [cec] = co_await conn->stream.async_connect(tcp::endpoint(address, target.port), task_tuple);
     if (cec) co_return nullptr;
   } else {
-    Resolver resolver(executor);
+    // The timer cancels the lookup at the deadline (the lookup runs on Asio's resolver thread and
+    // completes as operation_aborted). The timer holds the resolver weakly: a lookup that
+    // completed first leaves nothing for a late timer to touch.
+    auto resolver = std::make_shared<Resolver>(executor);
+    Timer limit(executor);
+    limit.expires_at(deadline);
+    limit.async_wait([weak = std::weak_ptr<Resolver>(resolver)](error_code wec) {
+      if (wec) return;
+      if (auto r = weak.lock()) r->cancel();
+    });
     const std::string port = std::to_string(target.port);
-    auto [rec, results] = co_await resolver.async_resolve(target.host, port, task_tuple);
+    auto [rec, results] = co_await resolver->async_resolve(target.host, port, task_tuple);
+    limit.cancel();
     if (rec) co_return nullptr;
+    conn->stream.expires_at(deadline);
     auto [cec, ep] = co_await conn->stream.async_connect(results, task_tuple);
     if (cec) co_return nullptr;
   }
