@@ -16,6 +16,9 @@ RouteDecision plain_decision(const RouteQuery& query, std::string host) {
     if (auto q = token.find('?'); q != std::string_view::npos) token = token.substr(0, q);
     decision.action = RouteAction::acme_challenge;
     decision.token = token;
+  } else if (host.empty()) {
+    // HTTP/1.0 may leave Host out; a redirect needs a name (a Location of "https:///" is none).
+    decision.action = RouteAction::bad_host;
   } else {
     // An IPv6 literal goes back into brackets; a target that is not origin-form becomes "/".
     std::string location = "https://";

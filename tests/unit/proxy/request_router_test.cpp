@@ -143,7 +143,9 @@ TEST_CASE("the router answers challenges and redirects on the plain listener", "
       {"IPv6 literal goes back into brackets", "[::1]:80", "/x", 443, A::redirect_https, "https://[::1]/x"},
       {"a target that is not origin-form becomes /", "app.example.com", "*", 443, A::redirect_https,
        "https://app.example.com/"},
-      {"HTTP/1.0 without Host redirects to an empty host", "", "/x", 443, A::redirect_https, "https:///x", 0, 10},
+      {"HTTP/1.0 without Host: no name to redirect to", "", "/x", 443, A::bad_host, "", 0, 10},
+      {"HTTP/1.0 without Host still gets its challenge token", "", "/.well-known/acme-challenge/t", 443,
+       A::acme_challenge, "t", 0, 10},
       {"HTTP/1.1 without Host", "", "/x", 443, A::bad_host, "", 0, 11},
   };
   const RouteTable routes = make_table();
