@@ -6,12 +6,16 @@
  *
  * Stops after N handshakes (default 1,000,000), S seconds (default 10), or SIGTERM/SIGINT, whichever
  * comes first. With --log, one line per handshake, written as it ends:
- *     START_EPOCH MS COVERS
+ *     START_EPOCH MS COVERS WAIT_MS
  * START_EPOCH: the wall-clock time (seconds, CLOCK_REALTIME) the connection was started; MS: from
  * the connect() to the end of the handshake, in milliseconds (CLOCK_MONOTONIC); COVERS: 1 when the
  * served certificate covers the SNI (X509_check_host: its subjectAltName, wildcards included), 0
  * when it does not, -1 when the connection or the handshake failed (MS is then the time until the
- * failure, at most the 5 s timeout). Prints a summary on stdout at the end:
+ * failure, at most the 5 s timeout); WAIT_MS: how long this client itself was runnable but waiting
+ * for a CPU during that handshake (the run_delay of /proc/self/schedstat; -1 where the kernel does
+ * not expose it): a long handshake with a small WAIT_MS was slow on the server's side, one whose
+ * WAIT_MS makes up most of it was the client's own (a neighbour on its CPU). Prints a summary on
+ * stdout at the end:
  *     {"count": handshakes done, "failed": .., "wrong_cert": .., "p50_ms": .., "p99_ms": .., "max_ms": ..}
  * (failures not in the percentiles). Exit status 0 when at least one handshake succeeded.
  *
@@ -113,6 +117,18 @@ done:
   return result;
 }
 
+/* This thread's total time waiting on a run queue, in ns (the second field of
+ * /proc/self/schedstat), or -1. */
+static long long run_delay_ns(int fd) {
+  char buf[128];
+  if (fd < 0) return -1;
+  ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  unsigned long long cpu = 0, delay = 0;
+  return sscanf(buf, "%llu %llu", &cpu, &delay) == 2 ? (long long)delay : -1;
+}
+
 static int by_value(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -182,12 +198,16 @@ int main(int argc, char **argv) {
   double *ms = malloc((size_t)(count < 1000000 ? count : 1000000) * sizeof *ms);
   long done = 0, ok = 0, failed = 0, wrong = 0, kept = count < 1000000 ? count : 1000000;
   if (!ms) { fprintf(stderr, "hs_probe: out of memory\n"); return 2; }
+  int schedstat = open("/proc/self/schedstat", O_RDONLY | O_CLOEXEC);
   double end = now(CLOCK_MONOTONIC) + duration;
   while (!stopping && done < count && now(CLOCK_MONOTONIC) < end) {
     const char *name = names[next_random() % (uint64_t)n];
+    long long waited0 = run_delay_ns(schedstat);
     double began = now(CLOCK_REALTIME), t0 = now(CLOCK_MONOTONIC);
     int r = handshake(ctx, &addr, name);
     double took = (now(CLOCK_MONOTONIC) - t0) * 1000;
+    long long waited1 = run_delay_ns(schedstat);
+    double waited = waited0 >= 0 && waited1 >= waited0 ? (double)(waited1 - waited0) / 1e6 : -1;
     if (r == -2) break;
     ++done;
     if (r < 0) ++failed;
@@ -196,9 +216,10 @@ int main(int argc, char **argv) {
       if (ok < kept) ms[ok] = took;
       ++ok;
     }
-    if (log) fprintf(log, "%.6f %.3f %d\n", began, took, r);
+    if (log) fprintf(log, "%.6f %.3f %d %.3f\n", began, took, r, waited);
   }
   if (log) fclose(log);
+  if (schedstat >= 0) close(schedstat);
   long m = ok < kept ? ok : kept;
   qsort(ms, (size_t)m, sizeof *ms, by_value);
   double p50 = m ? ms[m / 2] : 0, p99 = m ? ms[(long)(0.99 * (double)m) < m ? (long)(0.99 * (double)m) : m - 1] : 0;
