@@ -3,8 +3,8 @@
 // renewal_failing, certificate_expiring, transitional_expiring_unmanaged, rate_limited,
 // ca_unreachable. The findings are a pure function of what the catalog serves, what the
 // certificate manager knows of each endpoint's renewals, and the [alerts] thresholds; they are
-// evaluated at every change (an issuance ends, a reload, an upload) and once an hour, since an
-// expiry crosses a threshold with no event at all.
+// evaluated for every endpoint at a reload, an upload and once an hour (an expiry crosses a
+// threshold with no event at all), and for the endpoints an issuance attempt concerns when it ends.
 #pragma once
 
 #include <chrono>
