@@ -385,7 +385,8 @@ asio::awaitable<Result<Order>> AcmeClient::wait_order(std::string url) {
 }
 
 asio::awaitable<Result<Order>> AcmeClient::finalize(Order order, EVP_PKEY* certificate_key) {
-  auto csr = make_csr_der(certificate_key, order.names);
+  // Building and signing the CSR is an ECDSA signature: on the pool, not the control thread.
+  auto csr = co_await pool_.run([&] { return make_csr_der(certificate_key, order.names); });
   if (!csr) co_return with_step(csr, "finalize", order.finalize);
   json::object payload{{"csr", base64url_encode(*csr)}};
   auto response = co_await post_as_account("finalize", order.finalize, json::serialize(payload));

@@ -215,10 +215,14 @@ asio::awaitable<Result<IssuedCertificate>> Issuer::issue(IssueRequest request) {
   }
   if (!order) {
     // Persist the key and the intent before the CA hears of the order.
-    auto key = co_await pool_.run([] { return certstore::pem::generate_p256(); });
-    if (!key) co_return tl::unexpected(key.error().with_context("issue " + endpoint));
-    stored = StoredOrder{endpoint, "", names, "new", certstore::pem::to_pem(key->get()), request.replaces,
-                         unix_now(), unix_now()};
+    // The key and its PEM on the pool: the control thread does no key work.
+    auto key_pem = co_await pool_.run([]() -> Result<SecretBytes> {
+      auto key = certstore::pem::generate_p256();
+      if (!key) return tl::unexpected(key.error());
+      return certstore::pem::to_pem(key->get());
+    });
+    if (!key_pem) co_return tl::unexpected(key_pem.error().with_context("issue " + endpoint));
+    stored = StoredOrder{endpoint, "", names, "new", std::move(*key_pem), request.replaces, unix_now(), unix_now()};
     auto put = co_await pool_.store([&] { return storage_.put_order(*stored); });
     if (!put) co_return tl::unexpected(put.error().with_context("issue " + endpoint));
     auto created = co_await client_.new_order(names, request.replaces);
@@ -230,7 +234,7 @@ asio::awaitable<Result<IssuedCertificate>> Issuer::issue(IssueRequest request) {
     auto updated = co_await pool_.store([&] { return storage_.put_order(*stored); });
     if (!updated) co_return tl::unexpected(updated.error().with_context("issue " + endpoint));
   }
-  auto certificate_key = certstore::pem::parse_private_key(stored->cert_key_pem);
+  auto certificate_key = co_await pool_.run([&] { return certstore::pem::parse_private_key(stored->cert_key_pem); });
   if (!certificate_key) co_return tl::unexpected(certificate_key.error().with_context("issue " + endpoint + ": stored order key"));
 
   auto persist_status = [&](const std::string& status) -> asio::awaitable<Status> {

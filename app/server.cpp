@@ -186,7 +186,7 @@ Status Server::start_alerts() {
   certificates_->set_alert_sink(alerts_.get());
   certificate_alerts_ =
       std::make_unique<control::CertificateAlerts>(control_, *alerts_, *catalog_, *certificates_, *transitional_);
-  certificates_->set_on_change([this] { certificate_alerts_->evaluate(); });
+  certificates_->set_on_change([this](const std::string& id) { certificate_alerts_->evaluate(id); });
   certificate_alerts_->configure(config_);
   webhooks_->start();
   certificate_alerts_->start();

@@ -617,6 +617,49 @@ portcullis_hot_swap() {
   log "portcullis: hot swap $rps req/s, $swaps swaps, $(( ${non2xx:-0} + ${sock:-0} )) failed requests"
 }
 
+# The C handshake client (tools/hs_probe.c): new connection and full TLS 1.3 handshake each, no
+# resumption, random SNI from a names file, one line per handshake. Compiled once per run; returns
+# 1 when it does not compile (libssl-dev missing).
+HS_PROBE=""
+build_hs_probe() {
+  [ -n "$HS_PROBE" ] && return 0
+  cc -O2 -o "$TMP/hs_probe" "$HERE/tools/hs_probe.c" -lssl -lcrypto 2>"$RESULTS_DIR/logs/hs_probe-build.txt" || return 1
+  HS_PROBE=$TMP/hs_probe
+}
+
+# during_start LOG PORT NAMES SECONDS: hs_probe handshaking back to back with random NAMES on
+# LOAD_CPU, bounded by SECONDS, one line per handshake into LOG ("start_epoch ms covers"); returns
+# once its first handshake is logged, 1 when none is within STARTUP_DEADLINE. Sets DURING_PID.
+# A line's fourth field is the client's own wait for a CPU during that handshake (ms).
+DURING_PID=""
+during_start() {
+  local log=$1 port=$2 names=$3 seconds=$4 deadline=$((SECONDS + STARTUP_DEADLINE))
+  : >"$log"
+  spawn "$log.summary" taskset -c "$LOAD_CPU" "$HS_PROBE" --port "$port" --names "$names" \
+    --duration "$seconds" --log "$log"
+  DURING_PID=$LAST_PID
+  until [ -s "$log" ]; do
+    if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$DURING_PID" 2>/dev/null; then
+      during_stop; return 1
+    fi
+    sleep 0.01
+  done
+}
+
+# during_stop: stops the background client (SIGTERM: it ends the handshake in flight and exits).
+during_stop() {
+  [ -n "$DURING_PID" ] || return 0
+  stop_pids "$DURING_PID"; forget_pids "$DURING_PID"; DURING_PID=""
+}
+
+# longest_after LOG EPOCH: of the handshakes of a during_start LOG that ended at or after EPOCH (a
+# failed one counts with the time until it failed): the longest (ms), the longest less the client's
+# own wait for a CPU during it (ms), and how many failed.
+longest_after() {
+  awk -v t="$2" '$1 + $2 / 1000 >= t {if ($2 > m) m = $2; w = $4 > 0 ? $4 : 0; if ($2 - w > n) n = $2 - w; if ($3 < 0) f++}
+                 END {printf "%.2f %.2f %d\n", m, n, f}' "$1"
+}
+
 # Many certificates: MANY_CERTS certificates (one shared ECDSA key, names hNNNNNN.many.example.test)
 # in a certificate folder ([[certificate_dir]]). Measures start-up time, RSS, handshake latency with
 # random SNI (and that the served certificate matches it), then MANY_SWAPS swaps' publish time and
@@ -634,6 +677,7 @@ portcullis_many_certs() {
   if ! cc -O2 -o "$dir/certgen" "$HERE/tools/certgen.c" -lcrypto 2>"$out/certgen-build.txt"; then
     skip "many certificates: bench/tools/certgen.c did not compile (libssl-dev missing?)"; return 0
   fi
+  build_hs_probe || { skip "many certificates: bench/tools/hs_probe.c did not compile (libssl-dev missing?)"; return 0; }
   log "generating $MANY_CERTS certificates"
   # One combined PEM (certificate and key) per name in a certificate folder, $dir/certs.
   timeout 300 "$dir/certgen" --dir "$dir" "$MANY_CERTS" many.example.test >"$dir/extra.toml" 2>"$out/certgen.txt" \
@@ -641,8 +685,9 @@ portcullis_many_certs() {
   # Baseline: the same client against the one-certificate config.
   PORTCULLIS_CONF=$TMP/portcullis/bench.toml
   start_proxy portcullis "$out/portcullis-one.log" || { skip "many certificates: portcullis did not start"; return 0; }
-  python3 "$HERE/tools/tls_probe.py" latency --port "$PORT_PORTCULLIS" --sni "$SNI_ECDSA" \
-    --count 500 >"$out/one.json" 2>>"$out/probe.err" || true
+  echo "$SNI_ECDSA" >"$dir/one-name.txt"
+  taskset -c "$LOAD_CPU" "$HS_PROBE" --port "$PORT_PORTCULLIS" --names "$dir/one-name.txt" \
+    --count 500 --duration 60 >"$out/one.json" 2>>"$out/probe.err" || true
   stop_proxy
   local conf=$dir/many.toml
   echo "[[endpoint]]
@@ -662,8 +707,8 @@ managed_https = false" >>"$dir/extra.toml"
   emit "$r" portcullis many_load_s "$(awk -v a="$t0n" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')"
   emit "$r" portcullis many_certs "$MANY_CERTS"
   emit "$r" portcullis many_rss_mib "$(( $(rss_kib "$PROXY_MAIN") / 1024 ))"
-  python3 "$HERE/tools/tls_probe.py" latency --port "$PORT_PORTCULLIS" --names "$dir/names.txt" \
-    --count 2000 >"$out/many.json" 2>>"$out/probe.err" || true
+  taskset -c "$LOAD_CPU" "$HS_PROBE" --port "$PORT_PORTCULLIS" --names "$dir/names.txt" \
+    --count 2000 --duration 60 >"$out/many.json" 2>>"$out/probe.err" || true
   python3 - "$out/one.json" "$out/many.json" "$RESULTS_DIR/raw.csv" "$r" <<'EOF'
 import json, sys
 one, many, raw, r = sys.argv[1:]
@@ -673,7 +718,8 @@ try:
 except Exception: pass
 try:
     m = json.load(open(many))
-    rows += [("many_hs_p50_ms", m["p50_ms"]), ("many_hs_p99_ms", m["p99_ms"]), ("many_sni_wrong", m["wrong_cert"])]
+    rows += [("many_hs_p50_ms", m["p50_ms"]), ("many_hs_p99_ms", m["p99_ms"]), ("many_hs_max_ms", m["max_ms"]),
+             ("many_hs_max_less_wait_ms", m["max_less_wait_ms"]), ("many_sni_wrong", m["wrong_cert"])]
 except Exception: pass
 with open(raw, "a") as f:
     for k, v in rows: f.write(f"{r},portcullis,{k},{v}\n")
@@ -681,22 +727,34 @@ EOF
   # Swaps with everything loaded: the first name gets a fresh certificate (same key), written to
   # a temporary name in the folder and renamed over its file, as an operator updates one; no
   # signal. Publish time: from the rename until a handshake is served it (median of the swaps).
-  local first i publish=() worst=() swaps=${MANY_SWAPS:-5}
+  # The C client handshakes with random names throughout each swap (tools/hs_probe.c); the longest
+  # of its handshakes that ended after the rename is the stall figure, many_hs_max_ms its floor.
+  local first i t publish=() worst=() worst_less=() swaps=${MANY_SWAPS:-5} ok longest
   first=$(head -1 "$dir/names.txt")
   for i in $(seq 1 "$swaps"); do
     "$dir/certgen" --one "$dir" "$first" $((999999000 + i)) >/dev/null 2>>"$out/certgen.txt" || break
     [ -s "$dir/one.pem" ] || break
     cp "$dir/one.pem" "$dir/certs/.swap.tmp"
+    during_start "$out/during-$i.txt" "$PORT_PORTCULLIS" "$dir/names.txt" $((MANY_SWAP_DEADLINE + 10)) || break
+    ok=1
     python3 "$HERE/tools/tls_probe.py" publish --port "$PORT_PORTCULLIS" --sni "$first" \
       --expect "$dir/one.crt" --deadline "$MANY_SWAP_DEADLINE" --rename "$dir/certs/.swap.tmp:$dir/certs/000000.pem" \
-      --during-names "$dir/names.txt" \
-      >"$out/swap-$i.txt" 2>>"$out/probe.err" || break
-    publish+=("$(head -1 "$out/swap-$i.txt")")
-    worst+=("$(sed -n 2p "$out/swap-$i.txt")")
+      --served-at "$out/served-$i.txt" >"$out/swap-$i.txt" 2>>"$out/probe.err" || ok=0
+    sleep 0.5  # handshakes right after the publish count too
+    during_stop
+    [ "$ok" = 1 ] || break
+    t=$(head -1 "$out/swap-$i.txt")
+    publish+=("$t")
+    # The rename's time: the first handshake served the new certificate, less the publish time.
+    longest=$(longest_after "$out/during-$i.txt" "$(awk -v s="$(cat "$out/served-$i.txt")" -v t="$t" \
+                'BEGIN {printf "%.6f", s - t / 1000}')")
+    worst+=("${longest%% *}"); longest=${longest#* }; worst_less+=("${longest%% *}")
+    log "portcullis: swap $i published in $t ms; longest handshake meanwhile ${worst[-1]} ms (${worst_less[-1]} ms less the client's own wait for a CPU)"
   done
   if [ ${#publish[@]} -eq "$swaps" ]; then
     emit "$r" portcullis many_swap_publish_ms "$(printf '%s\n' "${publish[@]}" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
     emit "$r" portcullis many_swap_hs_max_ms "$(printf '%s\n' "${worst[@]}" | sort -g | tail -1)"
+    emit "$r" portcullis many_swap_hs_max_less_wait_ms "$(printf '%s\n' "${worst_less[@]}" | sort -g | tail -1)"
   else
     skip "many certificates: swap $((${#publish[@]} + 1)) was not served within ${MANY_SWAP_DEADLINE} s of its rename"
   fi
@@ -767,6 +825,7 @@ portcullis_store_start() {
   if ! cc -O2 -o "$d/certgen" "$HERE/tools/certgen.c" -lcrypto 2>"$out/certgen-build.txt"; then
     skip "start from the store: bench/tools/certgen.c did not compile (libssl-dev missing?)"; return 0
   fi
+  build_hs_probe || { skip "start from the store: bench/tools/hs_probe.c did not compile (libssl-dev missing?)"; return 0; }
   log "generating $MANY_CERTS certificates for the store"
   timeout 600 "$d/certgen" --store "$d/gen" "$MANY_CERTS" store.example.test 90 2>"$out/certgen.txt" \
     || { skip "start from the store: certificate generation failed"; return 0; }
@@ -830,8 +889,10 @@ portcullis_store_start() {
     log "portcullis: no \"certificates verified\" line within ${MANY_START_DEADLINE} s"
   fi
   emit "$r" portcullis store_rss_mib "$(( $(rss_kib "$pid") / 1024 ))"
-  taskset -c "$LOAD_CPU" python3 "$HERE/tools/tls_probe.py" latency --port "$https" --names "$d/gen/names.txt" \
-    --count 2000 >"$out/latency.json" 2>>"$out/probe.err" || true
+  # The C client's latency with random stored names and nothing else happening: its longest
+  # handshake (store_hs_max_ms) is the floor under the stall figures below.
+  taskset -c "$LOAD_CPU" "$HS_PROBE" --port "$https" --names "$d/gen/names.txt" \
+    --count 2000 --duration 60 >"$out/latency.json" 2>>"$out/probe.err" || true
   python3 - "$out/latency.json" "$RESULTS_DIR/raw.csv" "$r" <<'PY'
 import json, sys
 path, raw, r = sys.argv[1:]
@@ -841,24 +902,34 @@ except Exception:
     sys.exit(0)
 with open(raw, "a") as f:
     for k, v in (("store_hs_p50_ms", m["p50_ms"]), ("store_hs_p99_ms", m["p99_ms"]), ("store_hs_max_ms", m["max_ms"]),
-                 ("store_sni_wrong", m["wrong_cert"])):
+                 ("store_hs_max_less_wait_ms", m["max_less_wait_ms"]), ("store_sni_wrong", m["wrong_cert"])):
         f.write(f"{r},portcullis,{k},{v}\n")
 PY
   # One issued certificate published, STORE_PUBLISHES times: an endpoint created through the admin
   # API and ordered from Pebble; the probe handshakes for its name every 5 ms until it is served,
-  # and a second client with random stored names logs every handshake it makes meanwhile.
-  local i name publish=() served=() requested=() worst=() created=() times
+  # and the C client (tools/hs_probe.c) handshakes back to back with random stored names
+  # throughout, logging every handshake.
+  local i name publish=() served=() requested=() worst=() worst_less=() created=() times ok
   for i in $(seq 1 "$STORE_PUBLISHES"); do
     name="n$i.publish.example.test"
-    if ! taskset -c "$LOAD_CPU" python3 "$HERE/tools/tls_probe.py" publish --port "$https" --sni "$name" --expect-name \
-           --post "http://127.0.0.1:$admin/api/v1/endpoints" --token-file "$d/data/admin-token" \
-           --body "{\"id\": \"pub-$i\", \"hostnames\": [\"$name\"], \"upstreams\": [\"127.0.0.1:$PORT_UPSTREAM\"]}" \
-           --deadline "$STORE_PUBLISH_DEADLINE" --interval 0.005 --during-names "$d/gen/names.txt" \
-           --served-at "$out/served-$i.txt" --during-log "$out/during-$i.txt" >"$out/publish-$i.txt" 2>>"$out/probe.err"; then
+    if ! during_start "$out/during-$i.txt" "$https" "$d/gen/names.txt" $((STORE_PUBLISH_DEADLINE + 10)); then
+      log "portcullis: endpoint pub-$i: the background client made no handshake"; continue
+    fi
+    ok=1
+    taskset -c "$LOAD_CPU" python3 "$HERE/tools/tls_probe.py" publish --port "$https" --sni "$name" --expect-name \
+      --post "http://127.0.0.1:$admin/api/v1/endpoints" --token-file "$d/data/admin-token" \
+      --body "{\"id\": \"pub-$i\", \"hostnames\": [\"$name\"], \"upstreams\": [\"127.0.0.1:$PORT_UPSTREAM\"]}" \
+      --deadline "$STORE_PUBLISH_DEADLINE" --interval 0.005 \
+      --served-at "$out/served-$i.txt" >"$out/publish-$i.txt" 2>>"$out/probe.err" || ok=0
+    sleep 0.5  # handshakes right after the publish count too
+    during_stop
+    if [ "$ok" = 0 ]; then
       log "portcullis: endpoint pub-$i: its certificate was not served within ${STORE_PUBLISH_DEADLINE} s"; continue
     fi
     requested+=("$(head -1 "$out/publish-$i.txt")")
-    created+=("$(sed -n 2p "$out/publish-$i.txt")")
+    # The longest background handshake that ended after the request (served less the request's ms).
+    created+=("$(longest_after "$out/during-$i.txt" "$(awk -v s="$(cat "$out/served-$i.txt")" \
+                   -v t="${requested[-1]}" 'BEGIN {printf "%.6f", s - t / 1000}')" | cut -d' ' -f1)")
     # From the log: publish_ms of "certificate issued"; from the issuer's "issued" line (the
     # certificate stored, the publish next) to the first handshake served it; and the longest
     # background handshake that ended after "issuance started" (the issuance and the publish).
@@ -881,12 +952,15 @@ if started is None or issued is None or publish is None:
     sys.exit(1)
 served = float(open(served_file).read())
 during = [tuple(map(float, l.split())) for l in open(during_file) if l.strip()]
-worst = max((ms for began, ms in during if began + ms / 1000 >= started), default=0.0)
-print(publish, f"{(served - issued) * 1000:.1f}", f"{worst:.2f}")
+after = [(ms, max(wait, 0.0)) for began, ms, covers, wait in during if began + ms / 1000 >= started]
+worst = max((ms for ms, wait in after), default=0.0)
+worst_less = max((ms - wait for ms, wait in after), default=0.0)
+print(publish, f"{(served - issued) * 1000:.1f}", f"{worst:.2f}", f"{worst_less:.2f}")
 PY
     ) || { log "portcullis: endpoint pub-$i: no issuance lines in the log"; continue; }
-    read -r t_publish t_served t_worst <<<"$times"
-    publish+=("$t_publish"); served+=("$t_served"); worst+=("$t_worst")
+    read -r t_publish t_served t_worst t_worst_less <<<"$times"
+    publish+=("$t_publish"); served+=("$t_served"); worst+=("$t_worst"); worst_less+=("$t_worst_less")
+    log "portcullis: pub-$i served $t_served ms after \"issued\" (publish step $t_publish ms); longest handshake during the issuance and publish $t_worst ms ($t_worst_less ms less the client's own wait for a CPU), during the creation ${created[-1]} ms"
   done
   stop_pids $all; forget_pids $all
   emit "$r" portcullis store_published "${#requested[@]}"
@@ -894,6 +968,7 @@ PY
   emit_median_worst "$r" store_publish_step_ms "${publish[@]}"
   emit_median_worst "$r" store_publish_request_ms "${requested[@]}"
   emit_median_worst "$r" store_publish_hs_max_ms "${worst[@]}"
+  emit_median_worst "$r" store_publish_hs_max_less_wait_ms "${worst_less[@]}"
   emit_median_worst "$r" store_create_hs_max_ms "${created[@]}"
   [ ${#requested[@]} -gt 0 ] || skip "start from the store: no new endpoint's certificate was served (logs/store)"
   log "portcullis: start from the store ${load} s with $filled certificates; ${#requested[@]}/$STORE_PUBLISHES published"

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "base/hostname.hpp"
 #include "base/logging.hpp"
 
 namespace portcullis::control {
@@ -133,47 +134,47 @@ CertificateAlerts::~CertificateAlerts() = default;
 
 void CertificateAlerts::configure(const domain::Config& config) {
   endpoints_ = config.endpoints;
+  by_id_.clear();
+  by_parent_.clear();
+  for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+    by_id_.emplace(endpoints_[i].id, i);
+    for (const auto& hostname : endpoints_[i].hostnames) by_parent_[std::string(base::parent_of(hostname))].push_back(i);
+  }
   thresholds_.expiring_days = config.alerts.expiring_days;
   thresholds_.renewal_failures = config.alerts.renewal_failures;
   directory_ = config.acme.enabled ? config.acme.directory : std::string();
   evaluate();
 }
 
-void CertificateAlerts::evaluate() {
-  const auto now = certstore::Clock::now();
-  const auto snapshot = catalog_.current();
-  std::set<std::string> reported;
-  for (const auto& ep : endpoints_) {
-    CertificateFacts facts;
-    facts.endpoint_id = ep.id;
-    facts.hostnames = ep.hostnames;
-    const auto status = certificates_.status(ep.id);
-    facts.managed = status.managed;
-    facts.renewal = status.renewal;
-    facts.last_failure = status.last_failure;
-    if (const auto* stored = catalog_.stored(ep.id); stored && stored->bundle->source() == certstore::CertSource::managed) {
-      facts.managed_not_after = stored->bundle->not_after();
-    }
-    if (auto t = transitional_.current(ep.id)) facts.transitional_not_after = t->not_after;
-    std::map<const certstore::CertBundle*, std::size_t> seen;
-    for (const auto& hostname : ep.hostnames) {
-      const std::string probe = hostname.starts_with("*.") ? "wildcard-name" + hostname.substr(1) : hostname;
-      const auto* bundle = snapshot->select(probe);
-      if (!bundle || (bundle->source() != certstore::CertSource::managed &&
-                      bundle->source() != certstore::CertSource::transitional)) {
-        continue;
-      }
-      auto [it, fresh] = seen.emplace(bundle, facts.served.size());
-      if (fresh) facts.served.push_back({bundle->source(), {}, bundle->not_after()});
-      facts.served[it->second].hostnames.push_back(hostname);
-    }
-    sink_.report(check_name, ep.id, certificate_findings(facts, thresholds_, now));
-    reported.insert(ep.id);
+void CertificateAlerts::report_endpoint(const domain::EndpointConfig& ep, const certstore::CertSnapshot& snapshot,
+                                        certstore::Clock::time_point now) {
+  CertificateFacts facts;
+  facts.endpoint_id = ep.id;
+  facts.hostnames = ep.hostnames;
+  const auto status = certificates_.status(ep.id);
+  facts.managed = status.managed;
+  facts.renewal = status.renewal;
+  facts.last_failure = status.last_failure;
+  if (const auto* stored = catalog_.stored(ep.id); stored && stored->bundle->source() == certstore::CertSource::managed) {
+    facts.managed_not_after = stored->bundle->not_after();
   }
-  for (const auto& id : reported_) {
-    if (!reported.contains(id)) sink_.forget_endpoint(id);
+  if (auto t = transitional_.current(ep.id)) facts.transitional_not_after = t->not_after;
+  std::map<const certstore::CertBundle*, std::size_t> seen;
+  for (const auto& hostname : ep.hostnames) {
+    const std::string probe = hostname.starts_with("*.") ? "wildcard-name" + hostname.substr(1) : hostname;
+    const auto* bundle = snapshot.select(probe);
+    if (!bundle || (bundle->source() != certstore::CertSource::managed &&
+                    bundle->source() != certstore::CertSource::transitional)) {
+      continue;
+    }
+    auto [it, fresh] = seen.emplace(bundle, facts.served.size());
+    if (fresh) facts.served.push_back({bundle->source(), {}, bundle->not_after()});
+    facts.served[it->second].hostnames.push_back(hostname);
   }
-  reported_ = std::move(reported);
+  sink_.report(check_name, ep.id, certificate_findings(facts, thresholds_, now));
+}
+
+void CertificateAlerts::report_platform() {
   std::vector<AlertFinding> platform;
   if (!certificates_.ca_unreachable().empty() && !directory_.empty()) {
     platform.push_back(AlertFinding{AlertKind::ca_unreachable, AlertSeverity::critical, "", directory_,
@@ -182,6 +183,40 @@ void CertificateAlerts::evaluate() {
                                     "page; issuance and renewals resume by themselves once it answers."});
   }
   sink_.report(check_name, "", std::move(platform));
+}
+
+void CertificateAlerts::evaluate() {
+  const auto now = certstore::Clock::now();
+  const auto snapshot = catalog_.current();
+  std::set<std::string> reported;
+  for (const auto& ep : endpoints_) {
+    report_endpoint(ep, *snapshot, now);
+    reported.insert(ep.id);
+  }
+  for (const auto& id : reported_) {
+    if (!reported.contains(id)) sink_.forget_endpoint(id);
+  }
+  reported_ = std::move(reported);
+  report_platform();
+}
+
+void CertificateAlerts::evaluate(const std::string& endpoint_id) {
+  const auto now = certstore::Clock::now();
+  const auto snapshot = catalog_.current();
+  if (auto found = by_id_.find(endpoint_id); found != by_id_.end()) {
+    const auto& changed = endpoints_[found->second];
+    // Its own names are its own (a name belongs to one endpoint); a wildcard among them may also
+    // serve the names one label below it, which other endpoints hold.
+    std::set<std::size_t> affected{found->second};
+    for (const auto& name : changed.hostnames) {
+      if (!base::is_wildcard(name)) continue;
+      if (auto under = by_parent_.find(name.substr(2)); under != by_parent_.end()) {
+        affected.insert(under->second.begin(), under->second.end());
+      }
+    }
+    for (auto i : affected) report_endpoint(endpoints_[i], *snapshot, now);
+  }
+  report_platform();
 }
 
 void CertificateAlerts::start() { tasks_.spawn("certificate alerts", timer_loop()); }

@@ -3,8 +3,8 @@
 // renewal_failing, certificate_expiring, transitional_expiring_unmanaged, rate_limited,
 // ca_unreachable. The findings are a pure function of what the catalog serves, what the
 // certificate manager knows of each endpoint's renewals, and the [alerts] thresholds; they are
-// evaluated at every change (an issuance ends, a reload, an upload) and once an hour, since an
-// expiry crosses a threshold with no event at all.
+// evaluated for every endpoint at a reload, an upload and once an hour (an expiry crosses a
+// threshold with no event at all), and for the endpoints an issuance attempt concerns when it ends.
 #pragma once
 
 #include <chrono>
@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -70,12 +71,19 @@ class CertificateAlerts {
   void configure(const domain::Config& config);
   // Looks at every endpoint now and reports each one's complete findings.
   void evaluate();
+  // After an issuance attempt for one endpoint: reports the complete findings of that endpoint and
+  // of those whose names a wildcard of its may serve, and the platform-wide ones; the other
+  // endpoints' findings cannot have changed. Costs what those endpoints cost, not what all do.
+  void evaluate(const std::string& endpoint_id);
   // Starts the hourly evaluation; shutdown() ends it.
   void start();
   boost::asio::awaitable<void> shutdown();
 
  private:
   boost::asio::awaitable<void> timer_loop();
+  void report_endpoint(const domain::EndpointConfig& ep, const certstore::CertSnapshot& snapshot,
+                       certstore::Clock::time_point now);
+  void report_platform();
 
   boost::asio::io_context& control_;
   AlertSink& sink_;
@@ -83,6 +91,8 @@ class CertificateAlerts {
   CertificateManager& certificates_;
   TransitionalCertificates& transitional_;
   std::vector<domain::EndpointConfig> endpoints_;
+  std::unordered_map<std::string, std::size_t> by_id_;                   // id -> index in endpoints_
+  std::unordered_map<std::string, std::vector<std::size_t>> by_parent_;  // parent_of(hostname) -> indices
   CertificateThresholds thresholds_;
   std::string directory_;
   std::set<std::string> reported_;  // endpoint ids reported last time

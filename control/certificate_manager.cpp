@@ -393,7 +393,7 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
     } else if (code == Errc::acme) {
       ca_unreachable_.clear();  // the CA answered
     }
-    if (on_change_) on_change_();
+    if (on_change_) on_change_(endpoint_id);
     wake();
     co_return;
   }
@@ -416,7 +416,7 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
                       "publish_ms={:.2f}",
                       endpoint_id, stored.serial_hex, stored.not_after_unix, elapsed.count(), publish.count());
   }
-  if (on_change_) on_change_();
+  if (on_change_) on_change_(endpoint_id);
   wake();
 }
 

@@ -87,9 +87,11 @@ class CertificateManager {
   // The admin API's renew: see acme::RenewalScheduler::renew_now; wakes the schedule loop.
   Status renew_now(const std::string& endpoint_id, bool force);
 
-  // Called on the control thread after every issuance attempt has ended (issued or failed), for
-  // the certificate alerts. May be empty.
-  void set_on_change(std::function<void()> on_change) { on_change_ = std::move(on_change); }
+  // Called on the control thread after every issuance attempt has ended (issued or failed), with
+  // the endpoint's id, for the certificate alerts. May be empty.
+  void set_on_change(std::function<void(const std::string& endpoint_id)> on_change) {
+    on_change_ = std::move(on_change);
+  }
   // The ids of the endpoints tracked now (with the platform wildcard's, when ordered).
   std::vector<std::string> managed_ids() const;
   // The last issuance attempt failed to reach the CA (network error or timeout): its words. Empty
@@ -177,7 +179,7 @@ class CertificateManager {
   std::map<std::string, std::string> challenge_choices_;
   std::map<std::string, Errc> last_failure_;  // endpoint id -> the code of its last failure, until a success
   std::string ca_unreachable_;
-  std::function<void()> on_change_;  // endpoint id -> the last attempt's challenge choice and why
+  std::function<void(const std::string&)> on_change_;  // endpoint id -> the last attempt's challenge choice and why
   // Last member: destroyed first. Its tasks use every member above; shutdown() ends them.
   base::TaskGroup tasks_;
 };

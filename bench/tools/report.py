@@ -51,10 +51,13 @@ EXTRA = [
     ("many_rss_mib", "… RSS with them loaded", lambda v: f"{v:,.0f} MiB"),
     ("many_hs_p50_ms", "… handshake latency p50, random SNI among them", ms_fmt),
     ("many_hs_p99_ms", "… handshake latency p99, random SNI among them", ms_fmt),
+    ("many_hs_max_ms", "… longest of those handshakes (the C client's floor for the swap's stall figure)", ms_fmt),
+    ("many_hs_max_less_wait_ms", "… the same less the client's own wait for a CPU during it", ms_fmt),
     ("one_hs_p50_ms", "… same client, one certificate (baseline), p50", ms_fmt),
     ("many_sni_wrong", "… handshakes that got a certificate not matching the SNI (must be 0)", int_fmt),
     ("many_swap_publish_ms", "… swap publish time with them loaded", ms_fmt),
-    ("many_swap_hs_max_ms", "… longest handshake during that swap", ms_fmt),
+    ("many_swap_hs_max_ms", "… longest handshake during the swaps (random names, C client)", ms_fmt),
+    ("many_swap_hs_max_less_wait_ms", "… the same less the client's own wait for a CPU during it", ms_fmt),
     ("store_certs", "endpoints with their managed certificate in the SQLite store (ACME on, local Pebble)", int_fmt),
     ("store_load_s", "… time from start to the first correct handshake for a random stored name", lambda v: f"{v:.2f} s"),
     ("store_verified_s", "… background verification of every stored certificate (\"certificates verified\")",
@@ -63,7 +66,8 @@ EXTRA = [
     ("store_rss_mib", "… RSS with them loaded and verified", lambda v: f"{v:,.0f} MiB"),
     ("store_hs_p50_ms", "… handshake latency p50, random SNI among them", ms_fmt),
     ("store_hs_p99_ms", "… handshake latency p99, random SNI among them", ms_fmt),
-    ("store_hs_max_ms", "… longest of those handshakes (this client's floor for the stall figure below)", ms_fmt),
+    ("store_hs_max_ms", "… longest of those handshakes (the C client's floor for the stall figure below)", ms_fmt),
+    ("store_hs_max_less_wait_ms", "… the same less the client's own wait for a CPU during it", ms_fmt),
     ("store_sni_wrong", "… handshakes that got a certificate not matching the SNI (must be 0)", int_fmt),
     ("store_published", "… endpoints created through the admin API whose certificate was issued and served", int_fmt),
     ("store_publish_ms", "… one issued certificate published: stored (\"issued\" logged) → first handshake served it (5 ms polls), median", ms_fmt),
@@ -74,6 +78,8 @@ EXTRA = [
     ("store_publish_request_ms_worst", "… the same, worst", ms_fmt),
     ("store_publish_hs_max_ms", "… longest handshake, random stored names, during one issuance and publish, median", ms_fmt),
     ("store_publish_hs_max_ms_worst", "… the same, worst", ms_fmt),
+    ("store_publish_hs_max_less_wait_ms", "… longest handshake less the client's own wait for a CPU during it, median", ms_fmt),
+    ("store_publish_hs_max_less_wait_ms_worst", "… the same, worst", ms_fmt),
     ("store_create_hs_max_ms", "… longest handshake during the whole creation (admin API request → served), median", ms_fmt),
     ("store_create_hs_max_ms_worst", "… the same, worst", ms_fmt),
     ("storm_endpoints", "renewal storm: managed endpoints due at once (local Pebble)", int_fmt),
@@ -106,11 +112,25 @@ TARGETS = {
 }
 
 
-def target_cell(key, value):
-    """"≤ 5 s ✓" or "≤ 5 s ✗" for a bounded measure, "" otherwise."""
+# Stall figures and the same client's longest handshake with nothing happening (its floor): the
+# target is judged only when the floor is below it, and the floor is shown beside the verdict.
+FLOORS = {
+    "store_publish_hs_max_ms": "store_hs_max_ms",
+    "store_publish_hs_max_ms_worst": "store_hs_max_ms",
+    "many_swap_hs_max_ms": "many_hs_max_ms",
+}
+
+
+def target_cell(key, value, floor=None):
+    """"≤ 5 s ✓" or "≤ 5 s ✗" for a bounded measure, "" otherwise. For a stall figure, its client's
+    floor beside it, and no verdict when the floor is above the target."""
     if key not in TARGETS:
         return ""
     limit, text = TARGETS[key]
+    if key in FLOORS and floor is not None:
+        if floor > limit:
+            return f"{text}: not measurable, the client's floor is {floor:.2f} ms"
+        return f"{text} {'✓' if value <= limit else '✗'} (client floor {floor:.2f} ms)"
     return f"{text} {'✓' if value <= limit else '✗'}"
 
 
@@ -196,7 +216,8 @@ def main():
         if s is None:
             continue
         cell = fmt(s[0]) + (f" ({bare(fmt(s[1]))}–{bare(fmt(s[2]))})" if s[3] > 1 else "")
-        extra_lines.append(f"| {label} | {cell} | {target_cell(key, s[0])} |")
+        floor = stats("portcullis", FLOORS[key]) if key in FLOORS else None
+        extra_lines.append(f"| {label} | {cell} | {target_cell(key, s[0], floor[0] if floor else None)} |")
     skipped = [l.split("=", 1)[1] for l in meta.splitlines() if l.startswith("skipped=")]
 
     text = "\n".join(lines) + "\n"
