@@ -8,6 +8,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -33,6 +34,17 @@ constexpr std::chrono::seconds background_stop_deadline{5};
 constexpr std::size_t monitor_threads = 4;
 // Per attempt (two attempts): a check stops at its first failed query, so it ends within 2 s.
 constexpr std::chrono::milliseconds monitor_query_timeout{1'000};
+
+// The snapshots the workers let go are freed on the control thread (Published::set_reclaimer):
+// freeing a table of 100,000 entries takes tens of milliseconds, which a worker would otherwise
+// spend between two handshakes. After the drain the control loop no longer runs: what is posted
+// then is freed with it.
+template <class T>
+void reclaim_on(base::Published<T>& published, asio::io_context& control) {
+  published.set_reclaimer([executor = control.get_executor()](std::shared_ptr<const T> snapshot) {
+    asio::post(executor, [snapshot = std::move(snapshot)] {});
+  });
+}
 
 }  // namespace
 
@@ -69,6 +81,9 @@ Status Server::start() {
   auto storage = certstore::SqliteStorage::open(data_dir / "portcullis.db");
   if (!storage) return tl::unexpected(storage.error());
   storage_ = std::move(*storage);
+  reclaim_on(shared_.certs, control_);
+  reclaim_on(shared_.routes, control_);
+  reclaim_on(shared_.challenges, control_);
 
   // The endpoints created through the admin API are served with the file's from the start: the
   // catalog withdraws the stored certificates of endpoints it is not given.

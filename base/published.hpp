@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 namespace portcullis::base {
@@ -31,9 +32,27 @@ class Published {
   // Bumped on every publish; lets a worker cache current() and re-load only on change.
   std::uint64_t version() const noexcept { return version_.load(std::memory_order_acquire); }
 
+  // Where the readers' caches (SnapshotCache) hand the snapshots they let go. The reader that
+  // drops the last reference frees the snapshot, and freeing a large one (an index of 100,000
+  // names) takes tens of milliseconds, which must not run on a worker between two handshakes: the
+  // reclaimer moves it to a thread where that wait harms nobody. Set before any reader starts.
+  // Unset, a snapshot is freed where it is let go.
+  using Reclaimer = std::function<void(std::shared_ptr<const T>)>;
+  void set_reclaimer(Reclaimer reclaimer) { reclaimer_ = std::move(reclaimer); }
+
+  // Hands `snapshot` to the reclaimer (if any; if it fails, the snapshot is freed here).
+  void let_go(std::shared_ptr<const T> snapshot) const noexcept {
+    if (!snapshot || !reclaimer_) return;
+    try {
+      reclaimer_(std::move(snapshot));
+    } catch (...) {
+    }
+  }
+
  private:
   std::atomic<std::shared_ptr<const T>> current_;
   std::atomic<std::uint64_t> version_{0};
+  Reclaimer reclaimer_;
 };
 
 }  // namespace portcullis::base

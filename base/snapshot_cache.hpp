@@ -20,10 +20,17 @@ namespace portcullis::base {
 template <class T>
 class SnapshotCache {
   struct Holder {
+    const Published<T>* source;
     std::shared_ptr<const T> snapshot;
     std::size_t leases = 0;
     bool retired = false;  // the cache moved on; the last lease deletes it
   };
+
+  // The snapshot goes to the source's reclaimer (Published::set_reclaimer), not freed here.
+  static void release(Holder* holder) noexcept {
+    holder->source->let_go(std::move(holder->snapshot));
+    delete holder;
+  }
 
  public:
   // A counted reference to one snapshot, for as long as a connection or request needs it.
@@ -43,7 +50,7 @@ class SnapshotCache {
 
     void reset() noexcept {
       if (holder_ == nullptr) return;
-      if (--holder_->leases == 0 && holder_->retired) delete holder_;
+      if (--holder_->leases == 0 && holder_->retired) release(holder_);
       holder_ = nullptr;
     }
     explicit operator bool() const noexcept { return holder_ != nullptr; }
@@ -81,7 +88,7 @@ class SnapshotCache {
     if (holder_ == nullptr || version != version_) {
       auto next = source_->current();
       retire();
-      holder_ = new Holder{std::move(next)};
+      holder_ = new Holder{source_, std::move(next)};
       version_ = version;
       ++reloads_;
     }
@@ -91,7 +98,7 @@ class SnapshotCache {
   void retire() noexcept {
     if (holder_ == nullptr) return;
     if (holder_->leases == 0) {
-      delete holder_;
+      release(holder_);
     } else {
       holder_->retired = true;
     }

@@ -111,3 +111,30 @@ TEST_CASE("a cached snapshot is at least as new as the version read before it", 
   SnapshotCache<Table> after(source);
   CHECK(after.peek().serial == publishes);
 }
+
+TEST_CASE("the snapshots a cache lets go go to the source's reclaimer, not freed by the reader", "[unit][base]") {
+  auto first = std::make_shared<const Table>(Table{1});
+  std::weak_ptr<const Table> watch = first;
+  Published<Table> source(std::move(first));
+  std::vector<std::shared_ptr<const Table>> reclaimed;  // stands in for the control thread's queue
+  source.set_reclaimer([&](std::shared_ptr<const Table> t) { reclaimed.push_back(std::move(t)); });
+  SnapshotCache<Table> cache(source);
+
+  CHECK(cache.peek().serial == 1);
+  auto lease = cache.lease();
+  source.publish(std::make_shared<const Table>(Table{2}));
+  CHECK(cache.peek().serial == 2);
+  CHECK(reclaimed.empty());  // still leased
+  lease.reset();             // the last lease: handed over, still alive
+  REQUIRE(reclaimed.size() == 1);
+  CHECK(reclaimed[0]->serial == 1);
+  REQUIRE_FALSE(watch.expired());
+  reclaimed.clear();  // the reclaimer's thread frees it
+  CHECK(watch.expired());
+
+  // A cache that moves on with no lease out hands the old one over at once.
+  source.publish(std::make_shared<const Table>(Table{3}));
+  CHECK(cache.peek().serial == 3);
+  REQUIRE(reclaimed.size() == 1);
+  CHECK(reclaimed[0]->serial == 2);
+}
