@@ -123,6 +123,7 @@ std::map<std::string, CertCatalog::Stored> parse_stored(std::vector<certstore::S
   }
   for (auto& d : done) d.get();
   std::map<std::string, CertCatalog::Stored> out;
+  // Rows come ordered by name_key (unique): each goes in at the end, without a search.
   for (std::size_t i = 0; i < rows.size(); ++i) {
     auto& row = rows[i];
     if (!parsed[i]) {
@@ -130,7 +131,8 @@ std::map<std::string, CertCatalog::Stored> parse_stored(std::vector<certstore::S
                           parsed[i].error().message());
       continue;
     }
-    out.emplace(row.name_key, CertCatalog::Stored{row.endpoint_id, std::move(row.names), std::move(*parsed[i])});
+    out.emplace_hint(out.end(), std::move(row.name_key),
+                     CertCatalog::Stored{std::move(row.endpoint_id), std::move(row.names), std::move(*parsed[i])});
   }
   return out;
 }
@@ -218,6 +220,7 @@ Status CertCatalog::start(const domain::Config& config) {
   if (!rows) return tl::unexpected(rows.error());
   std::vector<Withdrawn> withdrawn;
   std::vector<certstore::StoredCertificate> served;
+  served.reserve(rows->size());
   for (auto& row : *rows) {
     if (const char* reason = withdraw_reason(endpoints_, row.endpoint_id, row.source)) {
       withdrawn.push_back({row.name_key, row.endpoint_id, reason});

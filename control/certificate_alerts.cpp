@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <iterator>
 #include <map>
 
 #include <boost/asio/as_tuple.hpp>
@@ -142,7 +143,8 @@ void CertificateAlerts::configure(const domain::Config& config) {
 void CertificateAlerts::evaluate() {
   const auto now = certstore::Clock::now();
   const auto snapshot = catalog_.current();
-  std::set<std::string> reported;
+  std::vector<std::string> reported;  // made a set once, sorted: no tree insert per endpoint
+  reported.reserve(endpoints_.size());
   for (const auto& ep : endpoints_) {
     CertificateFacts facts;
     facts.endpoint_id = ep.id;
@@ -168,12 +170,16 @@ void CertificateAlerts::evaluate() {
       facts.served[it->second].hostnames.push_back(hostname);
     }
     sink_.report(check_name, ep.id, certificate_findings(facts, thresholds_, now));
-    reported.insert(ep.id);
+    reported.push_back(ep.id);
   }
-  for (const auto& id : reported_) {
-    if (!reported.contains(id)) sink_.forget_endpoint(id);
-  }
-  reported_ = std::move(reported);
+  std::sort(reported.begin(), reported.end());
+  std::set<std::string> now_reported(std::make_move_iterator(reported.begin()), std::make_move_iterator(reported.end()));
+  // Both sorted: the endpoints gone since the last evaluation in one linear walk.
+  std::vector<std::string> gone;
+  std::set_difference(reported_.begin(), reported_.end(), now_reported.begin(), now_reported.end(),
+                      std::back_inserter(gone));
+  for (const auto& id : gone) sink_.forget_endpoint(id);
+  reported_ = std::move(now_reported);
   std::vector<AlertFinding> platform;
   if (!certificates_.ca_unreachable().empty() && !directory_.empty()) {
     platform.push_back(AlertFinding{AlertKind::ca_unreachable, AlertSeverity::critical, "", directory_,
