@@ -360,8 +360,7 @@ asio::awaitable<Result<IssuedCertificate>> Issuer::issue(IssueRequest request) {
   cert.names = names;
   cert.chain_pem = std::move(*chain);
   cert.key_pem = std::move(stored->cert_key_pem);
-  cert.serial_hex = (*bundle)->serial_hex();
-  cert.not_after_unix = Clock::to_time_t((*bundle)->not_after());
+  cert.set_facts(**bundle);  // serial, validity, the certificate's own names, issuer: read at start
   cert.created_unix = unix_now();
   auto put = co_await pool_.store([&] { return storage_.put_certificate(cert); });
   if (!put) co_return tl::unexpected(put.error().with_context("issue " + endpoint));

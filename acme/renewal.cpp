@@ -60,6 +60,7 @@ Status RenewalScheduler::load() {
 }
 
 void RenewalScheduler::adopt(std::vector<certstore::RenewalState> states) {
+  entries_.reserve(entries_.size() + states.size());  // one table for every stored state, no rehash
   for (auto& s : states) {
     auto& entry = entries_[s.endpoint_id];
     entry.state = std::move(s);

@@ -7,7 +7,7 @@
 #
 # Environment: BUILD_DIR (holds `portcullis` or `app/portcullis`), PORTCULLIS_BIN, ROUNDS, DURATION,
 # HS_DURATION, HS_CONNS, HS_MAX_BURSTS, MEM_CONNS, PROXIES, PROXY_CPU, LOAD_CPU, BASE_PORT, RESULTS_DIR,
-# EXTRAS, EXTRA_MEASURES, MANY_CERTS, MANY_SWAPS, STORE_PUBLISHES, DNS01_ISSUANCES, DNS_ROUNDS, NICE,
+# EXTRAS, EXTRA_MEASURES, MANY_CERTS, MANY_SWAPS, STORE_PUBLISHES, STORE_FACTS, DNS01_ISSUANCES, DNS_ROUNDS, NICE,
 # SNI_MODE, KEEP_TMP.
 # Every load loop is bounded in time and count and targets 127.0.0.1 only; the harness stops only
 # the processes it started, by PID.
@@ -57,6 +57,7 @@ STORM_ENDPOINTS=${STORM_ENDPOINTS:-1000}    # managed endpoints ordered at once 
 STORM_DEADLINE=${STORM_DEADLINE:-300}       # seconds for all of them to be issued
 EXTRA_MEASURES=${EXTRA_MEASURES:-"hot_swap many_certs store_start storm dns01 dns_qps"}  # which Portcullis-only measures run
 STORE_PUBLISHES=${STORE_PUBLISHES:-5}       # endpoints created one at a time with MANY_CERTS in the store
+STORE_FACTS=${STORE_FACTS:-1}               # 0: stored rows without their facts (as before schema version 6)
 STORE_PUBLISH_DEADLINE=${STORE_PUBLISH_DEADLINE:-60}  # seconds for each one's certificate to be served
 DNS01_ISSUANCES=${DNS01_ISSUANCES:-10}      # endpoints added one reload at a time, each issued over DNS-01
 DNS_ROUNDS=${DNS_ROUNDS:-3}                 # dnsperf rounds, each measuring Portcullis and Knot
@@ -854,8 +855,10 @@ portcullis_store_start() {
   stop_pids "$pid"; forget_pids "$pid"
   local t0 filled
   t0=$(date +%s.%N)
+  local facts=()
+  [ "$STORE_FACTS" = 1 ] || facts=(--without-facts)
   if ! filled=$(python3 "$HERE/tools/store_fill.py" --db "$d/data/portcullis.db" --certs "$d/gen" \
-                  --upstream "127.0.0.1:$PORT_UPSTREAM" 2>"$out/store_fill.txt"); then
+                  --upstream "127.0.0.1:$PORT_UPSTREAM" "${facts[@]}" 2>"$out/store_fill.txt"); then
     skip "start from the store: $(tail -1 "$out/store_fill.txt")"
     stop_pids $pebble_pids; forget_pids $pebble_pids; return 0
   fi

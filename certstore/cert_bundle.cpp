@@ -9,6 +9,7 @@
 
 #include "base/hostname.hpp"
 #include "base/logging.hpp"
+#include "base/quote.hpp"
 #include "certstore/pem.hpp"
 
 namespace portcullis::certstore {
@@ -84,11 +85,6 @@ std::string describe(X509* cert, std::size_t position) {
 // certificate and its TBSCertificate are walked as generic sequences (RFC 5280 §4.1: version
 // [0], serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, then the optional
 // [1] [2] [3]); the parts read are decoded with OpenSSL's own types.
-struct LeafFacts {
-  std::vector<std::string> names;
-  Clock::time_point not_before{}, not_after{};
-  std::string serial_hex, issuer_cn;
-};
 
 struct SequenceFree {
   void operator()(ASN1_SEQUENCE_ANY* s) const noexcept { sk_ASN1_TYPE_pop_free(s, ASN1_TYPE_free); }
@@ -106,7 +102,7 @@ SequencePtr decode_sequence(const ASN1_STRING* encoded) {
   return SequencePtr(d2i_ASN1_SEQUENCE_ANY(nullptr, &p, encoded->length));
 }
 
-Result<LeafFacts> read_leaf_facts(const std::vector<unsigned char>& der) {
+Result<CertFacts> read_leaf_facts(const std::vector<unsigned char>& der) {
   auto bad = [](std::string_view what) {
     ERR_clear_error();
     return fail(Errc::invalid_input, fmt::format("block 1: not a certificate: {}", what));
@@ -130,7 +126,7 @@ Result<LeafFacts> read_leaf_facts(const std::vector<unsigned char>& der) {
       validity->type != V_ASN1_SEQUENCE || subject->type != V_ASN1_SEQUENCE) {
     return bad("unexpected TBSCertificate fields");
   }
-  LeafFacts facts;
+  CertFacts facts;
   facts.serial_hex = integer_hex(serial->value.integer);
 
   p = issuer->value.sequence->data;
@@ -163,6 +159,46 @@ Result<LeafFacts> read_leaf_facts(const std::vector<unsigned char>& der) {
   facts.names = dns_names(extensions.get(), subject_name.get());
   ERR_clear_error();
   return facts;
+}
+
+// The same facts of a parsed leaf (the full parse's view of them).
+Result<CertFacts> parsed_leaf_facts(X509* leaf) {
+  CertFacts facts;
+  facts.names = dns_names(X509_get0_extensions(leaf), X509_get_subject_name(leaf));
+  auto nb = to_time_point(X509_get0_notBefore(leaf), "notBefore");
+  if (!nb) return tl::unexpected(nb.error());
+  auto na = to_time_point(X509_get0_notAfter(leaf), "notAfter");
+  if (!na) return tl::unexpected(na.error());
+  facts.not_before = *nb;
+  facts.not_after = *na;
+  facts.serial_hex = integer_hex(X509_get0_serialNumber(leaf));
+  facts.issuer_cn = common_name(X509_get_issuer_name(leaf));
+  return facts;
+}
+
+// Where the parsed leaf's facts depart from those a bundle was indexed by, one clause per fact
+// ("names app.example.com, indexed as other.example.com"); empty when they agree.
+std::vector<std::string> disagreements(const CertFacts& parsed, const CertFacts& indexed) {
+  std::vector<std::string> out;
+  if (parsed.names != indexed.names) {
+    out.push_back(fmt::format("names {}, indexed as {}", fmt::join(parsed.names, ","), fmt::join(indexed.names, ",")));
+  }
+  if (parsed.not_before != indexed.not_before) {
+    out.push_back(fmt::format("notBefore {}, indexed as {}", format_time(parsed.not_before),
+                              format_time(indexed.not_before)));
+  }
+  if (parsed.not_after != indexed.not_after) {
+    out.push_back(fmt::format("notAfter {}, indexed as {}", format_time(parsed.not_after),
+                              format_time(indexed.not_after)));
+  }
+  if (parsed.serial_hex != indexed.serial_hex) {
+    out.push_back(fmt::format("serial {}, indexed as {}", parsed.serial_hex, indexed.serial_hex));
+  }
+  if (parsed.issuer_cn != indexed.issuer_cn) {
+    out.push_back(fmt::format("issuer CN {}, indexed as {}", base::quote(parsed.issuer_cn),
+                              base::quote(indexed.issuer_cn)));
+  }
+  return out;
 }
 
 }  // namespace
@@ -233,15 +269,13 @@ Result<std::shared_ptr<const CertBundle>> CertBundle::assemble(std::vector<base:
   X509* leaf_cert = chain.front().get();
   // make_shared cannot reach the private constructor.
   std::shared_ptr<CertBundle> bundle(new CertBundle());
-  bundle->names_ = dns_names(X509_get0_extensions(leaf_cert), X509_get_subject_name(leaf_cert));
-  auto nb = to_time_point(X509_get0_notBefore(leaf_cert), "notBefore");
-  if (!nb) return tl::unexpected(nb.error().with_context(origin));
-  auto na = to_time_point(X509_get0_notAfter(leaf_cert), "notAfter");
-  if (!na) return tl::unexpected(na.error().with_context(origin));
-  bundle->not_before_ = *nb;
-  bundle->not_after_ = *na;
-  bundle->serial_hex_ = integer_hex(X509_get0_serialNumber(leaf_cert));
-  bundle->issuer_cn_ = common_name(X509_get_issuer_name(leaf_cert));
+  auto facts = parsed_leaf_facts(leaf_cert);
+  if (!facts) return tl::unexpected(facts.error().with_context(origin));
+  bundle->names_ = std::move(facts->names);
+  bundle->not_before_ = facts->not_before;
+  bundle->not_after_ = facts->not_after;
+  bundle->serial_hex_ = std::move(facts->serial_hex);
+  bundle->issuer_cn_ = std::move(facts->issuer_cn);
 
   auto material = make_material(std::move(chain), std::move(key), origin);
   if (!material) return tl::unexpected(material.error());
@@ -283,17 +317,29 @@ Result<std::shared_ptr<const CertBundle>> CertBundle::deferred(std::string_view 
   }
   auto facts = read_leaf_facts(*der);
   if (!facts) return tl::unexpected(facts.error().with_context(origin));
-  if (facts->names.empty()) {
+  return make_pending(std::string(chain_pem), std::move(key_pem), combined, std::move(*facts), source, origin);
+}
+
+Result<std::shared_ptr<const CertBundle>> CertBundle::from_facts_deferred(std::string chain_pem,
+                                                                         base::SecretBytes key_pem, CertFacts facts,
+                                                                         CertSource source, std::string_view origin) {
+  return make_pending(std::move(chain_pem), std::move(key_pem), false, std::move(facts), source, origin);
+}
+
+Result<std::shared_ptr<const CertBundle>> CertBundle::make_pending(std::string chain_pem, base::SecretBytes key_pem,
+                                                             bool combined, CertFacts facts, CertSource source,
+                                                             std::string_view origin) {
+  if (facts.names.empty()) {
     return fail(Errc::invalid_input, std::string(origin) + ": the certificate names no DNS host (no SAN, no CN)");
   }
   std::shared_ptr<CertBundle> bundle(new CertBundle());
-  bundle->names_ = std::move(facts->names);
-  bundle->not_before_ = facts->not_before;
-  bundle->not_after_ = facts->not_after;
-  bundle->serial_hex_ = std::move(facts->serial_hex);
-  bundle->issuer_cn_ = std::move(facts->issuer_cn);
+  bundle->names_ = std::move(facts.names);
+  bundle->not_before_ = facts.not_before;
+  bundle->not_after_ = facts.not_after;
+  bundle->serial_hex_ = std::move(facts.serial_hex);
+  bundle->issuer_cn_ = std::move(facts.issuer_cn);
   bundle->source_ = source;
-  bundle->pending_chain_ = std::string(chain_pem);
+  bundle->pending_chain_ = std::move(chain_pem);
   bundle->pending_key_ = std::move(key_pem);
   bundle->pending_combined_ = combined;
   bundle->origin_ = std::string(origin);
@@ -319,10 +365,17 @@ CertBundle::State CertBundle::complete() const noexcept {
   }();
   pending_chain_ = {};
   pending_key_ = base::SecretBytes();
-  if (material && integer_hex(X509_get0_serialNumber(material->leaf.get())) != serial_hex_) {
-    // The facts were read from the first block, the full parse took the same one: never seen,
-    // but a bundle must not serve a certificate other than the one it was indexed by.
-    material = fail(Errc::invalid_input, origin_ + ": the certificate changed between its two parses");
+  if (material) {
+    // The facts came from the store's columns or from the first block's DER: a bundle must not
+    // serve a certificate other than the one the SNI index and the lifecycle saw.
+    auto parsed = parsed_leaf_facts(material->leaf.get());
+    if (!parsed) {
+      material = tl::unexpected(parsed.error().with_context(origin_));
+    } else if (auto differ = disagreements(*parsed, facts()); !differ.empty()) {
+      material = fail(Errc::invalid_input, fmt::format("{}: the certificate does not match the facts it was indexed "
+                                                       "by: {}",
+                                                       origin_, fmt::join(differ, "; ")));
+    }
   }
   if (!material) {
     error_ = material.error().message();

@@ -36,6 +36,19 @@ std::string format_time(Clock::time_point t);
 std::vector<std::string> chain_problems(const std::vector<X509*>& chain, Clock::time_point now,
                                         const std::vector<std::string>& must_cover);
 
+// What the SNI index and the lifecycle know of a certificate without parsing it: the facts a
+// CertBundle gives (names(), not_before(), not_after(), serial_hex(), issuer_cn()), as a stored row
+// keeps them beside its PEM.
+struct CertFacts {
+  std::vector<std::string> names;  // as CertBundle::names(): lower-case, sorted, no duplicates
+  Clock::time_point not_before{};
+  Clock::time_point not_after{};
+  std::string serial_hex;  // upper-case hex
+  std::string issuer_cn;
+
+  bool operator==(const CertFacts&) const = default;
+};
+
 class CertBundle {
  public:
   // Parses a PEM chain (leaf first, then intermediates) and a PEM private key. Errors name the
@@ -68,6 +81,14 @@ class CertBundle {
   static Result<std::shared_ptr<const CertBundle>> from_combined_pem_deferred(const base::SecretBytes& pem_text,
                                                                               CertSource source,
                                                                               std::string_view origin);
+  // The same, with the facts given instead of read from the leaf: a stored row that keeps them in
+  // its own columns, written from a bundle parsed in full when it was stored. Nothing of the PEM is
+  // read now, so a start costs no parse at all; the full parse on first use checks the PEM's
+  // structure and key as above and that its leaf agrees with `facts` (see complete()). Errors:
+  // only a fact that cannot index a certificate ("the certificate names no DNS host").
+  static Result<std::shared_ptr<const CertBundle>> from_facts_deferred(std::string chain_pem, base::SecretBytes key_pem,
+                                                                       CertFacts facts, CertSource source,
+                                                                       std::string_view origin);
   // Completes a deferred parse (a no-op for other bundles, and once done); its error, if any.
   Status materialize() const;
   // Whether the full parse is still to come.
@@ -105,6 +126,7 @@ class CertBundle {
     return chain_pem_;
   }
   CertSource source() const noexcept { return source_; }
+  CertFacts facts() const { return {names_, not_before_, not_after_, serial_hex_, issuer_cn_}; }
 
  private:
   CertBundle() = default;
@@ -118,10 +140,18 @@ class CertBundle {
     if (s == State::pending) s = complete();
     return s == State::ready;
   }
+  // The full parse of a deferred bundle, once, under mutex_. The parsed leaf must agree with the
+  // facts the bundle was indexed by (names, validity, serial, issuer CN): a bundle never serves a
+  // certificate other than the one the SNI index and the lifecycle saw. A mismatch fails it like
+  // a parse error, naming the origin and the fact.
   State complete() const noexcept;
   static Result<std::shared_ptr<const CertBundle>> deferred(std::string_view chain_pem, base::SecretBytes key_pem,
                                                             bool combined, CertSource source,
                                                             std::string_view origin);
+  // A bundle in state `pending` over the given input and facts.
+  static Result<std::shared_ptr<const CertBundle>> make_pending(std::string chain_pem, base::SecretBytes key_pem,
+                                                           bool combined, CertFacts facts, CertSource source,
+                                                           std::string_view origin);
 
   // Written once: by assemble(), or by complete() under mutex_ before state_ leaves `pending`
   // (release), read after an acquire load of state_.

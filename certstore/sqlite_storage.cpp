@@ -136,6 +136,15 @@ constexpr const char* migrations[] = {
     );
     CREATE INDEX certificate_swaps_endpoint ON certificate_swaps(endpoint_id, seq);
     )sql",
+    // 6: the rest of a certificate's facts beside serial_hex and not_after, so that a start indexes
+    // a row without parsing its PEM: the certificate's own DNS names (newline-joined, as
+    // CertBundle::names() gives them; `names` holds what it was stored for), its notBefore and its
+    // issuer's CN. NULL in the rows written before: their facts come from the PEM.
+    R"sql(
+    ALTER TABLE certificates ADD COLUMN cert_names TEXT;
+    ALTER TABLE certificates ADD COLUMN not_before INTEGER;
+    ALTER TABLE certificates ADD COLUMN issuer_cn TEXT;
+    )sql",
 };
 static_assert(std::size(migrations) == SqliteStorage::schema_version,
               "one migration per schema version");
@@ -196,6 +205,10 @@ class Statement {
     ok(sqlite3_bind_int64(stmt_.get(), ++index_, value));
     return *this;
   }
+  Statement& bind_null() {
+    ok(sqlite3_bind_null(stmt_.get(), ++index_));
+    return *this;
+  }
 
   // True while a row is available; errors are kept and reported by status().
   bool next_row() {
@@ -223,6 +236,7 @@ class Statement {
                          : std::string());
   }
   std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
+  bool null(int col) const { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
 
  private:
   void ok(int rc) {
@@ -353,8 +367,9 @@ Status SqliteStorage::put_certificate(const StoredCertificate& cert) {
   std::lock_guard lock(mutex_);
   Statement q(db_, file_,
               "INSERT OR REPLACE INTO certificates "
-              "(name_key, endpoint_id, source, names, chain_pem, key_pem, serial_hex, not_after, created, removed) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+              "(name_key, endpoint_id, source, names, chain_pem, key_pem, serial_hex, not_after, created, removed, "
+              "cert_names, not_before, issuer_cn) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   q.bind(cert.name_key)
       .bind(cert.endpoint_id)
       .bind(to_string(cert.source))
@@ -365,14 +380,19 @@ Status SqliteStorage::put_certificate(const StoredCertificate& cert) {
       .bind(cert.not_after_unix)
       .bind(cert.created_unix != 0 ? cert.created_unix : unix_now())
       .bind(cert.removed_unix);
+  if (cert.has_facts()) {
+    q.bind(join_names(cert.cert_names)).bind(cert.not_before_unix).bind(cert.issuer_cn);
+  } else {
+    q.bind_null().bind_null().bind_null();
+  }
   return q.run("put certificate " + cert.name_key);
 }
 
 namespace {
 
 constexpr const char* certificate_columns =
-    "SELECT name_key, endpoint_id, source, names, chain_pem, key_pem, serial_hex, not_after, created, removed "
-    "FROM certificates ";
+    "SELECT name_key, endpoint_id, source, names, chain_pem, key_pem, serial_hex, not_after, created, removed, "
+    "cert_names, not_before, issuer_cn FROM certificates ";
 
 Result<StoredCertificate> read_certificate_row(Statement& q, const fs::path& file) {
   StoredCertificate c;
@@ -391,6 +411,11 @@ Result<StoredCertificate> read_certificate_row(Statement& q, const fs::path& fil
   c.not_after_unix = q.integer(7);
   c.created_unix = q.integer(8);
   c.removed_unix = q.integer(9);
+  if (!q.null(10)) {
+    c.cert_names = split_names(q.text(10));
+    c.not_before_unix = q.integer(11);
+    c.issuer_cn = q.text(12);
+  }
   return c;
 }
 

@@ -19,7 +19,7 @@ class SqliteStorage final : public Storage {
   static Result<std::unique_ptr<SqliteStorage>> open(const std::filesystem::path& file);
   ~SqliteStorage() override;
 
-  static constexpr int schema_version = 5;
+  static constexpr int schema_version = 6;
 
   Status put_certificate(const StoredCertificate& cert) override;
   Result<std::vector<StoredCertificate>> load_certificates() override;

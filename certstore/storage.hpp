@@ -31,6 +31,21 @@ struct StoredCertificate {
   // When its endpoint was removed (or stopped being managed): a removed certificate is kept for
   // audit and never served. 0 = live. put_certificate stores it as given.
   std::int64_t removed_unix = 0;
+  // The rest of the leaf's facts, beside serial_hex and not_after, so that a start indexes the row
+  // without reading its PEM (CertBundle::from_facts_deferred): the certificate's own DNS names
+  // (CertBundle::names(), which `names` above need not equal), its notBefore and its issuer's CN.
+  // Empty cert_names: not recorded (a row written before schema version 6), the facts come from
+  // the PEM. set_facts fills all five from the bundle the row is made of.
+  std::vector<std::string> cert_names;
+  std::int64_t not_before_unix = 0;
+  std::string issuer_cn;
+
+  void set_facts(const CertBundle& bundle);
+  bool has_facts() const noexcept { return !cert_names.empty(); }
+  // The facts a bundle of this row is indexed by; meaningful when has_facts(). The && form moves
+  // the names, serial and issuer out of the row.
+  CertFacts facts() const&;
+  CertFacts facts() &&;
 };
 
 // An ACME order persisted before it is acted on, so a restart resumes it (RFC 8555 §7.4).

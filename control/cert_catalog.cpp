@@ -96,8 +96,10 @@ void mark_withdrawn(certstore::Storage& storage, const std::vector<CertCatalog::
 
 // Reads stored rows into bundles on `pool`'s threads, one slice per thread, and waits for them.
 // Start-up only (blocks the caller). Rows were checked in full when they were stored, so each is
-// read deferred (CertBundle::from_pem_deferred: its facts now, the full parse on first use or in
-// verify_pending()). A row that does not read is logged and left out.
+// read deferred, the full parse on first use or in verify_pending(): a row that keeps its facts in
+// its columns is indexed by them without reading its PEM (CertBundle::from_facts_deferred), one
+// written before that by the facts read from its PEM (from_pem_deferred). A row that does not
+// read is logged and left out.
 std::map<std::string, CertCatalog::Stored> parse_stored(std::vector<certstore::StoredCertificate> rows,
                                                         base::BlockingPool& pool) {
   std::vector<Result<CertBundlePtr>> parsed(rows.size(), Result<CertBundlePtr>(CertBundlePtr()));
@@ -106,8 +108,14 @@ std::map<std::string, CertCatalog::Stored> parse_stored(std::vector<certstore::S
   for (std::size_t slice = 0; slice < slices; ++slice) {
     std::packaged_task<void()> task([&rows, &parsed, slice, slices] {
       for (std::size_t i = slice; i < rows.size(); i += slices) {
-        const auto& row = rows[i];
-        parsed[i] = CertBundle::from_pem_deferred(row.chain_pem, row.key_pem, row.source, "store:" + row.name_key);
+        auto& row = rows[i];
+        if (row.has_facts()) {
+          // The row's PEM, key and facts move into the bundle; name_key, endpoint_id and names stay.
+          parsed[i] = CertBundle::from_facts_deferred(std::move(row.chain_pem), std::move(row.key_pem),
+                                                      std::move(row).facts(), row.source, "store:" + row.name_key);
+        } else {
+          parsed[i] = CertBundle::from_pem_deferred(row.chain_pem, row.key_pem, row.source, "store:" + row.name_key);
+        }
       }
     });
     done.push_back(task.get_future());
@@ -115,6 +123,7 @@ std::map<std::string, CertCatalog::Stored> parse_stored(std::vector<certstore::S
   }
   for (auto& d : done) d.get();
   std::map<std::string, CertCatalog::Stored> out;
+  // Rows come ordered by name_key (unique): each goes in at the end, without a search.
   for (std::size_t i = 0; i < rows.size(); ++i) {
     auto& row = rows[i];
     if (!parsed[i]) {
@@ -122,7 +131,8 @@ std::map<std::string, CertCatalog::Stored> parse_stored(std::vector<certstore::S
                           parsed[i].error().message());
       continue;
     }
-    out.emplace(row.name_key, CertCatalog::Stored{row.endpoint_id, std::move(row.names), std::move(*parsed[i])});
+    out.emplace_hint(out.end(), std::move(row.name_key),
+                     CertCatalog::Stored{std::move(row.endpoint_id), std::move(row.names), std::move(*parsed[i])});
   }
   return out;
 }
@@ -210,6 +220,7 @@ Status CertCatalog::start(const domain::Config& config) {
   if (!rows) return tl::unexpected(rows.error());
   std::vector<Withdrawn> withdrawn;
   std::vector<certstore::StoredCertificate> served;
+  served.reserve(rows->size());
   for (auto& row : *rows) {
     if (const char* reason = withdraw_reason(endpoints_, row.endpoint_id, row.source)) {
       withdrawn.push_back({row.name_key, row.endpoint_id, reason});

@@ -72,9 +72,10 @@ class CertCatalog {
 
   // Start-up, before the control loop runs (blocking): watches and reads the certificate folders
   // (the first file that does not load is the error), loads the config's files (generating the
-  // default certificate on first start), reads the store once and parses its PEMs in parallel on
-  // the pool, marks withdrawn rows removed, and publishes the first snapshot. A stored PEM that
-  // does not parse is logged and left out. Errors name the file or folder and the problem.
+  // default certificate on first start), reads the store once and makes its rows deferred bundles
+  // in parallel on the pool (facts from the row's columns, or from its PEM for a row written
+  // before they were kept), marks withdrawn rows removed, and publishes the first snapshot. A row
+  // that does not read is logged and left out. Errors name the file or folder and the problem.
   Status start(const domain::Config& config);
 
   // Reload, first half: watches `next`'s folders and reads its files on the pool (unchanged files

@@ -44,12 +44,20 @@ CertTimeline::CertTimeline(certstore::Storage& storage, base::BlockingPool& pool
 Status CertTimeline::load() {
   auto stored = storage_.load_certificate_swaps();
   if (!stored) return tl::unexpected(stored.error().with_context("certificate timeline"));
+  // Ordered by endpoint id: one map entry per endpoint, found once for all its swaps and added at
+  // the end.
+  decltype(last_)::iterator last = last_.end();
+  decltype(swaps_)::iterator list = swaps_.end();
   for (auto& swap : *stored) {
-    auto& last = last_[swap.endpoint_id];
-    for (const auto& hostname : swap.hostnames) last[hostname] = {swap.source, swap.serial_hex, swap.not_after_unix};
-    auto& list = swaps_[swap.endpoint_id];
-    list.push_back(std::move(swap));
-    if (list.size() > capacity) list.pop_front();
+    if (list == swaps_.end() || list->first != swap.endpoint_id) {
+      last = last_.try_emplace(last_.end(), swap.endpoint_id);
+      list = swaps_.try_emplace(swaps_.end(), swap.endpoint_id);
+    }
+    for (const auto& hostname : swap.hostnames) {
+      last->second[hostname] = {swap.source, swap.serial_hex, swap.not_after_unix};
+    }
+    list->second.push_back(std::move(swap));
+    if (list->second.size() > capacity) list->second.pop_front();
   }
   return {};
 }

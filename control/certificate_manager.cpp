@@ -39,6 +39,16 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
   return v;
 }
 
+// Whether two name lists hold the same set of names. Copies nothing when both are already sorted
+// without repeats (one name, or what a store row and an endpoint usually hold).
+bool same_names(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  auto plain = [](const std::vector<std::string>& v) {
+    return std::adjacent_find(v.begin(), v.end(), std::greater_equal<>()) == v.end();
+  };
+  if (plain(a) && plain(b)) return a == b;
+  return sorted(a) == sorted(b);
+}
+
 // The scheduler keeps its state in memory first; a failed write is lost on restart only.
 void log_unsaved(const Status& st) {
   if (!st) log::acme()->warn("renewal state not saved error=\"{}\"", st.error().message());
@@ -222,7 +232,7 @@ Status CertificateManager::configure(const domain::Config& config) {
     // Managed certificates are stored under the endpoint id. One for another set of names than
     // the endpoint has now is due at once.
     const auto* cert = catalog_.stored(id);
-    if (cert && cert->bundle->source() == managed_source(id) && sorted(cert->names) == sorted(ep.hostnames)) {
+    if (cert && cert->bundle->source() == managed_source(id) && same_names(cert->names, ep.hostnames)) {
       lifetime = acme::CertificateLifetime{cert->bundle->not_before(), cert->bundle->not_after()};
     }
     if (auto st = scheduler_->track(id, lifetime); !st) return st;

@@ -108,8 +108,7 @@ boost::asio::awaitable<ChangeResult<CertificateSummary>> TransitionalCertificate
   row.names = bundle->names();
   row.chain_pem = bundle->chain_pem();
   row.key_pem = std::move(key_pem);
-  row.serial_hex = bundle->serial_hex();
-  row.not_after_unix = unix_seconds(bundle->not_after());
+  row.set_facts(*bundle);
   auto stored = co_await pool_.store([&] { return storage_.put_certificate(row); });
   if (!stored) co_return tl::unexpected(ChangeError{stored.error().code(), stored.error().message(), {}});
   if (auto st = catalog_.put_stored(row.name_key, {endpoint.id, row.names, bundle}); !st) {

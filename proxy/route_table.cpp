@@ -10,6 +10,9 @@ namespace portcullis::proxy {
 RouteTable::RouteTable(const std::vector<domain::EndpointConfig>& endpoints, domain::LimitsConfig limits)
     : limits_(limits) {
   endpoints_.reserve(endpoints.size());
+  std::size_t names = 0;
+  for (const auto& cfg : endpoints) names += cfg.hostnames.size();
+  exact_.reserve(names);  // sized once: no rehash while 100,000 names go in
   for (const auto& cfg : endpoints) {
     auto ep = std::make_shared<Endpoint>();
     ep->id = cfg.id;

@@ -11,8 +11,9 @@
  *   certgen --store DIR N ZONE DAYS  the names hNNNNNN.ZONE valid for DAYS days, for filling a
  *                           certificate store (bench/tools/store_fill.py): DIR/key.pem, every
  *                           certificate in DIR/store.pem in order, DIR/store.txt with one line per
- *                           certificate "name serial_hex not_before not_after" (unix seconds),
- *                           and DIR/names.txt.
+ *                           certificate "name serial_hex not_before not_after issuer_cn" (unix
+ *                           seconds; the facts a stored row keeps beside its PEM), and
+ *                           DIR/names.txt.
  *
  * Built by bench/run.sh with `cc -O2 certgen.c -lcrypto`. Sharing one key keeps generation to a
  * few seconds for 100,000 certificates; the proxy still parses and indexes each one. */
@@ -119,8 +120,12 @@ static int store_mode(const char *dir, long n, const char *zone, long days) {
     BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
     char *hex = bn ? BN_bn2hex(bn) : NULL;
     if (!hex) fail("cannot read a serial number");
-    fprintf(facts, "%s %s %lld %lld\n", name, hex, unix_time(X509_get0_notBefore(x)),
-            unix_time(X509_get0_notAfter(x)));
+    char issuer[256];
+    if (X509_NAME_get_text_by_NID(X509_get_issuer_name(x), NID_commonName, issuer, sizeof issuer) <= 0 ||
+        strchr(issuer, ' ') != NULL)
+      fail("cannot read the issuer's common name (or it holds a space)");
+    fprintf(facts, "%s %s %lld %lld %s\n", name, hex, unix_time(X509_get0_notBefore(x)),
+            unix_time(X509_get0_notAfter(x)), issuer);
     fprintf(names, "%s\n", name);
     OPENSSL_free(hex);
     BN_free(bn);

@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -362,4 +363,88 @@ TEST_CASE("a deferred bundle is parsed once when many threads use it first at th
   }
   REQUIRE(seen.front() != nullptr);
   for (X509* x : seen) CHECK(x == seen.front());
+}
+
+TEST_CASE("a bundle indexed by stored facts reads no PEM until its first use", "[unit][certstore][deferred]") {
+  IssueOptions o;
+  o.names = {"app.example.com", "www.example.com"};
+  auto cert = inter().issue(o);
+  auto full = CertBundle::from_pem(cert.chain_pem, cert.key_pem, CertSource::managed, "full");
+  REQUIRE(full);
+  const CertFacts facts = (*full)->facts();
+
+  SECTION("the facts are the bundle's at once, the full parse on first use gives the same certificate") {
+    auto lazy = CertBundle::from_facts_deferred(cert.chain_pem, cert.key_pem, facts, CertSource::managed, "store:app");
+    REQUIRE(lazy);
+    CHECK((*lazy)->pending());
+    CHECK((*lazy)->facts() == facts);
+    CHECK((*lazy)->covers("www.example.com"));
+    CHECK((*lazy)->issuer_cn() == "Bundle Test Intermediate");
+    CHECK((*lazy)->pending());
+    REQUIRE((*lazy)->materialize());
+    CHECK(X509_cmp((*lazy)->leaf(), (*full)->leaf()) == 0);
+    CHECK((*lazy)->chain_pem() == (*full)->chain_pem());
+  }
+  SECTION("a PEM that does not parse is not looked at: the bundle is indexed, then fails on first use") {
+    auto lazy = CertBundle::from_facts_deferred("not a certificate", SecretBytes("not a key"), facts,
+                                                CertSource::managed, "store:app");
+    REQUIRE(lazy);
+    CHECK((*lazy)->names() == facts.names);
+    CHECK((*lazy)->serial_hex() == facts.serial_hex);
+    CHECK((*lazy)->pending());
+    auto st = (*lazy)->materialize();
+    REQUIRE_FALSE(st);
+    CHECK_THAT(st.error().message(), Catch::StartsWith("store:app: "));
+    CHECK((*lazy)->leaf() == nullptr);
+    CHECK((*lazy)->key() == nullptr);
+  }
+  SECTION("facts that name no host are refused at once") {
+    CertFacts none = facts;
+    none.names.clear();
+    auto r = CertBundle::from_facts_deferred(cert.chain_pem, cert.key_pem, none, CertSource::managed, "store:app");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message() == "store:app: the certificate names no DNS host (no SAN, no CN)");
+  }
+}
+
+TEST_CASE("a bundle whose PEM disagrees with the facts it was indexed by fails on first use and serves nothing",
+          "[unit][certstore][deferred]") {
+  IssueOptions o;
+  o.names = {"app.example.com"};
+  auto cert = inter().issue(o);
+  auto full = CertBundle::from_pem(cert.chain_pem, cert.key_pem, CertSource::managed, "full");
+  REQUIRE(full);
+  CertFacts facts = (*full)->facts();
+  const std::string prefix = "store:app: the certificate does not match the facts it was indexed by: ";
+  std::string expected;
+  SECTION("names") {
+    facts.names = {"other.example.com"};
+    expected = "names app.example.com, indexed as other.example.com";
+  }
+  SECTION("validity") {
+    facts.not_after += std::chrono::hours(24);
+    expected = fmt::format("notAfter {}, indexed as {}", format_time((*full)->not_after()), format_time(facts.not_after));
+  }
+  SECTION("serial") {
+    facts.serial_hex = "0BAD";
+    expected = fmt::format("serial {}, indexed as 0BAD", (*full)->serial_hex());
+  }
+  SECTION("issuer and notBefore at once") {
+    facts.issuer_cn = "Someone Else";
+    facts.not_before -= std::chrono::seconds(1);
+    expected = fmt::format("notBefore {}, indexed as {}; issuer CN \"Bundle Test Intermediate\", indexed as "
+                           "\"Someone Else\"",
+                           format_time((*full)->not_before()), format_time(facts.not_before));
+  }
+  auto lazy = CertBundle::from_facts_deferred(cert.chain_pem, cert.key_pem, facts, CertSource::managed, "store:app");
+  REQUIRE(lazy);
+  CHECK((*lazy)->names() == facts.names);
+  auto st = (*lazy)->materialize();
+  REQUIRE_FALSE(st);
+  CHECK(st.error().message() == prefix + expected);
+  CHECK((*lazy)->leaf() == nullptr);
+  CHECK((*lazy)->key() == nullptr);
+  CHECK((*lazy)->chain_stack() == nullptr);
+  CHECK((*lazy)->chain_pem().empty());
+  CHECK((*lazy)->problems(Clock::now(), {}) == std::vector<std::string>{prefix + expected});
 }

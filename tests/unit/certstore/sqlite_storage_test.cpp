@@ -44,6 +44,12 @@ int raw_user_version(const fs::path& file, int set = -1) {
   return version;
 }
 
+// What schema version 6 added, dropped by the tests that take a database back to an older version.
+constexpr const char* drop_version_6 =
+    "ALTER TABLE certificates DROP COLUMN cert_names;"
+    "ALTER TABLE certificates DROP COLUMN not_before;"
+    "ALTER TABLE certificates DROP COLUMN issuer_cn;";
+
 std::string pragma_text(const fs::path& file, const char* pragma) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
@@ -99,7 +105,9 @@ TEST_CASE("certificates round-trip and survive a reopen", "[unit][certstore]") {
   managed.serial_hex = cert.serial_hex;
   managed.not_after_unix = 1900000000;
   managed.created_unix = 1700000000;
+  managed.set_facts(*cert.bundle());
   StoredCertificate transitional = managed;
+  transitional.cert_names.clear();  // written without its facts, as before schema version 6
   transitional.name_key = "transitional:elb-1";
   transitional.source = CertSource::transitional;
   transitional.names = {"app.example.com"};
@@ -122,13 +130,21 @@ TEST_CASE("certificates round-trip and survive a reopen", "[unit][certstore]") {
   CHECK(m.chain_pem == managed.chain_pem);
   CHECK(m.key_pem == managed.key_pem);
   CHECK(m.serial_hex == managed.serial_hex);
-  CHECK(m.not_after_unix == 1900000000);
+  CHECK(m.not_after_unix == managed.not_after_unix);
   CHECK(m.created_unix == 1700000000);
+  // The certificate's own facts, as the bundle gives them.
+  REQUIRE(m.has_facts());
+  CHECK(m.facts() == cert.bundle()->facts());
+  CHECK(m.cert_names == std::vector<std::string>{"app.example.com", "www.example.com"});
+  CHECK(m.issuer_cn == "Storage Test Root");
   const auto& t = (*loaded)[1];
   CHECK(t.name_key == "transitional:elb-1");
   CHECK(t.source == CertSource::transitional);
   CHECK(t.names == std::vector<std::string>{"app.example.com"});
   CHECK(t.created_unix > 1700000000);
+  CHECK_FALSE(t.has_facts());
+  CHECK(t.not_before_unix == 0);
+  CHECK(t.issuer_cn.empty());
   // What was stored makes a working bundle again.
   CHECK(CertBundle::from_pem(m.chain_pem, m.key_pem, m.source, "store:" + m.name_key));
 
@@ -291,7 +307,7 @@ TEST_CASE("certificates stored before removal was recorded are live after the mi
   // Back to schema version 1 by hand, with a certificate row written as that version wrote it.
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
-  const char* downgrade =
+  const std::string downgrade = std::string(drop_version_6) +
       "DROP TABLE certificate_swaps;"
       "DROP TABLE alert_deliveries;"
       "DROP TABLE alerts;"
@@ -300,7 +316,7 @@ TEST_CASE("certificates stored before removal was recorded are live after the mi
       "INSERT INTO certificates (name_key, endpoint_id, source, names, chain_pem, key_pem, serial_hex, not_after, "
       "created) VALUES ('elb-1', 'elb-1', 'managed', 'app.example.com', 'chain', X'6B6579', '01', 1900000000, 1);"
       "PRAGMA user_version = 1;";
-  REQUIRE(sqlite3_exec(db, downgrade, nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, downgrade.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
 
   auto storage = open_ok(file);
@@ -355,9 +371,11 @@ TEST_CASE("a schema version 2 database gains the endpoints table", "[unit][certs
   open_ok(file).reset();
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "DROP TABLE certificate_swaps; DROP TABLE alert_deliveries; DROP TABLE alerts; DROP TABLE endpoints; "
-                       "PRAGMA user_version = 2;", nullptr,
-                       nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, (std::string(drop_version_6) +
+                           "DROP TABLE certificate_swaps; DROP TABLE alert_deliveries; DROP TABLE alerts; "
+                           "DROP TABLE endpoints; PRAGMA user_version = 2;")
+                              .c_str(),
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
   auto storage = open_ok(file);
   CHECK(raw_user_version(file) == SqliteStorage::schema_version);
@@ -371,8 +389,11 @@ TEST_CASE("a schema version 3 database gains the certificate timeline, which kee
   open_ok(file).reset();
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "DROP TABLE certificate_swaps; DROP TABLE alert_deliveries; DROP TABLE alerts; PRAGMA user_version = 3;", nullptr, nullptr, nullptr) ==
-          SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, (std::string(drop_version_6) +
+                           "DROP TABLE certificate_swaps; DROP TABLE alert_deliveries; DROP TABLE alerts; "
+                           "PRAGMA user_version = 3;")
+                              .c_str(),
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
   {
     auto storage = open_ok(file);
@@ -400,6 +421,74 @@ TEST_CASE("a schema version 3 database gains the certificate timeline, which kee
   CHECK((*loaded)[1].not_after_unix == 1900000000);
   CHECK((*loaded)[1].at_unix == 1800000000);
   CHECK((*loaded)[2].endpoint_id == "shop");
+}
+
+TEST_CASE("a schema version 5 database keeps every certificate row, without facts, and takes facts from then on",
+          "[unit][certstore]") {
+  TempDir dir;
+  auto file = dir.path() / "portcullis.db";
+  auto ca = testing::TestCa::create("Storage Test Root");
+  auto cert = ca.issue({"app.example.com"});
+  open_ok(file).reset();
+  // Back to schema version 5, with the rows written as that version wrote them: live and removed,
+  // managed and transitional.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, (std::string(drop_version_6) + "PRAGMA user_version = 5;").c_str(), nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+  sqlite3_stmt* insert = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db,
+                             "INSERT INTO certificates (name_key, endpoint_id, source, names, chain_pem, key_pem, "
+                             "serial_hex, not_after, created, removed) VALUES (?1, ?2, ?3, 'app.example.com', ?4, "
+                             "X'6B6579', ?5, 1900000000, 1700000000, ?6)",
+                             -1, &insert, nullptr) == SQLITE_OK);
+  struct Row {
+    const char *name_key, *endpoint, *source, *serial;
+    int removed;
+  };
+  for (const Row& r : {Row{"elb-1", "elb-1", "managed", "01", 0}, Row{"transitional:elb-1", "elb-1", "transitional", "02", 0},
+                       Row{"elb-2", "elb-2", "managed", "03", 1800000000}}) {
+    sqlite3_bind_text(insert, 1, r.name_key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(insert, 2, r.endpoint, -1, SQLITE_STATIC);
+    sqlite3_bind_text(insert, 3, r.source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(insert, 4, cert.chain_pem.c_str(), -1, SQLITE_STATIC);
+    sqlite3_bind_text(insert, 5, r.serial, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(insert, 6, r.removed);
+    REQUIRE(sqlite3_step(insert) == SQLITE_DONE);
+    sqlite3_reset(insert);
+  }
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+
+  auto storage = open_ok(file);
+  CHECK(raw_user_version(file) == SqliteStorage::schema_version);
+  auto live = storage->load_certificates();
+  REQUIRE(live);
+  REQUIRE(live->size() == 2);
+  CHECK((*live)[0].name_key == "elb-1");
+  CHECK((*live)[0].serial_hex == "01");
+  CHECK((*live)[0].chain_pem == cert.chain_pem);
+  CHECK((*live)[0].key_pem == SecretBytes("key"));
+  CHECK((*live)[0].names == std::vector<std::string>{"app.example.com"});
+  CHECK((*live)[0].not_after_unix == 1900000000);
+  CHECK((*live)[0].created_unix == 1700000000);
+  CHECK((*live)[1].name_key == "transitional:elb-1");
+  CHECK((*live)[1].source == CertSource::transitional);
+  for (const auto& c : *live) CHECK_FALSE(c.has_facts());  // no parse in the migration
+  auto removed = storage->get_certificate("elb-2");
+  REQUIRE(removed);
+  REQUIRE(removed->has_value());
+  CHECK((*removed)->removed_unix == 1800000000);
+  CHECK_FALSE((*removed)->has_facts());
+
+  // A row put again (a renewal) keeps its facts from now on.
+  StoredCertificate renewed = (*live)[0];
+  renewed.set_facts(*cert.bundle());
+  REQUIRE(storage->put_certificate(renewed));
+  auto again = storage->get_certificate("elb-1");
+  REQUIRE(again);
+  REQUIRE(again->has_value());
+  CHECK((*again)->facts() == cert.bundle()->facts());
 }
 
 TEST_CASE("a database from a newer build is refused", "[unit][certstore]") {

@@ -265,3 +265,67 @@ TEST_CASE("the platform wildcard is served in the fallback slot, hot-swapped, an
     CHECK(b.storage.certificates.at(platform_id).removed_unix != 0);
   }
 }
+
+TEST_CASE("stored rows are indexed by their facts without a parse, and one whose PEM disagrees is never served",
+          "[unit][control]") {
+  Bench b;
+  auto app = b.ca.issue({"app.example.com"});
+  auto lazy = b.ca.issue({"lazy.example.com"});
+  auto bad = b.ca.issue({"bad.example.com"});
+  auto other = b.ca.issue({"other.example.com"});
+  auto legacy = b.ca.issue({"legacy.example.com"});
+  auto with_facts = [](StoredCertificate r, const TestCert& facts_of) {
+    r.set_facts(*facts_of.bundle());
+    return r;
+  };
+  REQUIRE(b.storage.put_certificate(with_facts(row("app", "app", CertSource::managed, app), app)));
+  // A PEM that would not even pass the structure check of a deferred read: its facts index it.
+  auto unread = with_facts(row("lazy", "lazy", CertSource::managed, lazy), lazy);
+  unread.chain_pem = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
+  REQUIRE(b.storage.put_certificate(unread));
+  // bad.example.com's facts over other.example.com's PEM and key.
+  REQUIRE(b.storage.put_certificate(with_facts(row("bad", "bad", CertSource::managed, other), bad)));
+  // Written before the facts were recorded: read from its PEM.
+  REQUIRE(b.storage.put_certificate(row("legacy", "legacy", CertSource::managed, legacy)));
+  b.config.endpoints = {endpoint("app", {"app.example.com"}), endpoint("lazy", {"lazy.example.com"}),
+                        endpoint("bad", {"bad.example.com"}), endpoint("legacy", {"legacy.example.com"})};
+  REQUIRE(b.catalog.start(b.config));
+
+  for (const auto* key : {"app", "lazy", "bad", "legacy"}) {
+    INFO(key);
+    REQUIRE(b.catalog.stored(key) != nullptr);
+    CHECK(b.catalog.stored(key)->bundle->pending());
+  }
+  CHECK(b.served("app.example.com") == app.serial_hex);
+  CHECK(b.served("lazy.example.com") == lazy.serial_hex);
+  CHECK(b.served("bad.example.com") == bad.serial_hex);
+  CHECK(b.served("other.example.com") == b.default_cert.serial_hex);
+  CHECK(b.served("legacy.example.com") == legacy.serial_hex);
+  CHECK(b.catalog.stored("legacy")->bundle->facts() == legacy.bundle()->facts());
+
+  // The background verification parses each in full and checks it against its facts.
+  asio::co_spawn(b.io, b.catalog.verify_pending(), asio::detached);
+  b.io.run_for(run_deadline);
+  for (const auto* key : {"app", "lazy", "bad", "legacy"}) {
+    INFO(key);
+    CHECK_FALSE(b.catalog.stored(key)->bundle->pending());
+  }
+  CHECK(b.catalog.stored("app")->bundle->leaf() != nullptr);
+  CHECK(b.catalog.stored("legacy")->bundle->leaf() != nullptr);
+  // A failed bundle has no certificate to hand a handshake: the proxy serves the fallback or the
+  // default instead (proxy/tls_context.cpp).
+  const auto* failed = b.registry.current()->select("bad.example.com");
+  REQUIRE(failed != nullptr);
+  CHECK(failed->leaf() == nullptr);
+  CHECK(failed->key() == nullptr);
+  auto st = failed->materialize();
+  REQUIRE_FALSE(st);
+  CHECK_THAT(st.error().message(),
+             Catch::StartsWith("store:bad: the certificate does not match the facts it was indexed by: names "
+                               "other.example.com, indexed as bad.example.com; ") &&
+                 Catch::Contains("; serial " + other.serial_hex + ", indexed as " + bad.serial_hex));
+  CHECK(b.registry.current()->select("lazy.example.com")->leaf() == nullptr);
+  auto unparsed = b.catalog.stored("lazy")->bundle->materialize();
+  REQUIRE_FALSE(unparsed);
+  CHECK_THAT(unparsed.error().message(), Catch::StartsWith("store:lazy: "));
+}
