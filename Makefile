@@ -4,7 +4,7 @@
 BUILD_DIR     ?= build
 SAN_BUILD_DIR ?= build-sanitize
 FUZZ_BUILD_DIR ?= build-fuzz
-FUZZ_SECONDS  ?= 60
+FUZZ_SECONDS  ?= 30
 BUILD_TYPE    ?= RelWithDebInfo
 JOBS          ?= $(shell nproc)
 CTEST_JOBS    ?= $(shell nproc)
@@ -41,7 +41,8 @@ help:
 	@echo "make test       install packages, build, run the test suite (ctest, not [slow])"
 	@echo "make test-slow  the slow tests: soak tests and a testssl.sh scan"
 	@echo "make sanitize   ASan+UBSan build, unit tests under it"
-	@echo "make fuzz       libFuzzer (clang-14) on the DNS packet handler for FUZZ_SECONDS (60)"
+	@echo "make fuzz       libFuzzer (clang-14): the DNS packet handler, then the HTTP request path,"
+	@echo "                each for FUZZ_SECONDS (30)"
 	@echo "make bench      benchmark against nginx, HAProxy and Caddy (bench/README.md)"
 
 deps:
@@ -87,17 +88,20 @@ sanitize: deps
 	ninja -C $(SAN_BUILD_DIR) -j $(JOBS) unit_tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(SAN_BUILD_DIR)/tests/unit_tests "[unit]~[slow]"
 
-# The fuzz targets, in their own build folder with clang-14; new inputs libFuzzer finds go to
-# $(FUZZ_BUILD_DIR)/corpus, the seeds in tests/fuzz/corpus are only read.
+# The fuzz targets, in their own build folder with clang-14, each for FUZZ_SECONDS; new inputs
+# libFuzzer finds go to $(FUZZ_BUILD_DIR)/corpus, the seeds in tests/fuzz/corpus are only read.
 fuzz: EXTRA_PACKAGES = $(FUZZ_PACKAGES)
 fuzz: deps
 	cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DPORTCULLIS_FUZZ=ON -DBUILD_TESTING=OFF -DPORTCULLIS_JEMALLOC=OFF
-	ninja -C $(FUZZ_BUILD_DIR) -j $(JOBS) dns_responder_fuzz
-	mkdir -p $(FUZZ_BUILD_DIR)/corpus/dns
+	ninja -C $(FUZZ_BUILD_DIR) -j $(JOBS) dns_responder_fuzz request_head_fuzz
+	mkdir -p $(FUZZ_BUILD_DIR)/corpus/dns $(FUZZ_BUILD_DIR)/corpus/request_head
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(FUZZ_BUILD_DIR)/tests/fuzz/dns_responder_fuzz \
 	  -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
 	  $(FUZZ_BUILD_DIR)/corpus/dns tests/fuzz/corpus/dns
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(FUZZ_BUILD_DIR)/tests/fuzz/request_head_fuzz \
+	  -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 -dict=tests/fuzz/request_head.dict \
+	  $(FUZZ_BUILD_DIR)/corpus/request_head tests/fuzz/corpus/request_head
 
 bench: build-binary
 	BUILD_DIR=$(abspath $(BUILD_DIR)) bash bench/run.sh

@@ -76,7 +76,52 @@ void strip_hop_by_hop(http::fields& fields, bool keep_upgrade) {
   }
 }
 
-std::optional<std::string_view> framing_problem(const http::fields& fields) {
+namespace {
+
+// The items of a comma-separated list, empty ones skipped (RFC 9110 §5.6.1).
+template <class F>
+void for_each_item(std::string_view list, F&& f) {
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    const auto item = trim(list.substr(0, comma));
+    if (!item.empty()) f(item);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+constexpr char lower_dash(char c) noexcept {
+  if (c >= 'A' && c <= 'Z') return static_cast<char>(c - 'A' + 'a');
+  return c == '_' ? '-' : c;
+}
+
+bool same_field_name(std::string_view name, std::string_view lower) noexcept {
+  if (name.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (lower_dash(name[i]) != lower[i]) return false;
+  }
+  return true;
+}
+
+// Lower case, '-' for '_'.
+constexpr std::string_view client_asserted_names[] = {
+    "forwarded",          "x-forwarded-for",      "x-forwarded-host", "x-forwarded-proto",
+    "x-forwarded-port",   "x-forwarded-server",   "x-forwarded-scheme", "x-forwarded-ssl",
+    "x-forwarded-prefix", "x-real-ip",            "true-client-ip",   "x-client-ip",
+    "client-ip",          "x-cluster-client-ip",  "x-original-forwarded-for", "x-scheme",
+    "front-end-https",    "x-original-url",       "x-rewrite-url",    "http2-settings",
+};
+
+}  // namespace
+
+bool client_asserted_field(std::string_view name) noexcept {
+  for (std::string_view known : client_asserted_names) {
+    if (same_field_name(name, known)) return true;
+  }
+  return false;
+}
+
+std::optional<RequestProblem> framing_problem(const http::fields& fields) {
   std::size_t content_lengths = 0, transfer_encodings = 0;
   std::string_view te;
   for (const auto& f : fields) {
@@ -86,48 +131,84 @@ std::optional<std::string_view> framing_problem(const http::fields& fields) {
       te = f.value();
     }
   }
-  if (content_lengths > 1) return "several Content-Length fields";
-  if (transfer_encodings > 0 && content_lengths > 0) return "both Content-Length and Transfer-Encoding";
-  if (transfer_encodings > 1) return "several Transfer-Encoding fields";
+  if (content_lengths > 1) return RequestProblem{http::status::bad_request, "several Content-Length fields"};
+  if (transfer_encodings > 0 && content_lengths > 0) {
+    return RequestProblem{http::status::bad_request, "both Content-Length and Transfer-Encoding"};
+  }
+  if (transfer_encodings > 1) return RequestProblem{http::status::bad_request, "several Transfer-Encoding fields"};
   if (transfer_encodings == 1) {
-    auto last = te.substr(te.rfind(',') == std::string_view::npos ? 0 : te.rfind(',') + 1);
-    while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
-    if (!beast::iequals(last, "chunked")) return "Transfer-Encoding does not end in chunked";
+    std::size_t codings = 0;
+    std::string_view last;
+    for_each_item(te, [&](std::string_view item) {
+      ++codings;
+      last = item;
+    });
+    // RFC 9112 §6.3: a request whose final coding is not chunked has no reliable length.
+    if (!beast::iequals(last, "chunked")) {
+      return RequestProblem{http::status::bad_request, "Transfer-Encoding does not end in chunked"};
+    }
+    // RFC 9112 §6.1: a coding the server does not understand is 501; only chunked is relayed.
+    if (codings != 1) return RequestProblem{http::status::not_implemented, "transfer coding other than chunked"};
   }
   return std::nullopt;
 }
 
-void prepare_forward_request(http::request<http::buffer_body>& req, const boost::asio::ip::address& peer,
-                             bool tls, bool upgrade, bool chunked_in) {
-  prepare_forward_request(req, peer.to_string(), peer.is_v6(), tls, upgrade, chunked_in);
+bool asks_upgrade(const http::request_header<>& req) {
+  return req.find(http::field::upgrade) != req.end() && has_token(req[http::field::connection], "upgrade");
 }
 
-void prepare_forward_request(http::request<http::buffer_body>& req, std::string_view peer_text, bool peer_v6,
-                             bool tls, bool upgrade, bool chunked_in) {
-  std::string host(req[http::field::host]);
-  strip_hop_by_hop(req, upgrade);
+std::optional<RequestProblem> upgrade_problem(const http::request_header<>& req) {
+  if (!asks_upgrade(req)) return std::nullopt;
+  const bool websocket = req.count(http::field::upgrade) == 1 &&
+                         beast::iequals(trim(req[http::field::upgrade]), "websocket") &&
+                         req.method() == http::verb::get && req.version() == 11;
+  if (websocket) return std::nullopt;
+  return RequestProblem{http::status::bad_request, "upgrade to a protocol other than websocket"};
+}
+
+std::optional<RequestProblem> request_head_problem(const http::request_header<>& req, bool relayed) {
+  if (auto problem = framing_problem(req)) return problem;
+  if (req.version() < 11 && req.find(http::field::transfer_encoding) != req.end()) {
+    return RequestProblem{http::status::bad_request, "Transfer-Encoding in an HTTP/1.0 request"};
+  }
+  return relayed ? upgrade_problem(req) : std::nullopt;
+}
+
+void prepare_forward_request(http::request<http::buffer_body>& req, const ForwardFacts& facts) {
+  strip_hop_by_hop(req, facts.upgrade);
   req.erase(http::field::expect);
-  const std::string_view proto = tls ? "https" : "http";
-  req.set("X-Forwarded-For", peer_text);
-  req.set("X-Forwarded-Proto", proto);
-  req.set("X-Forwarded-Host", host);
+  for (auto it = req.begin(); it != req.end();) {
+    it = client_asserted_field(it->name_string()) ? req.erase(it) : std::next(it);
+  }
+  const std::string_view proto = facts.tls ? "https" : "http";
   std::string forwarded;
-  forwarded.reserve(32 + peer_text.size() + host.size());
+  forwarded.reserve(40 + facts.peer_text.size() + facts.authority.size());
   forwarded += "for=";
-  if (peer_v6) {
+  if (facts.peer_v6) {
+    // RFC 7239 §6: an IPv6 node is "[v6]", which must be quoted.
     forwarded += "\"[";
-    forwarded += peer_text;
+    forwarded += facts.peer_text;
     forwarded += "]\"";
   } else {
-    forwarded += peer_text;
+    forwarded += facts.peer_text;
   }
-  forwarded += ";host=\"";
-  forwarded += host;
-  forwarded += "\";proto=";
+  if (!facts.authority.empty()) {
+    // Quoted whatever it holds (a port's ':' needs it, RFC 7239 §4); parse_host_authority lets
+    // no '"' or backslash through.
+    forwarded += ";host=\"";
+    forwarded += facts.authority;
+    forwarded += '"';
+    req.set(http::field::host, facts.authority);
+    req.set("X-Forwarded-Host", facts.authority);
+  }
+  forwarded += ";proto=";
   forwarded += proto;
+  req.set("X-Forwarded-For", facts.peer_text);
+  req.set("X-Real-IP", facts.peer_text);
+  req.set("X-Forwarded-Proto", proto);
   req.set(http::field::forwarded, forwarded);
-  if (upgrade) req.set(http::field::connection, "upgrade");
-  if (chunked_in) req.chunked(true);
+  if (facts.upgrade) req.set(http::field::connection, "upgrade");
+  if (facts.chunked_in) req.chunked(true);
   req.version(11);
 }
 

@@ -47,16 +47,19 @@ auto& tcp_of(Stream& s) {
   return beast::get_lowest_layer(s);
 }
 
-// A short response of our own (errors, redirects, challenge answers).
+// A short response of our own (errors, redirects, challenge answers). `allow`: the Allow field a
+// 405 must carry (RFC 9110 §15.5.6).
 template <class Stream>
 Task<error_code> send_simple(Stream& stream, http::status status, unsigned version,
                                         std::string body, bool keep_alive, domain::Millis timeout,
                                         std::string_view location = {},
-                                        std::string_view content_type = "text/plain; charset=utf-8") {
+                                        std::string_view content_type = "text/plain; charset=utf-8",
+                                        std::string_view allow = {}) {
   http::response<http::string_body> res{status, version};
   res.set(http::field::server, "portcullis");
   res.set(http::field::content_type, content_type);
   if (!location.empty()) res.set(http::field::location, location);
+  if (!allow.empty()) res.set(http::field::allow, allow);
   res.body() = std::move(body);
   res.keep_alive(keep_alive);
   res.prepare_payload();

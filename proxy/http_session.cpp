@@ -189,14 +189,15 @@ Task<Outcome> fail_exchange(Stream& client, ExchangeError error, unsigned versio
 // already read into `parser`.
 template <class Stream>
 Task<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer, RequestParser& parser,
-                            const Endpoint& endpoint, const RequestContext& ctx) {
+                            const RouteDecision& decision, const RequestContext& ctx) {
   auto& req = parser.get();
   const auto& limits = ctx.limits;
+  const Endpoint& endpoint = *decision.endpoint;
   ClientFacts facts;
   facts.version = req.version();
   facts.keep_alive = req.keep_alive();
   facts.is_head = req.method() == http::verb::head;
-  facts.upgrade = req.find(http::field::upgrade) != req.end() && has_token(req[http::field::connection], "upgrade");
+  facts.upgrade = asks_upgrade(req);  // request_head_problem() let only a WebSocket handshake through
   const bool chunked_in = req.chunked();
 
   if (endpoint.upstreams.empty()) {
@@ -211,7 +212,10 @@ Task<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer, Request
     if (ec) co_return Outcome::close;
   }
 
-  prepare_forward_request(req, ctx.peer_text, ctx.peer.is_v6(), ctx.tls, facts.upgrade, chunked_in);
+  // RFC 9112 §3.2.2: the upstream gets origin-form, and the Host the router checked.
+  if (!decision.forward_target.empty()) req.target(decision.forward_target);
+  prepare_forward_request(req, ForwardFacts{ctx.peer_text, ctx.peer.is_v6(), ctx.tls, decision.authority,
+                                            facts.upgrade, chunked_in});
 
   // A request with no body and an idempotent method (RFC 9110 §9.2.2) can be sent again when a
   // pooled connection turns out to be closed: the upstream ended it before answering a byte.
@@ -222,7 +226,8 @@ Task<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer, Request
                            method == http::verb::options || method == http::verb::trace ||
                            method == http::verb::put || method == http::verb::delete_);
 
-  const ExchangeRequest request{parser, endpoint, facts.version, bodiless, replayable, facts.is_head};
+  const ExchangeRequest request{parser,     endpoint,     facts.version, bodiless,
+                                replayable, facts.is_head, facts.upgrade};
   auto& log_limits = ctx.worker.log_limits();
   const ExchangeContext exchange_ctx{ctx.worker.pool(), ctx.worker.io().get_executor(), limits,
                                      log_limits.upstream_unavailable, log_limits.upstream_timeout};
@@ -295,6 +300,17 @@ struct Rejection {
   domain::Millis timeout{};
 };
 
+// What a 405 names as allowed: every method the edge relays (all but CONNECT).
+constexpr std::string_view allowed_methods = "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE";
+
+// One info line for a request the edge refuses itself, within the worker's log budget.
+void log_rejected(Worker& worker, std::string_view peer_text, std::string_view reason) {
+  if (auto dropped = worker.log_limits().rejected_request.admit(TlsStream::coarse_now())) {
+    log::proxy()->info("rejected request peer={} reason=\"{}\"{}", peer_text, reason,
+                       portcullis::base::suppressed_suffix(*dropped));
+  }
+}
+
 // Asks the router about the request and serves it: proxied, answered on the plain listener, or
 // left in `rejection` for the loop to send. Its own coroutine, so the query and the decision take
 // frame space only while a request runs, not for as long as an idle connection lives.
@@ -307,6 +323,7 @@ Task<Outcome> route_and_serve(Stream& stream, ClientBuffer& buffer, RequestParse
   query.host_fields = req.count(http::field::host);
   if (query.host_fields == 1) query.host_header = req[http::field::host];
   query.version = req.version();
+  query.method = req.method();
   query.target = req.target();
   query.tls = ctx.tls;
   query.sni = sni_name;
@@ -316,13 +333,14 @@ Task<Outcome> route_and_serve(Stream& stream, ClientBuffer& buffer, RequestParse
   const RouteDecision decision = route_request(query, routes);
 
   if (decision.action == RouteAction::proxy) {
-    Outcome outcome = co_await proxy_request(stream, buffer, parser, *decision.endpoint, ctx);
+    Outcome outcome = co_await proxy_request(stream, buffer, parser, decision, ctx);
     co_return outcome;
   }
   if (decision.action == RouteAction::acme_challenge || decision.action == RouteAction::redirect_https) {
     Outcome outcome = co_await answer_plain(stream, parser, decision, ctx);
     co_return outcome;
   }
+  if (!decision.why.empty()) log_rejected(ctx.worker, ctx.peer_text, decision.why);
   const EdgeReply reply = reply_for(decision.action);
   rejection = Rejection{reply.status, query.version, reply.body, ctx.limits.idle_timeout};
   co_return Outcome::close;
@@ -386,13 +404,10 @@ Task<void> request_loop(Stream& stream, const RequestContext& base, std::string_
     auto& req = parser.get();
     const unsigned version = req.version();
 
-    if (auto problem = framing_problem(req)) {
-      if (auto dropped = base.worker.log_limits().rejected_request.admit(TlsStream::coarse_now())) {
-        log::proxy()->info("rejected request peer={} reason=\"{}\"{}", base.peer_text, *problem,
-                           portcullis::base::suppressed_suffix(*dropped));
-      }
-      reason = std::string(*problem) + "\n";
-      rejection = Rejection{http::status::bad_request, version, reason, limits.idle_timeout};
+    if (auto problem = request_head_problem(req, base.tls)) {
+      log_rejected(base.worker, base.peer_text, problem->reason);
+      reason = std::string(problem->reason) + "\n";
+      rejection = Rejection{problem->status, version, reason, limits.idle_timeout};
       break;
     }
 
@@ -403,7 +418,9 @@ Task<void> request_loop(Stream& stream, const RequestContext& base, std::string_
   if (rejection) {
     counters.count_response(static_cast<unsigned>(rejection->status));
     std::string body(rejection->body);
-    co_await send_simple(stream, rejection->status, rejection->version, std::move(body), false, rejection->timeout);
+    const bool not_allowed = rejection->status == http::status::method_not_allowed;
+    co_await send_simple(stream, rejection->status, rejection->version, std::move(body), false, rejection->timeout,
+                         {}, "text/plain; charset=utf-8", not_allowed ? allowed_methods : std::string_view());
   }
 }
 

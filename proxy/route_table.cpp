@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/host_authority.hpp"
 #include "base/hostname.hpp"
 
 namespace portcullis::proxy {
@@ -68,20 +69,8 @@ bool RouteTable::any_admits(domain::Scope scope, const boost::asio::ip::address&
 }
 
 std::string normalize_authority(std::string_view host) {
-  std::string_view name = host;
-  if (!name.empty() && name.front() == '[') {
-    auto close = name.find(']');
-    if (close == std::string_view::npos) return {};
-    name = name.substr(1, close - 1);
-  } else if (auto colon = name.rfind(':'); colon != std::string_view::npos) {
-    if (name.find(':') != colon) return {};  // bare IPv6 without brackets is not a valid Host
-    name = name.substr(0, colon);
-  }
-  for (char c : name) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= ' ' || u == '/' || u == '@' || u >= 0x7f) return {};
-  }
-  return base::normalize_hostname(name);
+  auto authority = base::parse_host_authority(host);
+  return authority ? std::move(authority->host) : std::string();
 }
 
 }  // namespace portcullis::proxy

@@ -82,7 +82,8 @@ class RouteTable {
 
 using Routes = base::Published<RouteTable>;
 
-// "App.Example.com:8443" -> "app.example.com"; "[::1]:443" -> "::1". Empty on garbage.
+// "App.Example.com:8443" -> "app.example.com"; "[::1]:443" -> "::1". Empty for anything
+// base::parse_host_authority() refuses.
 std::string normalize_authority(std::string_view host_header);
 
 }  // namespace portcullis::proxy

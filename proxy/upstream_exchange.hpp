@@ -65,6 +65,7 @@ struct ExchangeRequest {
   bool bodiless = false;         // no body follows the head
   bool replayable = false;       // may be sent again on a fresh connection (RFC 9110 §9.2.2)
   bool is_head = false;          // HEAD: the response has no body whatever its framing says
+  bool upgrade = false;          // a WebSocket handshake: the only request a 101 may answer
 };
 
 namespace exchange_detail {
@@ -108,6 +109,9 @@ Task<error_code> read_final_head(Client& client, UpstreamConnection& upstream, c
     error_code ec = co_await http_io::read_head(upstream.stream, upstream.buffer, *parser);
     if (ec) co_return ec;
     auto status = parser->get().result_int();
+    // RFC 9110 §15.2.2: a server switches only to a protocol the request asked for; a 101 to any
+    // other request is not relayed (no tunnel opens that the edge did not check).
+    if (status == 101 && !request.upgrade) co_return error_code(http::error::bad_status);
     if (status < 100 || status >= 200 || status == 101) co_return error_code{};
     http::response<http::empty_body> interim{parser->get().result(), request.client_version};
     for (const auto& f : parser->get()) interim.insert(f.name_string(), f.value());

@@ -126,8 +126,8 @@ void parse_and_rewrite(http::request_parser<http::buffer_body>& parser) {
   beast::error_code ec;
   parser.put(boost::asio::buffer(typical_request.data(), typical_request.size()), ec);
   auto& req = parser.get();
-  if (ec || proxy::framing_problem(req)) std::abort();
-  proxy::prepare_forward_request(req, "198.51.100.7", false, true, false, false);
+  if (ec || proxy::request_head_problem(req, true)) std::abort();
+  proxy::prepare_forward_request(req, proxy::ForwardFacts{"198.51.100.7", false, true, "app.example.com"});
 }
 
 void forward(int rounds) {

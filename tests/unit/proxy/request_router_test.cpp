@@ -128,6 +128,7 @@ TEST_CASE("the router answers challenges and redirects on the plain listener", "
     std::string_view out;  // the token or the Location
     std::size_t host_fields = 1;
     unsigned version = 11;
+    http::verb method = http::verb::get;
   };
   using A = RouteAction;
   const PlainRow rows[] = {
@@ -141,8 +142,19 @@ TEST_CASE("the router answers challenges and redirects on the plain listener", "
       {"redirect to another https port", "app.example.com", "/", 8443, A::redirect_https,
        "https://app.example.com:8443/"},
       {"IPv6 literal goes back into brackets", "[::1]:80", "/x", 443, A::redirect_https, "https://[::1]/x"},
-      {"a target that is not origin-form becomes /", "app.example.com", "*", 443, A::redirect_https,
-       "https://app.example.com/"},
+      {"OPTIONS * redirects to /", "app.example.com", "*", 443, A::redirect_https, "https://app.example.com/", 1, 11,
+       http::verb::options},
+      {"asterisk-form with GET", "app.example.com", "*", 443, A::bad_target, ""},
+      {"absolute-form: its path and query", "app.example.com", "http://app.example.com/a?b", 443, A::redirect_https,
+       "https://app.example.com/a?b"},
+      {"absolute-form: its authority names the host", "", "http://app.example.com/a", 443, A::redirect_https,
+       "https://app.example.com/a", 0, 10},
+      {"absolute-form: the challenge path", "app.example.com", "http://app.example.com/.well-known/acme-challenge/t2",
+       443, A::acme_challenge, "t2"},
+      {"absolute-form naming another host than Host", "app.example.com", "http://evil.example/a", 443,
+       A::host_mismatch, ""},
+      {"CONNECT", "app.example.com:443", "app.example.com:443", 443, A::not_allowed, "", 1, 11, http::verb::connect},
+      {"a Host that would break out of Forwarded", "app.example.com:1\",for=6.6.6.6", "/", 443, A::bad_host, ""},
       {"HTTP/1.0 without Host: no name to redirect to", "", "/x", 443, A::bad_host, "", 0, 10},
       {"HTTP/1.0 without Host still gets its challenge token", "", "/.well-known/acme-challenge/t", 443,
        A::acme_challenge, "t", 0, 10},
@@ -156,6 +168,7 @@ TEST_CASE("the router answers challenges and redirects on the plain listener", "
     q.host_header = row.host;
     q.host_fields = row.host_fields;
     q.version = row.version;
+    q.method = row.method;
     q.target = row.target;
     q.redirect_port = row.redirect_port;
     q.peer = boost::asio::ip::make_address("192.0.2.7");
@@ -226,4 +239,94 @@ TEST_CASE("each rejection of the router has its status and text", "[unit][proxy]
   CHECK(reply_for(RouteAction::misdirected).body == "misdirected request\n");
   CHECK(reply_for(RouteAction::forbidden).status == http::status::forbidden);
   CHECK(reply_for(RouteAction::forbidden).body == "forbidden\n");
+}
+
+TEST_CASE("an absolute-form target's authority is the host and passes every check Host passes",
+          "[unit][proxy][router][target]") {
+  struct TargetRow {
+    const char* what;
+    std::string_view host;  // "" with host_fields 0
+    std::string_view target;
+    std::string_view sni;
+    RouteAction action;
+    const char* forward = "";    // proxy: the target the upstream gets ("" = as received)
+    const char* authority = "";  // proxy: what Host and the forwarding fields carry
+    http::verb method = http::verb::get;
+    unsigned version = 11;
+    const char* peer = "192.0.2.7";
+  };
+  using A = RouteAction;
+  const TargetRow rows[] = {
+      {"origin-form: Host routes", "app.example.com", "/x", "app.example.com", A::proxy, "", "app.example.com"},
+      {"absolute-form matching Host: origin-form upstream", "app.example.com", "http://app.example.com/x?y",
+       "app.example.com", A::proxy, "/x?y", "app.example.com"},
+      {"absolute-form https with the Host's port", "app.example.com:8443", "https://APP.example.com:8443/",
+       "app.example.com", A::proxy, "/", "app.example.com:8443"},
+      {"absolute-form without a port, Host with one", "app.example.com:8443", "https://app.example.com/p",
+       "app.example.com", A::proxy, "/p", "app.example.com"},
+      {"absolute-form naming another endpoint than Host", "app.example.com", "http://other.example.com/admin",
+       "app.example.com", A::host_mismatch},
+      {"absolute-form naming an internal endpoint", "app.example.com", "http://svc.internal.example/admin",
+       "app.example.com", A::host_mismatch},
+      {"absolute-form and Host both name another endpoint than SNI", "other.example.com",
+       "http://other.example.com/admin", "app.example.com", A::misdirected},
+      {"absolute-form and Host both name an internal endpoint", "svc.internal.example",
+       "http://svc.internal.example/admin", "", A::unknown_host},
+      {"absolute-form to an allowlisted endpoint from outside", "office.example.com",
+       "http://office.example.com/", "office.example.com", A::forbidden},
+      {"ports differ", "app.example.com:8443", "https://app.example.com:443/", "app.example.com", A::host_mismatch},
+      {"HTTP/1.0 without Host: the authority routes", "", "http://app.example.com/old", "app.example.com", A::proxy,
+       "/old", "app.example.com", http::verb::get, 10},
+      {"HTTP/1.1 without Host, absolute-form", "", "http://app.example.com/", "app.example.com", A::bad_host},
+      {"absolute-form with a bad port", "app.example.com", "http://app.example.com:0/", "app.example.com",
+       A::bad_target},
+      {"absolute-form with userinfo", "app.example.com", "http://u:p@app.example.com/", "app.example.com",
+       A::bad_target},
+      {"authority-form with GET", "app.example.com", "app.example.com:443", "app.example.com", A::bad_target},
+      {"CONNECT", "app.example.com", "app.example.com:443", "app.example.com", A::not_allowed, "", "",
+       http::verb::connect},
+      {"asterisk with GET", "app.example.com", "*", "app.example.com", A::bad_target},
+      {"asterisk with OPTIONS is relayed as is", "app.example.com", "*", "app.example.com", A::proxy, "",
+       "app.example.com", http::verb::options},
+      {"absolute-form OPTIONS with an empty path: asterisk", "app.example.com", "http://app.example.com",
+       "app.example.com", A::proxy, "*", "app.example.com", http::verb::options},
+      {"Host with a quote and a Forwarded parameter", "app.example.com:1\",for=6.6.6.6", "/", "app.example.com",
+       A::bad_host},
+      {"Host port 0", "app.example.com:0", "/", "app.example.com", A::bad_host},
+      {"Host port 65536", "app.example.com:65536", "/", "app.example.com", A::bad_host},
+      {"Host port in letters", "app.example.com:https", "/", "app.example.com", A::bad_host},
+      {"Host with a comma", "app.example.com,evil", "/", "app.example.com", A::bad_host},
+      {"Host in upper case is canonical downstream", "APP.example.com:443", "/", "app.example.com", A::proxy, "",
+       "app.example.com:443"},
+  };
+  const RouteTable routes = make_table();
+  for (const auto& row : rows) {
+    INFO(row.what);
+    RouteQuery q = tls(row.host, row.sni, row.peer);
+    q.host_fields = row.host.empty() ? 0 : 1;
+    q.target = row.target;
+    q.method = row.method;
+    q.version = row.version;
+    const auto decision = route_request(q, routes);
+    CHECK(decision.action == row.action);
+    if (row.action == A::proxy) {
+      REQUIRE(decision.endpoint != nullptr);
+      CHECK(decision.forward_target == row.forward);
+      CHECK(decision.authority == row.authority);
+    } else {
+      CHECK(decision.endpoint == nullptr);
+      CHECK(decision.forward_target.empty());
+    }
+    if (row.action == A::bad_target || row.action == A::bad_host || row.action == A::host_mismatch ||
+        row.action == A::not_allowed) {
+      CHECK(!decision.why.empty());
+    }
+  }
+}
+
+TEST_CASE("the request target's rejections have their status and text", "[unit][proxy][router][target]") {
+  CHECK(reply_for(RouteAction::bad_target).status == http::status::bad_request);
+  CHECK(reply_for(RouteAction::not_allowed).status == http::status::method_not_allowed);
+  CHECK(reply_for(RouteAction::host_mismatch).status == http::status::bad_request);
+  CHECK(reply_for(RouteAction::host_mismatch).body == "Host does not match the request target\n");
 }
