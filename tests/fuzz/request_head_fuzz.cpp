@@ -8,7 +8,9 @@
 //     unchanged, and no field a client may not assert other than the edge's own;
 //   - the rewritten head parses again, with the same target and Host;
 //   - parse_host_authority() and parse_request_target() on the raw input are stable (what they
-//     accept re-parses to the same value).
+//     accept re-parses to the same value), and their one-pass fast paths agree with Boost.URL's
+//     full rules: an origin-form target is accepted exactly when urls::parse_origin_form accepts
+//     it, and a Host without brackets only when urls::parse_authority finds the same host and port.
 // Built by `make fuzz` (clang-14, -fsanitize=fuzzer,address,undefined; see tests/fuzz/CMakeLists.txt).
 #include <cstddef>
 #include <cstdint>
@@ -17,10 +19,13 @@
 #include <string_view>
 
 #include <boost/asio/buffer.hpp>
+#include <boost/url/authority_view.hpp>
+#include <boost/url/parse.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/http.hpp>
 
 #include "base/host_authority.hpp"
+#include "base/hostname.hpp"
 #include "proxy/forward_headers.hpp"
 #include "proxy/request_router.hpp"
 #include "proxy/request_target.hpp"
@@ -62,12 +67,23 @@ void require(bool ok) {
 void check_authority_stable(std::string_view text) {
   const auto first = base::parse_host_authority(text);
   if (!first) return;
+  if (!text.starts_with('[')) {
+    const auto boost_view = boost::urls::parse_authority(text);
+    require(boost_view.has_value() && !boost_view->has_userinfo());
+    require(base::normalize_hostname(boost_view->encoded_host()) == first->host);
+    require(boost_view->has_port() == (first->port != 0));
+  }
   const std::string canonical = first->text();
   const auto again = base::parse_host_authority(canonical);
   require(again && *again == *first && again->text() == canonical);
 }
 
 void check_target(std::string_view text) {
+  if (text.starts_with('/')) {
+    proxy::RequestTarget target;
+    const bool ours = proxy::parse_request_target(http::verb::get, text, target) == proxy::TargetProblem::none;
+    require(ours == boost::urls::parse_origin_form(text).has_value());
+  }
   for (auto method : {http::verb::get, http::verb::options, http::verb::connect}) {
     proxy::RequestTarget target;
     if (proxy::parse_request_target(method, text, target) != proxy::TargetProblem::none) continue;
