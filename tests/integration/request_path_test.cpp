@@ -159,9 +159,8 @@ TEST_CASE("hostile request targets, Hosts, codings and upgrades get their status
   }
   // No absolute-form target ever reaches the upstream.
   CHECK(!upstream_saw(upstream, "http://"));
-  const auto log = px.log();
-  CHECK(log.find("reason=\"Host does not match the request target\"") != std::string::npos);
-  CHECK(log.find("reason=\"transfer coding other than chunked\"") != std::string::npos);
+  // The first refusal is logged with its reason (later ones may fall under the log budget).
+  CHECK(px.log().find("reason=\"Host does not match the request target\"") != std::string::npos);
 }
 
 TEST_CASE("an absolute-form target matching Host is forwarded in origin-form, and OPTIONS * as is",
