@@ -59,9 +59,12 @@ TargetProblem parse_absolute(http::verb method, std::string_view target, Request
   if (uri.has_userinfo()) return malformed(why, "userinfo in the request target");
   out.authority = base::parse_host_authority(uri.encoded_host_and_port(), why);
   if (!out.authority) return TargetProblem::malformed;
+  const std::string_view path = uri.encoded_path();
+  // RFC 3986 §3.3: after an authority the path is empty or begins with "/". Boost.URL 1.81 takes
+  // "http://a:443p//x" as host "a", port "443" and path "p//x"; such a target is refused.
+  if (!path.empty() && !path.starts_with('/')) return malformed(why, "malformed request target");
   out.form = TargetForm::absolute;
   out.path_and_query = uri.encoded_target();
-  const std::string_view path = uri.encoded_path();
   if (path.empty() && !uri.has_query() && method == http::verb::options) {
     out.rewritten = "*";  // RFC 9112 §3.2.4
   } else {

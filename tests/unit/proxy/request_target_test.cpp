@@ -42,6 +42,7 @@ TEST_CASE("a request target is classified by RFC 9112 §3.2 and the upstream get
       {"absolute-form, empty host", http::verb::get, "http:///x", P::malformed},
       {"absolute-form, another scheme", http::verb::get, "ftp://app.example.com/", P::malformed},
       {"absolute-form, no authority", http::verb::get, "http:/x", P::malformed},
+      {"absolute-form, text after the port", http::verb::get, "http://a:443p//x.example.com", P::malformed},
       {"absolute-form, a host no DNS name has", http::verb::get, "http://a,b.example.com/", P::malformed},
       {"authority-form without CONNECT", http::verb::get, "app.example.com:443", P::malformed},
       {"CONNECT with authority-form", http::verb::connect, "app.example.com:443", P::connect_refused},
