@@ -58,7 +58,10 @@ TEST_CASE("a wildcard over a public suffix and a bare public suffix are refused 
     const char* name;
     bool refused;
   };
-  for (const auto& c : {Case{"*.com", true}, Case{"*.co.uk", true}, Case{"*.github.io", true}, Case{"co.uk", true},
+  CHECK_FALSE(validate({"a", std::vector<std::string>{"*.com"}, Scope::external,
+                        std::vector<std::string>{"10.0.0.5:8080"}, {}, true})
+                  .ok());  // a wildcard needs two labels after it anyway
+  for (const auto& c : {Case{"*.co.uk", true}, Case{"*.github.io", true}, Case{"co.uk", true},
                         Case{"*.example.com", false}, Case{"*.example.co.uk", false}, Case{"*.me.github.io", false},
                         Case{"app.example.com", false}}) {
     INFO(c.name);
