@@ -10,6 +10,7 @@
 
 #include "base/logging.hpp"
 #include "base/quote.hpp"
+#include "domain/platform_names.hpp"
 
 namespace portcullis::control {
 namespace {
@@ -256,6 +257,19 @@ ChangeResult<EndpointConfig> EndpointService::check(const domain::EndpointSpec& 
   }
   for (auto& p : domain::check_platform_names(checks, rules_.zone, cite)) {
     if (p.place.endpoint == self) own.push_back(std::move(p));
+  }
+  // A deleted endpoint's platform names stay its own while its id does: a customer's CNAME may
+  // still point there, and the endpoint listing such a name would receive that traffic.
+  for (std::size_t h = 0; !rules_.zone.empty() && h < checked.endpoint.hostnames.size(); ++h) {
+    const auto& name = checked.endpoint.hostnames[h];
+    const std::string owner(domain::platform_owner(name, rules_.zone));
+    if (owner.empty() || owner == checked.endpoint.id) continue;
+    if (auto deleted = tombstone(owner)) {
+      own.push_back({{self, "hostnames", checked.hostname_items.at(h)},
+                     fmt::format("expected a name no recently deleted endpoint's platform names use, got {} (a "
+                                 "platform name of endpoint {}, deleted less than {} days ago)",
+                                 quote(name), quote(owner), id_reuse_after_seconds / (24 * 3600))});
+    }
   }
   if (!own.empty()) {
     return tl::unexpected(

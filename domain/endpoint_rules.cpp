@@ -9,6 +9,7 @@
 
 #include "base/hostname.hpp"
 #include "base/quote.hpp"
+#include "domain/platform_names.hpp"
 
 namespace portcullis::domain {
 namespace {
@@ -72,8 +73,8 @@ void check_upstreams(const EndpointCheck& check, const EndpointRules& rules, std
   }
 }
 
-// The id whose platform or validation host `name` is (or whose validation host a wildcard
-// `name` covers), when `name` lies inside `zone`; empty otherwise.
+}  // namespace
+
 std::string_view platform_owner(std::string_view name, std::string_view zone) {
   if (name.size() <= zone.size() + 1 || !name.ends_with(zone) || name[name.size() - zone.size() - 1] != '.') return {};
   std::string_view relative = name.substr(0, name.size() - zone.size() - 1);
@@ -85,8 +86,6 @@ std::string_view platform_owner(std::string_view name, std::string_view zone) {
   if (!valid_endpoint_id(relative)) return {};
   return relative;
 }
-
-}  // namespace
 
 bool is_public_suffix(std::string_view name) {
   const psl_ctx_t* psl = psl_builtin();

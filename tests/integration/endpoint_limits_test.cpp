@@ -94,6 +94,7 @@ TEST_CASE("the admin API refuses denied upstreams, public-suffix wildcards, plat
     REQUIRE(create("shop", {"shop.example.com"}, upstream.address()).status == 201);
     REQUIRE(px.admin("DELETE", "/api/v1/endpoints/shop", token).status == 204);
     refused(create("shop", {"shop.example.com"}, upstream.address()), 409, "can be used again from");
+    refused(create("adopt", {"shop.edge.example.net"}, upstream.address()), 422, "deleted less than 30 days ago");
     REQUIRE(create("one", {"one.example.com"}, upstream.address()).status == 201);
     REQUIRE(create("two", {"two.example.com"}, upstream.address()).status == 201);
     refused(create("three", {"three.example.com"}, upstream.address()), 422, "limits.max_endpoints");

@@ -202,6 +202,18 @@ TEST_CASE("a deleted id stays unusable for 30 days, across a restart, and frees 
   REQUIRE(run_to_end(restarted.io, [&]() -> asio::awaitable<void> { out = co_await restarted.service.create(shop); }));
   CHECK_FALSE(out);
 
+  // Its platform names are not another endpoint's hostnames meanwhile.
+  domain::EndpointRules rules;
+  rules.zone = "edge.example.net";
+  h.service.set_rules(rules);
+  for (const char* name : {"shop.edge.example.net", "acme.shop.edge.example.net", "*.shop.edge.example.net"}) {
+    INFO(name);
+    auto adopted = create(spec("other", {name}));
+    REQUIRE_FALSE(adopted);
+    CHECK(adopted.error().code == Errc::invalid_input);
+    CHECK_THAT(adopted.error().problems.at(0).detail, Catch::Contains("deleted less than 30 days ago"));
+  }
+
   now += 24LL * 3600;  // 30 days after the deletion
   CHECK(create(spec("shop", {"shop.example.com"})));
 }
