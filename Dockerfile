@@ -9,7 +9,7 @@ FROM debian:12 AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       cmake ninja-build g++ pkg-config make libjemalloc2 \
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libfmt-dev \
-      libspdlog-dev libtoml11-dev libcli11-dev libsqlite3-dev catch2 libexpected-dev libldns-dev \
+      libspdlog-dev libtoml11-dev libcli11-dev libsqlite3-dev catch2 libexpected-dev libldns-dev libpsl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -18,7 +18,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF 
 
 FROM debian:12-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libssl3 libfmt9 libspdlog1.10 libsqlite3-0 libjemalloc2 libboost-json1.81.0 libboost-url1.81.0 ca-certificates \
+      libssl3 libfmt9 libspdlog1.10 libsqlite3-0 libjemalloc2 libboost-json1.81.0 libboost-url1.81.0 libpsl5 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /var/lib/portcullis --create-home portcullis
 COPY --from=build /src/build/app/portcullis /usr/local/bin/portcullis

@@ -14,7 +14,7 @@ CMAKE_FLAGS   ?=
 # run` resolves for Pebble through Unbound; kdig shows the demo zone).
 BUILD_PACKAGES = cmake ninja-build g++ ccache pkg-config make \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libfmt-dev \
-  libspdlog-dev libtoml11-dev libcli11-dev libsqlite3-dev catch2 libexpected-dev libldns-dev
+  libspdlog-dev libtoml11-dev libcli11-dev libsqlite3-dev catch2 libexpected-dev libldns-dev libpsl-dev
 RUNTIME_PACKAGES = openssl ca-certificates curl pebble libjemalloc2 unbound knot-dnsutils
 # What the test suite talks to besides Pebble and Unbound: the customer's authoritative DNS server
 # (its RFC 2136 client, knsupdate, comes with kdig), BIND's dig (it sends a question's letter case

@@ -17,6 +17,14 @@ namespace portcullis::admin {
 namespace {
 
 namespace json = boost::json;
+
+// "1 min", "90 s", "500 ms": an interval as a message says it.
+std::string interval_text(domain::Millis interval) {
+  const auto ms = interval.count();
+  if (ms % 60'000 == 0) return fmt::format("{} min", ms / 60'000);
+  if (ms % 1000 == 0) return fmt::format("{} s", ms / 1000);
+  return fmt::format("{} ms", ms);
+}
 using base::quote;
 
 Response problem(const Request& req, ProblemDetails p) { return problem_response(p, req.version(), req.keep_alive()); }
@@ -337,6 +345,17 @@ boost::asio::awaitable<Response> AdminApi::renew(const Request& req, const Route
       co_return problem(req, invalid({{"force", "expected true or false, got " + quote(it->second)}}));
     }
     force = it->second == "true";
+  }
+  const auto now = services_.now ? services_.now() : RenewThrottle::Clock::now();
+  const domain::Millis interval = services_.renew_now_interval ? services_.renew_now_interval() : std::chrono::minutes(1);
+  if (auto wait = renew_throttle_.admit(id, now, interval)) {
+    auto res = problem(req, {http::status::too_many_requests, "about:blank", "",
+                             fmt::format("endpoint {} was asked to renew less than {} ago (limits.renew_now_interval); "
+                                         "ask again in {} s",
+                                         quote(id), interval_text(interval), wait->count()),
+                             {}});
+    res.set(http::field::retry_after, std::to_string(wait->count()));
+    co_return res;
   }
   auto st = services_.certificates.renew_now(id, force);
   if (!st) {

@@ -8,6 +8,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "admin/renew_throttle.hpp"
 #include "admin/router.hpp"
 #include "base/blocking_pool.hpp"
 #include "base/metrics_registry.hpp"
@@ -49,6 +50,11 @@ struct ApiServices {
   control::AlertBook* alerts = nullptr;
   // A transitional certificate was uploaded or removed: the certificate alerts look again.
   std::function<void()> certificates_changed;
+  // "Renew now" is allowed once per this interval for each endpoint (limits.renew_now_interval);
+  // none: once a minute.
+  std::function<domain::Millis()> renew_now_interval;
+  // The clock of that limit; none: std::chrono::steady_clock.
+  std::function<RenewThrottle::Clock::time_point()> now;
 };
 
 class AdminApi {
@@ -81,6 +87,7 @@ class AdminApi {
 
   ApiServices services_;
   Router router_;
+  RenewThrottle renew_throttle_;
 };
 
 }  // namespace portcullis::admin

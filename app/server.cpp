@@ -93,6 +93,7 @@ Status Server::start() {
   auto merged = endpoints_->merge(config_.endpoints);
   if (!merged) return tl::unexpected(merged.error());
   endpoints_->set_file_endpoints(config_.endpoints);
+  endpoints_->set_rules(domain::endpoint_rules(config_));
   config_.endpoints = std::move(*merged);
   endpoints_->set_apply([this](std::vector<domain::EndpointConfig> endpoints) {
     return apply_endpoints(std::move(endpoints));
@@ -113,7 +114,8 @@ Status Server::start() {
   });
   if (auto st = catalog_->start(config_); !st) return st;
   transitional_ = std::make_unique<control::TransitionalCertificates>(*storage_, pool_, *catalog_);
-  shared_.routes.publish(std::make_shared<const proxy::RouteTable>(config_.endpoints, config_.limits));
+  shared_.routes.publish(std::make_shared<const proxy::RouteTable>(config_.endpoints, config_.limits,
+                                                                   domain::endpoint_rules(config_).upstream_deny));
   certificates_ = std::make_unique<control::CertificateManager>(control_, *storage_, pool_, shared_.challenges,
                                                                 *catalog_);
   if (config_.dns.enabled) {
@@ -266,7 +268,8 @@ Status Server::start_admin() {
                            return admin::DnsSettings{config_.dns.zone, *resolver};
                          },
                          [this] { return !shared_.draining.load(); }, &metrics_, config_.admin.metrics_public,
-                         alerts_.get(), [this] { certificate_alerts_->evaluate(); }});
+                         alerts_.get(), [this] { certificate_alerts_->evaluate(); },
+                         [this] { return config_.limits.renew_now_interval; }, {}});
   admin::AdminServerOptions options;
   options.listen = config_.admin.listen;
   options.token = std::move(token->value);
@@ -329,6 +332,7 @@ asio::awaitable<void> Server::reload() {
     co_return;
   }
   endpoints_->set_file_endpoints(std::move(file_endpoints));
+  endpoints_->set_rules(domain::endpoint_rules(config_));
   if (!restart_only.empty()) {
     log::proxy()->warn("changes take effect after a restart settings={}", fmt::join(restart_only, ","));
   }
@@ -366,7 +370,8 @@ asio::awaitable<Result<std::size_t>> Server::apply(domain::Config next) {
   } restore{*this};
   auto served = co_await catalog_->commit(std::move(*prepared));
   tasks_.spawn("verify certificates", catalog_->verify_pending());
-  shared_.routes.publish(std::make_shared<const proxy::RouteTable>(next.endpoints, next.limits));
+  shared_.routes.publish(std::make_shared<const proxy::RouteTable>(next.endpoints, next.limits,
+                                                                   domain::endpoint_rules(next).upstream_deny));
   if (dns_server_) {
     // The settings were checked by the reader: a failure here is a broken invariant, and the
     // previous zone stays live.

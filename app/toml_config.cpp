@@ -31,6 +31,8 @@ constexpr std::size_t max_reported_problems = 50;
 constexpr std::int64_t max_workers = 1024;
 constexpr std::int64_t max_connections_limit = 10'000'000;
 constexpr std::size_t max_header_bytes_limit = 64 * 1024 * 1024;
+constexpr std::int64_t max_hostnames_limit = 10'000;
+constexpr std::int64_t max_endpoints_limit = 10'000'000;
 constexpr std::int64_t max_duration_ms = 365LL * 24 * 3600 * 1000;
 
 using base::quote;
@@ -462,6 +464,16 @@ void read_certificate_dirs(const Table& root, domain::Config& cfg) {
   }
 }
 
+// An integer key from 1 to `max`.
+void read_count(const Table& t, std::string_view key, std::int64_t max, std::size_t& out) {
+  const Value* c = t.find(key);
+  if (!c) return;
+  if (!c->is_integer() || c->as_integer() < 1 || c->as_integer() > max) {
+    return t.problems().expected(*c, t.path_of(key), fmt::format("a number from 1 to {}", max));
+  }
+  out = static_cast<std::size_t>(c->as_integer());
+}
+
 void read_limits(const Table& root, domain::Config& cfg) {
   const Value* v = section(root, "limits");
   if (!v) return;
@@ -470,12 +482,17 @@ void read_limits(const Table& root, domain::Config& cfg) {
       {"handshake_timeout", &l.handshake_timeout},   {"header_timeout", &l.header_timeout},
       {"idle_timeout", &l.idle_timeout},             {"upstream_connect_timeout", &l.upstream_connect_timeout},
       {"upstream_timeout", &l.upstream_timeout},     {"drain_timeout", &l.drain_timeout},
+      {"renew_now_interval", &l.renew_now_interval},
   };
   std::vector<std::string_view> known;
   for (const auto& d : durations) known.push_back(d.first);
   known.push_back("max_header_bytes");
   known.push_back("max_connections");
+  known.push_back("max_hostnames_per_endpoint");
+  known.push_back("max_endpoints");
   Table t(root.problems(), *v, "limits", known);
+  read_count(t, "max_hostnames_per_endpoint", max_hostnames_limit, l.max_hostnames_per_endpoint);
+  read_count(t, "max_endpoints", max_endpoints_limit, l.max_endpoints);
 
   for (const auto& [key, out] : durations) {
     const Value* d = t.find(key);
@@ -561,18 +578,17 @@ void report(const EndpointRead& read, const domain::Problem& problem, Problems& 
                problem.message);
 }
 
-void read_endpoints(const Table& root, domain::Config& cfg) {
-  Problems& problems = root.problems();
+// The [[endpoint]] tables as read and checked, kept for the checks that need the rest of the file
+// (the limits, the platform zone, the own listeners): see check_endpoint_rules.
+struct EndpointsRead {
   std::vector<EndpointRead> reads;
   std::vector<domain::EndpointCheck> checks;
-  for (const auto& [v, path] : array_of_tables(root, "endpoint")) {
-    domain::EndpointSpec spec;
-    reads.push_back(read_endpoint(*v, path, problems, spec));
-    checks.push_back(domain::validate(spec));
-    for (const auto& problem : checks.back().problems) report(reads.back(), problem, problems);
-  }
-  // Another endpoint's field by its TOML path; an id also by its line, as ids are found by eye.
-  const auto cite = [&](const domain::Place& place) {
+  std::vector<bool> served;  // checks[i] passed every rule so far and is in cfg.endpoints
+};
+
+// Another endpoint's field by its TOML path; an id also by its line, as ids are found by eye.
+domain::Cite cite_in(const std::vector<EndpointRead>& reads) {
+  return [&reads](const domain::Place& place) {
     const EndpointRead& read = reads.at(place.endpoint);
     if (place.field.empty()) return read.path;
     if (place.item) return read.items.at(place.field).at(*place.item).second;
@@ -580,13 +596,66 @@ void read_endpoints(const Table& root, domain::Config& cfg) {
     if (place.field == "id") path += fmt::format(", line {}", line_of(read.table->as_table().at("id")));
     return path;
   };
+}
+
+EndpointsRead read_endpoints(const Table& root, domain::Config& cfg) {
+  Problems& problems = root.problems();
+  EndpointsRead out;
+  auto& [reads, checks, served] = out;
+  for (const auto& [v, path] : array_of_tables(root, "endpoint")) {
+    domain::EndpointSpec spec;
+    reads.push_back(read_endpoint(*v, path, problems, spec));
+    checks.push_back(domain::validate(spec));
+    for (const auto& problem : checks.back().problems) report(reads.back(), problem, problems);
+  }
   std::vector<bool> clash(checks.size(), false);
-  for (const auto& problem : domain::validate_together(checks, cite)) {
+  for (const auto& problem : domain::validate_together(checks, cite_in(reads))) {
     report(reads.at(problem.place.endpoint), problem, problems);
     clash[problem.place.endpoint] = true;
   }
+  served.assign(checks.size(), false);
   for (std::size_t i = 0; i < checks.size(); ++i) {
-    if (checks[i].ok() && !clash[i]) cfg.endpoints.push_back(std::move(checks[i].endpoint));
+    if (checks[i].ok() && !clash[i]) {
+      cfg.endpoints.push_back(checks[i].endpoint);
+      served[i] = true;
+    }
+  }
+  return out;
+}
+
+// The endpoint rules that depend on the rest of the file (domain::endpoint_rules): the limits,
+// public suffixes, the platform zone's own names and the upstreams never connected to.
+void check_endpoint_rules(const EndpointsRead& read, const domain::Config& cfg, Problems& problems) {
+  const auto rules = domain::endpoint_rules(cfg);
+  for (std::size_t i = 0; i < read.checks.size(); ++i) {
+    if (!read.served[i]) continue;
+    for (const auto& problem : domain::check_rules(read.checks[i], rules)) report(read.reads[i], problem, problems);
+  }
+  for (const auto& problem : domain::check_platform_names(read.checks, rules.zone, cite_in(read.reads))) {
+    report(read.reads.at(problem.place.endpoint), problem, problems);
+  }
+  if (read.reads.size() > rules.max_endpoints) {
+    const EndpointRead& first_over = read.reads.at(rules.max_endpoints);
+    problems.add(*first_over.table, first_over.path,
+                 fmt::format("expected at most {} endpoints (limits.max_endpoints), got {}", rules.max_endpoints,
+                             read.reads.size()));
+  }
+}
+
+// [upstreams]: deny replaces the default list of CIDRs never connected to.
+void read_upstreams(const Table& root, domain::Config& cfg) {
+  const Value* v = section(root, "upstreams");
+  if (!v) return;
+  Table t(root.problems(), *v, "upstreams", {"deny"});
+  if (!t.find("deny")) return;
+  cfg.upstreams.deny.clear();
+  for (const auto& [item, path] : string_items(t, "deny", domain::expects::cidr, domain::expects::cidrs)) {
+    auto cidr = domain::Cidr::parse(item->as_string().str);
+    if (!cidr) {
+      t.problems().add(*item, path, cidr.error().message());
+      continue;
+    }
+    cfg.upstreams.deny.push_back(*cidr);
   }
 }
 
@@ -1146,21 +1215,23 @@ Result<domain::Config> parse_config(std::string_view text, std::string_view file
   cfg.source = file;
   Problems problems(file);
   Table top(problems, root, "",
-            {"server", "listener", "tls", "certificate", "certificate_dir", "limits", "endpoint", "acme", "dns",
-             "monitor", "demo", "admin", "alerts"});
+            {"server", "listener", "tls", "certificate", "certificate_dir", "limits", "upstreams", "endpoint", "acme",
+             "dns", "monitor", "demo", "admin", "alerts"});
   read_server(top, cfg);
   read_listeners(top, cfg);
   read_tls(top, cfg);
   read_certificates(top, cfg);
   read_certificate_dirs(top, cfg);
   read_limits(top, cfg);
-  read_endpoints(top, cfg);
+  read_upstreams(top, cfg);
+  const auto endpoints = read_endpoints(top, cfg);
   read_acme(top, cfg);
   read_dns(top, cfg);  // after the listeners and endpoints: its defaults and checks use them
   read_monitor(top, cfg);  // after [dns]: on by default with it
   read_demo(top, cfg);
   read_admin(top, cfg);
   read_alerts(top, cfg);
+  check_endpoint_rules(endpoints, cfg, problems);  // after [dns] and [admin]: the zone and the own listeners
   if (!problems.empty()) return tl::unexpected(problems.to_error());
   return cfg;
 }

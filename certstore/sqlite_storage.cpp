@@ -145,6 +145,14 @@ constexpr const char* migrations[] = {
     ALTER TABLE certificates ADD COLUMN not_before INTEGER;
     ALTER TABLE certificates ADD COLUMN issuer_cn TEXT;
     )sql",
+    // 7: ids deleted through the admin API, kept for a while so that no other endpoint takes one
+    // (and the platform host a customer's CNAME may still point at) soon after.
+    R"sql(
+    CREATE TABLE endpoint_tombstones (
+      id       TEXT PRIMARY KEY,
+      deleted  INTEGER NOT NULL
+    );
+    )sql",
 };
 static_assert(std::size(migrations) == SqliteStorage::schema_version,
               "one migration per schema version");
@@ -523,6 +531,27 @@ Status SqliteStorage::delete_endpoint(const std::string& id) {
   Statement q(db_, file_, "DELETE FROM endpoints WHERE id = ?");
   q.bind(id);
   return q.run("delete endpoint " + id);
+}
+
+Status SqliteStorage::put_endpoint_tombstone(const EndpointTombstone& tombstone) {
+  std::lock_guard lock(mutex_);
+  Statement q(db_, file_, "INSERT OR REPLACE INTO endpoint_tombstones (id, deleted) VALUES (?, ?)");
+  q.bind(tombstone.id).bind(tombstone.deleted_unix);
+  return q.run("put endpoint tombstone " + tombstone.id);
+}
+
+Result<std::vector<EndpointTombstone>> SqliteStorage::load_endpoint_tombstones(std::int64_t since_unix) {
+  std::lock_guard lock(mutex_);
+  {
+    Statement prune(db_, file_, "DELETE FROM endpoint_tombstones WHERE deleted < ?");
+    prune.bind(since_unix);
+    if (auto st = prune.run("prune endpoint tombstones"); !st) return tl::unexpected(st.error());
+  }
+  Statement q(db_, file_, "SELECT id, deleted FROM endpoint_tombstones ORDER BY id");
+  std::vector<EndpointTombstone> out;
+  while (q.next_row()) out.push_back({q.text(0), q.integer(1)});
+  if (auto st = q.status("load endpoint tombstones"); !st) return tl::unexpected(st.error());
+  return out;
 }
 
 Status SqliteStorage::put_order(const StoredOrder& order) {

@@ -19,7 +19,7 @@ class SqliteStorage final : public Storage {
   static Result<std::unique_ptr<SqliteStorage>> open(const std::filesystem::path& file);
   ~SqliteStorage() override;
 
-  static constexpr int schema_version = 6;
+  static constexpr int schema_version = 7;
 
   Status put_certificate(const StoredCertificate& cert) override;
   Result<std::vector<StoredCertificate>> load_certificates() override;
@@ -31,6 +31,8 @@ class SqliteStorage final : public Storage {
   Status put_endpoint(const StoredEndpoint& endpoint) override;
   Result<std::vector<StoredEndpoint>> load_endpoints() override;
   Status delete_endpoint(const std::string& id) override;
+  Status put_endpoint_tombstone(const EndpointTombstone& tombstone) override;
+  Result<std::vector<EndpointTombstone>> load_endpoint_tombstones(std::int64_t since_unix) override;
   Status put_order(const StoredOrder& order) override;
   Result<std::vector<StoredOrder>> load_orders() override;
   Status delete_order(const std::string& endpoint_id) override;

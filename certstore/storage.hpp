@@ -73,6 +73,13 @@ struct StoredEndpoint {
   std::int64_t updated_unix = 0;           // 0: now, on put
 };
 
+// An id deleted through the admin API, and when (unix seconds): kept so that the id, and with it
+// the platform host a customer's CNAME may still point at, is not given to another endpoint soon.
+struct EndpointTombstone {
+  std::string id;
+  std::int64_t deleted_unix = 0;
+};
+
 // A change of the certificate served for some of an endpoint's hostnames (control/cert_timeline).
 struct CertificateSwap {
   std::string endpoint_id;
@@ -146,6 +153,10 @@ class Storage {
   // Every stored endpoint, ordered by id.
   virtual Result<std::vector<StoredEndpoint>> load_endpoints() = 0;
   virtual Status delete_endpoint(const std::string& id) = 0;
+  // Tombstones of deleted ids. put_ replaces the one with the same id; load_ returns those deleted
+  // at or after `since_unix`, ordered by id, and removes the older ones.
+  virtual Status put_endpoint_tombstone(const EndpointTombstone& tombstone) = 0;
+  virtual Result<std::vector<EndpointTombstone>> load_endpoint_tombstones(std::int64_t since_unix) = 0;
 
   // Orders in flight.
   virtual Status put_order(const StoredOrder& order) = 0;

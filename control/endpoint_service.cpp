@@ -10,6 +10,7 @@
 
 #include "base/logging.hpp"
 #include "base/quote.hpp"
+#include "domain/platform_names.hpp"
 
 namespace portcullis::control {
 namespace {
@@ -82,7 +83,7 @@ domain::EndpointSpec to_spec(const EndpointConfig& endpoint) {
 
 EndpointService::EndpointService(certstore::Storage& storage, base::BlockingPool& pool,
                                  boost::asio::any_io_executor executor)
-    : storage_(storage), pool_(pool), mutex_(std::move(executor)) {}
+    : storage_(storage), pool_(pool), now_(unix_now), mutex_(std::move(executor)) {}
 
 std::string EndpointService::generate_id(const std::function<bool(const std::string&)>& taken) {
   static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
@@ -100,6 +101,9 @@ std::string EndpointService::generate_id(const std::function<bool(const std::str
 Status EndpointService::load() {
   auto rows = storage_.load_endpoints();
   if (!rows) return tl::unexpected(rows.error());
+  auto tombstones = storage_.load_endpoint_tombstones(now_() - id_reuse_after_seconds);
+  if (!tombstones) return tl::unexpected(tombstones.error());
+  for (const auto& t : *tombstones) tombstones_[t.id] = t.deleted_unix;
   for (const auto& row : *rows) {
     auto check = domain::validate(to_spec(row));
     if (row.scope != "external" && row.scope != "internal") {
@@ -196,8 +200,33 @@ std::optional<EndpointEntry> EndpointService::find(const std::string& id) const 
   return std::nullopt;
 }
 
+std::optional<std::int64_t> EndpointService::tombstone(const std::string& id) const {
+  auto it = tombstones_.find(id);
+  if (it == tombstones_.end() || it->second + id_reuse_after_seconds <= now_()) return std::nullopt;
+  return it->second;
+}
+
+ChangeError EndpointService::reused_id(const std::string& id, std::int64_t deleted) const {
+  const std::int64_t free_at = deleted + id_reuse_after_seconds;
+  auto date = [](std::int64_t t) {
+    std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                       tm.tm_hour, tm.tm_min, tm.tm_sec);
+  };
+  return ChangeError{
+      Errc::conflict,
+      fmt::format("endpoint id {} was deleted at {} and can be used again from {}: an id is kept {} days after "
+                  "its deletion, as a customer's DNS may still point at its platform host",
+                  quote(id), date(deleted), date(free_at), id_reuse_after_seconds / (24 * 3600)),
+      {{"id", fmt::format("expected an id not deleted in the last {} days, got {} (free from {})",
+                          id_reuse_after_seconds / (24 * 3600), quote(id), date(free_at))}}};
+}
+
 ChangeResult<EndpointConfig> EndpointService::check(const domain::EndpointSpec& spec) const {
   auto checked = domain::validate(spec);
+  if (checked.ok()) checked.problems = domain::check_rules(checked, rules_);
   if (!checked.ok()) {
     return tl::unexpected(ChangeError{Errc::invalid_input, "the endpoint breaks the endpoint rules",
                                       field_problems(checked.problems)});
@@ -226,6 +255,22 @@ ChangeResult<EndpointConfig> EndpointService::check(const domain::EndpointSpec& 
   for (auto& p : domain::validate_together(checks, cite)) {
     if (p.place.endpoint == self) own.push_back(std::move(p));
   }
+  for (auto& p : domain::check_platform_names(checks, rules_.zone, cite)) {
+    if (p.place.endpoint == self) own.push_back(std::move(p));
+  }
+  // A deleted endpoint's platform names stay its own while its id does: a customer's CNAME may
+  // still point there, and the endpoint listing such a name would receive that traffic.
+  for (std::size_t h = 0; !rules_.zone.empty() && h < checked.endpoint.hostnames.size(); ++h) {
+    const auto& name = checked.endpoint.hostnames[h];
+    const std::string owner(domain::platform_owner(name, rules_.zone));
+    if (owner.empty() || owner == checked.endpoint.id) continue;
+    if (auto deleted = tombstone(owner)) {
+      own.push_back({{self, "hostnames", checked.hostname_items.at(h)},
+                     fmt::format("expected a name no recently deleted endpoint's platform names use, got {} (a "
+                                 "platform name of endpoint {}, deleted less than {} days ago)",
+                                 quote(name), quote(owner), id_reuse_after_seconds / (24 * 3600))});
+    }
+  }
   if (!own.empty()) {
     return tl::unexpected(
         ChangeError{Errc::invalid_input, "the endpoint clashes with another endpoint", field_problems(own)});
@@ -236,7 +281,16 @@ ChangeResult<EndpointConfig> EndpointService::check(const domain::EndpointSpec& 
 boost::asio::awaitable<ChangeResult<EndpointEntry>> EndpointService::create(domain::EndpointSpec spec) {
   auto lock = co_await mutex_.lock();
   if (!lock) co_return tl::unexpected(ChangeError{Errc::cancelled, "stopped before the change was made", {}});
+  if (const std::size_t served = file_.size() + stored_.size(); served >= rules_.max_endpoints) {
+    co_return tl::unexpected(ChangeError{
+        Errc::invalid_input, fmt::format("{} endpoints are served, the most limits.max_endpoints ({}) allows", served,
+                                           rules_.max_endpoints),
+        {}});
+  }
   if (spec.id) {
+    if (auto deleted = tombstone(*spec.id); deleted && !find(*spec.id)) {
+      co_return tl::unexpected(reused_id(*spec.id, *deleted));
+    }
     if (find(*spec.id)) {
       co_return tl::unexpected(ChangeError{
           Errc::conflict,
@@ -245,7 +299,7 @@ boost::asio::awaitable<ChangeResult<EndpointEntry>> EndpointService::create(doma
           {{"id", "expected an id no endpoint has, got " + quote(*spec.id)}}});
     }
   } else {
-    spec.id = generate_id([this](const std::string& id) { return find(id).has_value(); });
+    spec.id = generate_id([this](const std::string& id) { return find(id).has_value() || tombstone(id); });
     if (spec.id->empty()) co_return tl::unexpected(ChangeError{Errc::internal, "no random id could be made", {}});
   }
   auto endpoint = check(spec);
@@ -306,8 +360,13 @@ boost::asio::awaitable<ChangeResult<bool>> EndpointService::remove(std::string i
   if (!stored_.count(id)) {
     co_return tl::unexpected(ChangeError{Errc::not_found, fmt::format("no endpoint with id {}", quote(id)), {}});
   }
+  // The tombstone first: a deletion the store does not remember could hand the id out again.
+  const certstore::EndpointTombstone grave{id, now_()};
+  auto buried = co_await pool_.store([&] { return storage_.put_endpoint_tombstone(grave); });
+  if (!buried) co_return tl::unexpected(ChangeError{buried.error().code(), buried.error().message(), {}});
   auto done = co_await commit(id, std::nullopt);
   if (!done) co_return tl::unexpected(done.error());
+  tombstones_[id] = grave.deleted_unix;
   log::proxy()->info("endpoint deleted id={}", id);
   co_return true;
 }

@@ -19,6 +19,7 @@
 #include "base/error.hpp"
 #include "certstore/storage.hpp"
 #include "domain/endpoint.hpp"
+#include "domain/endpoint_rules.hpp"
 
 namespace portcullis::control {
 
@@ -79,16 +80,28 @@ class EndpointService {
   // The configuration file's endpoints now served (after start and each applied reload).
   void set_file_endpoints(std::vector<domain::EndpointConfig> file) { file_ = std::move(file); }
   void set_apply(Apply apply) { apply_ = std::move(apply); }
+  // The deployment's rules (domain::endpoint_rules of the configuration in force), checked on
+  // every create and update; set at start and on each applied reload.
+  void set_rules(domain::EndpointRules rules) { rules_ = std::move(rules); }
+  // The clock for tombstones (unix seconds); tests move it.
+  void set_clock(std::function<std::int64_t()> now) { now_ = std::move(now); }
+
+  // How long an id deleted through the admin API stays unusable: a customer's CNAME may still
+  // point at its platform host, and a new endpoint with the id would receive that traffic.
+  static constexpr std::int64_t id_reuse_after_seconds = 30LL * 24 * 3600;
 
   // Every endpoint served: the file's (read-only), then the stored ones.
   std::vector<EndpointEntry> list() const;
   std::optional<EndpointEntry> find(const std::string& id) const;
 
   // Validates, stores and applies a new endpoint; an id is generated when `spec.id` is absent.
+  // Refused: an id deleted less than id_reuse_after_seconds ago (conflict, saying when it frees
+  // up), and any endpoint once limits.max_endpoints are served (invalid_input).
   boost::asio::awaitable<ChangeResult<EndpointEntry>> create(domain::EndpointSpec spec);
   // Changes the fields `patch` gives of a stored endpoint.
   boost::asio::awaitable<ChangeResult<EndpointEntry>> update(std::string id, EndpointPatch patch);
   // Deletes a stored endpoint; what is served for it goes with it (its certificates are withdrawn).
+  // Its id gets a tombstone in the store first (see id_reuse_after_seconds).
   boost::asio::awaitable<ChangeResult<bool>> remove(std::string id);
 
   // Held by every change, and by a reload around its merge and apply, so they never interleave.
@@ -106,6 +119,10 @@ class EndpointService {
   boost::asio::awaitable<ChangeResult<bool>> commit(std::string id, std::optional<domain::EndpointConfig> next);
   std::vector<domain::EndpointConfig> served(const std::map<std::string, domain::EndpointConfig>& stored) const;
   bool is_file_endpoint(const std::string& id) const;
+  // When `id` was deleted, if that was less than id_reuse_after_seconds ago.
+  std::optional<std::int64_t> tombstone(const std::string& id) const;
+  // The problem of creating `id` while it has a tombstone.
+  ChangeError reused_id(const std::string& id, std::int64_t deleted) const;
 
   certstore::Storage& storage_;
   base::BlockingPool& pool_;
@@ -113,6 +130,9 @@ class EndpointService {
   std::map<std::string, domain::EndpointConfig> stored_;  // id -> endpoint, created at run time
   std::map<std::string, std::int64_t> created_;          // id -> creation time, kept across updates
   Apply apply_;
+  domain::EndpointRules rules_;
+  std::map<std::string, std::int64_t> tombstones_;  // id -> when it was deleted (unix seconds)
+  std::function<std::int64_t()> now_;
   base::AsyncMutex mutex_;
 };
 

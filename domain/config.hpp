@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "domain/endpoint.hpp"
+#include "domain/endpoint_rules.hpp"
+#include "domain/upstream_deny.hpp"
 
 namespace portcullis::domain {
 
@@ -56,8 +58,16 @@ struct LimitsConfig {
   Millis upstream_connect_timeout{5'000};
   Millis upstream_timeout{60'000};       // upstream's response header; 504 past it
   Millis drain_timeout{30'000};          // SIGTERM: in-flight requests get this long
+  Millis renew_now_interval{60'000};     // admin API "renew now": once per this per endpoint
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_connections = 20'000;  // per process; beyond it a new connection is closed at once
+  std::size_t max_hostnames_per_endpoint = 100;
+  std::size_t max_endpoints = 250'000;   // the file's and the admin API's together
+};
+
+// [upstreams]: the targets never connected to (besides the own admin and DNS listeners).
+struct UpstreamsConfig {
+  std::vector<Cidr> deny = default_upstream_deny();
 };
 
 struct AcmeConfig {
@@ -146,6 +156,7 @@ struct Config {
   std::vector<CertificateConfig> certificates;
   std::vector<CertificateDirConfig> certificate_dirs;
   LimitsConfig limits;
+  UpstreamsConfig upstreams;
   std::vector<EndpointConfig> endpoints;
   AcmeConfig acme;
   DnsConfig dns;
@@ -157,5 +168,10 @@ struct Config {
   // Resolves a path from the config relative to the config file's directory.
   std::filesystem::path resolve(const std::filesystem::path& p) const;
 };
+
+// The endpoint rules of `config`: its limits, the platform zone and its name servers, and the
+// upstream deny list: upstreams.deny plus the admin listener and each DNS listener, when on. The
+// one place they are built, for the reader, the endpoint service and the data plane alike.
+EndpointRules endpoint_rules(const Config& config);
 
 }  // namespace portcullis::domain

@@ -80,6 +80,7 @@ void check_upstreams(const EndpointSpec& spec, EndpointCheck& check, ProblemList
       continue;
     }
     check.endpoint.upstreams.push_back(std::move(*hp));
+    check.upstream_items.push_back(i);
   }
 }
 

@@ -79,6 +79,7 @@ struct Problem {
 struct EndpointCheck {
   EndpointConfig endpoint;
   std::vector<std::size_t> hostname_items;  // endpoint.hostnames[i] came from spec.hostnames[hostname_items[i]]
+  std::vector<std::size_t> upstream_items;  // endpoint.upstreams[i] came from spec.upstreams[upstream_items[i]]
   std::vector<Problem> problems;
   bool ok() const noexcept { return problems.empty(); }
 };

@@ -37,6 +37,7 @@ struct RequestContext {
   const ListenerRuntime& listener;
   Worker& worker;
   const domain::LimitsConfig& limits;
+  const domain::UpstreamDeny* upstream_deny;  // the routes' (per request); nullptr in a connection's base
   asio::ip::address peer;
   bool tls = false;
   std::string_view peer_text;  // the peer's address as X-Forwarded-For gives it
@@ -229,8 +230,12 @@ Task<Outcome> proxy_request(Stream& client, ClientBuffer& client_buffer, Request
   const ExchangeRequest request{parser,     endpoint,     facts.version, bodiless,
                                 replayable, facts.is_head, facts.upgrade};
   auto& log_limits = ctx.worker.log_limits();
-  const ExchangeContext exchange_ctx{ctx.worker.pool(), ctx.worker.io().get_executor(), limits,
-                                     log_limits.upstream_unavailable, log_limits.upstream_timeout};
+  const ExchangeContext exchange_ctx{ctx.worker.pool(),
+                                     ctx.worker.io().get_executor(),
+                                     limits,
+                                     log_limits.upstream_unavailable,
+                                     log_limits.upstream_timeout,
+                                     {*ctx.upstream_deny, log_limits.upstream_denied}};
   UpstreamResponse response;
   const auto sent = std::chrono::steady_clock::now();
   const ExchangeError error = co_await exchange_with_upstream(client, client_buffer, request, exchange_ctx, response);
@@ -361,7 +366,8 @@ Task<void> request_loop(Stream& stream, const RequestContext& base, std::string_
     // The worker's copy of the route table, leased for this request: one version load, no shared
     // reference count. A table published meanwhile is seen by the next request.
     RoutesLease routes = base.worker.snapshots().routes.lease();
-    RequestContext ctx{base.listener, base.worker, routes->limits(), base.peer, base.tls, base.peer_text};
+    RequestContext ctx{base.listener, base.worker, routes->limits(), &routes->upstream_deny(), base.peer, base.tls,
+                       base.peer_text};
     const auto& limits = ctx.limits;
 
     // Waiting for the next request on a kept-alive connection is idle time; once bytes of a
@@ -458,7 +464,7 @@ Task<void> serve_tls_connection(Socket socket, tcp::endpoint peer_endpoint,
   const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
   std::string sni_name = sni ? base::normalize_hostname(sni) : std::string();
   const std::string peer_text = peer.to_string();
-  RequestContext ctx{listener, worker, limits, peer, true, peer_text};
+  RequestContext ctx{listener, worker, limits, nullptr, peer, true, peer_text};
   co_await request_loop(stream, ctx, sni_name);
 
   // Best-effort close_notify, bounded.
@@ -480,7 +486,7 @@ Task<void> serve_plain_connection(Socket socket, tcp::endpoint peer_endpoint,
   }
   PlainStream stream(std::move(socket));
   const std::string peer_text = peer.to_string();
-  RequestContext ctx{listener, worker, limits, peer, false, peer_text};
+  RequestContext ctx{listener, worker, limits, nullptr, peer, false, peer_text};
   co_await request_loop(stream, ctx, {});
   stream.socket().shutdown(Socket::shutdown_send, ec);
 }

@@ -8,8 +8,9 @@
 
 namespace portcullis::proxy {
 
-RouteTable::RouteTable(const std::vector<domain::EndpointConfig>& endpoints, domain::LimitsConfig limits)
-    : limits_(limits) {
+RouteTable::RouteTable(const std::vector<domain::EndpointConfig>& endpoints, domain::LimitsConfig limits,
+                       domain::UpstreamDeny upstream_deny)
+    : limits_(limits), upstream_deny_(std::move(upstream_deny)) {
   endpoints_.reserve(endpoints.size());
   std::size_t names = 0;
   for (const auto& cfg : endpoints) names += cfg.hostnames.size();

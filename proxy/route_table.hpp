@@ -40,7 +40,9 @@ struct AdmitSet {
 class RouteTable {
  public:
   RouteTable() = default;
-  RouteTable(const std::vector<domain::EndpointConfig>& endpoints, domain::LimitsConfig limits);
+  // `upstream_deny`: the targets the upstream pool never connects to (domain::endpoint_rules).
+  RouteTable(const std::vector<domain::EndpointConfig>& endpoints, domain::LimitsConfig limits,
+             domain::UpstreamDeny upstream_deny = {});
 
   // Exact host first, then the wildcard of its parent. `host` must be normalised (lower-case, no
   // port, no trailing dot); see normalize_authority(). nullptr when no endpoint claims it.
@@ -67,6 +69,7 @@ class RouteTable {
   }
 
   const domain::LimitsConfig& limits() const noexcept { return limits_; }
+  const domain::UpstreamDeny& upstream_deny() const noexcept { return upstream_deny_; }
   const std::vector<std::shared_ptr<const Endpoint>>& endpoints() const noexcept { return endpoints_; }
   const AdmitSet& admit_set(domain::Scope scope) const noexcept { return admit_sets_[static_cast<std::size_t>(scope)]; }
 
@@ -78,6 +81,7 @@ class RouteTable {
   std::unordered_map<std::string, const Endpoint*, certstore::StringHash, std::equal_to<>> wildcard_;
   std::array<AdmitSet, 2> admit_sets_{};  // by domain::Scope: external, internal
   domain::LimitsConfig limits_;
+  domain::UpstreamDeny upstream_deny_;
 };
 
 using Routes = base::Published<RouteTable>;

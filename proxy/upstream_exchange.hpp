@@ -47,6 +47,7 @@ struct ExchangeContext {
   const domain::LimitsConfig& limits;
   base::LogLimiter& unavailable_log;  // the worker's budgets for the lines a dead or slow upstream
   base::LogLimiter& timeout_log;      // causes on every request
+  UpstreamGuard guard;                // the addresses never connected to
 };
 
 // The outcome of a successful exchange: the final response head (not 1xx, or 101) is parsed in
@@ -140,7 +141,8 @@ Task<ExchangeError> exchange_with_upstream(Client& client, ClientBuffer& client_
   if (endpoint.upstreams.empty()) co_return ExchangeError::no_upstream_configured;
 
   auto& upstream = out.upstream;
-  upstream = co_await ctx.pool.acquire(endpoint, request.replayable, ctx.executor, limits.upstream_connect_timeout);
+  upstream = co_await ctx.pool.acquire(endpoint, request.replayable, ctx.executor, limits.upstream_connect_timeout,
+                                       ctx.guard);
   if (!upstream.connection) {
     if (auto dropped = ctx.unavailable_log.admit(TlsStream::coarse_now())) {
       log::proxy()->warn("upstream unavailable endpoint={} tried={}{}", endpoint.id, endpoint.upstreams.size(),
@@ -159,7 +161,7 @@ Task<ExchangeError> exchange_with_upstream(Client& client, ClientBuffer& client_
       hec = co_await exchange_detail::send_head(*upstream.connection, request, serializer, limits.upstream_timeout);
       if (!hec || !upstream.reused) break;
       upstream.reused = false;
-      upstream.connection = co_await connect_upstream(ctx.executor, target, limits.upstream_connect_timeout);
+      upstream.connection = co_await connect_upstream(ctx.executor, target, limits.upstream_connect_timeout, ctx.guard);
       if (!upstream.connection) break;
     }
     if (hec) co_return ExchangeError::upstream_unavailable;
@@ -191,7 +193,7 @@ Task<ExchangeError> exchange_with_upstream(Client& client, ClientBuffer& client_
       log::proxy()->debug("pooled upstream connection was closed, retrying endpoint={} upstream={}", endpoint.id,
                           *upstream.key);
       upstream.reused = false;
-      upstream.connection = co_await connect_upstream(ctx.executor, target, limits.upstream_connect_timeout);
+      upstream.connection = co_await connect_upstream(ctx.executor, target, limits.upstream_connect_timeout, ctx.guard);
       if (upstream.connection) continue;
       co_return ExchangeError::upstream_unavailable;
     }

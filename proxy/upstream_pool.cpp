@@ -5,9 +5,12 @@
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <vector>
 
 #include <boost/asio/ip/address.hpp>
 
+#include "base/logging.hpp"
+#include "base/quote.hpp"
 #include "proxy/tls_stream.hpp"
 
 namespace portcullis::proxy {
@@ -26,10 +29,21 @@ bool still_usable(UpstreamConnection& conn) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+// Whether the guard lets `address` through; a refusal is logged within the worker's budget.
+bool allowed(const UpstreamGuard& guard, const domain::HostPort& target, const asio::ip::address& address) {
+  auto rule = guard.deny.rule_for(address, target.port);
+  if (!rule) return true;
+  if (auto dropped = guard.denied_log.admit(TlsStream::coarse_now())) {
+    log::proxy()->warn("upstream address denied upstream={} address={} rule=\"{}\"{}", base::quote(target.to_string()),
+                       address.to_string(), *rule, base::suppressed_suffix(*dropped));
+  }
+  return false;
+}
+
 }  // namespace
 
 Task<std::unique_ptr<UpstreamConnection>> connect_upstream(Executor executor, const domain::HostPort& target,
-                                                           domain::Millis timeout) {
+                                                           domain::Millis timeout, const UpstreamGuard& guard) {
   auto conn = std::make_unique<UpstreamConnection>(executor);
   error_code ec;
   auto address = asio::ip::make_address(target.host, ec);
@@ -37,6 +51,7 @@ Task<std::unique_ptr<UpstreamConnection>> connect_upstream(Executor executor, co
   // answer must not hold the request past upstream_connect_timeout.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   if (!ec) {
+    if (!allowed(guard, target, address)) co_return nullptr;
     conn->stream.expires_at(deadline);
     auto [cec] = co_await conn->stream.async_connect(tcp::endpoint(address, target.port), task_tuple);
     if (cec) co_return nullptr;
@@ -55,8 +70,15 @@ Task<std::unique_ptr<UpstreamConnection>> connect_upstream(Executor executor, co
     auto [rec, results] = co_await resolver->async_resolve(target.host, port, task_tuple);
     limit.cancel();
     if (rec) co_return nullptr;
+    // Checked after every resolution, not when the endpoint was saved: a name may resolve
+    // elsewhere at any time (DNS rebinding).
+    std::vector<tcp::endpoint> permitted;
+    for (const auto& entry : results) {
+      if (allowed(guard, target, entry.endpoint().address())) permitted.push_back(entry.endpoint());
+    }
+    if (permitted.empty()) co_return nullptr;
     conn->stream.expires_at(deadline);
-    auto [cec, ep] = co_await conn->stream.async_connect(results, task_tuple);
+    auto [cec, ep] = co_await conn->stream.async_connect(permitted, task_tuple);
     if (cec) co_return nullptr;
   }
   conn->stream.socket().set_option(tcp::no_delay(true), ec);
@@ -93,7 +115,7 @@ void UpstreamPool::give_back(const std::string& key, std::unique_ptr<UpstreamCon
 }
 
 Task<UpstreamLease> UpstreamPool::acquire(const Endpoint& endpoint, bool replayable, Executor executor,
-                                          domain::Millis connect_timeout) {
+                                          domain::Millis connect_timeout, const UpstreamGuard& guard) {
   UpstreamLease lease;
   const std::size_t count = endpoint.upstreams.size();
   const std::size_t first = next_index(endpoint.id, count);
@@ -104,7 +126,7 @@ Task<UpstreamLease> UpstreamPool::acquire(const Endpoint& endpoint, bool replaya
     lease.reused = lease.connection != nullptr;
     if (!lease.connection) {
       const auto& target = endpoint.upstreams[lease.index];
-      lease.connection = co_await connect_upstream(executor, target, connect_timeout);
+      lease.connection = co_await connect_upstream(executor, target, connect_timeout, guard);
     }
   }
   co_return lease;

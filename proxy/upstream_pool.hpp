@@ -12,7 +12,9 @@
 
 #include <boost/beast/core/flat_buffer.hpp>
 
+#include "base/log_limiter.hpp"
 #include "domain/config.hpp"
+#include "domain/upstream_deny.hpp"
 #include "proxy/executor.hpp"
 #include "proxy/route_table.hpp"
 
@@ -34,10 +36,20 @@ struct UpstreamLease {
   bool reused = false;                             // taken from the pool, not newly connected
 };
 
+// Where a new upstream connection may not go: the deny list (RouteTable::upstream_deny), asked
+// about every address, a literal or each one a name resolves to, and the worker's budget for the
+// lines about the addresses refused. Worker thread only.
+struct UpstreamGuard {
+  const domain::UpstreamDeny& deny;
+  base::LogLimiter& denied_log;
+};
+
 // A new connection to `target` (an address, or a name resolved first), TCP_NODELAY and
-// non-blocking; nullptr when resolving or connecting fails or `timeout` passes.
+// non-blocking; nullptr when resolving or connecting fails or `timeout` passes. An address the
+// guard denies is never connected to: it is skipped and logged, and when a name resolves to
+// denied addresses only (a rebinding, say), the result is nullptr as for a failed connect.
 Task<std::unique_ptr<UpstreamConnection>> connect_upstream(Executor executor, const domain::HostPort& target,
-                                                           domain::Millis timeout);
+                                                           domain::Millis timeout, const UpstreamGuard& guard);
 
 // Per-worker pool of idle upstream connections, keyed by "host:port". Single-threaded.
 // A connection idle for a while is probed (a non-blocking one-byte MSG_PEEK) before it is reused;
@@ -60,7 +72,7 @@ class UpstreamPool {
   // tried, each once. `replayable`: the request could be sent again on a fresh connection, so a
   // recently pooled one is reused without a probe.
   Task<UpstreamLease> acquire(const Endpoint& endpoint, bool replayable, Executor executor,
-                              domain::Millis connect_timeout);
+                              domain::Millis connect_timeout, const UpstreamGuard& guard);
 
  private:
   static constexpr std::size_t max_idle_per_upstream = 64;

@@ -68,6 +68,7 @@ struct WorkerLogLimits {
   base::LogLimiter accept_failed{burst, interval};
   base::LogLimiter upstream_unavailable{burst, interval};
   base::LogLimiter upstream_timeout{burst, interval};
+  base::LogLimiter upstream_denied{burst, interval};
 };
 
 class Worker {

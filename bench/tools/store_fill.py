@@ -9,7 +9,7 @@ DIR is the output of `certgen --store DIR N ZONE DAYS` (bench/tools/certgen.c): 
 (the certificates in order) and store.txt ("name serial_hex not_before not_after issuer_cn" per
 line).
 
-Writes schema version 6 (certstore/sqlite_storage.cpp), exactly the columns the code writes:
+Writes schema version 7 (certstore/sqlite_storage.cpp), exactly the columns the code writes:
 - endpoints (SqliteStorage::put_endpoint, from the admin API's create): id, hostnames, scope
   "external", upstreams, ip_allowlist "", managed_https 1, created, updated;
 - certificates (acme::Issuer::issue → put_certificate): name_key = endpoint_id = the endpoint's id,
@@ -31,7 +31,7 @@ import sqlite3
 import sys
 import time
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 COLUMNS = {
     "endpoints": ["id", "hostnames", "scope", "upstreams", "ip_allowlist", "managed_https", "created", "updated"],

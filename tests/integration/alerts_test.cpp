@@ -288,6 +288,7 @@ TEST_CASE("a managed certificate whose renewal fails while the CA is down raises
   const std::string acme = fmt::format("[acme]\ndirectory = \"{}\"\nca_bundle = \"{}\"\n", pebble.directory_url(),
                                        pebble.ca_bundle().string());
   options.extra_toml = acme + "[alerts]\nexpiring_days = [3]\n";
+  options.limits["renew_now_interval"] = "\"1s\"";  // renewed twice below, a CA outage apart
   PortcullisFixture px(options);
   const std::string token = px.admin_token();
   REQUIRE(wait_until([&] { return px.served_serial("shop.example.com") != std::nullopt &&

@@ -283,6 +283,15 @@ TEST_CASE("portcullis check-config rejects a broken file with file:line and exit
        "ip_allowlist = [\"10.0.0.1/8\"]\n",
        5, "10.0.0.1/8"},
       {"TOML that does not parse", "[server]\nworkers = = 2\n", 2, ""},
+      {"an upstream in the deny list",
+       "[[endpoint]]\nid = \"app\"\nhostnames = [\"app.example.com\"]\n\nupstreams = [\"169.254.169.254:80\"]\n", 5,
+       "denied by 169.254.0.0/16 of upstreams.deny"},
+      {"an upstream at the admin listener",
+       "[admin]\nlisten = \"127.0.0.1:9900\"\n[[endpoint]]\nid = \"app\"\nhostnames = [\"app.example.com\"]\n"
+       "upstreams = [\"127.0.0.1:9900\"]\n",
+       6, "denied by the admin listener 127.0.0.1:9900"},
+      {"a wildcard over a public suffix",
+       "[[endpoint]]\nid = \"app\"\nhostnames = [\"*.co.uk\"]\nupstreams = [\"127.0.0.1:9\"]\n", 3, "public suffix"},
   };
   for (const auto& c : cases) {
     INFO(c.name);

@@ -50,6 +50,16 @@ class MemoryStorage final : public certstore::Storage {
     endpoints.erase(id);
     return {};
   }
+  Status put_endpoint_tombstone(const certstore::EndpointTombstone& t) override {
+    tombstones[t.id] = t;
+    return {};
+  }
+  Result<std::vector<certstore::EndpointTombstone>> load_endpoint_tombstones(std::int64_t since) override {
+    std::vector<certstore::EndpointTombstone> out;
+    for (auto& [k, v] : tombstones)
+      if (v.deleted_unix >= since) out.push_back(v);
+    return out;
+  }
   Status put_value(const std::string& key, const base::SecretBytes& value) override {
     values[key] = value;
     return {};
@@ -138,6 +148,7 @@ class MemoryStorage final : public certstore::Storage {
   std::map<std::tuple<std::int64_t, std::string, std::string>, certstore::StoredDelivery> deliveries;
   std::map<std::string, base::SecretBytes> values;
   std::map<std::string, certstore::StoredEndpoint> endpoints;
+  std::map<std::string, certstore::EndpointTombstone> tombstones;
   std::map<std::string, certstore::StoredOrder> orders;
   std::map<std::string, certstore::RenewalState> renewal_states;
   int renewal_state_loads = 0;  // calls of load_renewal_states

@@ -213,7 +213,7 @@ TEST_CASE("an unknown key is an error that lists the known ones", "[unit][proxy]
   }
   SECTION("at the top level") {
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[servr]", "workers = 2"})) ==
-          "t.toml:4: servr: unknown key (known: server, listener, tls, certificate, certificate_dir, limits, "
+          "t.toml:4: servr: unknown key (known: server, listener, tls, certificate, certificate_dir, limits, upstreams, "
           "endpoint, acme, dns, monitor, demo, admin, alerts)");
   }
   SECTION("in the second table of an array") {
@@ -544,6 +544,48 @@ TEST_CASE("upstreams are a non-empty list of host:port", "[unit][proxy]") {
         "t.toml:7: endpoint[0].upstreams[0]: expected \"host:port\", got \"app:0\" (the port must be 1 to 65535)");
   CHECK(error_of(endpoint_file("id = \"a\"", "hostnames = [\"a.example.com\"]", "upstreams = [\"app\"]")) ==
         "t.toml:7: endpoint[0].upstreams[0]: expected \"host:port\", got \"app\"");
+}
+
+TEST_CASE("upstreams.deny, the own listeners and the endpoint limits are checked at their lines",
+          "[unit][proxy][upstream_deny]") {
+  // The defaults: link-local and metadata addresses.
+  CHECK(error_of(endpoint_file("id = \"a\"", "hostnames = [\"a.example.com\"]", "upstreams = [\"169.254.169.254:80\"]")) ==
+        "t.toml:7: endpoint[0].upstreams[0]: expected an upstream Portcullis may connect to, got "
+        "\"169.254.169.254:80\" (denied by 169.254.0.0/16 of upstreams.deny)");
+  // The file's list replaces them; a bad CIDR is named at its line.
+  const std::string denied = "upstreams = [\"10.9.0.1:80\", \"169.254.169.254:80\"]";
+  CHECK(error_of(endpoint_file("id = \"a\"", "hostnames = [\"a.example.com\"]", denied,
+                               "[upstreams]\ndeny = [\"10.9.0.0/16\"]")) ==
+        "t.toml:7: endpoint[0].upstreams[0]: expected an upstream Portcullis may connect to, got \"10.9.0.1:80\" "
+        "(denied by 10.9.0.0/16 of upstreams.deny)");
+  CHECK(parsed(endpoint_file("id = \"a\"", "hostnames = [\"a.example.com\"]", "upstreams = [\"169.254.1.1:80\"]",
+                             "[upstreams]\ndeny = []"))
+            .upstreams.deny.empty());
+  CHECK_THAT(error_of(lines({listener_name, listener_https, listener_addr, "[upstreams]", "deny = [\"10.0.0.1/8\"]"})),
+             Catch::StartsWith("t.toml:5: upstreams.deny[0]: 10.0.0.1/8: host bits set"));
+  // The admin listener, by address and port.
+  CHECK(error_of(endpoint_file("id = \"a\"", "hostnames = [\"a.example.com\"]", "upstreams = [\"127.0.0.1:9900\"]",
+                               "[admin]\nlisten = \"127.0.0.1:9900\"")) ==
+        "t.toml:7: endpoint[0].upstreams[0]: expected an upstream Portcullis may connect to, got \"127.0.0.1:9900\" "
+        "(denied by the admin listener 127.0.0.1:9900)");
+  // Public suffixes, and the limits.
+  CHECK_THAT(error_of(endpoint_file("id = \"a\"", "hostnames = [\"*.co.uk\"]")),
+             Catch::StartsWith("t.toml:6: endpoint[0].hostnames[0]: expected a wildcard below a registrable domain"));
+  CHECK(error_of(endpoint_file("id = \"a\"", "hostnames = [\"a.example.com\", \"b.example.com\"]",
+                               "upstreams = [\"127.0.0.1:3000\"]", "[limits]\nmax_hostnames_per_endpoint = 1")) ==
+        "t.toml:6: endpoint[0].hostnames: expected at most 1 hostnames (limits.max_hostnames_per_endpoint), got 2");
+  CHECK(error_of(endpoint_file("id = \"a\"", "hostnames = [\"a.example.com\"]", "upstreams = [\"127.0.0.1:3000\"]",
+                               "[[endpoint]]\nid = \"b\"\nhostnames = [\"b.example.com\"]\nupstreams = [\"127.0.0.1:3000\"]\n"
+                               "[limits]\nmax_endpoints = 1")) ==
+        "t.toml:8: endpoint[1]: expected at most 1 endpoints (limits.max_endpoints), got 2");
+  CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[limits]", "max_endpoints = 0"})) ==
+        "t.toml:5: limits.max_endpoints: expected a number from 1 to 10000000, got 0");
+  const auto limits = parsed(lines({listener_name, listener_https, listener_addr, "[limits]",
+                                    "max_hostnames_per_endpoint = 5", "max_endpoints = 7", "renew_now_interval = \"10s\""}))
+                          .limits;
+  CHECK(limits.max_hostnames_per_endpoint == 5);
+  CHECK(limits.max_endpoints == 7);
+  CHECK(limits.renew_now_interval == 10s);
 }
 
 TEST_CASE("endpoint scope, allowlist and managed_https are read", "[unit][proxy]") {

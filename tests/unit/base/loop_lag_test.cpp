@@ -54,6 +54,12 @@ class SlowStorage final : public portcullis::certstore::Storage {
   Status put_endpoint(const StoredEndpoint& e) override { return slow(), inner.put_endpoint(e); }
   Result<std::vector<StoredEndpoint>> load_endpoints() override { return slow(), inner.load_endpoints(); }
   Status delete_endpoint(const std::string& id) override { return slow(), inner.delete_endpoint(id); }
+  Status put_endpoint_tombstone(const portcullis::certstore::EndpointTombstone& t) override {
+    return slow(), inner.put_endpoint_tombstone(t);
+  }
+  Result<std::vector<portcullis::certstore::EndpointTombstone>> load_endpoint_tombstones(std::int64_t since) override {
+    return slow(), inner.load_endpoint_tombstones(since);
+  }
   Status put_order(const StoredOrder& o) override { return slow(), inner.put_order(o); }
   Result<std::vector<StoredOrder>> load_orders() override { return slow(), inner.load_orders(); }
   Status delete_order(const std::string& id) override { return slow(), inner.delete_order(id); }

@@ -44,8 +44,9 @@ int raw_user_version(const fs::path& file, int set = -1) {
   return version;
 }
 
-// What schema version 6 added, dropped by the tests that take a database back to an older version.
+// What schema versions 6 and 7 added, dropped by the tests that take a database back to an older version.
 constexpr const char* drop_version_6 =
+    "DROP TABLE endpoint_tombstones;"  // schema version 7
     "ALTER TABLE certificates DROP COLUMN cert_names;"
     "ALTER TABLE certificates DROP COLUMN not_before;"
     "ALTER TABLE certificates DROP COLUMN issuer_cn;";
@@ -363,6 +364,27 @@ TEST_CASE("endpoints created at run time are stored, replaced, listed by id and 
   CHECK((*loaded)[1].created_unix > 0);
   REQUIRE(storage->delete_endpoint("ep-a"));
   CHECK(storage->load_endpoints().value().size() == 1);
+}
+
+TEST_CASE("tombstones of deleted endpoint ids survive a reopen and the old ones are pruned", "[unit][certstore]") {
+  TempDir dir;
+  auto file = dir.path() / "portcullis.db";
+  {
+    auto storage = open_ok(file);
+    REQUIRE(storage->put_endpoint_tombstone({"shop", 1000}));
+    REQUIRE(storage->put_endpoint_tombstone({"old", 10}));
+    REQUIRE(storage->put_endpoint_tombstone({"api", 2000}));
+    REQUIRE(storage->put_endpoint_tombstone({"api", 3000}));  // replaces
+  }
+  auto storage = open_ok(file);
+  auto loaded = storage->load_endpoint_tombstones(500);
+  REQUIRE(loaded);
+  REQUIRE(loaded->size() == 2);
+  CHECK((*loaded)[0].id == "api");
+  CHECK((*loaded)[0].deleted_unix == 3000);
+  CHECK((*loaded)[1].id == "shop");
+  CHECK((*loaded)[1].deleted_unix == 1000);
+  CHECK(storage->load_endpoint_tombstones(0).value().size() == 2);  // "old" was pruned
 }
 
 TEST_CASE("a schema version 2 database gains the endpoints table", "[unit][certstore]") {

@@ -169,3 +169,79 @@ TEST_CASE("generated endpoint ids are DNS labels that avoid the ids taken", "[un
   }
   CHECK(EndpointService::generate_id([](const std::string&) { return true; }).empty());
 }
+
+TEST_CASE("a deleted id stays unusable for 30 days, across a restart, and frees up after", "[unit][control]") {
+  Harness h;
+  std::int64_t now = 1'700'000'000;
+  h.service.set_clock([&] { return now; });
+  auto create = [&](domain::EndpointSpec s) {
+    control::ChangeResult<control::EndpointEntry> out;
+    REQUIRE(run_to_end(h.io, [&]() -> asio::awaitable<void> { out = co_await h.service.create(std::move(s)); }));
+    return out;
+  };
+  REQUIRE(create(spec("shop", {"shop.example.com"})));
+  control::ChangeResult<bool> removed;
+  REQUIRE(run_to_end(h.io, [&]() -> asio::awaitable<void> { removed = co_await h.service.remove("shop"); }));
+  REQUIRE(removed);
+  REQUIRE(h.storage.tombstones.count("shop"));
+  CHECK(h.storage.tombstones["shop"].deleted_unix == now);
+
+  now += 29LL * 24 * 3600;
+  auto again = create(spec("shop", {"shop.example.com"}));
+  REQUIRE_FALSE(again);
+  CHECK(again.error().code == Errc::conflict);
+  CHECK_THAT(again.error().detail, Catch::Contains("can be used again from 2023-12-14T22:13:20Z"));
+
+  // A restart reads the tombstone back.
+  Harness restarted;
+  restarted.storage.tombstones = h.storage.tombstones;
+  restarted.service.set_clock([&] { return now; });
+  REQUIRE(restarted.service.load());
+  control::ChangeResult<control::EndpointEntry> out;
+  auto shop = spec("shop", {"shop.example.com"});
+  REQUIRE(run_to_end(restarted.io, [&]() -> asio::awaitable<void> { out = co_await restarted.service.create(shop); }));
+  CHECK_FALSE(out);
+
+  // Its platform names are not another endpoint's hostnames meanwhile.
+  domain::EndpointRules rules;
+  rules.zone = "edge.example.net";
+  h.service.set_rules(rules);
+  for (const char* name : {"shop.edge.example.net", "acme.shop.edge.example.net", "*.shop.edge.example.net"}) {
+    INFO(name);
+    auto adopted = create(spec("other", {name}));
+    REQUIRE_FALSE(adopted);
+    CHECK(adopted.error().code == Errc::invalid_input);
+    CHECK_THAT(adopted.error().problems.at(0).detail, Catch::Contains("deleted less than 30 days ago"));
+  }
+
+  now += 24LL * 3600;  // 30 days after the deletion
+  CHECK(create(spec("shop", {"shop.example.com"})));
+}
+
+TEST_CASE("the deployment's rules and the endpoint limit apply to endpoints created at run time", "[unit][control]") {
+  Harness h;
+  domain::EndpointRules rules;
+  rules.max_endpoints = 2;  // the file's "app" and one more
+  rules.zone = "edge.example.net";
+  h.service.set_rules(rules);
+  auto create = [&](domain::EndpointSpec s) {
+    control::ChangeResult<control::EndpointEntry> out;
+    REQUIRE(run_to_end(h.io, [&]() -> asio::awaitable<void> { out = co_await h.service.create(std::move(s)); }));
+    return out;
+  };
+  auto suffix = create(spec("wide", {"*.co.uk"}));
+  REQUIRE_FALSE(suffix);
+  CHECK(suffix.error().code == Errc::invalid_input);
+  CHECK(suffix.error().problems.at(0).field == "hostnames[0]");
+
+  auto platform = create(spec("steal", {"app.edge.example.net"}));
+  REQUIRE_FALSE(platform);
+  CHECK(platform.error().code == Errc::invalid_input);
+  CHECK_THAT(platform.error().problems.at(0).detail, Catch::Contains("platform name of endpoint \"app\""));
+
+  REQUIRE(create(spec("second", {"b.example.com"})));
+  auto third = create(spec("third", {"c.example.com"}));
+  REQUIRE_FALSE(third);
+  CHECK(third.error().code == Errc::invalid_input);
+  CHECK_THAT(third.error().detail, Catch::Contains("limits.max_endpoints"));
+}
