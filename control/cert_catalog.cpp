@@ -423,8 +423,14 @@ void CertCatalog::file_under_owner(Stored& s) const {
     }
     return;
   }
-  auto owned = s.bundle->owned_names(ep->second.hostnames);
-  if (owned == s.bundle->names()) {
+  const auto& names = s.bundle->names();
+  const auto& hostnames = ep->second.hostnames;
+  if (names.size() == hostnames.size() && std::is_permutation(names.begin(), names.end(), hostnames.begin())) {
+    s.indexed = s.bundle;  // the usual case (a managed certificate): its names are the endpoint's
+    return;
+  }
+  auto owned = s.bundle->owned_names(hostnames);
+  if (owned == names) {
     s.indexed = s.bundle;
   } else if (!s.indexed || s.indexed == s.bundle || s.indexed->index_names() != owned) {
     s.indexed = CertBundle::indexed_as(s.bundle, std::move(owned));
