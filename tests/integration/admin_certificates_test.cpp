@@ -457,3 +457,17 @@ TEST_CASE("a [[certificate]] file with a weak key stops the start, naming the fi
                    ": certificate 1 (CN=weak.example.com): RSA key of 1024 bits: at least 2048 are required") !=
         std::string::npos);
 }
+
+TEST_CASE("a [[certificate]] file from a private CA is served, and the log says why it is not trusted",
+          "[integration][proxy]") {
+  StandardCerts certs;
+  UpstreamServer upstream;
+  FixtureOptions options;
+  options.certificates = {certs.app};
+  options.endpoints = {{"app", {"app.example.com"}, {upstream.address()}}};
+  PortcullisFixture px(options);
+  CHECK(px.served_serial("app.example.com") == std::optional<std::string>(certs.app.serial));
+  const std::string line = "certificate file not trusted file=" + certs.app.cert.string() + " reason=\"";
+  CHECK(px.log().find(line) != std::string::npos);
+  CHECK(px.log().find("served=true") != std::string::npos);
+}
