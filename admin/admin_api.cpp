@@ -211,7 +211,7 @@ boost::asio::awaitable<Response> AdminApi::put_transitional(const Request& req, 
   auto read = read_transitional_upload(*body);
   if (!read.problems.empty()) co_return problem(req, invalid(std::move(read.problems)));
   auto stored = co_await services_.transitional.put(std::move(entry->endpoint), std::move(read.value.certificate),
-                                                    std::move(read.value.private_key));
+                                                    std::move(read.value.private_key), read.value.allow_untrusted);
   if (!stored) {
     auto p = from_change_error(stored.error());
     if (stored.error().code == Errc::invalid_input) {

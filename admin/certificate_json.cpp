@@ -10,14 +10,14 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::string_view upload_fields = "certificate, private_key";
+constexpr std::string_view upload_fields = "certificate, private_key, allow_untrusted";
 
 }  // namespace
 
 Read<TransitionalUpload> read_transitional_upload(const json::object& body) {
   Read<TransitionalUpload> read;
   for (const auto& [key, value] : body) {
-    if (key != "certificate" && key != "private_key") {
+    if (key != "certificate" && key != "private_key" && key != "allow_untrusted") {
       read.problems.push_back({std::string(key), fmt::format("unknown field (known: {})", upload_fields)});
     }
   }
@@ -35,6 +35,13 @@ Read<TransitionalUpload> read_transitional_upload(const json::object& body) {
     read.problems.push_back({"private_key", v ? "expected the PEM private key as a string"
                                               : "expected the PEM private key as a string, got nothing (the field "
                                                 "is required)"});
+  }
+  if (const auto* v = body.if_contains("allow_untrusted")) {
+    if (v->is_bool()) {
+      read.value.allow_untrusted = v->as_bool();
+    } else {
+      read.problems.push_back({"allow_untrusted", "expected true or false, got " + describe(*v)});
+    }
   }
   return read;
 }

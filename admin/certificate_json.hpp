@@ -18,9 +18,11 @@ namespace portcullis::admin {
 struct TransitionalUpload {
   std::string certificate;      // PEM: the leaf, then each issuer in turn
   base::SecretBytes private_key;  // PEM, unencrypted
+  bool allow_untrusted = false;   // a chain that leads to no root of the system store is accepted, with a warning
 };
 
-// PUT /api/v1/endpoints/{id}/transitional-certificate: {certificate, private_key}, both required.
+// PUT /api/v1/endpoints/{id}/transitional-certificate: {certificate, private_key}, both required,
+// and allow_untrusted (optional, a boolean).
 Read<TransitionalUpload> read_transitional_upload(const boost::json::object& body);
 
 boost::json::object to_json(const control::CertificateSummary& summary);

@@ -10,6 +10,7 @@
 #include "base/hostname.hpp"
 #include "base/logging.hpp"
 #include "base/quote.hpp"
+#include "certstore/cert_policy.hpp"
 #include "certstore/pem.hpp"
 
 namespace portcullis::certstore {
@@ -242,12 +243,22 @@ struct Material {
   std::string chain_pem;
 };
 
-Result<Material> make_material(std::vector<base::X509Ptr> chain, base::PkeyPtr key, std::string_view origin) {
+Result<Material> make_material(std::vector<base::X509Ptr> chain, base::PkeyPtr key, CertSource source,
+                               std::string_view origin) {
   X509* leaf = chain.front().get();
   ERR_clear_error();
   if (X509_check_private_key(leaf, key.get()) != 1) {
     ERR_clear_error();
     return fail(Errc::invalid_input, std::string(origin) + ": private key does not match the certificate");
+  }
+  if (source == CertSource::transitional) {
+    // Brought from outside (an upload, a [[certificate]], a folder's file, a stored upload): the
+    // key and signature policy holds wherever it is parsed in full, deferred parses included.
+    std::vector<X509*> certs;
+    for (const auto& c : chain) certs.push_back(c.get());
+    if (auto problems = key_and_signature_problems(certs); !problems.empty()) {
+      return fail(Errc::invalid_input, fmt::format("{}: {}", origin, fmt::join(problems, "; ")));
+    }
   }
   Material m;
   for (auto& cert : chain) m.chain_pem += pem::to_pem(cert.get());
@@ -277,7 +288,7 @@ Result<std::shared_ptr<const CertBundle>> CertBundle::assemble(std::vector<base:
   bundle->serial_hex_ = std::move(facts->serial_hex);
   bundle->issuer_cn_ = std::move(facts->issuer_cn);
 
-  auto material = make_material(std::move(chain), std::move(key), origin);
+  auto material = make_material(std::move(chain), std::move(key), source, origin);
   if (!material) return tl::unexpected(material.error());
   if (bundle->names_.empty()) {
     return fail(Errc::invalid_input, std::string(origin) + ": the certificate names no DNS host (no SAN, no CN)");
@@ -355,13 +366,13 @@ CertBundle::State CertBundle::complete() const noexcept {
     if (pending_combined_) {
       auto parsed = pem::parse_chain_and_key(pending_key_);
       if (!parsed) return tl::unexpected(parsed.error().with_context(origin_));
-      return make_material(std::move(parsed->chain), std::move(parsed->key), origin_);
+      return make_material(std::move(parsed->chain), std::move(parsed->key), source_, origin_);
     }
     auto chain = pem::parse_chain(pending_chain_);
     if (!chain) return tl::unexpected(chain.error().with_context(origin_));
     auto key = pem::parse_private_key(pending_key_);
     if (!key) return tl::unexpected(key.error().with_context(origin_ + ": private key"));
-    return make_material(std::move(*chain), std::move(*key), origin_);
+    return make_material(std::move(*chain), std::move(*key), source_, origin_);
   }();
   pending_chain_ = {};
   pending_key_ = base::SecretBytes();
@@ -393,6 +404,7 @@ CertBundle::State CertBundle::complete() const noexcept {
 }
 
 Status CertBundle::materialize() const {
+  if (view_of_) return view_of_->materialize();
   if (ready()) return {};
   std::lock_guard lock(mutex_);
   return fail(Errc::invalid_input, error_);
@@ -405,6 +417,7 @@ Status CertBundle::validate(Clock::time_point now, const std::vector<std::string
 }
 
 std::vector<std::string> CertBundle::problems(Clock::time_point now, const std::vector<std::string>& must_cover) const {
+  if (view_of_) return view_of_->problems(now, must_cover);
   std::vector<X509*> chain{leaf()};
   if (chain.front() == nullptr) {  // a deferred parse that failed: its reason is the problem
     std::lock_guard lock(mutex_);
@@ -461,6 +474,39 @@ std::vector<std::string> chain_problems(const std::vector<X509*>& chain, Clock::
                                    fmt::join(missing, ", "), fmt::join(names, ", ")));
   }
   return problems;
+}
+
+std::shared_ptr<const CertBundle> CertBundle::indexed_as(std::shared_ptr<const CertBundle> bundle,
+                                                       std::vector<std::string> names) {
+  if (!bundle) return nullptr;
+  if (bundle->view_of_) bundle = bundle->view_of_;
+  std::shared_ptr<CertBundle> view(new CertBundle());
+  view->names_ = bundle->names_;
+  view->not_before_ = bundle->not_before_;
+  view->not_after_ = bundle->not_after_;
+  view->serial_hex_ = bundle->serial_hex_;
+  view->issuer_cn_ = bundle->issuer_cn_;
+  view->source_ = bundle->source_;
+  view->origin_ = bundle->origin_;
+  view->index_names_ = std::move(names);
+  view->view_of_ = std::move(bundle);
+  return view;
+}
+
+std::vector<std::string> CertBundle::owned_names(const std::vector<std::string>& hostnames) const {
+  std::vector<std::string> owned;
+  for (const auto& host : hostnames) {
+    const std::string name = base::normalize_hostname(host);
+    if (name.empty()) continue;
+    // A wildcard hostname is answered only by that same wildcard: "*.example.com" does not match
+    // itself under RFC 6125, and exact names under it do not cover the whole of it.
+    const bool answers = base::is_wildcard(name) ? std::find(names_.begin(), names_.end(), name) != names_.end()
+                                                 : covers(name);
+    if (answers) owned.push_back(name);
+  }
+  std::sort(owned.begin(), owned.end());
+  owned.erase(std::unique(owned.begin(), owned.end()), owned.end());
+  return owned;
 }
 
 bool CertBundle::covers(std::string_view host) const {

@@ -92,7 +92,22 @@ class CertBundle {
   // Completes a deferred parse (a no-op for other bundles, and once done); its error, if any.
   Status materialize() const;
   // Whether the full parse is still to come.
-  bool pending() const noexcept { return state_.load(std::memory_order_acquire) == State::pending; }
+  bool pending() const noexcept {
+    return view_of_ ? view_of_->pending() : state_.load(std::memory_order_acquire) == State::pending;
+  }
+
+  // `bundle`'s certificate, key and facts, filed in the SNI index under `names` only: a stored
+  // certificate indexed under the hostnames its endpoint owns (owned_names()), so a certificate
+  // naming more never answers for another endpoint's names. The material is `bundle`'s (a
+  // deferred parse is done once, for both). A new identity: the snapshot holds this one.
+  static std::shared_ptr<const CertBundle> indexed_as(std::shared_ptr<const CertBundle> bundle,
+                                                      std::vector<std::string> names);
+  // Which of `hostnames` (an endpoint's, normalised) this certificate answers for: an exact
+  // hostname it covers (a "*.example.com" SAN covers "a.example.com", and is filed under that name
+  // alone), and a wildcard hostname only when it names that same wildcard. Sorted, no duplicates.
+  std::vector<std::string> owned_names(const std::vector<std::string>& hostnames) const;
+  // The names the SNI index files this bundle under: names(), or those given to indexed_as().
+  const std::vector<std::string>& index_names() const noexcept { return view_of_ ? index_names_ : names_; }
 
   // Extra checks for an upload / configured file: not expired at `now`, chain order (each cert is
   // signed by the next), and every name in `must_cover` covered by the certificate.
@@ -101,15 +116,25 @@ class CertBundle {
   // "names not covered by the certificate: ..."); empty when there is none.
   std::vector<std::string> problems(Clock::time_point now, const std::vector<std::string>& must_cover) const;
 
-  X509* leaf() const noexcept { return ready() ? leaf_.get() : nullptr; }
+  X509* leaf() const noexcept {
+    if (view_of_) return view_of_->leaf();
+    return ready() ? leaf_.get() : nullptr;
+  }
   const std::vector<base::X509Ptr>& intermediates() const noexcept {
+    if (view_of_) return view_of_->intermediates();
     ready();
     return intermediates_;
   }
   // The intermediates as the STACK_OF(X509) a handshake hands to SSL_use_cert_and_key (which
   // up-refs what it keeps), built once; nullptr when there are none.
-  STACK_OF(X509)* chain_stack() const noexcept { return ready() ? chain_stack_.get() : nullptr; }
-  EVP_PKEY* key() const noexcept { return ready() ? key_.get() : nullptr; }
+  STACK_OF(X509)* chain_stack() const noexcept {
+    if (view_of_) return view_of_->chain_stack();
+    return ready() ? chain_stack_.get() : nullptr;
+  }
+  EVP_PKEY* key() const noexcept {
+    if (view_of_) return view_of_->key();
+    return ready() ? key_.get() : nullptr;
+  }
 
   // DNS names from subjectAltName (CN only when there is no SAN), lower-cased, no trailing dot.
   // Wildcards kept as "*.example.com".
@@ -122,6 +147,7 @@ class CertBundle {
   const std::string& serial_hex() const noexcept { return serial_hex_; }     // upper-case hex
   const std::string& issuer_cn() const noexcept { return issuer_cn_; }
   const std::string& chain_pem() const noexcept {  // normalised PEM; empty if a deferred parse failed
+    if (view_of_) return view_of_->chain_pem();
     ready();
     return chain_pem_;
   }
@@ -178,6 +204,9 @@ class CertBundle {
   std::string issuer_cn_;
   mutable std::string chain_pem_;
   CertSource source_ = CertSource::default_cert;
+  // Set by indexed_as(): the bundle whose material this one serves, and the names it is filed under.
+  std::shared_ptr<const CertBundle> view_of_;
+  std::vector<std::string> index_names_;
 };
 
 using CertBundlePtr = std::shared_ptr<const CertBundle>;

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include "base/atomic_file.hpp"
+#include "base/logging.hpp"
+#include "certstore/cert_policy.hpp"
 
 namespace portcullis::certstore {
 
@@ -44,6 +46,7 @@ Result<CertBundlePtr> CertFileCache::load(const std::filesystem::path& cert_file
   if (!key) return tl::unexpected(key.error());
   auto bundle = CertBundle::from_pem(*chain, *key, source, cert_file.string());
   if (!bundle) return bundle;
+  if (source == CertSource::transitional) warn_if_untrusted(**bundle, cert_file);
   if (stat_ok) {
     std::lock_guard lock(mutex_);
     entries_[std::move(id)] = Entry{cert_fp, key_fp, source, *bundle, pass_};
@@ -72,11 +75,36 @@ Result<CertBundlePtr> CertFileCache::load_combined(const std::filesystem::path& 
   auto bundle = deferred ? CertBundle::from_combined_pem_deferred(*text, source, file.string())
                          : CertBundle::from_combined_pem(*text, source, file.string());
   if (!bundle) return bundle;
+  // A deferred parse (large folders) has not decoded the chain: its policy is checked on first use.
+  if (!deferred && source == CertSource::transitional) warn_if_untrusted(**bundle, file);
   if (stat_ok) {
     std::lock_guard lock(mutex_);
     entries_[std::move(id)] = Entry{fp, fp, source, *bundle, pass_};
   }
   return bundle;
+}
+
+void CertFileCache::warn_if_untrusted(const CertBundle& bundle, const std::filesystem::path& file) {
+  X509_STORE* store = nullptr;
+  {
+    std::lock_guard lock(trust_mutex_);
+    if (!trust_ && !trust_failed_) {
+      auto loaded = system_trust_store();
+      if (loaded) {
+        trust_ = std::move(*loaded);
+      } else {
+        trust_failed_ = true;
+        log::certstore()->warn("certificate files not verified: {}", loaded.error().message());
+      }
+    }
+    store = trust_.get();
+  }
+  if (store == nullptr || bundle.leaf() == nullptr) return;
+  std::vector<X509*> chain{bundle.leaf()};
+  for (const auto& c : bundle.intermediates()) chain.push_back(c.get());
+  for (const auto& p : trust_problems(chain, store, Clock::now())) {
+    log::certstore()->warn("certificate file not trusted file={} reason=\"{}\" served=true", file.string(), p.reason);
+  }
 }
 
 void CertFileCache::sweep() {

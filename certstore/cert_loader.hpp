@@ -1,6 +1,8 @@
 // CertFileCache: the certificate files a config names, parsed once and reused across reloads
 // while the files are unchanged, so a SIGHUP with 100,000 certificates configured re-parses only
-// the files that changed (the rest costs two stat() calls each).
+// the files that changed (the rest costs two stat() calls each). Transitional files pass the key
+// and signature policy (certstore/cert_policy) when parsed in full, and a chain that does not
+// verify against the system trust store is logged once per parse, naming the file.
 #pragma once
 
 #include <filesystem>
@@ -45,6 +47,13 @@ class CertFileCache {
     unsigned long pass = 0;
   };
   static bool fingerprint(const std::filesystem::path& file, Fingerprint& out);
+  // Logs (warn) every reason a freshly parsed transitional certificate does not verify against
+  // the system trust store; a configured file is the operator's choice, so it is not refused.
+  void warn_if_untrusted(const CertBundle& bundle, const std::filesystem::path& file);
+
+  std::mutex trust_mutex_;
+  base::X509StorePtr trust_;  // the system trust store, read on first need
+  bool trust_failed_ = false;
 
   mutable std::mutex mutex_;
   // key: cert path '\n' key path; for a combined file: its path '\n'

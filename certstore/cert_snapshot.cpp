@@ -31,12 +31,13 @@ void keep_best(CertSnapshot::BaseIndex& index, std::string_view key, const CertB
   if (better(*bundle, *slot.best, now)) slot.best = bundle;
 }
 
-// The keys a bundle is indexed under: exact names, and the parent of each "*." name. Partial-label
-// wildcards ("a*.example.com") are not honoured (RFC 6125 §7.2 advises against them), so they are
-// not indexed either.
+// The keys a bundle is indexed under: exact names, and the parent of each "*." name, of its
+// index_names() (a stored certificate's are the hostnames its endpoint owns: CertBundle::indexed_as).
+// Partial-label wildcards ("a*.example.com") are not honoured (RFC 6125 §7.2 advises against
+// them), so they are not indexed either.
 template <class Exact, class Wildcard>
 void for_each_key(const CertBundle& bundle, Exact&& exact, Wildcard&& wildcard) {
-  for (const auto& name : bundle.names()) {
+  for (const auto& name : bundle.index_names()) {
     if (base::is_wildcard(name)) {
       if (name.size() > 2) wildcard(std::string_view(name).substr(2));
     } else if (name.find('*') == std::string::npos) {

@@ -53,15 +53,17 @@ Result<CertBundlePtr> default_bundle(const domain::Config& config, certstore::Ce
 
 // Endpoint id -> managed_https, for every endpoint whose stored certificates are served; the
 // platform certificate counts as one when the config wants it (domain::platform_certificate).
-std::unordered_map<std::string, bool> served_endpoints(const domain::Config& config) {
-  std::unordered_map<std::string, bool> endpoints;
-  for (const auto& ep : config.endpoints) endpoints.emplace(ep.id, ep.managed_https);
-  if (auto platform = domain::platform_certificate(config)) endpoints.emplace(platform->id, true);
+CertCatalog::ServedEndpoints served_endpoints(const domain::Config& config) {
+  CertCatalog::ServedEndpoints endpoints;
+  for (const auto& ep : config.endpoints) endpoints.emplace(ep.id, CertCatalog::EndpointNames{ep.managed_https, ep.hostnames});
+  if (auto platform = domain::platform_certificate(config)) {
+    endpoints.emplace(platform->id, CertCatalog::EndpointNames{true, platform->hostnames});
+  }
   return endpoints;
 }
 
 // Why a stored certificate is not served under `endpoints`, or nullptr when it is.
-const char* withdraw_reason(const std::unordered_map<std::string, bool>& endpoints, const std::string& endpoint_id,
+const char* withdraw_reason(const CertCatalog::ServedEndpoints& endpoints, const std::string& endpoint_id,
                             CertSource source) {
   // A stored certificate belongs to its endpoint: once the endpoint is gone (or, for a managed
   // one, no longer managed) it must not answer for the names any more.
@@ -71,7 +73,7 @@ const char* withdraw_reason(const std::unordered_map<std::string, bool>& endpoin
                ? "platform wildcard not used: tls.fallback_cert is set, or [dns] is off"
                : "endpoint removed";
   }
-  if (source == CertSource::managed && !ep->second) return "managed_https off";
+  if (source == CertSource::managed && !ep->second.managed_https) return "managed_https off";
   return nullptr;
 }
 
@@ -188,7 +190,7 @@ Result<CertCatalog::Loaded> CertCatalog::load_files(const domain::Config& config
   return loaded;
 }
 
-std::vector<CertCatalog::Withdrawn> CertCatalog::withdrawn_by(const std::unordered_map<std::string, bool>& endpoints,
+std::vector<CertCatalog::Withdrawn> CertCatalog::withdrawn_by(const ServedEndpoints& endpoints,
                                                               const std::map<std::string, Stored>& stored) {
   std::vector<Withdrawn> out;
   for (const auto& [name_key, s] : stored) {
@@ -309,9 +311,10 @@ Status CertCatalog::put_stored(const std::string& name_key, Stored stored) {
     log_fallback();
     return {};
   }
-  std::vector<CertBundlePtr> removed, added{stored.bundle};
+  file_under_owner(stored);
+  std::vector<CertBundlePtr> removed, added{stored.indexed};
   if (auto it = stored_.find(name_key); it != stored_.end()) {
-    removed.push_back(it->second.bundle);
+    removed.push_back(it->second.indexed);
     it->second = std::move(stored);
   } else {
     stored_.emplace(name_key, std::move(stored));
@@ -328,7 +331,7 @@ bool CertCatalog::remove_stored(const std::string& name_key) {
     publish(current()->with_fallback(fallback_));
     return true;
   }
-  std::vector<CertBundlePtr> removed{it->second.bundle};
+  std::vector<CertBundlePtr> removed{it->second.indexed};
   stored_.erase(it);
   publish(current()->with_changes(removed, {}), removed, {});
   return true;
@@ -404,10 +407,34 @@ void CertCatalog::rebuild() {
   builder.fallback(fallback_ ? fallback_ : platform_bundle());
   for (const auto& b : files_) builder.add(b);
   for (const auto& [file, bundle] : dirs_.files()) builder.add(bundle);
-  for (const auto& [name_key, s] : stored_) {
-    if (!domain::is_platform_certificate(s.endpoint_id)) builder.add(s.bundle);
+  for (auto& [name_key, s] : stored_) {
+    if (domain::is_platform_certificate(s.endpoint_id)) continue;
+    file_under_owner(s);
+    builder.add(s.indexed);
   }
   publish(builder.build());
+}
+
+void CertCatalog::file_under_owner(Stored& s) const {
+  auto ep = endpoints_.find(s.endpoint_id);
+  if (ep == endpoints_.end()) {  // no endpoint owns it (withdrawn): it answers for no name
+    if (!s.indexed || s.indexed == s.bundle || !s.indexed->index_names().empty()) {
+      s.indexed = CertBundle::indexed_as(s.bundle, {});
+    }
+    return;
+  }
+  const auto& names = s.bundle->names();
+  const auto& hostnames = ep->second.hostnames;
+  if (names.size() == hostnames.size() && std::is_permutation(names.begin(), names.end(), hostnames.begin())) {
+    s.indexed = s.bundle;  // the usual case (a managed certificate): its names are the endpoint's
+    return;
+  }
+  auto owned = s.bundle->owned_names(hostnames);
+  if (owned == names) {
+    s.indexed = s.bundle;
+  } else if (!s.indexed || s.indexed == s.bundle || s.indexed->index_names() != owned) {
+    s.indexed = CertBundle::indexed_as(s.bundle, std::move(owned));
+  }
 }
 
 std::vector<CertCatalog::Served> CertCatalog::served() const {

@@ -42,7 +42,19 @@ class CertCatalog {
     std::string endpoint_id;
     std::vector<std::string> names;
     certstore::CertBundlePtr bundle;
+    // What the SNI index holds, set by the catalog: `bundle` filed under the hostnames its
+    // endpoint owns now and nothing else (CertBundle::indexed_as), or `bundle` itself when that is
+    // every name it has. An upload naming another endpoint's hostnames never answers for them.
+    certstore::CertBundlePtr indexed;
   };
+
+  // An endpoint whose stored certificates are served: whether it is managed, and its hostnames
+  // (normalised), the only names its stored certificates are indexed under.
+  struct EndpointNames {
+    bool managed_https = false;
+    std::vector<std::string> hostnames;
+  };
+  using ServedEndpoints = std::unordered_map<std::string, EndpointNames>;
 
   // A stored certificate the config no longer serves: its endpoint is gone, or it is a managed
   // certificate of an endpoint that is no longer managed. `reason` says which.
@@ -57,7 +69,7 @@ class CertCatalog {
     certstore::CertDirectories::Files dir_files;
     std::vector<std::filesystem::path> dirs;
     std::vector<Withdrawn> withdrawn;
-    std::unordered_map<std::string, bool> endpoints;  // endpoint id -> managed_https
+    ServedEndpoints endpoints;  // by endpoint id
   };
 
   // Everything given must outlive the catalog. Every call is made on `control`'s thread.
@@ -145,9 +157,12 @@ class CertCatalog {
   // Folder events that arrive while prepare() reads the folders on the pool wait for its outcome,
   // so that the folders' state is only ever changed on the control thread, in order.
   void replay_deferred();
-  static std::vector<Withdrawn> withdrawn_by(const std::unordered_map<std::string, bool>& endpoints,
+  static std::vector<Withdrawn> withdrawn_by(const ServedEndpoints& endpoints,
                                              const std::map<std::string, Stored>& stored);
   void rebuild();
+  // Sets s.indexed from s.bundle and the hostnames endpoints_ gives its endpoint; keeps the
+  // previous view when the names are the same (its identity is what the snapshot holds).
+  void file_under_owner(Stored& s) const;
   // The stored platform wildcard, or nullptr.
   certstore::CertBundlePtr platform_bundle() const;
   // One line saying where the fallback certificate comes from (at start and after a reload).
@@ -173,7 +188,7 @@ class CertCatalog {
   certstore::CertBundlePtr default_cert_, fallback_;
   std::vector<certstore::CertBundlePtr> files_;
   std::map<std::string, Stored> stored_;             // name_key -> certificate, in store order
-  std::unordered_map<std::string, bool> endpoints_;  // served endpoint id -> managed_https
+  ServedEndpoints endpoints_;  // by endpoint id
   // Fires when the earliest certificate in the live snapshot expires, to rebuild it: the SNI index
   // ranks expired certificates at build time, so an expiry must trigger a rebuild.
   boost::asio::steady_timer expiry_timer_;

@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 
 #include "base/logging.hpp"
+#include "certstore/cert_policy.hpp"
 #include "certstore/pem.hpp"
 
 namespace portcullis::control {
@@ -55,11 +56,14 @@ TransitionalCertificates::TransitionalCertificates(certstore::Storage& storage, 
                                                    CertCatalog& catalog)
     : storage_(storage), pool_(pool), catalog_(catalog) {}
 
-ChangeResult<certstore::CertBundlePtr> TransitionalCertificates::check(std::string_view chain_pem,
-                                                                       const base::SecretBytes& key_pem,
-                                                                       const std::vector<std::string>& hostnames,
-                                                                       Clock::time_point now) {
+ChangeResult<TransitionalCertificates::Checked> TransitionalCertificates::check(
+    std::string_view chain_pem, const base::SecretBytes& key_pem, const std::vector<std::string>& hostnames,
+    Clock::time_point now, Trust trust) {
+  auto refused = [](std::vector<FieldProblem> problems) {
+    return tl::unexpected(ChangeError{Errc::invalid_input, "the certificate cannot be used", std::move(problems)});
+  };
   std::vector<FieldProblem> problems;
+  std::vector<std::string> warnings;
   auto chain = certstore::pem::parse_chain(chain_pem);
   if (!chain) problems.push_back({"certificate", chain.error().message()});
   auto key = certstore::pem::parse_private_key(key_pem);
@@ -68,38 +72,42 @@ ChangeResult<certstore::CertBundlePtr> TransitionalCertificates::check(std::stri
     ERR_clear_error();
     problems.push_back({"private_key", "the private key does not match the certificate (the first one, the leaf)"});
   }
-  if (chain && !problems.empty()) {
-    // The key is wrong or unreadable: the chain's own problems are reported with it, not after
-    // the key is fixed.
+  if (chain) {
     std::vector<X509*> certs;
     for (const auto& c : *chain) certs.push_back(c.get());
-    for (auto& p : certstore::chain_problems(certs, now, hostnames)) problems.push_back({"certificate", std::move(p)});
+    if (!problems.empty()) {
+      // The key is wrong or unreadable: the chain's own problems are reported with it, not after
+      // the key is fixed.
+      for (auto& p : certstore::chain_problems(certs, now, hostnames)) problems.push_back({"certificate", std::move(p)});
+    }
+    auto verdict = certstore::check_outside_chain(certs, trust.store, now, trust.allow_untrusted);
+    for (auto& p : verdict.problems) problems.push_back({"certificate", std::move(p)});
+    warnings = std::move(verdict.warnings);
   }
-  if (!problems.empty()) {
-    return tl::unexpected(ChangeError{Errc::invalid_input, "the certificate cannot be used", std::move(problems)});
-  }
+  if (!problems.empty()) return refused(std::move(problems));
   auto bundle = CertBundle::from_pem(chain_pem, key_pem, certstore::CertSource::transitional, "upload");
-  if (!bundle) {
-    return tl::unexpected(
-        ChangeError{Errc::invalid_input, "the certificate cannot be used",
-                    {{"certificate", bundle.error().message()}}});
-  }
+  if (!bundle) return refused({{"certificate", bundle.error().message()}});
   for (auto& p : (*bundle)->problems(now, hostnames)) problems.push_back({"certificate", std::move(p)});
-  if (!problems.empty()) {
-    return tl::unexpected(ChangeError{Errc::invalid_input, "the certificate cannot be used", std::move(problems)});
-  }
-  return std::move(*bundle);
+  if (!problems.empty()) return refused(std::move(problems));
+  return Checked{std::move(*bundle), std::move(warnings)};
 }
 
 boost::asio::awaitable<ChangeResult<CertificateSummary>> TransitionalCertificates::put(domain::EndpointConfig endpoint,
                                                                                         std::string chain_pem,
-                                                                                        base::SecretBytes key_pem) {
+                                                                                        base::SecretBytes key_pem,
+                                                                                        bool allow_untrusted) {
   const auto now = Clock::now();
-  // Parsing and signature checks are CPU work: on the pool, not the control thread.
-  auto checked = co_await pool_.run([&] { return check(chain_pem, key_pem, endpoint.hostnames, now); });
+  // Parsing, the trust store (read from disk) and signature checks: on the pool, not the control
+  // thread. The store is read per upload, so a CA added to the system is seen without a restart.
+  auto checked = co_await pool_.run([&]() -> ChangeResult<Checked> {
+    auto store = certstore::system_trust_store();
+    if (!store) return tl::unexpected(ChangeError{store.error().code(), store.error().message(), {}});
+    return check(chain_pem, key_pem, endpoint.hostnames, now, {store->get(), allow_untrusted});
+  });
   if (!checked) co_return tl::unexpected(ChangeError{checked.error().code(), checked.error().message(), {}});
   if (!*checked) co_return tl::unexpected(checked->error());
-  certstore::CertBundlePtr bundle = std::move(**checked);
+  certstore::CertBundlePtr bundle = std::move((*checked)->bundle);
+  std::vector<std::string> trust_warnings = std::move((*checked)->warnings);
 
   certstore::StoredCertificate row;
   row.name_key = name_key(endpoint.id);
@@ -115,6 +123,7 @@ boost::asio::awaitable<ChangeResult<CertificateSummary>> TransitionalCertificate
     co_return tl::unexpected(ChangeError{st.error().code(), st.error().message(), {}});
   }
   auto summary = summarize(*bundle, now);
+  summary.warnings.insert(summary.warnings.begin(), trust_warnings.begin(), trust_warnings.end());
   log::proxy()->info("transitional certificate stored endpoint={} names={} issuer=\"{}\" serial={} not_after={}",
                      endpoint.id, fmt::join(summary.names, ","), summary.issuer, summary.serial_hex,
                      row.not_after_unix);

@@ -1,9 +1,12 @@
 // TransitionalCertificates: the certificate a customer uses today, uploaded for an endpoint so it
 // is served for the endpoint's names until the managed one is issued (the catalog ranks it below
-// managed certificates). Checked before anything is stored: it parses, the key matches the leaf,
-// the chain is in order, its names cover the endpoint's hostnames, it has not expired; an
-// encrypted key is refused with that reason. Kept in the store ("transitional:<endpoint id>") and
-// published at once. The key never leaves this path: not in a summary, an error or a log line.
+// managed certificates, and indexes it under the endpoint's own hostnames only). Checked before
+// anything is stored: it parses, the key matches the leaf, the chain is in order, its names cover
+// the endpoint's hostnames, it has not expired, its keys and signatures pass the policy
+// (certstore/cert_policy) and its chain verifies against the system trust store (a private CA
+// only with allow_untrusted, and then with a warning); an encrypted key is refused with that
+// reason. Kept in the store ("transitional:<endpoint id>") and published at once. The key never
+// leaves this path: not in a summary, an error or a log line.
 #pragma once
 
 #include <chrono>
@@ -43,16 +46,28 @@ class TransitionalCertificates {
   // Everything given must outlive this; every call on the control thread.
   TransitionalCertificates(certstore::Storage& storage, base::BlockingPool& pool, CertCatalog& catalog);
 
-  // Every check at once, each problem with its field ("certificate" or "private_key"): the parsed
-  // bundle, or Errc::invalid_input with the problems. Pure (CPU only); never quotes key bytes.
-  static ChangeResult<certstore::CertBundlePtr> check(std::string_view chain_pem, const base::SecretBytes& key_pem,
-                                                      const std::vector<std::string>& hostnames,
-                                                      certstore::Clock::time_point now);
+  // How an upload's chain is trusted: the store it must lead to (the system's for the admin API),
+  // and whether a chain that leads to none of its roots is accepted anyway, with a warning.
+  struct Trust {
+    X509_STORE* store = nullptr;
+    bool allow_untrusted = false;
+  };
+  struct Checked {
+    certstore::CertBundlePtr bundle;
+    std::vector<std::string> warnings;  // e.g. the chain's root is not in the store (allow_untrusted)
+  };
 
-  // Checks (on the pool), stores and publishes the certificate for `endpoint`, replacing the one
-  // it had. Errors: check()'s, or the store's.
+  // Every check at once, each problem with its field ("certificate" or "private_key"): the parsed
+  // bundle and any warnings, or Errc::invalid_input with the problems. Pure (CPU only, reads
+  // `trust.store`); never quotes key bytes.
+  static ChangeResult<Checked> check(std::string_view chain_pem, const base::SecretBytes& key_pem,
+                                     const std::vector<std::string>& hostnames, certstore::Clock::time_point now,
+                                     Trust trust);
+
+  // Checks (on the pool, against the system trust store), stores and publishes the certificate
+  // for `endpoint`, replacing the one it had. Errors: check()'s, or the store's.
   boost::asio::awaitable<ChangeResult<CertificateSummary>> put(domain::EndpointConfig endpoint, std::string chain_pem,
-                                                               base::SecretBytes key_pem);
+                                                               base::SecretBytes key_pem, bool allow_untrusted = false);
   // Stops serving the endpoint's transitional certificate and marks its row removed (kept for
   // audit). Errc::not_found when it has none.
   boost::asio::awaitable<ChangeResult<bool>> remove(std::string endpoint_id);

@@ -294,6 +294,7 @@ function uploadCard(ep, path, certCard) {
   const out = el("div", {});
   const certificate = el("textarea", { id: "upload-certificate", name: "certificate", "aria-describedby": "upload-certificate-hint", spellcheck: "false" });
   const key = el("textarea", { id: "upload-key", name: "private_key", "aria-describedby": "upload-key-hint", spellcheck: "false" });
+  const untrusted = el("input", { type: "checkbox", id: "upload-allow-untrusted", name: "allow_untrusted" });
   // A file's text into the text area beside it.
   const fileInput = (target, id, label) => el("input", { type: "file", id, "aria-label": label, accept: ".pem,.crt,.key,.txt",
     onchange: async (ev) => {
@@ -304,7 +305,8 @@ function uploadCard(ep, path, certCard) {
     ev.preventDefault();
     for (const t of [certificate, key]) t.removeAttribute("aria-invalid");
     try {
-      const s = await api("PUT", path + "/transitional-certificate", { certificate: certificate.value, private_key: key.value });
+      const s = await api("PUT", path + "/transitional-certificate", { certificate: certificate.value, private_key: key.value,
+        allow_untrusted: untrusted.checked });
       key.value = "";
       fill(out, el("div", { class: "notice", role: "status" },
         "Uploaded: " + s.names.join(", ") + ", issued by " + s.issuer + ", until " + s.not_after + ".",
@@ -326,6 +328,8 @@ function uploadCard(ep, path, certCard) {
     key,
     el("p", { class: "hint", id: "upload-key-hint" }, "Never shown again. Or from a file: ",
       fileInput(key, "upload-key-file", "Private key file")),
+    el("div", { class: "check" }, untrusted,
+      el("label", { for: "upload-allow-untrusted" }, "Accept a chain from a private CA (not in the system trust store)")),
     el("div", {}, el("button", { type: "submit" }, "Upload")),
     out);
   return el("section", { class: "card", "aria-labelledby": "upload-title" },

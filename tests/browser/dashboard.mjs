@@ -138,6 +138,8 @@ try {
   await page.waitForFunction(([cert, key]) =>
     document.getElementById("upload-certificate").value === cert && document.getElementById("upload-key").value === key,
   [readFileSync(env("PORTCULLIS_GOOD_CERT"), "utf8"), readFileSync(env("PORTCULLIS_GOOD_KEY"), "utf8")]);
+  // The test CA is a private one: not in the system trust store.
+  await page.getByLabel("Accept a chain from a private CA (not in the system trust store)").check();
   await page.getByRole("button", { name: "Upload" }).click();
   await page.locator("#upload-form .notice").waitFor();
   await page.locator('tr[data-hostname="app.example.com"][data-source="transitional"]').waitFor();

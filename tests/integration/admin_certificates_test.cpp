@@ -32,8 +32,12 @@ json::object json_of(const CurlResult& r) {
   return v.as_object();
 }
 
-std::string upload(const std::string& chain, std::string_view key) {
-  return json::serialize(json::object{{"certificate", chain}, {"private_key", key}});
+// The upload body. The test CAs are private ones, so the chain is accepted without a root of the
+// system trust store unless `allow_untrusted` is false.
+std::string upload(const std::string& chain, std::string_view key, bool allow_untrusted = true) {
+  json::object body{{"certificate", chain}, {"private_key", key}};
+  if (allow_untrusted) body["allow_untrusted"] = true;
+  return json::serialize(body);
 }
 
 // Every error's field and detail, "field: detail" each.
@@ -224,7 +228,9 @@ TEST_CASE("a transitional certificate uploaded through the admin API is checked,
     CHECK(summary.at("serial").as_string() == good.serial_hex);
     CHECK(summary.at("names").as_array().size() == 2);
     CHECK(summary.at("sha256_fingerprint").as_string().size() == 95);  // 32 bytes as "AB:" x 31 + "CD"
-    CHECK(summary.at("warnings").as_array().empty());
+    // The one warning: the private CA, let through by allow_untrusted.
+    REQUIRE(summary.at("warnings").as_array().size() == 1);
+    CHECK(summary.at("warnings").as_array()[0].as_string().find("allow_untrusted") != std::string::npos);
     CHECK(px.served_serial("api.example.com") == std::optional<std::string>(good.serial_hex));
 
     auto status = json_of(px.admin("GET", "/api/v1/endpoints/api/certificate", token));
@@ -236,8 +242,8 @@ TEST_CASE("a transitional certificate uploaded through the admin API is checked,
     const TestCert soon = inter.issue({.names = {"api.example.com"}, .validity = Validity::days(5)});
     auto replaced = px.admin("PUT", path, token, upload(soon.chain_pem, soon.key_pem.reveal()));
     REQUIRE(replaced.status == 201);
-    REQUIRE(json_of(replaced).at("warnings").as_array().size() == 1);
-    CHECK(json_of(replaced).at("warnings").as_array()[0].as_string().find("expires in 5 days") != std::string::npos);
+    REQUIRE(json_of(replaced).at("warnings").as_array().size() == 2);
+    CHECK(json_of(replaced).at("warnings").as_array()[1].as_string().find("expires in 5 days") != std::string::npos);
     CHECK(px.served_serial("api.example.com") == std::optional<std::string>(soon.serial_hex));
 
     CHECK(px.admin("DELETE", path, token).status == 204);
@@ -317,4 +323,151 @@ TEST_CASE("the certificate timeline shows the transitional certificate, then the
   PortcullisFixture again(options);
   // The same certificate is served after the restart: no new entry, the old ones read back.
   CHECK(timeline(again, again.admin_token(), "shop") == before_restart);
+}
+
+TEST_CASE("an upload with weak keys, weak signatures or an untrusted chain is refused with every reason at once",
+          "[integration][admin]") {
+  UpstreamServer upstream;
+  auto root = TestCa::create("Private Root");
+  auto inter = root.intermediate("Private Intermediate");
+  // A SHA-1 signed intermediate, and under it an RSA-1024 leaf, itself signed with SHA-1.
+  auto sha1_inter = root.intermediate("SHA-1 Intermediate", Validity::days(365), KeyType::p256, Digest::sha1);
+  const TestCert weak = sha1_inter.issue({.names = {"api.example.com"}, .key_type = KeyType::rsa1024,
+                                          .digest = Digest::sha1});
+  const TestCert odd_curve = inter.issue({.names = {"api.example.com"}, .key_type = KeyType::secp256k1});
+  const TestCert good = inter.issue({"api.example.com"});
+
+  FixtureOptions options;
+  options.admin = true;
+  options.endpoints = {{"api", {"api.example.com"}, {upstream.address()}}};
+  PortcullisFixture px(options);
+  const std::string token = px.admin_token();
+  const std::string path = "/api/v1/endpoints/api/transitional-certificate";
+  const auto before = px.served_serial("api.example.com");
+
+  // Without allow_untrusted: the key, both signatures and the trust, in one answer.
+  auto refused = px.admin("PUT", path, token, upload(weak.chain_pem, weak.key_pem.reveal(), false));
+  CHECK(refused.status == 422);
+  const auto errors = errors_of(refused);
+  INFO(refused.body);
+  CHECK(errors.size() == 4);
+  CHECK(any_contains(errors, "certificate", "certificate 1 (CN=api.example.com): RSA key of 1024 bits"));
+  CHECK(any_contains(errors, "certificate", "certificate 1 (CN=api.example.com): signed with ecdsa-with-SHA1"));
+  CHECK(any_contains(errors, "certificate", "certificate 2 (CN=SHA-1 Intermediate): signed with ecdsa-with-SHA1"));
+  CHECK(any_contains(errors, "certificate", "does not verify against the trust store"));
+
+  // allow_untrusted waives the root, never the policy.
+  auto still = px.admin("PUT", path, token, upload(weak.chain_pem, weak.key_pem.reveal(), true));
+  CHECK(still.status == 422);
+  CHECK(errors_of(still).size() == 3);
+  auto curve = px.admin("PUT", path, token, upload(odd_curve.chain_pem, odd_curve.key_pem.reveal(), true));
+  CHECK(curve.status == 422);
+  CHECK(any_contains(errors_of(curve), "certificate", "EC key on curve secp256k1"));
+
+  // A sound chain from a private CA: refused with OpenSSL's reason, then let through with a warning.
+  auto untrusted = px.admin("PUT", path, token, upload(good.chain_pem, good.key_pem.reveal(), false));
+  CHECK(untrusted.status == 422);
+  CHECK(errors_of(untrusted) ==
+        std::vector<std::string>{"certificate: the chain does not verify against the trust store: certificate 2 "
+                                 "(CN=Private Intermediate): unable to get local issuer certificate (a private CA "
+                                 "needs allow_untrusted)"});
+  CHECK(px.served_serial("api.example.com") == before);
+  CHECK(px.admin("PUT", path, token,
+                 R"({"certificate": "x", "private_key": "y", "allow_untrusted": "yes"})")
+            .status == 422);
+
+  auto accepted = px.admin("PUT", path, token, upload(good.chain_pem, good.key_pem.reveal(), true));
+  REQUIRE(accepted.status == 201);
+  const auto warnings = json_of(accepted).at("warnings").as_array();
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].as_string().find("unable to get local issuer certificate (accepted: allow_untrusted is set)") !=
+        std::string::npos);
+  CHECK(px.served_serial("api.example.com") == std::optional<std::string>(good.serial_hex));
+}
+
+TEST_CASE("an upload for one endpoint naming another endpoint's hostnames does not change what they serve",
+          "[integration][admin]") {
+  StandardCerts certs;
+  UpstreamServer upstream;
+  auto root = TestCa::create("Customer Root");
+  auto inter = root.intermediate("Customer Intermediate");
+  // B's own certificate, and A's upload claiming B's name (exactly, and by a wildcard), longer-lived.
+  const TestCert b_cert = inter.issue({"b.example.com"}, Validity::days(30));
+  const TestCert grab = inter.issue({"a.example.com", "b.example.com"}, Validity::days(300));
+  const TestCert wild = inter.issue({"*.example.com"}, Validity::days(300));
+
+  FixtureOptions options;
+  options.admin = true;
+  options.default_cert = certs.default_cert;
+  PortcullisFixture px(options);
+  const std::string token = px.admin_token();
+  for (const std::string id : {"a", "b", "c"}) {
+    REQUIRE(px.admin("POST", "/api/v1/endpoints", token,
+                     fmt::format(R"({{"id": "{}", "hostnames": ["{}.example.com"], "upstreams": ["{}"], )"
+                                 R"("managed_https": false}})",
+                                 id, id, upstream.address()))
+                .status == 201);
+  }
+  const auto put = [&](const std::string& id, const TestCert& cert) {
+    return px.admin("PUT", "/api/v1/endpoints/" + id + "/transitional-certificate", token,
+                    upload(cert.chain_pem, cert.key_pem.reveal()))
+        .status;
+  };
+  REQUIRE(put("b", b_cert) == 201);
+  REQUIRE(px.served_serial("b.example.com") == std::optional<std::string>(b_cert.serial_hex));
+
+  REQUIRE(put("a", grab) == 201);
+  CHECK(px.served_serial("a.example.com") == std::optional<std::string>(grab.serial_hex));
+  CHECK(px.served_serial("b.example.com") == std::optional<std::string>(b_cert.serial_hex));
+
+  // A wildcard answers for A's own name only: not for B's, nor for C's (which has no certificate).
+  REQUIRE(put("a", wild) == 201);
+  CHECK(px.served_serial("a.example.com") == std::optional<std::string>(wild.serial_hex));
+  CHECK(px.served_serial("b.example.com") == std::optional<std::string>(b_cert.serial_hex));
+  CHECK(px.served_serial("c.example.com") == std::optional<std::string>(certs.default_cert.serial));
+  CHECK(px.served_serial("unowned.example.com") == std::optional<std::string>(certs.default_cert.serial));
+
+  // When B's certificate goes, B's name falls back: A's upload still does not answer for it.
+  REQUIRE(px.admin("DELETE", "/api/v1/endpoints/b/transitional-certificate", token).status == 204);
+  CHECK(px.served_serial("b.example.com") == std::optional<std::string>(certs.default_cert.serial));
+  // A hostname added to A later is answered by A's upload (the index follows the endpoint).
+  REQUIRE(px.admin("PATCH", "/api/v1/endpoints/c", token, R"({"hostnames": ["c2.example.com"]})").status == 200);
+  REQUIRE(px.admin("PATCH", "/api/v1/endpoints/a", token, R"({"hostnames": ["a.example.com", "c.example.com"]})")
+              .status == 200);
+  CHECK(px.served_serial("c.example.com") == std::optional<std::string>(wild.serial_hex));
+}
+
+TEST_CASE("a [[certificate]] file with a weak key stops the start, naming the file and the reason",
+          "[integration][proxy]") {
+  TempDir dir("portcullis-weak-cert");
+  auto root = TestCa::create("Weak Root");
+  const TestCert weak = root.issue({.names = {"weak.example.com"}, .key_type = KeyType::rsa1024});
+  const auto cert_file = dir.path() / "weak.crt";
+  weak.write_files(cert_file, dir.path() / "weak.key");
+  FixtureOptions options;
+  options.certificates = {CertFiles{cert_file, dir.path() / "weak.key", weak.serial_hex}};
+  std::string error;
+  try {
+    PortcullisFixture px(options);
+  } catch (const std::runtime_error& e) {
+    error = e.what();
+  }
+  INFO(error);
+  CHECK(error.find("certificate: " + cert_file.string() +
+                   ": certificate 1 (CN=weak.example.com): RSA key of 1024 bits: at least 2048 are required") !=
+        std::string::npos);
+}
+
+TEST_CASE("a [[certificate]] file from a private CA is served, and the log says why it is not trusted",
+          "[integration][proxy]") {
+  StandardCerts certs;
+  UpstreamServer upstream;
+  FixtureOptions options;
+  options.certificates = {certs.app};
+  options.endpoints = {{"app", {"app.example.com"}, {upstream.address()}}};
+  PortcullisFixture px(options);
+  CHECK(px.served_serial("app.example.com") == std::optional<std::string>(certs.app.serial));
+  const std::string line = "certificate file not trusted file=" + certs.app.cert.string() + " reason=\"";
+  CHECK(px.log().find(line) != std::string::npos);
+  CHECK(px.log().find("served=true") != std::string::npos);
 }

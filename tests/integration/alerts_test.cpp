@@ -212,7 +212,8 @@ TEST_CASE("a transitional certificate expiring in days for an endpoint without D
 
   auto put = px.admin("PUT", "/api/v1/endpoints/api/transitional-certificate", token,
                       json::serialize(json::object{{"certificate", soon.chain_pem},
-                                                   {"private_key", soon.key_pem.reveal()}}));
+                                                   {"private_key", soon.key_pem.reveal()},
+                                                   {"allow_untrusted", true}}));
   REQUIRE(put.status == 201);
 
   auto firing = px.admin("GET", "/api/v1/alerts?endpoint=api", token);

@@ -326,7 +326,8 @@ TEST_CASE("a customer moves app.example.com from another platform to Portcullis 
   // 2. The certificate the old platform serves, as transitional: served by Portcullis at once.
   auto put = px.admin("PUT", "/api/v1/endpoints/app/transitional-certificate", token,
                       json::serialize(json::object{{"certificate", old_cert.chain_pem},
-                                                   {"private_key", old_cert.key_pem.reveal()}}));
+                                                   {"private_key", old_cert.key_pem.reveal()},
+                                                   {"allow_untrusted", true}}));
   REQUIRE(put.status == 201);
   CHECK(px.served_serial(app_host) == std::optional<std::string>(old_cert.serial_hex));
   CHECK(json_of(px.admin("GET", "/api/v1/endpoints/app/certificate", token))

@@ -3,6 +3,8 @@
 #include <stdexcept>
 
 #include <openssl/bn.h>
+#include <openssl/dsa.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "base/atomic_file.hpp"
@@ -22,10 +24,49 @@ using Clock = certstore::Clock;
   throw std::runtime_error("test certificates: " + what + ": " + base::openssl_errors());
 }
 
+PkeyPtr make_dsa() {
+  base::PkeyCtxPtr pctx(EVP_PKEY_CTX_new_from_name(nullptr, "DSA", nullptr));
+  EVP_PKEY* params = nullptr;
+  if (!pctx || EVP_PKEY_paramgen_init(pctx.get()) != 1 || EVP_PKEY_CTX_set_dsa_paramgen_bits(pctx.get(), 1024) != 1 ||
+      EVP_PKEY_paramgen(pctx.get(), &params) != 1) {
+    die("DSA parameters");
+  }
+  PkeyPtr owned_params(params);
+  base::PkeyCtxPtr kctx(EVP_PKEY_CTX_new_from_pkey(nullptr, owned_params.get(), nullptr));
+  EVP_PKEY* key = nullptr;
+  if (!kctx || EVP_PKEY_keygen_init(kctx.get()) != 1 || EVP_PKEY_keygen(kctx.get(), &key) != 1) die("DSA key");
+  return PkeyPtr(key);
+}
+
 PkeyPtr make_key(KeyType type) {
-  auto key = type == KeyType::p256 ? certstore::pem::generate_p256() : certstore::pem::generate_rsa(2048);
-  if (!key) throw std::runtime_error("test certificates: " + key.error().message());
-  return std::move(*key);
+  auto checked = [](EVP_PKEY* key, const char* what) {
+    if (key == nullptr) die(what);
+    return PkeyPtr(key);
+  };
+  switch (type) {
+    case KeyType::p256:
+    case KeyType::rsa2048: {
+      auto key = type == KeyType::p256 ? certstore::pem::generate_p256() : certstore::pem::generate_rsa(2048);
+      if (!key) throw std::runtime_error("test certificates: " + key.error().message());
+      return std::move(*key);
+    }
+    case KeyType::p384: return checked(EVP_EC_gen("P-384"), "P-384 key");
+    case KeyType::ed25519: return checked(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"), "Ed25519 key");
+    case KeyType::rsa1024: return checked(EVP_RSA_gen(1024), "RSA-1024 key");
+    case KeyType::dsa: return make_dsa();
+    case KeyType::secp521r1: return checked(EVP_EC_gen("P-521"), "P-521 key");
+    case KeyType::secp256k1: return checked(EVP_EC_gen("secp256k1"), "secp256k1 key");
+  }
+  die("key type");
+}
+
+const EVP_MD* md_of(Digest digest) {
+  switch (digest) {
+    case Digest::sha1: return EVP_sha1();
+    case Digest::md5: return EVP_md5();
+    case Digest::sha256: break;
+  }
+  return EVP_sha256();
 }
 
 void add_ext(X509* cert, X509* issuer, int nid, const std::string& value) {
@@ -81,8 +122,10 @@ X509Ptr make_cert(EVP_PKEY* key, const std::string& cn, X509* issuer, const Vali
   return cert;
 }
 
-void sign(X509* cert, EVP_PKEY* issuer_key) {
-  if (X509_sign(cert, issuer_key, EVP_sha256()) <= 0) die("signing");
+void sign(X509* cert, EVP_PKEY* issuer_key, Digest digest = Digest::sha256) {
+  // EdDSA signs the message itself: no separate digest (RFC 8410 §3).
+  const EVP_MD* md = EVP_PKEY_get_base_id(issuer_key) == EVP_PKEY_ED25519 ? nullptr : md_of(digest);
+  if (X509_sign(cert, issuer_key, md) <= 0) die("signing");
 }
 
 std::shared_ptr<X509> share(X509Ptr cert) { return std::shared_ptr<X509>(cert.release(), X509_free); }
@@ -118,12 +161,12 @@ void TestCert::write_files(const std::filesystem::path& cert_file, const std::fi
   if (auto st = base::write_secret_file(key_file, key_pem); !st) throw std::runtime_error(st.error().message());
 }
 
-TestCa TestCa::create(const std::string& common_name, Validity validity, KeyType key_type) {
+TestCa TestCa::create(const std::string& common_name, Validity validity, KeyType key_type, Digest digest) {
   PkeyPtr key = make_key(key_type);
   X509Ptr cert = make_cert(key.get(), common_name, nullptr, validity, std::nullopt);
   add_ext(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE");
   add_ext(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
-  sign(cert.get(), key.get());
+  sign(cert.get(), key.get(), digest);
   TestCa ca;
   ca.cert_pem_ = certstore::pem::to_pem(cert.get());
   ca.root_pem_ = ca.cert_pem_;
@@ -132,12 +175,13 @@ TestCa TestCa::create(const std::string& common_name, Validity validity, KeyType
   return ca;
 }
 
-TestCa TestCa::intermediate(const std::string& common_name, Validity validity, KeyType key_type) const {
+TestCa TestCa::intermediate(const std::string& common_name, Validity validity, KeyType key_type,
+                            Digest digest) const {
   PkeyPtr key = make_key(key_type);
   X509Ptr cert = make_cert(key.get(), common_name, cert_.get(), validity, std::nullopt);
   add_ext(cert.get(), cert_.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
   add_ext(cert.get(), cert_.get(), NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
-  sign(cert.get(), key_.get());
+  sign(cert.get(), key_.get(), digest);
   TestCa ca;
   ca.cert_pem_ = certstore::pem::to_pem(cert.get());
   ca.root_pem_ = root_pem_;
@@ -156,15 +200,16 @@ TestCert TestCa::issue(const IssueOptions& options) const {
   X509Ptr cert = make_cert(key.get(), cn, cert_.get(), options.validity, options.serial_hex);
   add_ext(cert.get(), cert_.get(), NID_basic_constraints, "critical,CA:FALSE");
   add_ext(cert.get(), cert_.get(), NID_key_usage,
-          options.key_type == KeyType::rsa2048 ? "critical,digitalSignature,keyEncipherment"
-                                               : "critical,digitalSignature");
+          options.key_type == KeyType::rsa2048 || options.key_type == KeyType::rsa1024
+              ? "critical,digitalSignature,keyEncipherment"
+              : "critical,digitalSignature");
   add_ext(cert.get(), cert_.get(), NID_ext_key_usage, "serverAuth");
   if (options.with_san && !options.names.empty()) {
     std::string san;
     for (const auto& name : options.names) san += (san.empty() ? "DNS:" : ",DNS:") + name;
     add_ext(cert.get(), cert_.get(), NID_subject_alt_name, san);
   }
-  sign(cert.get(), key_.get());
+  sign(cert.get(), key_.get(), options.digest);
 
   TestCert out;
   out.leaf_pem = certstore::pem::to_pem(cert.get());

@@ -24,7 +24,11 @@ namespace portcullis::testing {
 
 // Certificate times are wall-clock (certstore::Clock); spelled out because process.hpp's
 // testing::Clock is the steady clock.
-enum class KeyType { p256, rsa2048 };
+// The weak ones (rsa1024, dsa, secp521r1, secp256k1) are refused by the certificate policy
+// (certstore/cert_policy) and exist to prove it.
+enum class KeyType { p256, rsa2048, p384, ed25519, rsa1024, dsa, secp521r1, secp256k1 };
+// The digest an issuer signs with (ignored for an Ed25519 issuer, which has none).
+enum class Digest { sha256, sha1, md5 };
 
 struct Validity {
   certstore::Clock::time_point not_before;
@@ -45,6 +49,7 @@ struct IssueOptions {
   std::optional<std::string> serial_hex;  // e.g. "1001"; default: 64 random bits
   Validity validity = Validity::days(90);
   KeyType key_type = KeyType::p256;
+  Digest digest = Digest::sha256;  // what the issuer signs this leaf with
 };
 
 // A leaf as a server would be configured with it.
@@ -64,12 +69,12 @@ class TestCa {
  public:
   // A self-signed root, valid for ten years unless told otherwise.
   static TestCa create(const std::string& common_name, Validity validity = Validity::days(3650),
-                       KeyType key_type = KeyType::p256);
+                       KeyType key_type = KeyType::p256, Digest digest = Digest::sha256);
 
   // A CA signed by this one. Leaves it issues carry it (and any CA between it and the root) in
   // their chain.
   TestCa intermediate(const std::string& common_name, Validity validity = Validity::days(1825),
-                      KeyType key_type = KeyType::p256) const;
+                      KeyType key_type = KeyType::p256, Digest digest = Digest::sha256) const;
 
   TestCert issue(const IssueOptions& options) const;
   TestCert issue(std::vector<std::string> names, Validity validity = Validity::days(90)) const;
