@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 #include <boost/url/parse.hpp>
 
@@ -31,8 +32,14 @@ std::optional<HostPattern> parse_host(std::string_view text) {
   if (!out.host.empty() && out.host.back() == '.') out.host.pop_back();
   if (out.host.empty()) return std::nullopt;
   if (authority->has_port()) {
-    if (authority->port().empty() || authority->port().size() > 5 || authority->port_number() == 0) return std::nullopt;
-    out.port = authority->port_number();
+    // Boost.URL's port_number() wraps past 65535: the digits are read here.
+    const std::string_view digits = authority->port();
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || value == 0 || value > 65535) {
+      return std::nullopt;
+    }
+    out.port = static_cast<std::uint16_t>(value);
   }
   return out;
 }

@@ -116,7 +116,8 @@ TEST_CASE("a Host the admin listener does not answer for is refused with 421, ev
   // The defaults: the listen address and the loopback names, with the port.
   CHECK(px.admin("GET", "/api/v1/endpoints", token).status == 200);
   CHECK(px.admin("GET", "/api/v1/endpoints", token, {}, {"-H", "Host: localhost:" + port}).status == 200);
-  for (const std::string host : {"rebind.attacker.example:" + port, "127.0.0.1:1", "localhost", "127.0.0.1"}) {
+  for (const std::string& host : std::vector<std::string>{"rebind.attacker.example:" + port, "127.0.0.1:1", "localhost",
+                                                           "127.0.0.1"}) {
     INFO(host);
     auto refused = px.admin("GET", "/api/v1/endpoints", token, {}, {"-H", "Host: " + host});
     CHECK(refused.status == 421);
