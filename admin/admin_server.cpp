@@ -202,7 +202,10 @@ asio::awaitable<Response> AdminServer::handle(const Request& req) {
   // Before anything else, so a page on another name (DNS rebinding) learns nothing, not even
   // whether a route exists. RFC 9110 §15.5.20: 421, this server does not answer for that name.
   if (!hosts_.allows(req[http::field::host])) {
-    log::admin()->warn("request refused: Host not in admin.allowed_hosts host={}", std::string(req[http::field::host]));
+    if (auto dropped = host_refusals_.admit(std::chrono::steady_clock::now())) {
+      log::admin()->warn("request refused: Host not in admin.allowed_hosts host={}{}",
+                         std::string(req[http::field::host]), base::suppressed_suffix(*dropped));
+    }
     co_return problem(req, http::status::misdirected_request,
                       "the Host header names no host this admin listener answers for; add it to "
                       "[admin] allowed_hosts if it is yours");

@@ -16,6 +16,7 @@
 #include "admin/host_check.hpp"
 #include "admin/router.hpp"
 #include "base/error.hpp"
+#include "base/log_limiter.hpp"
 #include "base/ossl.hpp"
 #include "base/secret_bytes.hpp"
 #include "base/task_group.hpp"
@@ -72,6 +73,8 @@ class AdminServer {
   boost::asio::ip::tcp::acceptor acceptor_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
   HostCheck hosts_;
+  // Refused Hosts are a line any client can cause: at most 10 a second (control thread only).
+  base::LogLimiter host_refusals_{10, std::chrono::seconds(1)};
   std::size_t connections_ = 0;
   // Last member: destroyed first; shutdown() ends its tasks.
   base::TaskGroup tasks_;
