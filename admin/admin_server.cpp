@@ -3,6 +3,7 @@
 #include <array>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -11,6 +12,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
@@ -29,6 +31,16 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // resets the connection, and a client could lose the answer before it reads it.
 constexpr std::chrono::seconds linger_deadline{2};
 constexpr std::size_t linger_bytes = 4 * 1024 * 1024;
+// The TLS handshake must finish within this.
+constexpr std::chrono::seconds tls_handshake_deadline{10};
+
+// Ends the sending side with a FIN. Over TLS without close_notify: every answer is delimited by
+// its Content-Length, and a bidirectional TLS shutdown would wait on a client still sending.
+template <class Stream>
+void close_send(Stream& stream) {
+  boost::system::error_code ec;
+  beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+}
 
 Response problem(const Request& req, http::status status, std::string detail) {
   return problem_response({status, "about:blank", "", std::move(detail), {}}, req.version(), req.keep_alive());
@@ -55,6 +67,8 @@ AdminServer::AdminServer(asio::io_context& control, AdminServerOptions options, 
       options_(std::move(options)),
       router_(router),
       acceptor_(control),
+      tls_(options_.tls ? std::make_unique<asio::ssl::context>(options_.tls.release()) : nullptr),
+      hosts_(options_.allowed_hosts, options_.listen.host, options_.listen.port, tls_ != nullptr),
       tasks_(control.get_executor(), log::admin()) {}
 
 AdminServer::~AdminServer() = default;
@@ -69,6 +83,7 @@ Status AdminServer::listen() {
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return fail(Errc::network, "admin.listen " + options_.listen.to_string() + ": " + ec.message());
+  hosts_ = HostCheck(options_.allowed_hosts, options_.listen.host, port(), tls_ != nullptr);
   return {};
 }
 
@@ -106,15 +121,32 @@ asio::awaitable<void> AdminServer::session(tcp::socket socket) {
     std::size_t& n;
     ~Count() { --n; }
   } count{connections_};
-  beast::tcp_stream stream(std::move(socket));
+  if (!tls_) {
+    beast::tcp_stream stream(std::move(socket));
+    co_await serve(stream);
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls_);
+  beast::get_lowest_layer(stream).expires_after(tls_handshake_deadline);
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+  if (ec) {
+    log::admin()->debug("TLS handshake failed error=\"{}\"", ec.message());
+    co_return;
+  }
+  co_await serve(stream);
+}
+
+template <class Stream>
+asio::awaitable<void> AdminServer::serve(Stream& stream) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(options_.max_body_bytes);
     parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
-    stream.expires_after(options_.request_timeout);
+    beast::get_lowest_layer(stream).expires_after(options_.request_timeout);
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
-    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted || ec == beast::error::timeout) {
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted || ec == beast::error::timeout ||
+        ec == asio::ssl::error::stream_truncated) {
       co_return;
     }
     if (ec) {
@@ -126,11 +158,11 @@ asio::awaitable<void> AdminServer::session(tcp::socket socket) {
                          ? problem(head, http::status::payload_too_large,
                                    fmt::format("the body is larger than {} bytes", options_.max_body_bytes))
                          : problem(head, http::status::bad_request, "not an HTTP/1.1 request: " + ec.message());
-      stream.expires_after(options_.request_timeout);
+      beast::get_lowest_layer(stream).expires_after(options_.request_timeout);
       auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
       if (wec) co_return;
-      stream.socket().shutdown(tcp::socket::shutdown_send, wec);
-      stream.expires_after(linger_deadline);
+      close_send(stream);
+      beast::get_lowest_layer(stream).expires_after(linger_deadline);
       std::array<char, 4096> scratch;
       for (std::size_t dropped = 0; dropped < linger_bytes;) {
         auto [rec, rn] = co_await stream.async_read_some(asio::buffer(scratch), use_tuple);
@@ -147,7 +179,7 @@ asio::awaitable<void> AdminServer::session(tcp::socket socket) {
     // The target's path only: a query could carry anything, the headers carry the token.
     log::admin()->info("request method={} path={} status={} elapsed_ms={}", std::string(req.method_string()),
                        std::string(req.target().substr(0, req.target().find('?'))), res.result_int(), ms);
-    stream.expires_after(options_.request_timeout);
+    beast::get_lowest_layer(stream).expires_after(options_.request_timeout);
     boost::system::error_code wec;
     if (req.method() == http::verb::head) {
       // RFC 9110 §9.3.2: the GET's header fields (Content-Length included), no content.
@@ -158,14 +190,26 @@ asio::awaitable<void> AdminServer::session(tcp::socket socket) {
       auto [ec_full, n_full] = co_await http::async_write(stream, res, use_tuple);
       wec = ec_full;
     }
-    if (wec || !res.keep_alive()) {
-      stream.socket().shutdown(tcp::socket::shutdown_send, wec);
+    if (wec) co_return;
+    if (!res.keep_alive()) {
+      close_send(stream);
       co_return;
     }
   }
 }
 
 asio::awaitable<Response> AdminServer::handle(const Request& req) {
+  // Before anything else, so a page on another name (DNS rebinding) learns nothing, not even
+  // whether a route exists. RFC 9110 §15.5.20: 421, this server does not answer for that name.
+  if (!hosts_.allows(req[http::field::host])) {
+    if (auto dropped = host_refusals_.admit(std::chrono::steady_clock::now())) {
+      log::admin()->warn("request refused: Host not in admin.allowed_hosts host={}{}",
+                         std::string(req[http::field::host]), base::suppressed_suffix(*dropped));
+    }
+    co_return problem(req, http::status::misdirected_request,
+                      "the Host header names no host this admin listener answers for; add it to "
+                      "[admin] allowed_hosts if it is yours");
+  }
   auto target = parse_target(req.target());
   if (!target) co_return problem(req, http::status::bad_request, "the request target is not a path and a query");
   // HEAD is GET without the content (RFC 9110 §9.3.2): the GET route answers, the session sends

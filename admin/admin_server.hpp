@@ -1,7 +1,7 @@
 // AdminServer: the admin API's listener — HTTP/1.1 (Boost.Beast) on the control thread's
 // io_context, one coroutine per connection, each a task of a base::TaskGroup so the drain stops
-// and awaits them. Checks the bearer token, bounds the body (413), and answers every error as a
-// problem document. Never logs a header's or a body's content.
+// and awaits them. Speaks TLS when configured, refuses a Host it does not know (421), checks the
+// bearer token, bounds the body (413), and answers every error as a problem document. Never logs a header's or a body's content.
 #pragma once
 
 #include <chrono>
@@ -11,9 +11,13 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 
+#include "admin/host_check.hpp"
 #include "admin/router.hpp"
 #include "base/error.hpp"
+#include "base/log_limiter.hpp"
+#include "base/ossl.hpp"
 #include "base/secret_bytes.hpp"
 #include "base/task_group.hpp"
 #include "domain/endpoint.hpp"
@@ -30,6 +34,11 @@ struct AdminServerOptions {
   std::chrono::seconds request_timeout{30};
   // At most this many connections at once; more are closed at accept.
   std::size_t max_connections = 64;
+  // [admin] cert_file/key_file: a context from certstore::new_policy_ctx with the certificate;
+  // null: plain HTTP.
+  base::SslCtxPtr tls;
+  // [admin] allowed_hosts; empty: the listen address and the loopback names with the port.
+  std::vector<HostPattern> allowed_hosts;
 };
 
 class AdminServer {
@@ -54,11 +63,18 @@ class AdminServer {
  private:
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
+  // The requests of one connection, over TCP or TLS.
+  template <class Stream>
+  boost::asio::awaitable<void> serve(Stream& stream);
 
   boost::asio::io_context& control_;
   AdminServerOptions options_;
   const Router& router_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;
+  HostCheck hosts_;
+  // Refused Hosts are a line any client can cause: at most 10 a second (control thread only).
+  base::LogLimiter host_refusals_{10, std::chrono::seconds(1)};
   std::size_t connections_ = 0;
   // Last member: destroyed first; shutdown() ends its tasks.
   base::TaskGroup tasks_;

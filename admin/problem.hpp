@@ -36,9 +36,17 @@ struct ProblemDetails {
   std::vector<control::FieldProblem> errors;  // validation: {field, detail} each
 };
 
+// True for a status whose detail is internal (every 5xx but 503, whose details are fixed texts).
+bool is_internal(http::status status) noexcept;
+// What the client may see: for an internal error, the detail (a SQLite message, a file path...)
+// is logged with a new random reference and replaced by a generic text naming that reference;
+// anything else (422's problems, 404, 409...) unchanged. problem_response() applies it.
+// The document then carries "reference" too (an RFC 9457 §3.2 extension member).
+boost::json::object for_client(ProblemDetails problem);
+
 // The document as JSON: type, title, status, detail, and errors when there are any.
 boost::json::object to_json(const ProblemDetails& problem);
-// The response carrying it (Content-Type: application/problem+json).
+// The response carrying for_client(problem) (Content-Type: application/problem+json).
 Response problem_response(const ProblemDetails& problem, unsigned version, bool keep_alive);
 // A refused endpoint change as a problem: invalid_input 422, not_found 404, conflict 409 (with the
 // read-only type when the endpoint comes from the configuration file), anything else 500.

@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <fmt/format.h>
 
 #include "acme/jws.hpp"
 #include "base/atomic_file.hpp"
@@ -20,13 +21,23 @@ namespace fs = std::filesystem;
 constexpr std::size_t generated_token_bytes = 32;
 constexpr std::string_view default_token_file = "admin-token";
 
-// The token in a file: its content without the trailing line break an editor adds.
+// The shortest token accepted from a file, as for [admin] token: 128 bits in hex.
+constexpr std::size_t min_token_length = 32;
+
+// The token in a file: its content without the trailing line break an editor adds. The file must
+// be readable by its owner only and hold at least min_token_length characters.
 Result<base::SecretBytes> read_token_file(const fs::path& file) {
-  auto text = base::read_secret_file(file);
+  auto text = base::read_private_file(file);
   if (!text) return tl::unexpected(text.error().with_context("admin.token_file"));
   std::string value(text->reveal());
   while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
-  if (value.empty()) return fail(Errc::config, "admin.token_file: " + file.string() + ": the file is empty");
+  if (value.size() < min_token_length) {
+    const auto size = value.size();
+    OPENSSL_cleanse(value.data(), value.size());
+    return fail(Errc::config, fmt::format("admin.token_file: {}: expected a token of at least {} characters, got {} "
+                                          "(generate one: umask 077; openssl rand -hex 32 > {})",
+                                          file.string(), min_token_length, size, file.string()));
+  }
   base::SecretBytes token(std::move(value));
   OPENSSL_cleanse(value.data(), value.size());
   return token;

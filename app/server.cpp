@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "admin/admin_tls.hpp"
 #include "admin/token.hpp"
 #include "app/demo_upstream.hpp"
 #include "base/logging.hpp"
@@ -270,14 +271,27 @@ Status Server::start_admin() {
                          [this] { return !shared_.draining.load(); }, &metrics_, config_.admin.metrics_public,
                          alerts_.get(), [this] { certificate_alerts_->evaluate(); },
                          [this] { return config_.limits.renew_now_interval; }, {}});
+  auto tls = admin::make_admin_tls(config_);
+  if (!tls) return tl::unexpected(tls.error());
   admin::AdminServerOptions options;
   options.listen = config_.admin.listen;
   options.token = std::move(token->value);
+  const bool https = *tls != nullptr;
+  options.tls = std::move(*tls);
+  for (const auto& host : config_.admin.allowed_hosts) {
+    if (auto pattern = admin::parse_host(host)) options.allowed_hosts.push_back(*pattern);
+  }
   admin_server_ = std::make_unique<admin::AdminServer>(control_, std::move(options), admin_api_->router());
   if (auto st = admin_server_->listen(); !st) return st;
   admin_server_->start();
   if (token->generated) log::admin()->info("generated admin token file={}", token->file.string());
-  log::admin()->info("admin API listening url=http://{} token_file={}", config_.admin.listen.to_string(),
+  if (!https && admin::beyond_loopback(config_.admin.listen)) {
+    log::admin()->warn("admin API listens beyond loopback without TLS listen={}: the token and every answer "
+                       "cross the network in clear; set [admin] cert_file and key_file",
+                       config_.admin.listen.to_string());
+  }
+  log::admin()->info("admin API listening url={}://{} token_file={}", https ? "https" : "http",
+                     config_.admin.listen.to_string(),
                      token->file.empty() ? std::string("(admin.token in the configuration)") : token->file.string());
   return {};
 }

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <toml.hpp>
 
+#include "admin/host_check.hpp"
 #include "base/hostname.hpp"
 #include "base/quote.hpp"
 
@@ -1041,7 +1042,8 @@ void read_admin(const Table& root, domain::Config& cfg) {
   const Value* v = section(root, "admin");
   if (!v) return;
   cfg.admin.enabled = true;
-  Table t(root.problems(), *v, "admin", {"listen", "token", "token_file", "metrics_public"});
+  Table t(root.problems(), *v, "admin",
+          {"listen", "token", "token_file", "metrics_public", "cert_file", "key_file", "allowed_hosts"});
   if (t.string("listen", "\"ip:port\"")) {
     if (auto hp = bind_address(*t.find("listen"), "admin.listen", t.problems())) cfg.admin.listen = *hp;
   }
@@ -1059,6 +1061,13 @@ void read_admin(const Table& root, domain::Config& cfg) {
   }
   t.file_path("token_file", cfg.admin.token_file);
   t.boolean("metrics_public", cfg.admin.metrics_public);
+  read_pair(t, "cert_file", "key_file", cfg.admin.cert_file, cfg.admin.key_file);
+  constexpr std::string_view host_what = "a Host value: \"name\", \"name:port\" or \"[v6]:port\"";
+  for (const auto& [item, path] : string_items(t, "allowed_hosts", host_what, "a list of Host values")) {
+    const std::string& text = item->as_string().str;
+    if (admin::parse_host(text)) cfg.admin.allowed_hosts.push_back(text);
+    else t.problems().add(*item, path, fmt::format("expected {}, got {}", host_what, quote(text)));
+  }
   if (t.find("token") && t.find("token_file")) {
     t.problems().add(*t.find("token_file"), "admin.token_file",
                      "expected either admin.token or admin.token_file, got both");

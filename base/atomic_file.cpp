@@ -73,12 +73,18 @@ Status write_temp_and_rename(const fs::path& path, const fs::path& temp, std::st
   return {};
 }
 
-Result<std::string> read_whole(const fs::path& path, bool secret) {
+Result<std::string> read_whole(const fs::path& path, bool secret, bool owner_only = false) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return fail(Errc::io, fmt::format("{}: {}", path.string(), errno_text(errno)));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return io_fail(path, "stat", errno);
   if (S_ISDIR(st.st_mode)) return fail(Errc::io, fmt::format("{}: is a directory", path.string()));
+  // Checked on the open descriptor, so the file judged is the file read.
+  if (owner_only && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    return fail(Errc::config, fmt::format("{}: mode {:04o} lets the group or others read it; expected 0600 "
+                                          "(run: chmod 600 {})",
+                                          path.string(), st.st_mode & 07777, path.string()));
+  }
 
   // Sized once from fstat so a secret is not left behind in buffers a growing string frees;
   // if the file grew meanwhile, the old buffer is wiped before it is released.
@@ -126,6 +132,12 @@ Result<std::string> read_file(const fs::path& path) { return read_whole(path, fa
 
 Result<SecretBytes> read_secret_file(const fs::path& path) {
   auto data = read_whole(path, true);
+  if (!data) return tl::unexpected(data.error());
+  return SecretBytes(std::move(*data));
+}
+
+Result<SecretBytes> read_private_file(const fs::path& path) {
+  auto data = read_whole(path, true, true);
   if (!data) return tl::unexpected(data.error());
   return SecretBytes(std::move(*data));
 }

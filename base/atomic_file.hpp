@@ -23,5 +23,8 @@ inline Status write_secret_file(const std::filesystem::path& path, const SecretB
 // Reads a whole file; "path: No such file or directory" style errors.
 Result<std::string> read_file(const std::filesystem::path& path);
 Result<SecretBytes> read_secret_file(const std::filesystem::path& path);
+// read_secret_file for a file only its owner may read (a private key, a token): a file the group
+// or others may read or write is refused with Errc::config naming the file, its mode and the fix.
+Result<SecretBytes> read_private_file(const std::filesystem::path& path);
 
 }  // namespace portcullis::base

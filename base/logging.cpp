@@ -2,14 +2,35 @@
 
 #include <atomic>
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include "base/json_log_formatter.hpp"
+#include "base/quote.hpp"
 
 namespace portcullis::log {
 namespace {
 
-constexpr const char* text_pattern = "%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %n: %v";
+// %* is the message through base::append_log_safe: every value in every key=value field (a
+// hostname, a TXT value, an upstream, a Host header) is escaped at this one place, so none can
+// break the line and forge another. (The JSON format escapes in JsonLogFormatter.)
+constexpr const char* text_pattern = "%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %n: %*";
+
+class SafeMessageFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    const std::string_view text(msg.payload.data(), msg.payload.size());
+    if (base::is_log_safe(text)) {
+      dest.append(text.data(), text.data() + text.size());
+      return;
+    }
+    std::string escaped;
+    escaped.reserve(text.size() + 16);
+    base::append_log_safe(escaped, text);
+    dest.append(escaped.data(), escaped.data() + escaped.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<SafeMessageFlag>(); }
+};
 
 // The format of every logger, including those made after set_format().
 std::atomic<bool> json_format{false};
@@ -18,7 +39,7 @@ void apply_format(spdlog::logger& logger, bool json) {
   if (json) {
     logger.set_formatter(std::make_unique<base::JsonLogFormatter>());
   } else {
-    logger.set_pattern(text_pattern, spdlog::pattern_time_type::utc);
+    logger.set_formatter(text_formatter());
   }
 }
 
@@ -30,6 +51,12 @@ std::shared_ptr<spdlog::logger> make(const char* name) {
 }
 
 }  // namespace
+
+std::unique_ptr<spdlog::formatter> text_formatter() {
+  auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+  formatter->add_flag<SafeMessageFlag>('*').set_pattern(text_pattern);
+  return formatter;
+}
 
 std::shared_ptr<spdlog::logger> certstore() {
   static auto logger = make("certstore");

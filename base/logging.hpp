@@ -19,6 +19,9 @@ Status set_level(std::string_view level);
 // ("2026-12-01T10:02:41.123Z info acme: issued ...") or "json" (base/json_log_formatter.hpp).
 // Thread-safe.
 Status set_format(std::string_view format);
+// The "text" format's formatter: the message with control characters escaped (base::log_safe), so
+// no value logged can break its line. For set_format and tests.
+std::unique_ptr<spdlog::formatter> text_formatter();
 
 std::shared_ptr<spdlog::logger> certstore();
 std::shared_ptr<spdlog::logger> acme();

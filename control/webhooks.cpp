@@ -62,6 +62,18 @@ std::string origin_of(const std::string& url) {
   return std::string(parsed->scheme()) + "://" + std::string(parsed->encoded_host_and_port());
 }
 
+// The HTTP client's errors name the URL it asked; a webhook's path is a secret (a Slack URL is
+// its own credential), so the log gets the origin in its place.
+template <class Target>
+std::string without_url(std::string message, const Target& t) {
+  const std::string& url = t.config.url;
+  for (auto at = message.find(url); !url.empty() && at != std::string::npos; at = message.find(url, at)) {
+    message.replace(at, url.size(), t.origin);
+    at += t.origin.size();
+  }
+  return message;
+}
+
 // RFC 9110 §10.2.3: delay-seconds (an HTTP-date is rare from webhook receivers; it is ignored).
 std::optional<std::chrono::seconds> retry_after(const acme::HttpResponse& res) {
   const auto text = res.header("Retry-After");
@@ -72,10 +84,28 @@ std::optional<std::chrono::seconds> retry_after(const acme::HttpResponse& res) {
   return std::chrono::seconds(std::stoll(text));
 }
 
+// Slack's three control characters as its entities (api.slack.com "Formatting text": escaping),
+// so a value (a hostname, a TXT or CAA value a customer wrote) cannot become a link (<http://x|y>),
+// a mention (<!channel>, <@U123>) or another control sequence. Formatting marks (*, _, ~) stay.
+std::string slack_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Every value taken from the event is escaped; the fixed words around them are ours.
 std::string slack_text(const json::object& e) {
   auto str = [&](const char* k) -> std::string {
     auto* v = e.if_contains(k);
-    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+    return v && v->is_string() ? slack_escape(v->as_string()) : std::string();
   };
   const std::string event = str("event");
   std::string where = str("endpoint").empty() ? "platform" : "endpoint " + str("endpoint");
@@ -316,7 +346,7 @@ asio::awaitable<void> Webhooks::sender(Target* t) {
     }
     ++t->stats.failed_attempts;
     const bool retryable = !res || res->status >= 500 || res->status == 429;
-    const std::string why = res ? fmt::format("HTTP {}", res->status) : res.error().message();
+    const std::string why = res ? fmt::format("HTTP {}", res->status) : without_url(res.error().message(), *t);
     const auto age = std::chrono::seconds(unix_now() - item.row.created_unix);
     const bool give_up = !retryable || item.row.attempts >= static_cast<std::int64_t>(policy_.max_attempts) ||
                          age >= policy_.give_up_after;

@@ -128,6 +128,11 @@ struct AdminConfig {
   std::string token;                          // the bearer token as written; empty: token_file
   std::filesystem::path token_file;           // empty: <data_dir>/admin-token, generated at first start
   bool metrics_public = false;                // true: GET /metrics answers without the token
+  std::filesystem::path cert_file;            // PEM chain; with key_file: the listener speaks TLS
+  std::filesystem::path key_file;             // PEM private key, readable by its owner only
+  // Host header values accepted ("name" or "name:port"; a name alone matches any port). Empty:
+  // the listen address, localhost, 127.0.0.1 and [::1], each with the listen port.
+  std::vector<std::string> allowed_hosts;
 };
 
 // [[alerts.webhook]]: where alert events are POSTed (control/webhooks).

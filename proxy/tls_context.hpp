@@ -9,19 +9,17 @@
 #include "base/error.hpp"
 #include "base/ossl.hpp"
 #include "certstore/cert_registry.hpp"
+#include "certstore/tls_policy.hpp"
 #include "domain/config.hpp"
 #include "proxy/route_table.hpp"
 #include "proxy/worker_snapshots.hpp"
 
 namespace portcullis::proxy {
 
-// The TLS policy of a listener: Mozilla "intermediate" (TLS >= 1.2, AEAD suites with forward
-// secrecy, X25519/P-256/P-384, no SHA-1 signatures, no renegotiation, no compression, tickets,
-// ALPN http/1.1), with the minimum version from [tls] min_version. Everything else is fixed.
-struct TlsPolicy {
-  int min_version = TLS1_2_VERSION;  // TLS1_2_VERSION or TLS1_3_VERSION
-};
-TlsPolicy tls_policy(const domain::TlsConfig& tls);
+// The TLS policy (certstore/tls_policy.hpp), shared with the admin listener.
+using certstore::new_policy_ctx;
+using certstore::tls_policy;
+using certstore::TlsPolicy;
 
 // What the certificate callback needs about the listener; outlives every SSL on it. The callback
 // reads the snapshots through the accepting worker's caches (ConnectionTls::snapshots), which load
@@ -46,11 +44,6 @@ struct ConnectionTls {
 // Attaches `conn` to `ssl` for the certificate callback. (Not SSL_set_app_data: Asio's engine owns
 // that slot for its verify callback and deletes whatever it holds.)
 void attach_connection(SSL* ssl, ConnectionTls* conn);
-
-// A server SSL_CTX carrying `policy` and no certificate. The one place the TLS policy is built:
-// the listener's context and every per-certificate context (switched in by the certificate
-// callback) come from it. Errors name the OpenSSL reason.
-Result<base::SslCtxPtr> new_policy_ctx(const TlsPolicy& policy);
 
 // The listener's SSL_CTX: new_policy_ctx(listener->policy) plus the certificate callback.
 // `listener` must outlive it.

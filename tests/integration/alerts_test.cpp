@@ -42,12 +42,13 @@ AlertFinding expiring(std::string endpoint) {
 
 // What Server wires for alerts, over one store file: the book, the webhooks, the pool.
 struct Rig {
-  Rig(const std::filesystem::path& file, const std::string& url) {
+  Rig(const std::filesystem::path& file, const std::string& url,
+      domain::WebhookFormat format = domain::WebhookFormat::json) {
     auto opened = certstore::SqliteStorage::open(file);
     REQUIRE(opened);
     storage = std::move(*opened);
     domain::Config config;
-    config.alerts.webhooks.push_back({url, domain::WebhookFormat::json, secret, {}, {}});
+    config.alerts.webhooks.push_back({url, format, secret, {}, {}});
     control::WebhookPolicy policy;
     policy.first_retry = 100ms;  // the retries of a test take tenths of a second, not minutes
     policy.max_retry = 1s;
@@ -129,6 +130,28 @@ TEST_CASE("a firing alert and its resolution reach the webhook, signed", "[integ
   auto tampered = calls[0];
   tampered.body.replace(tampered.body.find("critical"), 8, "warning!");
   CHECK_FALSE(receiver.signature_valid(tampered));
+  rig.stop();
+}
+
+TEST_CASE("a Slack message arrives with a customer's value escaped: no mention, no link", "[integration][alerts]") {
+  WebhookReceiver receiver(secret);
+  TempDir dir;
+  Rig rig(dir.path() / "portcullis.db", receiver.url(), domain::WebhookFormat::slack);
+  // A CAA value as a customer's DNS answers it, quoted into the alert's found.
+  AlertFinding finding{AlertKind::certificate_expiring, AlertSeverity::critical, "ep-1", "app.example.com",
+                       "a CAA record allowing the CA",
+                       "0 issue \"<!channel> <http://evil.example/login|Renew here> & <@U0123>\"", "Fix <!here>"};
+  rig.book->report("certificates", "ep-1", {finding});
+  REQUIRE(rig.run_until([&] { return receiver.accepted().size() == 1; }));
+  const auto message = body_of(receiver.accepted().front());
+  const std::string text(message.at("text").as_string());
+  INFO(text);
+  CHECK(text.find('<') == std::string::npos);
+  CHECK(text.find('>') == std::string::npos);
+  CHECK(text.find("&lt;!channel&gt; &lt;http://evil.example/login|Renew here&gt; &amp; &lt;@U0123&gt;") !=
+        std::string::npos);
+  CHECK(text.find("Fix &lt;!here&gt;") != std::string::npos);
+  CHECK(message.at("blocks").as_array().at(0).at("text").at("text").as_string() == message.at("text").as_string());
   rig.stop();
 }
 

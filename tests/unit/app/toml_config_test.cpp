@@ -740,7 +740,21 @@ TEST_CASE("an admin section turns the admin API on, with its listener and token"
                           "token_file = \"t\""})) ==
           "t.toml:6: admin.token_file: expected either admin.token or admin.token_file, got both");
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]", "port = 1"})) ==
-          "t.toml:5: admin.port: unknown key (known: listen, token, token_file, metrics_public)");
+          "t.toml:5: admin.port: unknown key (known: listen, token, token_file, metrics_public, cert_file, key_file, "
+          "allowed_hosts)");
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]", "cert_file = \"a.pem\""})) ==
+          "t.toml:5: admin.cert_file: expected admin.key_file as well (both or neither), got cert_file alone");
+    CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]",
+                          "allowed_hosts = [\"admin.example.net\", \"user@x:1\"]"})) ==
+          "t.toml:5: admin.allowed_hosts[1]: expected a Host value: \"name\", \"name:port\" or \"[v6]:port\", got "
+          "\"user@x:1\"");
+  }
+  SECTION("TLS and the hosts") {
+    Config cfg = parsed(lines({listener_name, listener_https, listener_addr, "[admin]", "cert_file = \"a.pem\"",
+                               "key_file = \"a.key\"", "allowed_hosts = [\"admin.example.net\", \"[::1]:9900\"]"}));
+    CHECK(cfg.admin.cert_file == "a.pem");
+    CHECK(cfg.admin.key_file == "a.key");
+    CHECK(cfg.admin.allowed_hosts == std::vector<std::string>{"admin.example.net", "[::1]:9900"});
   }
 }
 
