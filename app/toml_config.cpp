@@ -462,6 +462,29 @@ void read_certificate_dirs(const Table& root, domain::Config& cfg) {
   }
 }
 
+// An integer in [lo, hi] at `key`, when present.
+template <class T>
+void read_bounded(const Table& t, std::string_view key, std::int64_t lo, std::int64_t hi, std::string_view example,
+                  T& out) {
+  const Value* v = t.find(key);
+  if (!v) return;
+  if (!v->is_integer() || v->as_integer() < lo || v->as_integer() > hi) {
+    return t.problems().expected(*v, t.path_of(key), fmt::format("an integer from {} to {}, such as {}", lo, hi, example));
+  }
+  out = static_cast<T>(v->as_integer());
+}
+
+// A duration ("10s", "500ms") above zero at `key`, when present.
+void read_duration(const Table& t, std::string_view key, domain::Millis& out) {
+  const Value* d = t.find(key);
+  if (!d) return;
+  auto ms = d->is_string() ? parse_duration(d->as_string().str) : std::nullopt;
+  if (!ms || ms->count() == 0) {
+    return t.problems().expected(*d, t.path_of(key), "a duration such as \"10s\", \"500ms\", \"2m\" or \"1h\"");
+  }
+  out = *ms;
+}
+
 void read_limits(const Table& root, domain::Config& cfg) {
   const Value* v = section(root, "limits");
   if (!v) return;
@@ -475,6 +498,7 @@ void read_limits(const Table& root, domain::Config& cfg) {
   for (const auto& d : durations) known.push_back(d.first);
   known.push_back("max_header_bytes");
   known.push_back("max_connections");
+  known.push_back("max_connections_per_ip");
   Table t(root.problems(), *v, "limits", known);
 
   for (const auto& [key, out] : durations) {
@@ -502,6 +526,7 @@ void read_limits(const Table& root, domain::Config& cfg) {
       l.max_connections = static_cast<std::size_t>(c->as_integer());
     }
   }
+  read_bounded(t, "max_connections_per_ip", 0, max_connections_limit, "1000 (0: no cap)", l.max_connections_per_ip);
 }
 
 // One [[endpoint]] table as read: its spec for domain::validate() and, for each field, the TOML
@@ -867,7 +892,8 @@ void read_dns(const Table& root, domain::Config& cfg) {
   const Value* v = section(root, "dns");
   if (!v) return;
   Table t(root.problems(), *v, "dns",
-          {"zone", "listen", "ns", "soa_email", "ttl", "txt_ttl", "resolver", "addresses", "rate_limit"});
+          {"zone", "listen", "ns", "soa_email", "ttl", "txt_ttl", "resolver", "addresses", "rate_limit",
+           "tcp_idle_timeout", "tcp_max_queries", "tcp_max_connections_per_ip"});
   Problems& problems = t.problems();
   auto& d = cfg.dns;
   d.enabled = true;
@@ -953,6 +979,9 @@ void read_dns(const Table& root, domain::Config& cfg) {
       d.rate_limit = static_cast<std::uint32_t>(r->as_integer());
     }
   }
+  read_duration(t, "tcp_idle_timeout", d.tcp_idle_timeout);
+  read_bounded(t, "tcp_max_queries", 1, 1'000'000, "1000", d.tcp_max_queries);
+  read_bounded(t, "tcp_max_connections_per_ip", 0, 1'000'000, "64 (0: no cap)", d.tcp_max_connections_per_ip);
 }
 
 void read_demo(const Table& root, domain::Config& cfg) {
@@ -972,7 +1001,8 @@ void read_admin(const Table& root, domain::Config& cfg) {
   const Value* v = section(root, "admin");
   if (!v) return;
   cfg.admin.enabled = true;
-  Table t(root.problems(), *v, "admin", {"listen", "token", "token_file", "metrics_public"});
+  Table t(root.problems(), *v, "admin",
+          {"listen", "token", "token_file", "metrics_public", "max_connections_per_ip"});
   if (t.string("listen", "\"ip:port\"")) {
     if (auto hp = bind_address(*t.find("listen"), "admin.listen", t.problems())) cfg.admin.listen = *hp;
   }
@@ -990,6 +1020,7 @@ void read_admin(const Table& root, domain::Config& cfg) {
   }
   t.file_path("token_file", cfg.admin.token_file);
   t.boolean("metrics_public", cfg.admin.metrics_public);
+  read_bounded(t, "max_connections_per_ip", 0, 1'000'000, "32 (0: no cap)", cfg.admin.max_connections_per_ip);
   if (t.find("token") && t.find("token_file")) {
     t.problems().add(*t.find("token_file"), "admin.token_file",
                      "expected either admin.token or admin.token_file, got both");
@@ -1000,18 +1031,6 @@ bool valid_http_url(std::string_view text) {
   auto url = boost::urls::parse_absolute_uri(text);
   return url && (url->scheme() == "https" || url->scheme() == "http") && url->has_authority() &&
          !url->encoded_host().empty();
-}
-
-// An integer in [lo, hi] at `key`, when present.
-template <class T>
-void read_bounded(const Table& t, std::string_view key, std::int64_t lo, std::int64_t hi, std::string_view example,
-                  T& out) {
-  const Value* v = t.find(key);
-  if (!v) return;
-  if (!v->is_integer() || v->as_integer() < lo || v->as_integer() > hi) {
-    return t.problems().expected(*v, t.path_of(key), fmt::format("an integer from {} to {}, such as {}", lo, hi, example));
-  }
-  out = static_cast<T>(v->as_integer());
 }
 
 void read_alerts(const Table& root, domain::Config& cfg) {

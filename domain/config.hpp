@@ -58,6 +58,9 @@ struct LimitsConfig {
   Millis drain_timeout{30'000};          // SIGTERM: in-flight requests get this long
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_connections = 20'000;  // per process; beyond it a new connection is closed at once
+  // Per client address, on the https and http listeners together; beyond it a new connection
+  // from that address is closed at accept. 0 = no cap. Generous: one address may be a NAT.
+  std::uint32_t max_connections_per_ip = 1'000;
 };
 
 struct AcmeConfig {
@@ -96,6 +99,11 @@ struct DnsConfig {
   std::vector<std::string> external_addresses;  // A/AAAA of external platform hosts (IP literals)
   std::vector<std::string> internal_addresses;  // A/AAAA of internal platform hosts
   std::uint32_t rate_limit = 100;        // UDP responses a second per client /24 (v4) or /56 (v6); 0 = off
+  // DNS over TCP (RFC 7766 §6.2.3): a connection with no query this long is closed; a connection
+  // answers this many queries, then closes; an address holds this many connections at once.
+  Millis tcp_idle_timeout{10'000};
+  std::uint32_t tcp_max_queries = 1'000;
+  std::uint32_t tcp_max_connections_per_ip = 64;
 };
 
 // [monitor]: the periodic check of customers' DNS records, the canary and CAA (control/monitor).
@@ -118,6 +126,7 @@ struct AdminConfig {
   std::string token;                          // the bearer token as written; empty: token_file
   std::filesystem::path token_file;           // empty: <data_dir>/admin-token, generated at first start
   bool metrics_public = false;                // true: GET /metrics answers without the token
+  std::uint32_t max_connections_per_ip = 32;  // beyond it a new connection is closed at accept; 0 = no cap
 };
 
 // [[alerts.webhook]]: where alert events are POSTed (control/webhooks).

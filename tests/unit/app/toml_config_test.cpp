@@ -411,6 +411,12 @@ TEST_CASE("sizes are integers or strings with a binary unit", "[unit][proxy]") {
   CHECK(parsed(limits("max_header_bytes = \"1MiB\"")).limits.max_header_bytes == 1024 * 1024);
   CHECK(parsed(limits("max_header_bytes = \"512B\"")).limits.max_header_bytes == 512);
   CHECK(parsed(limits("max_connections = 100")).limits.max_connections == 100);
+  CHECK(parsed(limits("max_connections_per_ip = 0")).limits.max_connections_per_ip == 0);
+  CHECK(parsed(limits("max_connections_per_ip = 50")).limits.max_connections_per_ip == 50);
+  CHECK(parsed(lines({listener_name, listener_https, listener_addr})).limits.max_connections_per_ip == 1000);
+  CHECK(error_of(limits("max_connections_per_ip = -1")) ==
+        "t.toml:5: limits.max_connections_per_ip: expected an integer from 0 to 10000000, such as 1000 (0: no cap), "
+        "got -1");
 
   const std::string expected = "t.toml:5: limits.max_header_bytes: expected a size from 1 to 64MiB such as 16384 "
                                "or \"16KiB\", got ";
