@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffers_iterator.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -386,7 +387,7 @@ LoadReport run_load(const LoadPlan& plan, pid_t pid) {
   run.start = Clock::now();
   run.stop_opening = run.start + plan.duration;
   asio::io_context io{1};
-  const auto spread = [&](std::size_t i, std::size_t n) {
+  const auto spread = [&](std::size_t i, std::size_t n) -> Clock::duration {
     return n == 0 ? Clock::duration::zero() : plan.ramp * static_cast<long>(i) / static_cast<long>(n);
   };
   for (std::size_t i = 0; i < plan.trickle; ++i) {

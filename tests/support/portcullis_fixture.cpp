@@ -388,11 +388,6 @@ PortcullisFixture::PortcullisFixture(FixtureOptions options) : options_(std::mov
 bool PortcullisFixture::start() {
   std::vector<std::string> argv{portcullis_binary().string(), "run", "--config", config_path_.string()};
   argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
-  if (options_.max_open_files != 0) {
-    // prlimit sets the limit on itself and execs the binary: the PID stays the binary's.
-    const auto n = std::to_string(options_.max_open_files);
-    argv.insert(argv.begin(), {"prlimit", "--nofile=" + n + ":" + n, "--"});
-  }
   process_ = std::make_unique<ChildProcess>(std::move(argv), dir_ / "logs");
   std::vector<std::pair<std::string, std::uint16_t>> listeners = {{options_.https_host, https_port_},
                                                                   {"127.0.0.1", http_port_}};
@@ -466,7 +461,6 @@ std::string PortcullisFixture::render_config() const {
   if (admin_port_) {
     t << "\n[admin]\nlisten = " << toml_string(host_port("127.0.0.1", admin_port_)) << "\n";
     if (options_.metrics_public) t << "metrics_public = true\n";
-    if (!options_.admin_toml.empty()) t << options_.admin_toml << "\n";
   }
   if (!options_.extra_toml.empty()) t << "\n" << options_.extra_toml << "\n";
   return t.str();

@@ -103,12 +103,9 @@ struct FixtureOptions {
   std::filesystem::path data_dir;        // empty: <fixture dir>/data; share one to restart on the same store
   bool admin = false;                    // [admin] on a free port; the token generated in the data folder
   bool metrics_public = false;           // [admin] metrics_public (with `admin`)
-  std::string admin_toml;                // more lines of [admin] as given (with `admin`)
   std::string log_format;                // [server] log_format; empty: not written (text)
   std::string extra_toml;                // appended to the config as given (an [acme] table...)
   std::vector<std::string> extra_args;   // after `run --config <file>` (--acme-directory URL...)
-  // RLIMIT_NOFILE (soft and hard) of the binary, set by prlimit(1) before it starts; 0: the test's.
-  unsigned max_open_files = 0;
 };
 
 // --- curl ----------------------------------------------------------------------------------------
