@@ -38,6 +38,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr Millis refused_pause{500};
 constexpr Millis connect_deadline{5'000};
 constexpr std::size_t slow_read_bytes = 256;       // a slow reader's read, once a second
+// A slow reader reads that slowly for this long, then stops: a reader that keeps taking bytes,
+// however few, makes progress, and only a stalled write meets limits.idle_timeout.
+constexpr Millis slow_reading{2'000};
 constexpr int slow_reader_receive_buffer = 4096;   // so the server's writes stall soon
 
 // --- the streaming upstream ---------------------------------------------------------------------
@@ -94,7 +97,7 @@ void classify(SlowTally& tally, Clock::duration lifetime, Millis deadline, Milli
     ++tally.late;
     return;
   }
-  if (lifetime + slack < deadline) {
+  if (lifetime < deadline / 2) {
     ++tally.closed_early;
     return;
   }
@@ -163,8 +166,8 @@ asio::awaitable<void> trickler(Run& run, std::string source, Clock::duration fir
   }
 }
 
-// A large response read 256 bytes a second until past the server's write deadline, then drained:
-// closed when the stream ends before the body does.
+// A large response read 256 bytes a second for two seconds, then not at all until past the
+// server's write deadline, then drained: closed when the stream ends before the body does.
 asio::awaitable<void> slow_reader(Run& run, std::string source, Clock::duration first_delay) {
   co_await pause(first_delay);
   const std::string request = "GET /big HTTP/1.1\r\nHost: " + run.plan.host + "\r\n\r\n";
@@ -189,10 +192,17 @@ asio::awaitable<void> slow_reader(Run& run, std::string source, Clock::duration 
     }
     run.slow_held.up();
     const auto t0 = Clock::now();
-    const auto drain_at = t0 + run.plan.idle_timeout + run.plan.slack / 2;
-    const auto give_up = t0 + run.plan.idle_timeout + run.plan.slack;
+    // Past the server's write deadline (the stall starts once the reader stops), the reader
+    // drains what the kernel still holds for it and must then see the end of the stream.
+    const auto drain_at = t0 + slow_reading + run.plan.idle_timeout + std::chrono::seconds(1);
+    const auto give_up = drain_at + run.plan.slack;
     bool closed = false;
+    const auto stall_at = t0 + slow_reading;
     while (!closed && Clock::now() < give_up) {
+      if (Clock::now() >= stall_at && Clock::now() < drain_at) {
+        co_await pause(drain_at - Clock::now());  // stalled: the server's write deadline runs
+        continue;
+      }
       const bool draining = Clock::now() >= drain_at;
       const std::size_t want = draining ? buffer.size() : slow_read_bytes;
       timer.expires_after(give_up - Clock::now());
@@ -205,7 +215,7 @@ asio::awaitable<void> slow_reader(Run& run, std::string source, Clock::duration 
     }
     const auto lifetime = Clock::now() - t0;
     run.slow_held.down();
-    classify(run.report.slow_readers, lifetime, run.plan.idle_timeout, run.plan.slack, closed);
+    classify(run.report.slow_readers, lifetime, slow_reading + run.plan.idle_timeout, run.plan.slack, closed);
     if (lifetime < std::chrono::seconds(1)) co_await pause(refused_pause);
   }
 }

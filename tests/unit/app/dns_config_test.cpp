@@ -143,7 +143,7 @@ TEST_CASE("[dns] rejects what it cannot serve, each problem at its line", "[unit
           "t.toml:10: dns.resolver: expected \"ip:port\" of a recursive resolver, such as \"127.0.0.1:53\", got "
           "\"dns.google\"\n"
           "t.toml:11: dns.colour: unknown key (known: zone, listen, ns, soa_email, ttl, txt_ttl, resolver, addresses, "
-          "rate_limit)\n"
+          "rate_limit, tcp_idle_timeout, tcp_max_queries, tcp_max_connections_per_ip)\n"
           "t.toml:13: dns.addresses.external[0]: expected an IP address, got \"not-an-ip\"");
   }
 }

@@ -704,7 +704,8 @@ TEST_CASE("an admin section turns the admin API on, with its listener and token"
                           "token_file = \"t\""})) ==
           "t.toml:6: admin.token_file: expected either admin.token or admin.token_file, got both");
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]", "port = 1"})) ==
-          "t.toml:5: admin.port: unknown key (known: listen, token, token_file, metrics_public)");
+          "t.toml:5: admin.port: unknown key (known: listen, token, token_file, metrics_public, "
+        "max_connections_per_ip)");
   }
 }
 
