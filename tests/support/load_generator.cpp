@@ -42,6 +42,8 @@ constexpr std::size_t slow_read_bytes = 256;       // a slow reader's read, once
 // however few, makes progress, and only a stalled write meets limits.idle_timeout.
 constexpr Millis slow_reading{2'000};
 constexpr int slow_reader_receive_buffer = 4096;   // so the server's writes stall soon
+constexpr int upstream_send_buffer = 64 * 1024;
+constexpr int drain_receive_buffer = 8 * 1024 * 1024;
 
 // --- the streaming upstream ---------------------------------------------------------------------
 
@@ -201,6 +203,10 @@ asio::awaitable<void> slow_reader(Run& run, std::string source, Clock::duration 
     while (!closed && Clock::now() < give_up) {
       if (Clock::now() >= stall_at && Clock::now() < drain_at) {
         co_await pause(drain_at - Clock::now());  // stalled: the server's write deadline runs
+        // What the server's kernel still holds (megabytes: its send buffer grew while the
+        // reader read) comes in one window, not 8 KiB at a time.
+        boost::system::error_code ignored;
+        stream.next_layer().set_option(asio::socket_base::receive_buffer_size(drain_receive_buffer), ignored);
         continue;
       }
       const bool draining = Clock::now() >= drain_at;
@@ -329,6 +335,9 @@ struct StreamingUpstream::Impl {
     for (;;) {
       auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
       if (ec) co_return;
+      // A small send buffer: a stalled client must not park megabytes per connection here.
+      boost::system::error_code ignored;
+      socket.set_option(asio::socket_base::send_buffer_size(upstream_send_buffer), ignored);
       asio::co_spawn(io, upstream_session(std::move(socket), chunk), asio::detached);
     }
   }
