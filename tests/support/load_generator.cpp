@@ -129,7 +129,7 @@ asio::awaitable<void> pause(Clock::duration d) {
   co_await timer.async_wait(use_tuple);
 }
 
-// A request header one line a second until the server closes the connection.
+// A request header one line every trickle_interval until the server closes the connection.
 asio::awaitable<void> trickler(Run& run, std::string source, Clock::duration first_delay) {
   co_await pause(first_delay);
   const std::string start = "GET / HTTP/1.1\r\nHost: " + run.plan.host + "\r\n";
@@ -149,7 +149,7 @@ asio::awaitable<void> trickler(Run& run, std::string source, Clock::duration fir
     auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(start), use_tuple);
     bool closed = static_cast<bool>(wec);
     while (!closed && Clock::now() < give_up) {
-      timer.expires_after(std::min<Clock::duration>(std::chrono::seconds(1), give_up - Clock::now()));
+      timer.expires_after(std::min<Clock::duration>(run.plan.trickle_interval, give_up - Clock::now()));
       auto readable = socket.async_wait(tcp::socket::wait_read, use_tuple);
       auto tick = timer.async_wait(use_tuple);
       auto which = co_await (std::move(readable) || std::move(tick));

@@ -44,6 +44,7 @@ struct LoadPlan {
   Millis slack{2'000};              // a slow connection must be closed by its deadline plus this
   // Trickling request headers to the plain listener; closed by limits.header_timeout.
   std::size_t trickle = 1'000;
+  Millis trickle_interval{1'000};   // between two header lines of one connection
   std::uint16_t http_port = 0;
   Millis header_timeout{3'000};
   // Reading a large response slowly from the TLS listener; closed by limits.idle_timeout.
