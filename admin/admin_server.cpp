@@ -4,6 +4,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -16,6 +17,7 @@
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
+#include "base/accept_errors.hpp"
 #include "base/logging.hpp"
 #include "admin/token.hpp"
 
@@ -103,19 +105,67 @@ asio::awaitable<void> AdminServer::shutdown() {
 }
 
 asio::awaitable<void> AdminServer::accept_loop() {
+  asio::steady_timer pause(control_);
   for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
+    tcp::endpoint peer;
+    auto [ec, socket] = co_await acceptor_.async_accept(peer, use_tuple);
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-    if (ec) continue;
+    if (ec) {
+      const bool exhausted = base::is_resource_exhaustion(ec);
+      if (auto dropped = accept_log_.admit(std::chrono::steady_clock::now())) {
+        log::admin()->warn("accept failed error=\"{}\"{}{}", ec.message(),
+                           exhausted ? " paused_ms=" + std::to_string(base::accept_pause.count()) : std::string(),
+                           base::suppressed_suffix(*dropped));
+      }
+      if (exhausted) {
+        // Out of descriptors: accepting at once would spin the control thread.
+        pause.expires_after(base::accept_pause);
+        co_await pause.async_wait(use_tuple);
+      }
+      continue;
+    }
+    const char* reason = nullptr;
+    base::ConnectionsPerIp::Lease lease;
     if (connections_ >= options_.max_connections) {
-      log::admin()->warn("connection refused: too many admin connections max={}", options_.max_connections);
+      reason = "max_connections";
+    } else {
+      lease = per_ip_.try_acquire(peer.address(), options_.max_connections_per_ip);
+      if (!lease.held() && options_.max_connections_per_ip != 0) reason = "max_connections_per_ip";
+    }
+    if (reason != nullptr) {
+      if (auto dropped = refused_log_.admit(std::chrono::steady_clock::now())) {
+        log::admin()->warn("connection refused peer={} reason={}{}", peer.address().to_string(), reason,
+                           base::suppressed_suffix(*dropped));
+      }
       continue;  // the socket closes as it goes out of scope
     }
-    tasks_.spawn("admin session", session(std::move(socket)));
+    tasks_.spawn("admin session", session(std::move(socket), std::move(lease)));
   }
 }
 
-asio::awaitable<void> AdminServer::session(tcp::socket socket) {
+namespace {
+
+// Writes `res` (which closes the connection), then reads and drops what the client still sends,
+// bounded in bytes and time, before the close: closing with unread bytes resets the connection,
+// and the client could lose the answer before it reads it.
+template <class Stream>
+asio::awaitable<void> answer_and_close(Stream& stream, Response& res, std::chrono::seconds timeout) {
+  beast::get_lowest_layer(stream).expires_after(timeout);
+  auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+  if (wec) co_return;
+  close_send(stream);
+  beast::get_lowest_layer(stream).expires_after(linger_deadline);
+  std::array<char, 4096> scratch;
+  for (std::size_t dropped = 0; dropped < linger_bytes;) {
+    auto [rec, rn] = co_await stream.async_read_some(asio::buffer(scratch), use_tuple);
+    if (rec) break;
+    dropped += rn;
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> AdminServer::session(tcp::socket socket, base::ConnectionsPerIp::Lease /*held till the end*/) {
   ++connections_;
   struct Count {
     std::size_t& n;
@@ -141,10 +191,27 @@ asio::awaitable<void> AdminServer::serve(Stream& stream) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
-    parser.body_limit(options_.max_body_bytes);
+    // No body limit on the head: Beast would answer a Content-Length past it (413) before the
+    // token is checked. The limit is set, and the length checked, once the token admits it.
+    parser.body_limit(boost::none);
     parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     beast::get_lowest_layer(stream).expires_after(options_.request_timeout);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    // The head first: a request the token does not admit is answered before its body is read.
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    if (!ec) {
+      if (auto refused = refuse_head(parser.get())) {
+        refused->keep_alive(false);
+        co_await answer_and_close(stream, *refused, options_.request_timeout);
+        co_return;
+      }
+      parser.body_limit(options_.max_body_bytes);  // chunks are counted against it as they come
+      if (parser.content_length().value_or(0) > options_.max_body_bytes) {
+        ec = http::error::body_limit;
+      } else {
+        auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+        ec = body_ec;
+      }
+    }
     if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted || ec == beast::error::timeout ||
         ec == asio::ssl::error::stream_truncated) {
       co_return;
@@ -158,17 +225,7 @@ asio::awaitable<void> AdminServer::serve(Stream& stream) {
                          ? problem(head, http::status::payload_too_large,
                                    fmt::format("the body is larger than {} bytes", options_.max_body_bytes))
                          : problem(head, http::status::bad_request, "not an HTTP/1.1 request: " + ec.message());
-      beast::get_lowest_layer(stream).expires_after(options_.request_timeout);
-      auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
-      if (wec) co_return;
-      close_send(stream);
-      beast::get_lowest_layer(stream).expires_after(linger_deadline);
-      std::array<char, 4096> scratch;
-      for (std::size_t dropped = 0; dropped < linger_bytes;) {
-        auto [rec, rn] = co_await stream.async_read_some(asio::buffer(scratch), use_tuple);
-        if (rec) break;
-        dropped += rn;
-      }
+      co_await answer_and_close(stream, res, options_.request_timeout);
       co_return;
     }
     Request req = parser.release();
@@ -190,15 +247,14 @@ asio::awaitable<void> AdminServer::serve(Stream& stream) {
       auto [ec_full, n_full] = co_await http::async_write(stream, res, use_tuple);
       wec = ec_full;
     }
-    if (wec) co_return;
-    if (!res.keep_alive()) {
+    if (wec || !res.keep_alive()) {
       close_send(stream);
       co_return;
     }
   }
 }
 
-asio::awaitable<Response> AdminServer::handle(const Request& req) {
+std::optional<Response> AdminServer::refuse_head(const Request& req) {
   // Before anything else, so a page on another name (DNS rebinding) learns nothing, not even
   // whether a route exists. RFC 9110 §15.5.20: 421, this server does not answer for that name.
   if (!hosts_.allows(req[http::field::host])) {
@@ -206,29 +262,34 @@ asio::awaitable<Response> AdminServer::handle(const Request& req) {
       log::admin()->warn("request refused: Host not in admin.allowed_hosts host={}{}",
                          std::string(req[http::field::host]), base::suppressed_suffix(*dropped));
     }
-    co_return problem(req, http::status::misdirected_request,
-                      "the Host header names no host this admin listener answers for; add it to "
-                      "[admin] allowed_hosts if it is yours");
+    return problem(req, http::status::misdirected_request,
+                   "the Host header names no host this admin listener answers for; add it to "
+                   "[admin] allowed_hosts if it is yours");
   }
   auto target = parse_target(req.target());
-  if (!target) co_return problem(req, http::status::bad_request, "the request target is not a path and a query");
-  // HEAD is GET without the content (RFC 9110 §9.3.2): the GET route answers, the session sends
-  // its header only.
+  if (!target) return problem(req, http::status::bad_request, "the request target is not a path and a query");
+  // HEAD is GET without the content (RFC 9110 §9.3.2).
   const auto method = req.method() == http::verb::head ? http::verb::get : req.method();
   auto match = router_.match(method, target->path);
   const bool open = match.route && !match.route->needs_token;
-  if (!open && !bearer_matches(req[http::field::authorization], options_.token)) {
-    Response res = problem(req, http::status::unauthorized,
-                           req[http::field::authorization].empty()
-                               ? "this route needs Authorization: Bearer <token> (the token file is in the data "
-                                 "folder unless [admin] sets one)"
-                               : "the bearer token is not the admin token");
-    // RFC 6750 §3: the scheme, and the error when a token was given.
-    res.set(http::field::www_authenticate, req[http::field::authorization].empty()
-                                               ? "Bearer realm=\"portcullis\""
-                                               : "Bearer realm=\"portcullis\", error=\"invalid_token\"");
-    co_return res;
-  }
+  if (open || bearer_matches(req[http::field::authorization], options_.token)) return std::nullopt;
+  Response res = problem(req, http::status::unauthorized,
+                         req[http::field::authorization].empty()
+                             ? "this route needs Authorization: Bearer <token> (the token file is in the data "
+                               "folder unless [admin] sets one)"
+                             : "the bearer token is not the admin token");
+  // RFC 6750 §3: the scheme, and the error when a token was given.
+  res.set(http::field::www_authenticate, req[http::field::authorization].empty()
+                                             ? "Bearer realm=\"portcullis\""
+                                             : "Bearer realm=\"portcullis\", error=\"invalid_token\"");
+  return res;
+}
+
+asio::awaitable<Response> AdminServer::handle(const Request& req) {
+  if (auto refused = refuse_head(req)) co_return std::move(*refused);
+  auto target = parse_target(req.target());
+  const auto method = req.method() == http::verb::head ? http::verb::get : req.method();
+  auto match = router_.match(method, target->path);
   if (!match.route) {
     if (match.allowed.empty()) {
       co_return problem(req, http::status::not_found, fmt::format("no route {}", target->path));

@@ -1,46 +1,18 @@
 #include "admin/host_check.hpp"
 
 #include <algorithm>
-#include <cctype>
-#include <charconv>
 
-#include <boost/url/parse.hpp>
+#include "base/host_authority.hpp"
 
 namespace portcullis::admin {
 
 std::optional<HostPattern> parse_host(std::string_view text) {
-  auto authority = boost::urls::parse_authority(text);
-  if (!authority || authority->has_userinfo()) return std::nullopt;
+  // The one host-authority rule every listener uses (base/host_authority.hpp).
+  auto authority = base::parse_host_authority(text);
+  if (!authority) return std::nullopt;
   HostPattern out;
-  switch (authority->host_type()) {
-    case boost::urls::host_type::ipv6:
-      out.host = "[" + authority->host_ipv6_address().to_string() + "]";
-      break;
-    case boost::urls::host_type::ipv4:
-      out.host = authority->host_ipv4_address().to_string();
-      break;
-    case boost::urls::host_type::name:
-      // A percent-encoded name is not a DNS name a browser sends.
-      if (authority->encoded_host().find('%') != std::string_view::npos) return std::nullopt;
-      out.host = std::string(authority->encoded_host());
-      break;
-    default:
-      return std::nullopt;
-  }
-  std::transform(out.host.begin(), out.host.end(), out.host.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (!out.host.empty() && out.host.back() == '.') out.host.pop_back();
-  if (out.host.empty()) return std::nullopt;
-  if (authority->has_port()) {
-    // Boost.URL's port_number() wraps past 65535: the digits are read here.
-    const std::string_view digits = authority->port();
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || value == 0 || value > 65535) {
-      return std::nullopt;
-    }
-    out.port = static_cast<std::uint16_t>(value);
-  }
+  out.host = authority->kind == base::HostKind::ipv6 ? "[" + authority->host + "]" : authority->host;
+  if (authority->port != 0) out.port = authority->port;
   return out;
 }
 

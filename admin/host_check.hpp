@@ -19,8 +19,8 @@ struct HostPattern {
   bool operator==(const HostPattern&) const = default;
 };
 
-// Parses a Host value or an allowed_hosts entry (RFC 9110 §7.2: uri-host [":" port], parsed by
-// Boost.URL). Nothing for anything else: user info, a path, an empty host, a port past 65535.
+// Parses a Host value or an allowed_hosts entry with base::parse_host_authority, the rule of every
+// listener. Nothing for anything else: user info, a path, an empty host, a port past 65535.
 std::optional<HostPattern> parse_host(std::string_view text);
 
 class HostCheck {

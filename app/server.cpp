@@ -15,6 +15,7 @@
 #include "admin/admin_tls.hpp"
 #include "admin/token.hpp"
 #include "app/demo_upstream.hpp"
+#include "app/file_limit.hpp"
 #include "base/logging.hpp"
 #include "certstore/sqlite_storage.hpp"
 #include "control/reload.hpp"
@@ -70,6 +71,12 @@ Server::~Server() {
 Status Server::start() {
   if (auto st = log::set_level(config_.server.log_level); !st) return st;
   if (auto st = log::set_format(config_.server.log_format); !st) return st;
+  const auto files = raise_open_file_limit();
+  if (files.error.empty()) {
+    log::proxy()->info("open file limit soft={} hard={} was={}", files.soft, files.hard, files.before);
+  } else {
+    log::proxy()->warn("open file limit soft={} hard={}: not raised: {}", files.soft, files.hard, files.error);
+  }
   fs::path data_dir = config_.resolve(config_.server.data_dir);
   std::error_code ec;
   fs::create_directories(data_dir, ec);
@@ -219,6 +226,9 @@ Status Server::start_dns() {
   dns::DnsServerOptions options;
   options.listen = config_.dns.listen;
   options.rate_limit = config_.dns.rate_limit;
+  options.tcp_idle_timeout = config_.dns.tcp_idle_timeout;
+  options.tcp_max_queries = config_.dns.tcp_max_queries;
+  options.tcp_max_connections_per_ip = config_.dns.tcp_max_connections_per_ip;
   dns_server_ = std::make_unique<dns::DnsServer>(platform_zone_.registry(), std::move(options));
   if (auto st = dns_server_->listen(); !st) return st;
   dns_server_->start();
@@ -281,6 +291,7 @@ Status Server::start_admin() {
   for (const auto& host : config_.admin.allowed_hosts) {
     if (auto pattern = admin::parse_host(host)) options.allowed_hosts.push_back(*pattern);
   }
+  options.max_connections_per_ip = config_.admin.max_connections_per_ip;
   admin_server_ = std::make_unique<admin::AdminServer>(control_, std::move(options), admin_api_->router());
   if (auto st = admin_server_->listen(); !st) return st;
   admin_server_->start();

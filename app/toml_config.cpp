@@ -475,6 +475,29 @@ void read_count(const Table& t, std::string_view key, std::int64_t max, std::siz
   out = static_cast<std::size_t>(c->as_integer());
 }
 
+// An integer in [lo, hi] at `key`, when present.
+template <class T>
+void read_bounded(const Table& t, std::string_view key, std::int64_t lo, std::int64_t hi, std::string_view example,
+                  T& out) {
+  const Value* v = t.find(key);
+  if (!v) return;
+  if (!v->is_integer() || v->as_integer() < lo || v->as_integer() > hi) {
+    return t.problems().expected(*v, t.path_of(key), fmt::format("an integer from {} to {}, such as {}", lo, hi, example));
+  }
+  out = static_cast<T>(v->as_integer());
+}
+
+// A duration ("10s", "500ms") above zero at `key`, when present.
+void read_duration(const Table& t, std::string_view key, domain::Millis& out) {
+  const Value* d = t.find(key);
+  if (!d) return;
+  auto ms = d->is_string() ? parse_duration(d->as_string().str) : std::nullopt;
+  if (!ms || ms->count() == 0) {
+    return t.problems().expected(*d, t.path_of(key), "a duration such as \"10s\", \"500ms\", \"2m\" or \"1h\"");
+  }
+  out = *ms;
+}
+
 void read_limits(const Table& root, domain::Config& cfg) {
   const Value* v = section(root, "limits");
   if (!v) return;
@@ -491,6 +514,7 @@ void read_limits(const Table& root, domain::Config& cfg) {
   known.push_back("max_connections");
   known.push_back("max_hostnames_per_endpoint");
   known.push_back("max_endpoints");
+  known.push_back("max_connections_per_ip");
   Table t(root.problems(), *v, "limits", known);
   read_count(t, "max_hostnames_per_endpoint", max_hostnames_limit, l.max_hostnames_per_endpoint);
   read_count(t, "max_endpoints", max_endpoints_limit, l.max_endpoints);
@@ -520,6 +544,7 @@ void read_limits(const Table& root, domain::Config& cfg) {
       l.max_connections = static_cast<std::size_t>(c->as_integer());
     }
   }
+  read_bounded(t, "max_connections_per_ip", 0, max_connections_limit, "1000 (0: no cap)", l.max_connections_per_ip);
 }
 
 // One [[endpoint]] table as read: its spec for domain::validate() and, for each field, the TOML
@@ -937,7 +962,8 @@ void read_dns(const Table& root, domain::Config& cfg) {
   const Value* v = section(root, "dns");
   if (!v) return;
   Table t(root.problems(), *v, "dns",
-          {"zone", "listen", "ns", "soa_email", "ttl", "txt_ttl", "resolver", "addresses", "rate_limit"});
+          {"zone", "listen", "ns", "soa_email", "ttl", "txt_ttl", "resolver", "addresses", "rate_limit",
+           "tcp_idle_timeout", "tcp_max_queries", "tcp_max_connections_per_ip"});
   Problems& problems = t.problems();
   auto& d = cfg.dns;
   d.enabled = true;
@@ -1023,6 +1049,9 @@ void read_dns(const Table& root, domain::Config& cfg) {
       d.rate_limit = static_cast<std::uint32_t>(r->as_integer());
     }
   }
+  read_duration(t, "tcp_idle_timeout", d.tcp_idle_timeout);
+  read_bounded(t, "tcp_max_queries", 1, 1'000'000, "1000", d.tcp_max_queries);
+  read_bounded(t, "tcp_max_connections_per_ip", 0, 1'000'000, "64 (0: no cap)", d.tcp_max_connections_per_ip);
 }
 
 void read_demo(const Table& root, domain::Config& cfg) {
@@ -1043,7 +1072,8 @@ void read_admin(const Table& root, domain::Config& cfg) {
   if (!v) return;
   cfg.admin.enabled = true;
   Table t(root.problems(), *v, "admin",
-          {"listen", "token", "token_file", "metrics_public", "cert_file", "key_file", "allowed_hosts"});
+          {"listen", "token", "token_file", "metrics_public", "cert_file", "key_file", "allowed_hosts",
+           "max_connections_per_ip"});
   if (t.string("listen", "\"ip:port\"")) {
     if (auto hp = bind_address(*t.find("listen"), "admin.listen", t.problems())) cfg.admin.listen = *hp;
   }
@@ -1068,6 +1098,7 @@ void read_admin(const Table& root, domain::Config& cfg) {
     if (admin::parse_host(text)) cfg.admin.allowed_hosts.push_back(text);
     else t.problems().add(*item, path, fmt::format("expected {}, got {}", host_what, quote(text)));
   }
+  read_bounded(t, "max_connections_per_ip", 0, 1'000'000, "32 (0: no cap)", cfg.admin.max_connections_per_ip);
   if (t.find("token") && t.find("token_file")) {
     t.problems().add(*t.find("token_file"), "admin.token_file",
                      "expected either admin.token or admin.token_file, got both");
@@ -1078,18 +1109,6 @@ bool valid_http_url(std::string_view text) {
   auto url = boost::urls::parse_absolute_uri(text);
   return url && (url->scheme() == "https" || url->scheme() == "http") && url->has_authority() &&
          !url->encoded_host().empty();
-}
-
-// An integer in [lo, hi] at `key`, when present.
-template <class T>
-void read_bounded(const Table& t, std::string_view key, std::int64_t lo, std::int64_t hi, std::string_view example,
-                  T& out) {
-  const Value* v = t.find(key);
-  if (!v) return;
-  if (!v->is_integer() || v->as_integer() < lo || v->as_integer() > hi) {
-    return t.problems().expected(*v, t.path_of(key), fmt::format("an integer from {} to {}, such as {}", lo, hi, example));
-  }
-  out = static_cast<T>(v->as_integer());
 }
 
 void read_alerts(const Table& root, domain::Config& cfg) {

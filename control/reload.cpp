@@ -42,14 +42,23 @@ std::vector<std::string> keep_start_only(const domain::Config& running, domain::
     }
     if (listen_changed) changed.push_back("dns.listen");
     if (next.dns.rate_limit != running.dns.rate_limit) changed.push_back("dns.rate_limit");
+    if (next.dns.tcp_idle_timeout != running.dns.tcp_idle_timeout ||
+        next.dns.tcp_max_queries != running.dns.tcp_max_queries ||
+        next.dns.tcp_max_connections_per_ip != running.dns.tcp_max_connections_per_ip) {
+      changed.push_back("dns.tcp limits");
+    }
   }
   if (next.dns.enabled != running.dns.enabled) next.dns = running.dns;
   next.dns.listen = running.dns.listen;
   next.dns.rate_limit = running.dns.rate_limit;
+  next.dns.tcp_idle_timeout = running.dns.tcp_idle_timeout;
+  next.dns.tcp_max_queries = running.dns.tcp_max_queries;
+  next.dns.tcp_max_connections_per_ip = running.dns.tcp_max_connections_per_ip;
   // The admin listener, its token and whether /metrics needs the token are set up at start.
   if (next.admin.enabled != running.admin.enabled ||
       next.admin.listen.to_string() != running.admin.listen.to_string() || next.admin.token != running.admin.token ||
-      next.admin.token_file != running.admin.token_file || next.admin.metrics_public != running.admin.metrics_public) {
+      next.admin.token_file != running.admin.token_file || next.admin.metrics_public != running.admin.metrics_public ||
+      next.admin.max_connections_per_ip != running.admin.max_connections_per_ip) {
     changed.push_back("admin");
   }
   next.admin = running.admin;

@@ -15,6 +15,7 @@
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
+#include "base/accept_errors.hpp"
 #include "base/logging.hpp"
 #include "dns/responder.hpp"
 #include "dns/udp_batch.hpp"
@@ -28,8 +29,6 @@ using asio::ip::udp;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// After a failed accept (out of descriptors), wait this long before the next, not spin.
-constexpr std::chrono::milliseconds accept_error_backoff{100};
 // stop(): the connections' tasks end at their next step; this bounds a stuck one.
 constexpr std::chrono::seconds stop_deadline{5};
 constexpr int listen_backlog = 128;
@@ -77,6 +76,14 @@ void DnsServer::write_metrics(base::MetricsWriter& out) const {
   out.counter("portcullis_dns_rate_limited_total",
               "UDP answers held back by response rate limiting (dropped, or sent truncated).",
               static_cast<double>(counters_.rate_limited.load(relaxed)));
+  constexpr std::string_view refused_help = "DNS over TCP connections closed at accept, by the limit that refused them.";
+  out.counter("portcullis_dns_tcp_refused_total", refused_help,
+              static_cast<double>(counters_.tcp_refused.load(relaxed)), {{"reason", "max_connections"}});
+  out.counter("portcullis_dns_tcp_refused_total", refused_help,
+              static_cast<double>(counters_.tcp_refused_per_ip.load(relaxed)), {{"reason", "per_ip"}});
+  out.counter("portcullis_dns_accept_pauses_total",
+              "Times the DNS TCP listener paused accepting because the process was out of descriptors.",
+              static_cast<double>(counters_.accept_pauses.load(relaxed)));
   out.counter("portcullis_dns_dropped_total", "Queries left unanswered because they could not be parsed.",
               static_cast<double>(counters_.dropped.load(relaxed)));
 }
@@ -209,28 +216,46 @@ asio::awaitable<void> DnsServer::serve_udp(udp::socket& socket) {
 }
 
 asio::awaitable<void> DnsServer::accept(tcp::acceptor& acceptor) {
-  asio::steady_timer backoff(io_);
+  asio::steady_timer pause(io_);
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+    tcp::endpoint peer;
+    auto [ec, socket] = co_await acceptor.async_accept(peer, use_tuple);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
-      log::dns()->warn("accept failed error=\"{}\"", ec.message());
-      backoff.expires_after(accept_error_backoff);
-      co_await backoff.async_wait(use_tuple);
+      const bool exhausted = base::is_resource_exhaustion(ec);
+      if (auto dropped = accept_log_.admit(std::chrono::steady_clock::now())) {
+        log::dns()->warn("accept failed error=\"{}\"{}{}", ec.message(),
+                         exhausted ? " paused_ms=" + std::to_string(base::accept_pause.count()) : std::string(),
+                         base::suppressed_suffix(*dropped));
+      }
+      if (exhausted) {
+        // Out of descriptors: accepting at once would spin on the still readable socket.
+        Counters::add(counters_.accept_pauses, 1);
+        pause.expires_after(base::accept_pause);
+        co_await pause.async_wait(use_tuple);
+      }
       continue;
     }
     if (tcp_connections_ >= options_.max_tcp_connections) {
       Counters::add(counters_.tcp_refused, 1);
-      boost::system::error_code ignored;
-      socket.close(ignored);
+      continue;  // the socket closes as it goes out of scope
+    }
+    auto lease = tcp_per_ip_.try_acquire(peer.address(), options_.tcp_max_connections_per_ip);
+    if (!lease.held() && options_.tcp_max_connections_per_ip != 0) {
+      Counters::add(counters_.tcp_refused_per_ip, 1);
+      if (auto dropped = refused_log_.admit(std::chrono::steady_clock::now())) {
+        log::dns()->warn("tcp connection refused peer={} reason=max_connections_per_ip limit={}{}",
+                         peer.address().to_string(), options_.tcp_max_connections_per_ip,
+                         base::suppressed_suffix(*dropped));
+      }
       continue;
     }
     ++tcp_connections_;
-    tasks_.spawn("dns tcp", serve_tcp(std::move(socket)));
+    tasks_.spawn("dns tcp", serve_tcp(std::move(socket), std::move(lease)));
   }
 }
 
-asio::awaitable<void> DnsServer::serve_tcp(tcp::socket socket) {
+asio::awaitable<void> DnsServer::serve_tcp(tcp::socket socket, base::ConnectionsPerIp::Lease /*held till the end*/) {
   struct Slot {
     std::size_t& count;
     ~Slot() { --count; }
@@ -239,7 +264,8 @@ asio::awaitable<void> DnsServer::serve_tcp(tcp::socket socket) {
   std::array<std::uint8_t, 2> length{};
   std::vector<std::uint8_t> query;
   std::vector<std::uint8_t> answer;  // reused: a precomputed answer costs no allocation
-  for (;;) {
+  // RFC 7766 §6.2.1: a server may close a connection after some queries; the client reconnects.
+  for (std::uint32_t queries = 0; queries < options_.tcp_max_queries;) {
     // RFC 1035 §4.2.2: each message is preceded by its length in two octets.
     auto read_length = asio::async_read(socket, asio::buffer(length), use_tuple);
     // Each deadline-bound operation is made first and awaited by name (GCC 12 mishandles
@@ -251,6 +277,7 @@ asio::awaitable<void> DnsServer::serve_tcp(tcp::socket socket) {
     auto query_read = with_deadline(std::move(read_query), timer, options_.tcp_idle_timeout);
     if (const auto ec = co_await std::move(query_read)) co_return;
     Counters::add(counters_.tcp_queries, 1);
+    ++queries;  // unanswerable ones count too
     const auto zone = zone_.current();
     respond(*zone, query, answer, {Transport::tcp, false});
     if (answer.empty()) {
@@ -265,6 +292,8 @@ asio::awaitable<void> DnsServer::serve_tcp(tcp::socket socket) {
     auto written = with_deadline(std::move(write), timer, options_.tcp_idle_timeout);
     if (const auto ec = co_await std::move(written)) co_return;
   }
+  boost::system::error_code ignored;
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 }  // namespace portcullis::dns

@@ -19,7 +19,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 
+#include "base/connections_per_ip.hpp"
 #include "base/error.hpp"
+#include "base/log_limiter.hpp"
 #include "base/metrics_writer.hpp"
 #include "base/task_group.hpp"
 #include "dns/rate_limiter.hpp"
@@ -32,7 +34,9 @@ struct DnsServerOptions {
   std::vector<domain::HostPort> listen;  // IP literals; port 0 picks one (the same for UDP and TCP)
   // RFC 7766 §6.2.3 suggests seconds, not minutes: a connection with no query this long is closed.
   std::chrono::milliseconds tcp_idle_timeout{10'000};
+  std::uint32_t tcp_max_queries = 1'000;  // answers per connection, then it closes (RFC 7766 §6.2.1)
   std::size_t max_tcp_connections = 256;  // past it a new connection is closed at once
+  std::uint32_t tcp_max_connections_per_ip = 64;  // per client address; past it closed at once; 0 = no cap
   std::uint32_t rate_limit = 100;         // UDP responses a second per client network; 0 = off
   unsigned slip = 2;                      // every slip-th limited response goes out truncated
 };
@@ -61,7 +65,8 @@ class DnsServer {
   // read-modify-write on the query path), readable from any thread.
   struct Counters {
     using Counter = std::atomic<std::uint64_t>;
-    Counter udp_queries{0}, tcp_queries{0}, dropped{0}, rate_limited{0}, tcp_refused{0};
+    Counter udp_queries{0}, tcp_queries{0}, dropped{0}, rate_limited{0}, tcp_refused{0}, tcp_refused_per_ip{0};
+    Counter accept_pauses{0};
     std::array<Counter, 16> responses_by_rcode{};  // answers sent, by their header's RCODE (RFC 1035 §4.1.1)
     static void add(Counter& c, std::uint64_t n = 1) noexcept {
       c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -74,7 +79,7 @@ class DnsServer {
  private:
   boost::asio::awaitable<void> serve_udp(boost::asio::ip::udp::socket& socket);
   boost::asio::awaitable<void> accept(boost::asio::ip::tcp::acceptor& acceptor);
-  boost::asio::awaitable<void> serve_tcp(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> serve_tcp(boost::asio::ip::tcp::socket socket, base::ConnectionsPerIp::Lease lease);
   boost::asio::awaitable<void> shut_down();
 
   const ZoneRegistry& zone_;
@@ -86,6 +91,10 @@ class DnsServer {
   base::TaskGroup tasks_;
   RateLimiter limiter_;
   std::size_t tcp_connections_ = 0;  // the server thread's alone
+  // Past max_tcp_connections_per_ip; a small table: the server holds few TCP connections.
+  base::ConnectionsPerIp tcp_per_ip_{4096};
+  base::LogLimiter accept_log_{10, std::chrono::seconds(1)};
+  base::LogLimiter refused_log_{10, std::chrono::seconds(1)};
   Counters counters_;
   std::thread thread_;
   bool started_ = false;

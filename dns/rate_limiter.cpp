@@ -18,22 +18,27 @@ std::uint64_t RateLimiter::network_of(const boost::asio::ip::address& client) no
   return key;
 }
 
-void RateLimiter::forget_idle(Clock::time_point now) {
-  // A bucket that has refilled completely carries no state worth keeping.
-  const auto refill = std::chrono::duration<double>(1.0);
-  std::erase_if(buckets_, [&](const auto& entry) { return now - entry.second.last >= refill; });
-  if (buckets_.size() >= max_networks) buckets_.clear();
+RateLimiter::Bucket& RateLimiter::bucket_of(std::uint64_t key, Clock::time_point now) {
+  if (auto it = index_.find(key); it != index_.end()) {
+    recency_.splice(recency_.end(), recency_, it->second);  // now the most recently seen
+    return *it->second;
+  }
+  const Bucket fresh{key, static_cast<double>(rate_), now, 0};
+  if (index_.size() >= capacity_) {
+    // Full: the least recently seen network gives up its bucket, whose node is reused.
+    index_.erase(recency_.front().key);
+    recency_.splice(recency_.end(), recency_, recency_.begin());
+    recency_.back() = fresh;
+  } else {
+    recency_.push_back(fresh);
+  }
+  index_.emplace(key, std::prev(recency_.end()));
+  return recency_.back();
 }
 
 RateLimiter::Verdict RateLimiter::check(const boost::asio::ip::address& client, Clock::time_point now) {
   if (rate_ == 0) return Verdict::answer;
-  const std::uint64_t key = network_of(client);
-  auto it = buckets_.find(key);
-  if (it == buckets_.end()) {
-    if (buckets_.size() >= max_networks) forget_idle(now);
-    it = buckets_.emplace(key, Bucket{static_cast<double>(rate_), now, 0}).first;
-  }
-  Bucket& bucket = it->second;
+  Bucket& bucket = bucket_of(network_of(client), now);
   const double elapsed = std::chrono::duration<double>(now - bucket.last).count();
   bucket.tokens = std::min<double>(rate_, bucket.tokens + std::max(0.0, elapsed) * rate_);
   bucket.last = now;

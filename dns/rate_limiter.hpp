@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <list>
 #include <unordered_map>
 
 #include <boost/asio/ip/address.hpp>
@@ -19,33 +20,39 @@ class RateLimiter {
   using Clock = std::chrono::steady_clock;
   enum class Verdict { answer, slip, drop };
 
-  // Networks remembered at most; past it, the full buckets (idle networks) are forgotten, and if
-  // that is not enough, every bucket (a flood from many networks briefly goes unlimited rather
-  // than growing memory without bound).
+  // Networks remembered at most. Past it the network seen least recently is forgotten to make
+  // room for a new one: a flood from many networks costs the buckets of the idlest ones, never
+  // those of a network still sending (which would go unlimited if every bucket were cleared).
   static constexpr std::size_t max_networks = 65'536;
 
   // `per_second` responses a second per network, with a burst of as many; 0 turns limiting off.
-  // `slip` 0 drops every limited response; 1 truncates every one.
-  explicit RateLimiter(std::uint32_t per_second, unsigned slip = 2) : rate_(per_second), slip_(slip) {}
+  // `slip` 0 drops every limited response; 1 truncates every one. `capacity`: networks remembered.
+  explicit RateLimiter(std::uint32_t per_second, unsigned slip = 2, std::size_t capacity = max_networks)
+      : rate_(per_second), slip_(slip), capacity_(capacity == 0 ? 1 : capacity) {}
 
   // Called once per response about to be sent to `client`. Not thread-safe: one per server thread.
   Verdict check(const boost::asio::ip::address& client, Clock::time_point now);
 
   // The network a client belongs to, as a key (exposed for tests).
   static std::uint64_t network_of(const boost::asio::ip::address& client) noexcept;
-  std::size_t networks() const noexcept { return buckets_.size(); }
+  std::size_t networks() const noexcept { return index_.size(); }
+  // Whether `client`'s network has a bucket now (exposed for tests).
+  bool remembers(const boost::asio::ip::address& client) const { return index_.contains(network_of(client)); }
 
  private:
   struct Bucket {
+    std::uint64_t key = 0;
     double tokens = 0;
     Clock::time_point last;
     std::uint64_t limited = 0;  // responses over the limit so far, for the slip rotation
   };
-  void forget_idle(Clock::time_point now);
+  Bucket& bucket_of(std::uint64_t key, Clock::time_point now);
 
   std::uint32_t rate_;
   unsigned slip_;
-  std::unordered_map<std::uint64_t, Bucket> buckets_;
+  std::size_t capacity_;
+  std::list<Bucket> recency_;  // least recently seen first; a seen bucket moves to the back
+  std::unordered_map<std::uint64_t, std::list<Bucket>::iterator> index_;
 };
 
 }  // namespace portcullis::dns

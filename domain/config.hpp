@@ -61,6 +61,9 @@ struct LimitsConfig {
   Millis renew_now_interval{60'000};     // admin API "renew now": once per this per endpoint
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_connections = 20'000;  // per process; beyond it a new connection is closed at once
+  // Per client address, on the https and http listeners together; beyond it a new connection
+  // from that address is closed at accept. 0 = no cap. Generous: one address may be a NAT.
+  std::uint32_t max_connections_per_ip = 1'000;
   std::size_t max_hostnames_per_endpoint = 100;
   std::size_t max_endpoints = 250'000;   // the file's and the admin API's together
 };
@@ -106,6 +109,11 @@ struct DnsConfig {
   std::vector<std::string> external_addresses;  // A/AAAA of external platform hosts (IP literals)
   std::vector<std::string> internal_addresses;  // A/AAAA of internal platform hosts
   std::uint32_t rate_limit = 100;        // UDP responses a second per client /24 (v4) or /56 (v6); 0 = off
+  // DNS over TCP (RFC 7766 §6.2.3): a connection with no query this long is closed; a connection
+  // answers this many queries, then closes; an address holds this many connections at once.
+  Millis tcp_idle_timeout{10'000};
+  std::uint32_t tcp_max_queries = 1'000;
+  std::uint32_t tcp_max_connections_per_ip = 64;
 };
 
 // [monitor]: the periodic check of customers' DNS records, the canary and CAA (control/monitor).
@@ -133,6 +141,7 @@ struct AdminConfig {
   // Host header values accepted ("name" or "name:port"; a name alone matches any port). Empty:
   // the listen address, localhost, 127.0.0.1 and [::1], each with the listen port.
   std::vector<std::string> allowed_hosts;
+  std::uint32_t max_connections_per_ip = 32;  // beyond it a new connection is closed at accept; 0 = no cap
 };
 
 // [[alerts.webhook]]: where alert events are POSTed (control/webhooks).

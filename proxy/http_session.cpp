@@ -433,7 +433,8 @@ Task<void> request_loop(Stream& stream, const RequestContext& base, std::string_
 }  // namespace
 
 Task<void> serve_tls_connection(Socket socket, tcp::endpoint peer_endpoint,
-                                           const ListenerRuntime& listener, Worker& worker) {
+                                           const ListenerRuntime& listener, Worker& worker,
+                                           base::ConnectionsPerIp::Lease /*lease: held for the connection's life*/) {
   auto& counters = worker.counters();
   GaugeGuard open(counters.open_connections);
   const auto peer = peer_address(peer_endpoint);
@@ -473,7 +474,8 @@ Task<void> serve_tls_connection(Socket socket, tcp::endpoint peer_endpoint,
 }
 
 Task<void> serve_plain_connection(Socket socket, tcp::endpoint peer_endpoint,
-                                             const ListenerRuntime& listener, Worker& worker) {
+                                             const ListenerRuntime& listener, Worker& worker,
+                                           base::ConnectionsPerIp::Lease /*lease: held for the connection's life*/) {
   GaugeGuard open(worker.counters().open_connections);
   error_code ec;
   const auto peer = peer_address(peer_endpoint);

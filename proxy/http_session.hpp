@@ -13,9 +13,9 @@ namespace portcullis::proxy {
 // `peer` is the address accept() returned. The listening socket has TCP_NODELAY set, which an
 // accepted socket inherits.
 Task<void> serve_tls_connection(Socket socket, boost::asio::ip::tcp::endpoint peer, const ListenerRuntime& listener,
-                                Worker& worker);
+                                Worker& worker, base::ConnectionsPerIp::Lease lease);
 
 Task<void> serve_plain_connection(Socket socket, boost::asio::ip::tcp::endpoint peer, const ListenerRuntime& listener,
-                                  Worker& worker);
+                                  Worker& worker, base::ConnectionsPerIp::Lease lease);
 
 }  // namespace portcullis::proxy

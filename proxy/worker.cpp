@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "base/accept_errors.hpp"
 #include "base/logging.hpp"
 #include "proxy/http_session.hpp"
 #include "proxy/tls_stream.hpp"
@@ -94,31 +95,54 @@ Status Worker::listen() {
 }
 
 Task<void> Worker::accept_loop(Acceptor& acceptor, const ListenerRuntime& listener) {
+  Timer pause(io_.get_executor());
   for (;;) {
     tcp::endpoint peer;
     auto [ec, socket] = co_await acceptor.async_accept(peer, task_tuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-      // EMFILE and friends: log and go on; the next accept may succeed once connections close.
+      const bool exhausted = base::is_resource_exhaustion(ec);
       if (auto dropped = log_limits_.accept_failed.admit(TlsStream::coarse_now())) {
-        log::proxy()->warn("accept failed listener={} error=\"{}\"{}", listener.config.name, ec.message(),
+        log::proxy()->warn("accept failed listener={} error=\"{}\"{}{}", listener.config.name, ec.message(),
+                           exhausted ? " paused_ms=" + std::to_string(base::accept_pause.count()) : std::string(),
                            base::suppressed_suffix(*dropped));
+      }
+      if (exhausted) {
+        // Out of descriptors: the socket stays readable, so accepting at once would spin. The
+        // backlog holds new connections while open ones close.
+        WorkerCounterBlock::add(counters_.accept_pauses);
+        pause.expires_after(base::accept_pause);
+        co_await pause.async_wait(task_tuple);
       }
       continue;
     }
     if (shared_.draining.load(std::memory_order_relaxed)) continue;
-    const auto limit = snapshots_.routes.peek().limits().max_connections;
-    if (shared_.counters.open_connections() >= limit) {
+    const auto& limits = snapshots_.routes.peek().limits();
+    if (shared_.counters.open_connections() >= limits.max_connections) {
+      WorkerCounterBlock::add(counters_.refused_max_connections);
       if (auto dropped = log_limits_.refused_connection.admit(TlsStream::coarse_now())) {
         log::proxy()->warn("connection refused listener={} reason=max_connections limit={}{}", listener.config.name,
-                           limit, base::suppressed_suffix(*dropped));
+                           limits.max_connections, base::suppressed_suffix(*dropped));
       }
       continue;  // the socket closes as it goes out of scope
     }
+    auto lease = shared_.connections_per_ip.try_acquire(peer.address(), limits.max_connections_per_ip);
+    if (!lease.held() && limits.max_connections_per_ip != 0) {
+      WorkerCounterBlock::add(counters_.refused_per_ip);
+      if (auto dropped = log_limits_.refused_per_ip.admit(TlsStream::coarse_now())) {
+        log::proxy()->warn("connection refused listener={} peer={} reason=max_connections_per_ip limit={}{}",
+                           listener.config.name, peer.address().to_string(), limits.max_connections_per_ip,
+                           base::suppressed_suffix(*dropped));
+      }
+      continue;  // closed before the TLS handshake: the socket closes as it goes out of scope
+    }
     if (listener.config.protocol == domain::Protocol::https) {
-      asio::co_spawn(io_.get_executor(), serve_tls_connection(std::move(socket), peer, listener, *this), asio::detached);
+      asio::co_spawn(io_.get_executor(),
+                     serve_tls_connection(std::move(socket), peer, listener, *this, std::move(lease)), asio::detached);
     } else {
-      asio::co_spawn(io_.get_executor(), serve_plain_connection(std::move(socket), peer, listener, *this), asio::detached);
+      asio::co_spawn(io_.get_executor(),
+                     serve_plain_connection(std::move(socket), peer, listener, *this, std::move(lease)),
+                     asio::detached);
     }
   }
 }

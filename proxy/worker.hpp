@@ -18,6 +18,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
+#include "base/connections_per_ip.hpp"
 #include "base/log_limiter.hpp"
 #include "certstore/challenge_board.hpp"
 #include "domain/config.hpp"
@@ -39,6 +40,9 @@ struct SharedState {
   certstore::ChallengeBoard challenges;
   WorkerCounters counters;                     // one block per worker, on its own cache lines
   InFlightRequests active_requests{counters};  // the drain loop's count of requests in flight
+  // Connections per client address across every worker (limits.max_connections_per_ip): a
+  // process-wide lock-free table, not a share per worker (see base/connections_per_ip.hpp).
+  base::ConnectionsPerIp connections_per_ip;
   // SIGTERM: finish in-flight requests, then close. Read by every worker on every request, so it
   // sits alone on its cache lines (the last member, aligned): no write elsewhere invalidates it.
   alignas(counter_block_alignment) std::atomic<bool> draining{false};
@@ -66,6 +70,7 @@ struct WorkerLogLimits {
   base::LogLimiter rejected_request{burst, interval};
   base::LogLimiter refused_connection{burst, interval};
   base::LogLimiter accept_failed{burst, interval};
+  base::LogLimiter refused_per_ip{burst, interval};
   base::LogLimiter upstream_unavailable{burst, interval};
   base::LogLimiter upstream_timeout{burst, interval};
   base::LogLimiter upstream_denied{burst, interval};

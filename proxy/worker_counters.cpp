@@ -12,6 +12,9 @@ CounterValues& CounterValues::operator+=(const CounterValues& other) noexcept {
   upstream_errors += other.upstream_errors;
   open_connections += other.open_connections;
   active_requests += other.active_requests;
+  refused_per_ip += other.refused_per_ip;
+  refused_max_connections += other.refused_max_connections;
+  accept_pauses += other.accept_pauses;
   for (std::size_t i = 0; i < upstream_response.size(); ++i) upstream_response[i] += other.upstream_response[i];
   upstream_response_us += other.upstream_response_us;
   return *this;
@@ -27,6 +30,9 @@ CounterValues WorkerCounterBlock::read() const noexcept {
   v.upstream_errors = upstream_errors.load(relaxed);
   v.open_connections = open_connections.load(relaxed);
   v.active_requests = active_requests.load(relaxed);
+  v.refused_per_ip = refused_per_ip.load(relaxed);
+  v.refused_max_connections = refused_max_connections.load(relaxed);
+  v.accept_pauses = accept_pauses.load(relaxed);
   for (std::size_t i = 0; i < upstream_response.size(); ++i) v.upstream_response[i] = upstream_response[i].load(relaxed);
   v.upstream_response_us = upstream_response_us.load(relaxed);
   return v;

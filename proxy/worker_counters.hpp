@@ -35,6 +35,10 @@ struct CounterValues {
   std::uint64_t upstream_errors = 0;  // requests answered 502/504 (or cut) because of an upstream
   std::uint64_t open_connections = 0;
   std::uint64_t active_requests = 0;  // between a request's head and the end of its response
+  // Connections closed at accept: over limits.max_connections_per_ip, over limits.max_connections.
+  std::uint64_t refused_per_ip = 0;
+  std::uint64_t refused_max_connections = 0;
+  std::uint64_t accept_pauses = 0;  // accept failed for want of descriptors (EMFILE...) and paused
   // Upstream responses by time to their head (not cumulative: [i] counts those up to bound i and
   // above bound i-1; the last, those above 10 s), and the sum of those times in microseconds.
   std::array<std::uint64_t, upstream_response_buckets> upstream_response{};
@@ -80,6 +84,9 @@ class alignas(counter_block_alignment) WorkerCounterBlock {
   Counter upstream_errors{0};
   Counter open_connections{0};
   Counter active_requests{0};
+  Counter refused_per_ip{0};
+  Counter refused_max_connections{0};
+  Counter accept_pauses{0};
   std::array<Counter, upstream_response_buckets> upstream_response{};
   Counter upstream_response_us{0};
 };

@@ -26,6 +26,15 @@ void write_worker_metrics(const CounterValues& totals, base::MetricsWriter& out)
               n(totals.upstream_errors));
   out.gauge("portcullis_open_connections", "Client connections open now, on every listener.",
             n(totals.open_connections));
+  constexpr std::string_view refused_help =
+      "Client connections closed at accept, before any byte was read, by the limit that refused them.";
+  out.counter("portcullis_connections_refused_total", refused_help, n(totals.refused_per_ip),
+              {{"reason", "per_ip"}});
+  out.counter("portcullis_connections_refused_total", refused_help, n(totals.refused_max_connections),
+              {{"reason", "max_connections"}});
+  out.counter("portcullis_accept_pauses_total",
+              "Times a listener paused accepting because the process was out of descriptors (EMFILE, ENFILE).",
+              n(totals.accept_pauses));
   out.gauge("portcullis_active_requests", "Requests between their head and the end of their response now.",
             n(totals.active_requests));
   out.histogram("portcullis_upstream_response_seconds",

@@ -143,7 +143,25 @@ TEST_CASE("[dns] rejects what it cannot serve, each problem at its line", "[unit
           "t.toml:10: dns.resolver: expected \"ip:port\" of a recursive resolver, such as \"127.0.0.1:53\", got "
           "\"dns.google\"\n"
           "t.toml:11: dns.colour: unknown key (known: zone, listen, ns, soa_email, ttl, txt_ttl, resolver, addresses, "
-          "rate_limit)\n"
+          "rate_limit, tcp_idle_timeout, tcp_max_queries, tcp_max_connections_per_ip)\n"
           "t.toml:13: dns.addresses.external[0]: expected an IP address, got \"not-an-ip\"");
   }
+}
+
+TEST_CASE("[dns] reads the TCP limits of RFC 7766 and refuses values out of range", "[unit][dns]") {
+  const auto dns = [](std::string_view line) {
+    return with_listener({"[dns]", "zone = \"edge.example.net\"", "listen = [\"127.0.0.1:5353\"]", line});
+  };
+  const auto defaults = parsed(dns("")).dns;
+  CHECK(defaults.tcp_idle_timeout == std::chrono::seconds(10));
+  CHECK(defaults.tcp_max_queries == 1000);
+  CHECK(defaults.tcp_max_connections_per_ip == 64);
+  CHECK(parsed(dns("tcp_idle_timeout = \"2s\"")).dns.tcp_idle_timeout == std::chrono::seconds(2));
+  CHECK(parsed(dns("tcp_max_queries = 5")).dns.tcp_max_queries == 5);
+  CHECK(parsed(dns("tcp_max_connections_per_ip = 0")).dns.tcp_max_connections_per_ip == 0);
+  CHECK(error_of(dns("tcp_max_queries = 0")) ==
+        "t.toml:7: dns.tcp_max_queries: expected an integer from 1 to 1000000, such as 1000, got 0");
+  CHECK(error_of(dns("tcp_idle_timeout = 5")).find("dns.tcp_idle_timeout: expected a duration") != std::string::npos);
+  CHECK(error_of(dns("tcp_max_connections_per_ip = -1")).find("dns.tcp_max_connections_per_ip: expected an integer") !=
+        std::string::npos);
 }

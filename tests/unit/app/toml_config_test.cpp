@@ -411,6 +411,12 @@ TEST_CASE("sizes are integers or strings with a binary unit", "[unit][proxy]") {
   CHECK(parsed(limits("max_header_bytes = \"1MiB\"")).limits.max_header_bytes == 1024 * 1024);
   CHECK(parsed(limits("max_header_bytes = \"512B\"")).limits.max_header_bytes == 512);
   CHECK(parsed(limits("max_connections = 100")).limits.max_connections == 100);
+  CHECK(parsed(limits("max_connections_per_ip = 0")).limits.max_connections_per_ip == 0);
+  CHECK(parsed(limits("max_connections_per_ip = 50")).limits.max_connections_per_ip == 50);
+  CHECK(parsed(lines({listener_name, listener_https, listener_addr})).limits.max_connections_per_ip == 1000);
+  CHECK(error_of(limits("max_connections_per_ip = -1")) ==
+        "t.toml:5: limits.max_connections_per_ip: expected an integer from 0 to 10000000, such as 1000 (0: no cap), "
+        "got -1");
 
   const std::string expected = "t.toml:5: limits.max_header_bytes: expected a size from 1 to 64MiB such as 16384 "
                                "or \"16KiB\", got ";
@@ -741,7 +747,7 @@ TEST_CASE("an admin section turns the admin API on, with its listener and token"
           "t.toml:6: admin.token_file: expected either admin.token or admin.token_file, got both");
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]", "port = 1"})) ==
           "t.toml:5: admin.port: unknown key (known: listen, token, token_file, metrics_public, cert_file, key_file, "
-          "allowed_hosts)");
+          "allowed_hosts, max_connections_per_ip)");
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]", "cert_file = \"a.pem\""})) ==
           "t.toml:5: admin.cert_file: expected admin.key_file as well (both or neither), got cert_file alone");
     CHECK(error_of(lines({listener_name, listener_https, listener_addr, "[admin]",

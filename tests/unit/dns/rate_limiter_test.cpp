@@ -39,3 +39,29 @@ TEST_CASE("rate limiting: 0 is off, slip 0 drops everything over the limit", "[u
   CHECK(strict.check(make_address("192.0.2.1"), t0) == RateLimiter::Verdict::answer);
   for (int i = 0; i < 10; ++i) CHECK(strict.check(make_address("192.0.2.1"), t0) == RateLimiter::Verdict::drop);
 }
+
+TEST_CASE("rate limiting: a full table forgets the networks seen least recently, not every bucket",
+          "[unit][dns]") {
+  const auto t0 = RateLimiter::Clock::time_point{} + 1h;
+  RateLimiter limiter(2, 0, 3);
+  const auto flooder = make_address("198.51.100.1");
+  // The flooder spends its burst and is limited.
+  CHECK(limiter.check(flooder, t0) == RateLimiter::Verdict::answer);
+  CHECK(limiter.check(flooder, t0) == RateLimiter::Verdict::answer);
+  CHECK(limiter.check(flooder, t0) == RateLimiter::Verdict::drop);
+  CHECK(limiter.check(make_address("192.0.2.1"), t0) == RateLimiter::Verdict::answer);
+  CHECK(limiter.check(make_address("192.0.3.1"), t0) == RateLimiter::Verdict::answer);
+  CHECK(limiter.networks() == 3);
+  // Still sending: the most recently seen.
+  CHECK(limiter.check(flooder, t0) == RateLimiter::Verdict::drop);
+  // Two new networks: the oldest two go, one at a time.
+  CHECK(limiter.check(make_address("192.0.4.1"), t0) == RateLimiter::Verdict::answer);
+  CHECK_FALSE(limiter.remembers(make_address("192.0.2.1")));
+  CHECK(limiter.remembers(make_address("192.0.3.1")));
+  CHECK(limiter.check(make_address("192.0.5.1"), t0) == RateLimiter::Verdict::answer);
+  CHECK_FALSE(limiter.remembers(make_address("192.0.3.1")));
+  CHECK(limiter.networks() == 3);
+  // The flooder kept its bucket through the churn: it is still limited.
+  CHECK(limiter.remembers(flooder));
+  CHECK(limiter.check(flooder, t0) == RateLimiter::Verdict::drop);
+}
