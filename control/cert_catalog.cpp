@@ -134,7 +134,7 @@ std::map<std::string, CertCatalog::Stored> parse_stored(std::vector<certstore::S
       continue;
     }
     out.emplace_hint(out.end(), std::move(row.name_key),
-                     CertCatalog::Stored{std::move(row.endpoint_id), std::move(row.names), std::move(*parsed[i])});
+                     CertCatalog::Stored{std::move(row.endpoint_id), std::move(row.names), std::move(*parsed[i]), nullptr});
   }
   return out;
 }

@@ -417,7 +417,7 @@ asio::awaitable<void> CertificateManager::issue_one(std::string endpoint_id, std
   const auto& stored = result->stored;
   // publish_ms: the publish step alone (the SNI index change and what observes it), on this thread.
   const auto publishing = std::chrono::steady_clock::now();
-  if (auto st = catalog_.put_stored(stored.name_key, {stored.endpoint_id, stored.names, bundle}); !st) {
+  if (auto st = catalog_.put_stored(stored.name_key, {stored.endpoint_id, stored.names, bundle, nullptr}); !st) {
     log::acme()->error("certificate stored but not published endpoint={} error=\"{}\"", endpoint_id,
                        st.error().message());
   } else {

@@ -119,7 +119,7 @@ boost::asio::awaitable<ChangeResult<CertificateSummary>> TransitionalCertificate
   row.set_facts(*bundle);
   auto stored = co_await pool_.store([&] { return storage_.put_certificate(row); });
   if (!stored) co_return tl::unexpected(ChangeError{stored.error().code(), stored.error().message(), {}});
-  if (auto st = catalog_.put_stored(row.name_key, {endpoint.id, row.names, bundle}); !st) {
+  if (auto st = catalog_.put_stored(row.name_key, {endpoint.id, row.names, bundle, nullptr}); !st) {
     co_return tl::unexpected(ChangeError{st.error().code(), st.error().message(), {}});
   }
   auto summary = summarize(*bundle, now);

@@ -31,12 +31,6 @@ EndpointRules zone_rules() {
   return rules;
 }
 
-std::vector<std::string> texts(const std::vector<Problem>& problems) {
-  std::vector<std::string> out;
-  for (const auto& p : problems) out.push_back(p.text());
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("public suffixes come from the Public Suffix List, ICANN and private sections", "[unit][domain][psl]") {
