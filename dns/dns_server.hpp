@@ -84,15 +84,17 @@ class DnsServer {
 
   const ZoneRegistry& zone_;
   DnsServerOptions options_;
-  // First member: destroyed last, after the sockets and tasks that live on it.
+  // Before io_: a TCP session's frame, destroyed with io_ when it outlives the stop deadline,
+  // still gives back its count and its lease.
+  std::size_t tcp_connections_ = 0;  // the server thread's alone
+  // Past max_tcp_connections_per_ip; a small table: the server holds few TCP connections.
+  base::ConnectionsPerIp tcp_per_ip_{4096};
+  // First of the rest: destroyed last, after the sockets and tasks that live on it.
   boost::asio::io_context io_{1};
   std::vector<std::unique_ptr<boost::asio::ip::udp::socket>> udp_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> tcp_;
   base::TaskGroup tasks_;
   RateLimiter limiter_;
-  std::size_t tcp_connections_ = 0;  // the server thread's alone
-  // Past max_tcp_connections_per_ip; a small table: the server holds few TCP connections.
-  base::ConnectionsPerIp tcp_per_ip_{4096};
   base::LogLimiter accept_log_{10, std::chrono::seconds(1)};
   base::LogLimiter refused_log_{10, std::chrono::seconds(1)};
   Counters counters_;

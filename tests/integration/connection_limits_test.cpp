@@ -134,7 +134,8 @@ TEST_CASE("the admin listener closes connections past admin.max_connections_per_
   // Another address still reaches the API.
   auto other = RawConnection::open("127.0.0.1", px.admin_port(), "127.0.0.3");
   REQUIRE(other);
-  REQUIRE(other->send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+  REQUIRE(other->send(fmt::format("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+                                  px.admin_port())));
   CHECK(other->received_within("HTTP/1.1 200", 5s));
   CHECK(count_occurrences(px.log(), "reason=max_connections_per_ip") >= 1);
 }
@@ -148,8 +149,9 @@ TEST_CASE("an unauthenticated admin POST with a huge body is answered 401 before
   REQUIRE(c);
   // A gigabyte announced, a few bytes sent: the answer cannot wait for the body.
   const auto started = Clock::now();
-  REQUIRE(c->send("POST /api/v1/endpoints HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                  "Content-Length: 1000000000\r\n\r\n{\"id\":"));
+  REQUIRE(c->send(fmt::format("POST /api/v1/endpoints HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n"
+                              "Content-Length: 1000000000\r\n\r\n{{\"id\":",
+                              px.admin_port())));
   REQUIRE(c->received_within("\r\n\r\n", 2s));
   const auto elapsed = Clock::now() - started;
   CHECK(c->received().starts_with("HTTP/1.1 401"));
@@ -161,7 +163,8 @@ TEST_CASE("an unauthenticated admin POST with a huge body is answered 401 before
   // With the token, the same head is read on (the body limit answers then: 413, not 401).
   auto d = RawConnection::open("127.0.0.1", px.admin_port());
   REQUIRE(d);
-  REQUIRE(d->send("POST /api/v1/endpoints HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + px.admin_token() +
+  REQUIRE(d->send(fmt::format("POST /api/v1/endpoints HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n", px.admin_port()) +
+                  "Authorization: Bearer " + px.admin_token() +
                   "\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n"));
   REQUIRE(d->received_within("\r\n\r\n", 5s));
   CHECK(d->received().starts_with("HTTP/1.1 413"));

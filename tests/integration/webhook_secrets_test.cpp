@@ -46,7 +46,8 @@ TEST_CASE("webhook URLs are logged as scheme and host only, delivered or failing
   // A transitional certificate expiring in 3 days raises alerts, sent to both webhooks.
   auto put = px.admin("PUT", "/api/v1/endpoints/api/transitional-certificate", token,
                       json::serialize(json::object{{"certificate", soon.chain_pem},
-                                                   {"private_key", soon.key_pem.reveal()}}));
+                                                   {"private_key", soon.key_pem.reveal()},
+                                                   {"allow_untrusted", true}}));
   REQUIRE(put.status == 201);
   REQUIRE(wait_until([&] { return !receiver.accepted().empty(); }, delivery_deadline));
   REQUIRE(wait_until([&] { return px.log().find("webhook delivery failed") != std::string::npos; },
