@@ -14,6 +14,9 @@ ip::address unmapped(const ip::address& a) {
 
 bool same_listener(const OwnListener& l, const ip::address& address, std::uint16_t port) {
   if (l.port != port) return false;
+  // A connection to 0.0.0.0 or :: reaches this host (Linux connects it over loopback), and so
+  // whichever own listener holds that port, whatever address it is bound to.
+  if (address.is_unspecified()) return true;
   const ip::address own = unmapped(l.address);
   if (own.is_unspecified()) return address.is_loopback() || address.is_unspecified();
   return own == address;

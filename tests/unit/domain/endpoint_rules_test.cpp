@@ -139,6 +139,8 @@ TEST_CASE("upstream literals in the deny list or at an own listener are refused,
                         Case{"[::ffff:169.254.169.254]:80", "169.254.0.0/16 of upstreams.deny"},
                         Case{"127.0.0.1:9900", "the admin listener 127.0.0.1:9900"},
                         Case{"127.0.0.1:53", "the DNS listener 0.0.0.0:53"},
+                        Case{"0.0.0.0:9900", "the admin listener 127.0.0.1:9900"},
+                        Case{"[::]:9900", "the admin listener 127.0.0.1:9900"},
                         Case{"127.0.0.1:9901", ""}, Case{"10.1.2.3:9900", ""}, Case{"192.168.1.10:53", ""},
                         Case{"metadata.internal:80", ""}}) {
     INFO(c.upstream);
