@@ -75,14 +75,14 @@ ChangeResult<TransitionalCertificates::Checked> TransitionalCertificates::check(
   if (chain) {
     std::vector<X509*> certs;
     for (const auto& c : *chain) certs.push_back(c.get());
-    if (!problems.empty()) {
-      // The key is wrong or unreadable: the chain's own problems are reported with it, not after
-      // the key is fixed.
-      for (auto& p : certstore::chain_problems(certs, now, hostnames)) problems.push_back({"certificate", std::move(p)});
-    }
     auto verdict = certstore::check_outside_chain(certs, trust.store, now, trust.allow_untrusted);
     for (auto& p : verdict.problems) problems.push_back({"certificate", std::move(p)});
     warnings = std::move(verdict.warnings);
+    if (!problems.empty()) {
+      // The key, its type, a signature or the trust is refused: the chain's own problems (expiry,
+      // order, names) are reported with them, not after those are fixed.
+      for (auto& p : certstore::chain_problems(certs, now, hostnames)) problems.push_back({"certificate", std::move(p)});
+    }
   }
   if (!problems.empty()) return refused(std::move(problems));
   auto bundle = CertBundle::from_pem(chain_pem, key_pem, certstore::CertSource::transitional, "upload");
