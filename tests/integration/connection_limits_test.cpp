@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "tests/support/portcullis_fixture.hpp"
+#include "tests/support/load_generator.hpp"
 #include "tests/support/raw_connection.hpp"
 #include "tests/support/upstream_server.hpp"
 
@@ -50,17 +51,6 @@ std::vector<RawConnection> hold(std::uint16_t port, const std::string& from, int
 bool closed_at_accept(std::uint16_t port, const std::string& from) {
   auto c = RawConnection::open("127.0.0.1", port, from);
   return c && c->closed_within(refused_close);
-}
-
-// edge.example.net SOA with `id`, framed for TCP (RFC 1035 §4.2.2).
-std::string framed_soa_query(std::uint16_t id) {
-  std::string q{static_cast<char>(id >> 8), static_cast<char>(id & 0xFF), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
-  for (std::string_view label : {"edge", "example", "net"}) {
-    q.push_back(static_cast<char>(label.size()));
-    q.append(label);
-  }
-  q.append(std::string{0, 0, 6, 0, 1});
-  return std::string{static_cast<char>(q.size() >> 8), static_cast<char>(q.size() & 0xFF)} + q;
 }
 
 // Sends a query and waits for a framed answer with the same id.

@@ -294,16 +294,6 @@ LatencyTally normal_https(const LoadPlan& plan, Clock::time_point end) {
   return tally_of(std::move(ms), failures);
 }
 
-std::string framed_query(std::uint16_t id) {
-  std::string q{static_cast<char>(id >> 8), static_cast<char>(id & 0xFF), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
-  for (std::string_view label : {"edge", "example", "net"}) {
-    q.push_back(static_cast<char>(label.size()));
-    q.append(label);
-  }
-  q.append(std::string{0, 0, 6, 0, 1});
-  return std::string{static_cast<char>(q.size() >> 8), static_cast<char>(q.size() & 0xFF)} + q;
-}
-
 // A new TCP connection and one SOA query, every interval.
 LatencyTally normal_dns(const LoadPlan& plan, Clock::time_point end) {
   std::vector<double> ms;
@@ -315,7 +305,7 @@ LatencyTally normal_dns(const LoadPlan& plan, Clock::time_point end) {
     ++id;
     auto c = RawConnection::open("127.0.0.1", plan.dns_port, "127.0.2.2");
     const std::string id_bytes{static_cast<char>(id >> 8), static_cast<char>(id & 0xFF)};
-    if (!c || !c->send(framed_query(id)) || !c->received_within(id_bytes, 2s)) {
+    if (!c || !c->send(framed_soa_query(id)) || !c->received_within(id_bytes, 2s)) {
       ++failures;
       continue;
     }
@@ -444,6 +434,16 @@ LoadReport run_load(const LoadPlan& plan, pid_t pid) {
   run.report.end_fds = open_fds(pid);
   run.report.seconds = std::chrono::duration<double>(Clock::now() - run.start).count();
   return run.report;
+}
+
+std::string framed_soa_query(std::uint16_t id) {
+  std::string q{static_cast<char>(id >> 8), static_cast<char>(id & 0xFF), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+  for (std::string_view label : {"edge", "example", "net"}) {
+    q.push_back(static_cast<char>(label.size()));
+    q.append(label);
+  }
+  q.append(std::string{0, 0, 6, 0, 1});
+  return std::string{static_cast<char>(q.size() >> 8), static_cast<char>(q.size() & 0xFF)} + q;
 }
 
 }  // namespace portcullis::testing

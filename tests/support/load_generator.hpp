@@ -95,5 +95,7 @@ LoadReport run_load(const LoadPlan& plan, pid_t pid);
 // The server's resident set (KiB) and open descriptors, from /proc.
 std::uint64_t rss_kib(pid_t pid);
 std::uint64_t open_fds(pid_t pid);
+// An SOA question for edge.example.net with `id`, framed for DNS over TCP (RFC 1035 §4.2.2).
+std::string framed_soa_query(std::uint16_t id);
 
 }  // namespace portcullis::testing
